@@ -1,0 +1,192 @@
+"""The `mesh` command: start, stop and inspect the embedded stack."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import asdict
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from mesh_config import MeshSettings, load_settings
+from mesh_stack import Stack, StackError
+from mesh_stack.stack import StartReport
+
+app = typer.Typer(help="The Streamline reference data mesh.", no_args_is_help=True, add_completion=False)
+console = Console()
+err_console = Console(stderr=True)
+
+_PHASE_STYLE = {
+    "waiting": "dim",
+    "preparing": "yellow",
+    "starting": "yellow",
+    "provisioning": "yellow",
+    "healthy": "green",
+    "running": "green",
+    "failed": "bold red",
+    "stopping": "yellow",
+    "stopped": "dim",
+}
+
+
+class _Progress:
+    """A live table of every component's phase, redrawn as the supervisor reports."""
+
+    def __init__(self, names: list[str]) -> None:
+        self.began = time.monotonic()
+        self.rows: dict[str, tuple[str, str, float]] = {n: ("pending", "", 0.0) for n in names}
+
+    def __call__(self, name: str, phase: str, detail: str) -> None:
+        self.rows[name] = (phase, detail, time.monotonic() - self.began)
+
+    def render(self) -> Table:
+        table = Table(title=f"mesh up  {time.monotonic() - self.began:5.1f} s", title_justify="left")
+        for column in ("component", "phase", "at", "detail"):
+            table.add_column(column)
+        for name, (phase, detail, at) in self.rows.items():
+            style = _PHASE_STYLE.get(phase, "")
+            table.add_row(name, f"[{style}]{phase}[/]" if style else phase, f"{at:5.1f} s", detail)
+        return table
+
+
+def _stack(listener: _Progress | None = None) -> Stack:
+    settings = load_settings()
+    return Stack(settings, listener) if listener else Stack(settings)
+
+
+def _fail(exc: Exception) -> typer.Exit:
+    err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+    return typer.Exit(code=1)
+
+
+def _print_where(settings: MeshSettings, report: StartReport) -> None:
+    console.print(f"\n[bold green]The stack is up[/] in {report.total_s:.1f} s. Where everything is:")
+    table = Table(show_header=True)
+    table.add_column("what")
+    table.add_column("where")
+    table.add_row("PostgreSQL", settings.postgres_dsn("<db>").replace(f":{settings.postgres_password}@", "@"))
+    table.add_row("  databases", ", ".join([settings.legacy_db, settings.content_db, settings.catalog_db]))
+    table.add_row(
+        "S3 (SeaweedFS)",
+        f"{settings.s3_url}  buckets: {settings.warehouse_bucket}, {settings.audit_bucket} (Object Lock)",
+    )
+    table.add_row("Kafka", settings.bootstrap_servers)
+    table.add_row("Schema registry", settings.schema_registry_url)
+    table.add_row("Kafka Connect", settings.kafka_connect_url)
+    table.add_row(
+        "Iceberg catalog", f"{settings.iceberg_catalog_uri.split('@')[-1]}  warehouse {settings.warehouse}"
+    )
+    table.add_row("State", str(settings.home))
+    console.print(table)
+    console.print("Next: [bold]mesh status[/], [bold]mesh logs kafka[/], [bold]mesh down[/].")
+
+
+@app.command()
+def up() -> None:
+    """Start the embedded stack (idempotent): PostgreSQL, S3, Kafka, registry, Connect, catalog."""
+    settings = load_settings()
+    progress = _Progress([t.name for t in Stack(settings).components.values()])
+    stack = Stack(settings, progress)
+    live = Live(progress.render(), console=console, refresh_per_second=8, transient=not console.is_terminal)
+    try:
+        with live:
+            worker = _Running(stack)
+            while not worker.done():
+                live.update(progress.render())
+                time.sleep(0.125)
+            live.update(progress.render())
+        report = worker.result()
+    except StackError as exc:
+        raise _fail(exc) from None
+    _print_where(settings, report)
+
+
+class _Running:
+    """Runs `stack.up()` in a thread so the progress display keeps moving."""
+
+    def __init__(self, stack: Stack) -> None:
+        import threading
+
+        self._report: StartReport | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(stack,), daemon=True)
+        self._thread.start()
+
+    def _run(self, stack: Stack) -> None:
+        try:
+            self._report = stack.up()
+        except BaseException as exc:
+            self._error = exc
+
+    def done(self) -> bool:
+        return not self._thread.is_alive()
+
+    def result(self) -> StartReport:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._report is not None
+        return self._report
+
+
+@app.command()
+def down() -> None:
+    """Stop every component of the stack; leaves no process behind. Data is kept."""
+    stopped = _stack().down()
+    console.print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
+
+
+def _human(n: int) -> str:
+    return f"{n / 2**20:.0f} MiB" if n else "-"
+
+
+@app.command()
+def status(as_json: Annotated[bool, typer.Option("--json", help="machine-readable")] = False) -> None:
+    """Each component: URL, health, pid and resident memory."""
+    rows = _stack().status()
+    if as_json:
+        sys.stdout.write(json.dumps([asdict(r) for r in rows], indent=2) + "\n")
+        return
+    table = Table()
+    for column in ("component", "url", "health", "pid", "memory"):
+        table.add_column(column)
+    for r in rows:
+        style = {"healthy": "green", "ready": "green", "stopped": "dim"}.get(r.health, "red")
+        table.add_row(r.name, r.url, f"[{style}]{r.health}[/]", str(r.pid or "-"), _human(r.rss_bytes))
+    total = sum(r.rss_bytes for r in rows)
+    table.add_row("[bold]total[/]", "", "", "", f"[bold]{_human(total)}[/]")
+    console.print(table)
+
+
+@app.command()
+def logs(
+    component: Annotated[str, typer.Argument(help="postgres, seaweedfs, kafka, registry, connect")],
+    lines: Annotated[int, typer.Option("--lines", "-n")] = 50,
+) -> None:
+    """Print the last lines of a component's log."""
+    stack = _stack()
+    if component not in stack.components:
+        raise _fail(StackError(f"no component {component!r}; choose one of {', '.join(stack.components)}"))
+    path = stack[component].log_path
+    if not path.exists():
+        raise _fail(StackError(f"{component} has no log yet ({path}): has it been started?"))
+    console.print(stack[component].process.log_tail(lines), highlight=False, markup=False)
+
+
+@app.command()
+def reset(yes: Annotated[bool, typer.Option("--yes", "-y", help="do not ask")] = False) -> None:
+    """Stop the stack and delete all its data (downloaded artifacts are kept)."""
+    stack = _stack()
+    if not yes and not typer.confirm(f"Delete all mesh state under {stack.settings.home}?"):
+        raise typer.Exit(code=1)
+    stack.reset()
+    console.print(f"removed {stack.settings.home}")
+
+
+if __name__ == "__main__":
+    app()

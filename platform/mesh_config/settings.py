@@ -1,0 +1,110 @@
+"""Settings for every client and server of the mesh, read once from the environment."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# The checkout this package was installed from (editable install): its `.mesh/` holds local state.
+_PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+DOMAINS = ("subscriptions", "content", "playback", "engagement", "recommendations", "content_insights")
+
+
+class MeshSettings(BaseSettings):
+    """Every knob, as ``MESH_<FIELD>``. Defaults describe the embedded stack on loopback."""
+
+    model_config = SettingsConfigDict(env_prefix="MESH_", frozen=True)
+
+    home: Path = Field(_PROJECT_ROOT / ".mesh", description="state: server data, logs, pid files")
+    cache_dir: Path = Field(Path.home() / ".cache" / "mesh", description="downloaded JVM artifacts")
+    host: str = "127.0.0.1"
+    java_home: Path | None = Field(None, description="JDK 17+ for Kafka, Connect and the registry")
+    service_user: str = Field(
+        "mesh", description="unprivileged user that runs PostgreSQL when invoked as root"
+    )
+
+    postgres_port: int = 15432
+    postgres_user: str = "mesh"
+    postgres_password: str = "mesh"
+    postgres_host: str | None = None
+
+    s3_port: int = 18333
+    s3_master_port: int = 19333
+    s3_volume_port: int = 18340
+    s3_filer_port: int = 18888
+    s3_endpoint: str | None = None
+    s3_access_key: str = "mesh"
+    s3_secret_key: str = "mesh-secret-key"
+    s3_region: str = "us-east-1"
+    warehouse_bucket: str = "lakehouse"
+    audit_bucket: str = "mesh-audit"
+
+    kafka_port: int = 19092
+    kafka_controller_port: int = 19093
+    kafka_bootstrap: str | None = None
+
+    registry_port: int = 18081
+    registry_management_port: int = 18091
+    registry_url: str | None = None
+
+    connect_port: int = 18083
+    connect_url: str | None = None
+
+    catalog_name: str = "mesh"
+    catalog_uri: str | None = None
+
+    startup_timeout_s: float = 120.0
+    jvm_heap: str = Field("384m", description="max heap of each JVM server")
+
+    # Databases created in the embedded PostgreSQL, by purpose.
+    legacy_db: str = "legacy"
+    content_db: str = "content"
+    catalog_db: str = "iceberg_catalog"
+    registry_db: str = "registry"
+
+    @cached_property
+    def pg_host(self) -> str:
+        return self.postgres_host or self.host
+
+    def postgres_dsn(self, database: str) -> str:
+        return (
+            f"postgresql://{self.postgres_user}:{self.postgres_password}"
+            f"@{self.pg_host}:{self.postgres_port}/{database}"
+        )
+
+    @cached_property
+    def s3_url(self) -> str:
+        return self.s3_endpoint or f"http://{self.host}:{self.s3_port}"
+
+    @cached_property
+    def bootstrap_servers(self) -> str:
+        return self.kafka_bootstrap or f"{self.host}:{self.kafka_port}"
+
+    @cached_property
+    def schema_registry_url(self) -> str:
+        """The registry's Confluent-compatible API: clients never use anything else."""
+        return self.registry_url or f"http://{self.host}:{self.registry_port}/apis/ccompat/v7"
+
+    @cached_property
+    def kafka_connect_url(self) -> str:
+        return self.connect_url or f"http://{self.host}:{self.connect_port}"
+
+    @cached_property
+    def iceberg_catalog_uri(self) -> str:
+        return self.catalog_uri or (
+            f"postgresql+psycopg://{self.postgres_user}:{self.postgres_password}"
+            f"@{self.pg_host}:{self.postgres_port}/{self.catalog_db}"
+        )
+
+    @cached_property
+    def warehouse(self) -> str:
+        return f"s3://{self.warehouse_bucket}/"
+
+
+def load_settings(**overrides: object) -> MeshSettings:
+    """Settings from the environment; keyword overrides win (tests use them for private stacks)."""
+    return MeshSettings(**overrides)  # type: ignore[arg-type]

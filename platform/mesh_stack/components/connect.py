@@ -1,0 +1,75 @@
+"""A Kafka Connect worker with the Debezium PostgreSQL connector plugin (connectors come with CDC).
+
+It runs in distributed mode with a single worker: connector configs and offsets then live in Kafka
+topics, so connectors created over REST survive a restart (standalone mode would forget them)."""
+
+from __future__ import annotations
+
+import httpx
+
+from mesh_stack.jvm_component import JvmComponent
+
+DEBEZIUM_POSTGRES = "io.debezium.connector.postgresql.PostgresConnector"
+
+
+class Connect(JvmComponent):
+    name = "connect"
+    artifacts = ("connect", "debezium-postgres")
+    depends_on = ("kafka",)
+
+    def ports(self) -> list[int]:
+        return [self.settings.connect_port]
+
+    def url(self) -> str:
+        return self.settings.kafka_connect_url
+
+    def _properties(self) -> str:
+        s = self.settings
+        props = {
+            "bootstrap.servers": s.bootstrap_servers,
+            "group.id": "mesh-connect",
+            "config.storage.topic": "mesh.connect.configs",
+            "offset.storage.topic": "mesh.connect.offsets",
+            "status.storage.topic": "mesh.connect.status",
+            "config.storage.replication.factor": "1",
+            "offset.storage.replication.factor": "1",
+            "status.storage.replication.factor": "1",
+            "key.converter": "org.apache.kafka.connect.json.JsonConverter",
+            "value.converter": "org.apache.kafka.connect.json.JsonConverter",
+            "listeners": f"http://{s.host}:{s.connect_port}",
+            "rest.advertised.host.name": s.host,
+            "rest.advertised.port": str(s.connect_port),
+            "plugin.path": str(self.artifact_dir("debezium-postgres") / "plugins"),
+            "plugin.discovery": "hybrid_warn",
+            "offset.flush.interval.ms": "5000",
+            "topic.creation.enable": "true",
+        }
+        return "".join(f"{k}={v}\n" for k, v in props.items())
+
+    def prepare(self) -> None:
+        self.resolve()
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        (self.state_dir / "worker.properties").write_text(self._properties())
+
+    def launch(self) -> None:
+        argv = [
+            self.java(),
+            *self.jvm_options(),
+            f"-Dlog4j2.configurationFile={self.log4j2_config()}",
+            "-cp",
+            str(self.artifact_dir("connect") / "lib" / "*"),
+            "org.apache.kafka.connect.cli.ConnectDistributed",
+            str(self.state_dir / "worker.properties"),
+        ]
+        self.process.start(argv, env=self.java_env(), cwd=self.state_dir)
+
+    def plugins(self) -> list[str]:
+        response = httpx.get(f"{self.url()}/connector-plugins", timeout=2)
+        response.raise_for_status()
+        return [p["class"] for p in response.json()]
+
+    def healthy(self) -> bool:
+        try:
+            return DEBEZIUM_POSTGRES in self.plugins()
+        except (httpx.HTTPError, ValueError):
+            return False
