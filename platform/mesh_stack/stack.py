@@ -55,6 +55,8 @@ class Stack:
     def up(self) -> StartReport:
         """Start whatever is not running. Safe to call twice. On failure, stops what it started."""
         report = StartReport()
+        for sub in ("logs", "run"):
+            (self.settings.home / sub).mkdir(parents=True, exist_ok=True)
         started: list[Component] = []
         began = time.monotonic()
         futures: dict[str, Future[None]] = {}

@@ -92,7 +92,9 @@ class Postgres(Component):
         self.socket_dir.mkdir(exist_ok=True)
         if user is not None:
             # The service user must be able to reach the state directory through its parents.
-            probe = subprocess.run(["test", "-x", str(self.state_dir)], user=user, check=False)
+            probe = subprocess.run(
+                ["/bin/sh", "-c", 'test -x "$1"', "probe", str(self.state_dir)], user=user, check=False
+            )
             if probe.returncode != 0:
                 raise StackError(
                     f"user {user!r} cannot reach {self.state_dir}: PostgreSQL runs as that user when "
