@@ -3,6 +3,9 @@ ports and state directory, so a stack a developer is running (`make demo`) is le
 
 from __future__ import annotations
 
+import os
+import stat
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,14 +17,21 @@ from mesh_stack import Stack
 REPO = Path(__file__).resolve().parents[1]
 
 
-def private_settings(name: str, base_port: int) -> MeshSettings:
-    """Settings for a stack of its own: state under .mesh/<name>, ports from base_port upwards.
+def _state_root() -> Path:
+    """Where test stacks keep state. Not pytest's tmp dir: when the tests run as root, PostgreSQL runs
+    as an unprivileged user, who must be able to traverse every parent of its data directory."""
+    inside_checkout = REPO / ".mesh"
+    if os.geteuid() != 0 or all(p.stat().st_mode & stat.S_IXOTH for p in REPO.parents):
+        return inside_checkout
+    fallback = Path(tempfile.gettempdir()) / f"mesh-test-state-{REPO.name}"
+    fallback.mkdir(mode=0o755, exist_ok=True)
+    return fallback
 
-    The state lives inside the checkout (not pytest's tmp dir) because PostgreSQL runs as an
-    unprivileged user when the tests run as root, and it must be able to reach its data directory.
-    """
+
+def private_settings(name: str, base_port: int) -> MeshSettings:
+    """Settings for a stack of its own: state under <state root>/<name>, ports from base_port upwards."""
     return load_settings(
-        home=REPO / ".mesh" / name,
+        home=_state_root() / name,
         postgres_port=base_port,
         s3_port=base_port + 1,
         s3_master_port=base_port + 2,

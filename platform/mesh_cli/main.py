@@ -135,6 +135,19 @@ class _Running:
 
 
 @app.command()
+def init() -> None:
+    """Provision services started elsewhere (docker compose, remote): databases, buckets, registry
+    compatibility rule and catalog namespaces. `mesh up` does this itself."""
+    from mesh_stack.provision import provision_services
+
+    try:
+        done = provision_services(load_settings())
+    except Exception as exc:
+        raise _fail(StackError(f"provisioning failed: {exc}")) from None
+    console.print(f"provisioned: {', '.join(done)}")
+
+
+@app.command()
 def down() -> None:
     """Stop every component of the stack; leaves no process behind. Data is kept."""
     stopped = _stack().down()

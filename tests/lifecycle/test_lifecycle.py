@@ -1,0 +1,149 @@
+"""The stack's life cycle through the `mesh` command, on a private stack of its own."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import psycopg
+import pytest
+from confluent_kafka import Consumer, Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from mesh_adapters.s3 import s3_client
+from mesh_config import MeshSettings
+from mesh_stack import Stack
+from tests.conftest import private_settings
+
+pytestmark = pytest.mark.lifecycle
+
+MESH = str(Path(sys.executable).parent / "mesh")
+
+
+def _env(settings: MeshSettings, **extra: str) -> dict[str, str]:
+    """The environment that points the `mesh` command at these settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MESH_")}
+    for field in ("home", *[f for f in MeshSettings.model_fields if f.endswith("_port")]):
+        env[f"MESH_{field.upper()}"] = str(getattr(settings, field))
+    env.update(extra)
+    return env
+
+
+def mesh(settings: MeshSettings, *args: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [MESH, *args], env=_env(settings, **extra_env), capture_output=True, text=True, timeout=600, check=False
+    )
+
+
+def _status(settings: MeshSettings) -> dict[str, dict[str, object]]:
+    result = mesh(settings, "status", "--json")
+    assert result.returncode == 0, result.stderr
+    return {row["name"]: row for row in json.loads(result.stdout)}
+
+
+@pytest.fixture
+def private_stack() -> Iterator[MeshSettings]:
+    """A stack of its own (ports 21500+), from empty state; whatever a test leaves running is stopped."""
+    settings = private_settings("test-lifecycle", 21500)
+    stack = Stack(settings)
+    stack.reset()
+    yield settings
+    stack.reset()
+
+
+def _pids(settings: MeshSettings) -> list[int]:
+    return [int(row["pid"]) for row in _status(settings).values() if row["pid"]]  # type: ignore[call-overload]
+
+
+def test_data_survives_down_and_up_and_up_twice_is_harmless(private_stack: MeshSettings) -> None:
+    s = private_stack
+    first = mesh(s, "up")
+    assert first.returncode == 0, first.stdout + first.stderr
+    pids = _pids(s)
+
+    again = mesh(s, "up")
+    assert again.returncode == 0, again.stderr
+    assert _pids(s) == pids, "a second `mesh up` must not restart anything"
+
+    marker = uuid.uuid4().hex
+    topic = f"test.lifecycle.{marker[:8]}.v1"
+    with psycopg.connect(s.postgres_dsn(s.legacy_db), autocommit=True) as conn:
+        conn.execute("CREATE TABLE survivor (marker text)")
+        conn.execute("INSERT INTO survivor VALUES (%s)", [marker])
+    s3_client(s).put_object(Bucket=s.warehouse_bucket, Key=f"survivor/{marker}", Body=marker.encode())
+    admin = AdminClient({"bootstrap.servers": s.bootstrap_servers})
+    admin.create_topics([NewTopic(topic, 1, 1)])[topic].result(timeout=30)
+    producer = Producer({"bootstrap.servers": s.bootstrap_servers, "acks": "all"})
+    producer.produce(topic, value=marker)
+    assert producer.flush(30) == 0
+
+    down = mesh(s, "down")
+    assert down.returncode == 0, down.stderr
+    assert all(not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE for pid in pids)
+    assert {row["health"] for name, row in _status(s).items() if name != "catalog"} == {"stopped"}
+
+    assert mesh(s, "up").returncode == 0
+    with psycopg.connect(s.postgres_dsn(s.legacy_db)) as conn:
+        assert conn.execute("SELECT marker FROM survivor").fetchall() == [(marker,)]
+    assert s3_client(s).get_object(Bucket=s.warehouse_bucket, Key=f"survivor/{marker}")["Body"].read() == marker.encode()
+    consumer = Consumer({"bootstrap.servers": s.bootstrap_servers, "group.id": marker, "auto.offset.reset": "earliest"})
+    consumer.subscribe([topic])
+    values = []
+    for _ in range(60):
+        msg = consumer.poll(0.5)
+        if msg is not None and not msg.error():
+            values.append(msg.value())
+            break
+    consumer.close()
+    assert values == [marker.encode()]
+    assert all(row["health"] in ("healthy", "ready") for row in _status(s).values())
+
+
+def test_a_taken_port_is_named_with_the_process_holding_it(private_stack: MeshSettings) -> None:
+    with socket.socket() as squatter:
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        squatter.bind(("127.0.0.1", private_stack.kafka_port))
+        squatter.listen()
+
+        result = mesh(private_stack, "up")
+
+    assert result.returncode == 1
+    message = " ".join(result.stderr.split())
+    assert f"port {private_stack.kafka_port}" in message
+    assert f"pid {os.getpid()}" in message
+    assert _pids(private_stack) == [], "the components that did start must be stopped again"
+
+
+def test_missing_java_says_how_to_get_it(private_stack: MeshSettings) -> None:
+    # A PATH with the project's tools but no `java`, and no JAVA_HOME.
+    result = mesh(private_stack, "up", PATH=str(Path(sys.executable).parent), JAVA_HOME="")
+
+    assert result.returncode == 1
+    message = " ".join(result.stderr.split())
+    assert "Java 17+ is missing" in message
+    assert "apt-get install openjdk-17-jre-headless" in message
+    assert _pids(private_stack) == []
+
+
+def test_a_component_that_fails_leaves_the_others_stopped_and_points_at_its_log(
+    private_stack: MeshSettings,
+) -> None:
+    # Corrupt Kafka's storage so that the broker refuses to start.
+    data = private_stack.home / "kafka" / "data"
+    data.mkdir(parents=True)
+    (data / "meta.properties").write_text("version=1\nnode.id=not-a-number\n")
+
+    result = mesh(private_stack, "up")
+
+    assert result.returncode == 1
+    message = " ".join(result.stderr.split())
+    assert "kafka failed to start" in message
+    assert str(private_stack.home / "logs" / "kafka.log") in message
+    assert _pids(private_stack) == []
