@@ -13,19 +13,17 @@ from __future__ import annotations
 import json
 import os
 import platform
-import sys
 import time
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from mesh_stack import Stack
+from mesh_stack.isolated import isolated_settings
+from mesh_stack.stack import StartReport
 
-from mesh_stack import Stack  # noqa: E402
-from mesh_stack.stack import StartReport  # noqa: E402
-from tests.conftest import private_settings  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 RESULTS = ROOT / "bench" / "results" / "stack_startup.json"
 TARGET_START_S = 30.0
@@ -44,7 +42,7 @@ def _cold_start(stack: Stack, parallel: bool) -> StartReport:
 
 
 def main() -> None:
-    stack = Stack(private_settings("bench-stack", 21700), _progress)
+    stack = Stack(isolated_settings("bench-stack", 21700), _progress)
     try:
         console.print("[bold]baseline[/]: cold start, one component at a time")
         sequential = _cold_start(stack, parallel=False)
@@ -61,7 +59,11 @@ def main() -> None:
     total_rss = sum(memory.values())
     result = {
         "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "system": platform.platform()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "system": platform.platform(),
+        },
         "baseline_sequential_cold_s": round(sequential.total_s, 2),
         "cold_start_s": round(cold.total_s, 2),
         "warm_restart_s": round(warm.total_s, 2),
@@ -94,7 +96,10 @@ def main() -> None:
             f"{memory.get(name, 0) / 2**20:.0f}",
         )
     table.add_row(
-        "[bold]total[/]", "", f"[bold]{cold.total_s:.2f}[/]", f"[bold]{warm.total_s:.2f}[/]",
+        "[bold]total[/]",
+        "",
+        f"[bold]{cold.total_s:.2f}[/]",
+        f"[bold]{warm.total_s:.2f}[/]",
         f"[bold]{total_rss / 2**20:.0f}[/]",
     )
     console.print(table)
@@ -103,9 +108,8 @@ def main() -> None:
         f"(x{result['cold_vs_baseline']}) | warm {warm.total_s:.2f} s (x{result['warm_vs_baseline']}) | "
         f"target < {TARGET_START_S:.0f} s: {'met' if cold.total_s < TARGET_START_S else 'MISSED'}"
     )
-    console.print(
-        f"memory {total_rss / 10**9:.2f} GB, target < 3 GB: {'met' if total_rss < TARGET_RSS_BYTES else 'MISSED'}"
-    )
+    verdict = "met" if total_rss < TARGET_RSS_BYTES else "MISSED"
+    console.print(f"memory {total_rss / 10**9:.2f} GB, target < 3 GB: {verdict}")
     console.print(f"results: {RESULTS.relative_to(ROOT)}")
 
 

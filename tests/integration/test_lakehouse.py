@@ -43,7 +43,9 @@ def test_iceberg_append_time_travel_evolve_and_read_with_duckdb(mesh_services: M
     assert table.scan().to_arrow().num_rows == 3
 
     duck = duckdb_connection(mesh_services)
-    rows = duck.execute(f"SELECT event_id, customer_id, device FROM {scan_sql(table)} ORDER BY event_id").fetchall()
+    rows = duck.execute(
+        f"SELECT event_id, customer_id, device FROM {scan_sql(table)} ORDER BY event_id"
+    ).fetchall()
     assert rows == [("a", 1, None), ("b", 2, None), ("c", 3, "tv")]
     assert name.split(".")[0] in {ns[0] for ns in catalog.list_namespaces()}
     catalog.drop_table(name)

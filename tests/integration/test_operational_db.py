@@ -28,7 +28,9 @@ def test_a_logical_replication_slot_sees_an_insert(mesh_services: MeshSettings) 
             conn.execute("INSERT INTO slot_probe (email) VALUES (%s)", ["ada@example.com"])
             changes = [
                 row[0]
-                for row in conn.execute("SELECT data FROM pg_logical_slot_get_changes(%s, NULL, NULL)", [slot])
+                for row in conn.execute(
+                    "SELECT data FROM pg_logical_slot_get_changes(%s, NULL, NULL)", [slot]
+                )
             ]
         finally:
             # An idle slot holds WAL forever: always drop it.

@@ -47,13 +47,15 @@ def test_avro_round_trip_through_the_registry(registry: SchemaRegistryClient) ->
     assert payload[0] == 0  # Confluent wire format: magic byte, then the 4-byte schema id
     assert deserializer(payload, ctx) == event
     registered = registry.get_latest_version(f"{topic}-value")
-    assert json.loads(registered.schema.schema_str)["name"] == "PlaybackEvent"
+    assert json.loads(registered.schema.schema_str or "{}")["name"] == "PlaybackEvent"
 
 
 def test_backward_compatible_evolution_is_accepted(registry: SchemaRegistryClient) -> None:
     subject = f"test-{uuid.uuid4().hex[:8]}-value"
     registry.register_schema(subject, Schema(json.dumps(PLAY_V1), "AVRO"))
-    with_default = dict(PLAY_V1, fields=[*PLAY_V1["fields"], {"name": "device", "type": "string", "default": "tv"}])
+    with_default = dict(
+        PLAY_V1, fields=[*PLAY_V1["fields"], {"name": "device", "type": "string", "default": "tv"}]
+    )
 
     registry.register_schema(subject, Schema(json.dumps(with_default), "AVRO"))
 

@@ -20,7 +20,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from mesh_adapters.s3 import s3_client
 from mesh_config import MeshSettings
 from mesh_stack import Stack
-from tests.conftest import private_settings
+from mesh_stack.isolated import isolated_settings
 
 pytestmark = pytest.mark.lifecycle
 
@@ -38,7 +38,12 @@ def _env(settings: MeshSettings, **extra: str) -> dict[str, str]:
 
 def mesh(settings: MeshSettings, *args: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [MESH, *args], env=_env(settings, **extra_env), capture_output=True, text=True, timeout=600, check=False
+        [MESH, *args],
+        env=_env(settings, **extra_env),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
 
 
@@ -51,7 +56,7 @@ def _status(settings: MeshSettings) -> dict[str, dict[str, object]]:
 @pytest.fixture
 def private_stack() -> Iterator[MeshSettings]:
     """A stack of its own (ports 21500+), from empty state; whatever a test leaves running is stopped."""
-    settings = private_settings("test-lifecycle", 21500)
+    settings = isolated_settings("test-lifecycle", 21500)
     stack = Stack(settings)
     stack.reset()
     yield settings
@@ -86,14 +91,21 @@ def test_data_survives_down_and_up_and_up_twice_is_harmless(private_stack: MeshS
 
     down = mesh(s, "down")
     assert down.returncode == 0, down.stderr
-    assert all(not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE for pid in pids)
+    assert all(
+        not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE for pid in pids
+    )
     assert {row["health"] for name, row in _status(s).items() if name != "catalog"} == {"stopped"}
 
     assert mesh(s, "up").returncode == 0
     with psycopg.connect(s.postgres_dsn(s.legacy_db)) as conn:
         assert conn.execute("SELECT marker FROM survivor").fetchall() == [(marker,)]
-    assert s3_client(s).get_object(Bucket=s.warehouse_bucket, Key=f"survivor/{marker}")["Body"].read() == marker.encode()
-    consumer = Consumer({"bootstrap.servers": s.bootstrap_servers, "group.id": marker, "auto.offset.reset": "earliest"})
+    assert (
+        s3_client(s).get_object(Bucket=s.warehouse_bucket, Key=f"survivor/{marker}")["Body"].read()
+        == marker.encode()
+    )
+    consumer = Consumer(
+        {"bootstrap.servers": s.bootstrap_servers, "group.id": marker, "auto.offset.reset": "earliest"}
+    )
     consumer.subscribe([topic])
     values = []
     for _ in range(60):

@@ -1,0 +1,39 @@
+"""Private stacks beside the user's own: for tests, benchmarks and labs that must not touch it."""
+
+from __future__ import annotations
+
+import os
+import stat
+import tempfile
+from pathlib import Path
+
+from mesh_config import MeshSettings, load_settings
+
+
+def _state_root() -> Path:
+    """Where private stacks keep state: beside the default state directory, unless PostgreSQL's
+    unprivileged user (used when running as root) could not traverse its parents."""
+    preferred = load_settings().home
+    reachable = all(p.stat().st_mode & stat.S_IXOTH for p in preferred.parents if p.exists())
+    if os.geteuid() != 0 or reachable:
+        return preferred
+    fallback = Path(tempfile.gettempdir()) / "mesh-private-stacks"
+    fallback.mkdir(mode=0o755, exist_ok=True)
+    return fallback
+
+
+def isolated_settings(name: str, base_port: int) -> MeshSettings:
+    """Settings for a stack of its own: state under <state root>/<name>, ten ports from base_port."""
+    return load_settings(
+        home=_state_root() / name,
+        postgres_port=base_port,
+        s3_port=base_port + 1,
+        s3_master_port=base_port + 2,
+        s3_volume_port=base_port + 3,
+        s3_filer_port=base_port + 4,
+        kafka_port=base_port + 5,
+        kafka_controller_port=base_port + 6,
+        registry_port=base_port + 7,
+        registry_management_port=base_port + 8,
+        connect_port=base_port + 9,
+    )
