@@ -37,12 +37,16 @@ _PHASE_STYLE = {
 class _Progress:
     """A live table of every component's phase, redrawn as the supervisor reports."""
 
-    def __init__(self, names: list[str]) -> None:
+    def __init__(self, names: list[str], echo: bool) -> None:
         self.began = time.monotonic()
         self.rows: dict[str, tuple[str, str, float]] = {n: ("pending", "", 0.0) for n in names}
+        self.echo = echo  # without a terminal to redraw, each change is printed as a line
 
     def __call__(self, name: str, phase: str, detail: str) -> None:
-        self.rows[name] = (phase, detail, time.monotonic() - self.began)
+        at = time.monotonic() - self.began
+        self.rows[name] = (phase, detail, at)
+        if self.echo:
+            console.print(f"{at:6.1f} s  {name:<10} {phase:<12} {detail}".rstrip(), highlight=False)
 
     def render(self) -> Table:
         table = Table(title=f"mesh up  {time.monotonic() - self.began:5.1f} s", title_justify="left")
@@ -90,16 +94,17 @@ def _print_where(settings: MeshSettings, report: StartReport) -> None:
 def up() -> None:
     """Start the embedded stack (idempotent): PostgreSQL, S3, Kafka, registry, Connect, catalog."""
     settings = load_settings()
-    progress = _Progress([t.name for t in Stack(settings).components.values()])
+    interactive = console.is_terminal
+    progress = _Progress([t.name for t in Stack(settings).components.values()], echo=not interactive)
     stack = Stack(settings, progress)
-    live = Live(progress.render(), console=console, refresh_per_second=8, transient=not console.is_terminal)
     try:
-        with live:
-            worker = _Running(stack)
-            while not worker.done():
+        worker = _Running(stack)
+        if interactive:
+            with Live(progress.render(), console=console, refresh_per_second=8) as live:
+                while not worker.done():
+                    live.update(progress.render())
+                    time.sleep(0.125)
                 live.update(progress.render())
-                time.sleep(0.125)
-            live.update(progress.render())
         report = worker.result()
     except StackError as exc:
         raise _fail(exc) from None

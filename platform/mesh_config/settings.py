@@ -36,6 +36,7 @@ class MeshSettings(BaseSettings):
     s3_master_port: int = 19333
     s3_volume_port: int = 18340
     s3_filer_port: int = 18888
+    s3_admin_port: int = 18646
     s3_endpoint: str | None = None
     s3_access_key: str = "mesh"
     s3_secret_key: str = "mesh-secret-key"

@@ -23,7 +23,7 @@ def _state_root() -> Path:
 
 
 def isolated_settings(name: str, base_port: int) -> MeshSettings:
-    """Settings for a stack of its own: state under <state root>/<name>, ten ports from base_port."""
+    """Settings for a stack of its own: state under <state root>/<name>, eleven ports from base_port."""
     return load_settings(
         home=_state_root() / name,
         postgres_port=base_port,
@@ -36,4 +36,5 @@ def isolated_settings(name: str, base_port: int) -> MeshSettings:
         registry_port=base_port + 7,
         registry_management_port=base_port + 8,
         connect_port=base_port + 9,
+        s3_admin_port=base_port + 10,
     )

@@ -13,16 +13,22 @@ from pathlib import Path
 
 import psutil
 import psycopg
+import pyarrow as pa
 import pytest
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 
+from mesh_adapters.lakehouse import iceberg_catalog
 from mesh_adapters.s3 import s3_client
 from mesh_config import MeshSettings
 from mesh_stack import Stack
 from mesh_stack.isolated import isolated_settings
 
 pytestmark = pytest.mark.lifecycle
+
+_SURVIVOR_SCHEMA = {"type": "record", "name": "Survivor", "fields": [{"name": "marker", "type": "string"}]}
+_SURVIVOR_SCHEMA_ARROW = pa.schema([pa.field("marker", pa.string(), nullable=False)])
 
 MESH = str(Path(sys.executable).parent / "mesh")
 
@@ -89,6 +95,11 @@ def test_data_survives_down_and_up_and_up_twice_is_harmless(private_stack: MeshS
     producer.produce(topic, value=marker)
     assert producer.flush(30) == 0
 
+    registry = SchemaRegistryClient({"url": s.schema_registry_url})
+    schema_id = registry.register_schema(f"{topic}-value", Schema(json.dumps(_SURVIVOR_SCHEMA), "AVRO"))
+    table = iceberg_catalog(s).create_table(f"playback.survivor_{marker[:8]}", schema=_SURVIVOR_SCHEMA_ARROW)
+    table.append(pa.Table.from_pylist([{"marker": marker}], schema=_SURVIVOR_SCHEMA_ARROW))
+
     down = mesh(s, "down")
     assert down.returncode == 0, down.stderr
     assert all(
@@ -115,6 +126,10 @@ def test_data_survives_down_and_up_and_up_twice_is_harmless(private_stack: MeshS
             break
     consumer.close()
     assert values == [marker.encode()]
+    registry = SchemaRegistryClient({"url": s.schema_registry_url})
+    assert registry.get_latest_version(f"{topic}-value").schema_id == schema_id
+    survivor = iceberg_catalog(s).load_table(f"playback.survivor_{marker[:8]}")
+    assert survivor.scan().to_arrow().column("marker").to_pylist() == [marker]
     assert all(row["health"] in ("healthy", "ready") for row in _status(s).values())
 
 

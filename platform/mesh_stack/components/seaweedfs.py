@@ -28,7 +28,7 @@ class SeaweedFS(Component):
 
     def ports(self) -> list[int]:
         s = self.settings
-        http = [s.s3_port, s.s3_master_port, s.s3_volume_port, s.s3_filer_port]
+        http = [s.s3_port, s.s3_master_port, s.s3_volume_port, s.s3_filer_port, s.s3_admin_port]
         return http + [p + 10000 for p in http]  # each gRPC port is its HTTP port + 10000
 
     def url(self) -> str:
@@ -71,6 +71,7 @@ class SeaweedFS(Component):
             "-s3.port.lance=0",
             "-webdav=false",
             "-admin.ui=false",
+            f"-admin.port={s.s3_admin_port}",  # the admin server runs even without its UI
             # Nothing leaves the machine: no usage statistics.
             "-master.telemetry=false",
         ]
