@@ -13,11 +13,13 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from mesh_cli.run import run as run_product
 from mesh_config import MeshSettings, load_settings
 from mesh_stack import Stack, StackError
 from mesh_stack.stack import StartReport
 
 app = typer.Typer(help="The Streamline reference data mesh.", no_args_is_help=True, add_completion=False)
+app.command(name="run")(run_product)
 console = Console()
 err_console = Console(stderr=True)
 
@@ -82,9 +84,7 @@ def _print_where(settings: MeshSettings, report: StartReport) -> None:
     table.add_row("Kafka", settings.bootstrap_servers)
     table.add_row("Schema registry", settings.schema_registry_url)
     table.add_row("Kafka Connect", settings.kafka_connect_url)
-    table.add_row(
-        "Iceberg catalog", f"{settings.iceberg_catalog_uri.split('@')[-1]}  warehouse {settings.warehouse}"
-    )
+    table.add_row("Iceberg catalog", f"{settings.iceberg_catalog_uri.split('@')[-1]}  warehouse {settings.warehouse}")
     table.add_row("State", str(settings.home))
     console.print(table)
     console.print("Next: [bold]mesh status[/], [bold]mesh logs kafka[/], [bold]mesh down[/].")

@@ -23,9 +23,7 @@ class MeshSettings(BaseSettings):
     cache_dir: Path = Field(Path.home() / ".cache" / "mesh", description="downloaded JVM artifacts")
     host: str = "127.0.0.1"
     java_home: Path | None = Field(None, description="JDK 17+ for Kafka, Connect and the registry")
-    service_user: str = Field(
-        "mesh", description="unprivileged user that runs PostgreSQL when invoked as root"
-    )
+    service_user: str = Field("mesh", description="unprivileged user that runs PostgreSQL when invoked as root")
 
     postgres_port: int = 15432
     postgres_user: str = "mesh"
@@ -73,8 +71,7 @@ class MeshSettings(BaseSettings):
 
     def postgres_dsn(self, database: str) -> str:
         return (
-            f"postgresql://{self.postgres_user}:{self.postgres_password}"
-            f"@{self.pg_host}:{self.postgres_port}/{database}"
+            f"postgresql://{self.postgres_user}:{self.postgres_password}@{self.pg_host}:{self.postgres_port}/{database}"
         )
 
     @cached_property

@@ -56,9 +56,7 @@ def test_idempotent_producer_with_acks_all(mesh_services: MeshSettings, topic: s
     )
     delivered: list[int] = []
     for i in range(100):
-        producer.produce(
-            topic, key=str(i), value=f"v{i}", on_delivery=lambda err, msg: delivered.append(msg.offset())
-        )
+        producer.produce(topic, key=str(i), value=f"v{i}", on_delivery=lambda err, msg: delivered.append(msg.offset()))
     assert producer.flush(30) == 0
 
     assert sorted(delivered) == list(range(100))
@@ -93,9 +91,7 @@ def test_consumer_group_commits_and_resumes(mesh_services: MeshSettings, topic: 
     assert committed == 4
 
 
-def test_read_committed_consumer_sees_committed_transactions_only(
-    mesh_services: MeshSettings, topic: str
-) -> None:
+def test_read_committed_consumer_sees_committed_transactions_only(mesh_services: MeshSettings, topic: str) -> None:
     producer = Producer(
         {
             "bootstrap.servers": mesh_services.bootstrap_servers,
@@ -116,9 +112,7 @@ def test_read_committed_consumer_sees_committed_transactions_only(
     producer.produce(topic, value="committed-last")
     producer.commit_transaction(30)
 
-    committed_reader = _consumer(
-        mesh_services, f"g-{uuid.uuid4().hex[:6]}", **{"isolation.level": "read_committed"}
-    )
+    committed_reader = _consumer(mesh_services, f"g-{uuid.uuid4().hex[:6]}", **{"isolation.level": "read_committed"})
     committed_reader.subscribe([topic])
     seen = [m.value() for m in _drain(committed_reader, 4)]
     assert _drain(committed_reader, 1, max_polls=4) == []

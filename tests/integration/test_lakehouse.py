@@ -33,9 +33,7 @@ def test_iceberg_append_time_travel_evolve_and_read_with_duckdb(mesh_services: M
         update.add_column("device", StringType(), doc="the app's device class")
     table = catalog.load_table(name)
     table.append(
-        pa.Table.from_pylist(
-            [{"event_id": "c", "customer_id": 3, "device": "tv"}], schema=table.schema().as_arrow()
-        )
+        pa.Table.from_pylist([{"event_id": "c", "customer_id": 3, "device": "tv"}], schema=table.schema().as_arrow())
     )
 
     as_of_first = table.scan(snapshot_id=first_snapshot.snapshot_id).to_arrow()
@@ -43,9 +41,7 @@ def test_iceberg_append_time_travel_evolve_and_read_with_duckdb(mesh_services: M
     assert table.scan().to_arrow().num_rows == 3
 
     duck = duckdb_connection(mesh_services)
-    rows = duck.execute(
-        f"SELECT event_id, customer_id, device FROM {scan_sql(table)} ORDER BY event_id"
-    ).fetchall()
+    rows = duck.execute(f"SELECT event_id, customer_id, device FROM {scan_sql(table)} ORDER BY event_id").fetchall()
     assert rows == [("a", 1, None), ("b", 2, None), ("c", 3, "tv")]
     assert name.split(".")[0] in {ns[0] for ns in catalog.list_namespaces()}
     catalog.drop_table(name)
@@ -53,9 +49,6 @@ def test_iceberg_append_time_travel_evolve_and_read_with_duckdb(mesh_services: M
 
 def test_duckdb_loads_extensions_without_network(mesh_services: MeshSettings) -> None:
     duck = duckdb_connection(mesh_services)
-    loaded = {
-        row[0]
-        for row in duck.execute("SELECT extension_name FROM duckdb_extensions() WHERE loaded").fetchall()
-    }
+    loaded = {row[0] for row in duck.execute("SELECT extension_name FROM duckdb_extensions() WHERE loaded").fetchall()}
     assert {"iceberg", "httpfs", "avro"} <= loaded
     assert duck.execute("SELECT current_setting('autoinstall_known_extensions')").fetchone() == (False,)

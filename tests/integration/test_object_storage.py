@@ -18,9 +18,7 @@ def test_put_get_list(mesh_services: MeshSettings) -> None:
     s3 = s3_client(mesh_services)
     prefix = f"tests/{uuid.uuid4().hex[:8]}/"
     for i in range(3):
-        s3.put_object(
-            Bucket=mesh_services.warehouse_bucket, Key=f"{prefix}part-{i}.txt", Body=f"row {i}".encode()
-        )
+        s3.put_object(Bucket=mesh_services.warehouse_bucket, Key=f"{prefix}part-{i}.txt", Body=f"row {i}".encode())
 
     listed = s3.list_objects_v2(Bucket=mesh_services.warehouse_bucket, Prefix=prefix)
     body = s3.get_object(Bucket=mesh_services.warehouse_bucket, Key=f"{prefix}part-1.txt")["Body"].read()

@@ -27,10 +27,7 @@ def test_a_logical_replication_slot_sees_an_insert(mesh_services: MeshSettings) 
         try:
             conn.execute("INSERT INTO slot_probe (email) VALUES (%s)", ["ada@example.com"])
             changes = [
-                row[0]
-                for row in conn.execute(
-                    "SELECT data FROM pg_logical_slot_get_changes(%s, NULL, NULL)", [slot]
-                )
+                row[0] for row in conn.execute("SELECT data FROM pg_logical_slot_get_changes(%s, NULL, NULL)", [slot])
             ]
         finally:
             # An idle slot holds WAL forever: always drop it.

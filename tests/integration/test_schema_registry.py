@@ -53,9 +53,7 @@ def test_avro_round_trip_through_the_registry(registry: SchemaRegistryClient) ->
 def test_backward_compatible_evolution_is_accepted(registry: SchemaRegistryClient) -> None:
     subject = f"test-{uuid.uuid4().hex[:8]}-value"
     registry.register_schema(subject, Schema(json.dumps(PLAY_V1), "AVRO"))
-    with_default = dict(
-        PLAY_V1, fields=[*PLAY_V1["fields"], {"name": "device", "type": "string", "default": "tv"}]
-    )
+    with_default = dict(PLAY_V1, fields=[*PLAY_V1["fields"], {"name": "device", "type": "string", "default": "tv"}])
 
     registry.register_schema(subject, Schema(json.dumps(with_default), "AVRO"))
 

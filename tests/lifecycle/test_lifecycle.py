@@ -102,21 +102,16 @@ def test_data_survives_down_and_up_and_up_twice_is_harmless(private_stack: MeshS
 
     down = mesh(s, "down")
     assert down.returncode == 0, down.stderr
-    assert all(
-        not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE for pid in pids
-    )
+    assert all(not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE for pid in pids)
     assert {row["health"] for name, row in _status(s).items() if name != "catalog"} == {"stopped"}
 
     assert mesh(s, "up").returncode == 0
     with psycopg.connect(s.postgres_dsn(s.legacy_db)) as conn:
         assert conn.execute("SELECT marker FROM survivor").fetchall() == [(marker,)]
     assert (
-        s3_client(s).get_object(Bucket=s.warehouse_bucket, Key=f"survivor/{marker}")["Body"].read()
-        == marker.encode()
+        s3_client(s).get_object(Bucket=s.warehouse_bucket, Key=f"survivor/{marker}")["Body"].read() == marker.encode()
     )
-    consumer = Consumer(
-        {"bootstrap.servers": s.bootstrap_servers, "group.id": marker, "auto.offset.reset": "earliest"}
-    )
+    consumer = Consumer({"bootstrap.servers": s.bootstrap_servers, "group.id": marker, "auto.offset.reset": "earliest"})
     consumer.subscribe([topic])
     values = []
     for _ in range(60):

@@ -29,9 +29,7 @@ def test_reads_the_major_version(tmp_path: Path, line: str, major: int) -> None:
     assert java_major_version(_fake_java(tmp_path, line) / "bin" / "java") == major
 
 
-def test_an_old_java_is_refused_with_the_way_to_a_new_one(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_an_old_java_is_refused_with_the_way_to_a_new_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     home = _fake_java(tmp_path, 'openjdk version "11.0.2" 2019-01-15')
     with pytest.raises(MissingDependency, match=r"Java 17\+ \(found Java 11 .*apt-get install openjdk-17"):

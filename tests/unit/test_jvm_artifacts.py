@@ -21,9 +21,7 @@ def test_every_version_is_pinned(name: str) -> None:
     versions = [v.text or "" for v in pom.iter("{http://maven.apache.org/POM/4.0.0}version")]
     for version in versions:
         resolved = re.sub(r"\$\{([^}]+)\}", lambda m: properties[m.group(1)], version)
-        assert re.fullmatch(r"\d+(\.\d+)*(\.Final)?", resolved), (
-            f"{name}: {version!r} is not a pinned release"
-        )
+        assert re.fullmatch(r"\d+(\.\d+)*(\.Final)?", resolved), f"{name}: {version!r} is not a pinned release"
 
 
 def test_the_cache_directory_is_keyed_by_the_pom(tmp_path: Path) -> None:

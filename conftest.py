@@ -3,6 +3,7 @@ ports and state directory, so a stack a developer is running (`make demo`) is le
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,14 +13,16 @@ from mesh_config import MeshSettings, load_settings
 from mesh_stack import Stack
 from mesh_stack.isolated import isolated_settings
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parent
 
 
 @pytest.fixture(scope="session")
 def embedded_stack() -> Iterator[Stack]:
     """The whole embedded stack (PostgreSQL, SeaweedFS, Kafka, registry, Connect, catalog), started
     once for the session from a clean state and stopped at the end."""
-    stack = Stack(isolated_settings("test-session", 21400))
+    # Another base port (MESH_TEST_BASE_PORT) lets two test runs share a machine without meeting.
+    base = int(os.environ.get("MESH_TEST_BASE_PORT", "21400"))
+    stack = Stack(isolated_settings(f"test-session-{base}", base))
     stack.reset()
     stack.up()
     yield stack
@@ -40,9 +43,7 @@ def docker_daemon_available() -> bool:
 def compose_stack() -> Iterator[MeshSettings]:
     """The same components from docker-compose.yml, started through testcontainers."""
     if not docker_daemon_available():
-        pytest.skip(
-            "no Docker daemon on this machine: the compose stack cannot start (the embedded stack is tested)"
-        )
+        pytest.skip("no Docker daemon on this machine: the compose stack cannot start (the embedded stack is tested)")
     from testcontainers.compose import DockerCompose
 
     from mesh_stack.provision import provision_services

@@ -1,0 +1,137 @@
+"""`dataproduct.yaml`: what a product is, who owns it, what it consumes and offers, what it promises."""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from mesh_sdk.errors import SpecError, SpecProblem, field_path
+
+PRODUCT_ID = re.compile(r"^urn:mesh:(?P<domain>[a-z][a-z0-9_-]*):(?P<product>[a-z][a-z0-9_-]*):v(?P<major>\d+)$")
+
+
+class ProductType(StrEnum):
+    RAW = "raw"
+    DERIVED = "derived"
+    ML_MODEL = "ml-model"
+    DECISION_SUPPORT = "decision-support"
+    COMPOSITE = "composite"
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Owner(_Spec):
+    team: str = Field(min_length=1)
+    contact: str = Field(min_length=3, description="e-mail or chat channel of the owning team")
+
+
+class KafkaInput(_Spec):
+    name: str
+    kind: Literal["kafka"]
+    topic: str
+    format: Literal["avro"] = "avro"
+    schema_file: str = Field(alias="schema", description="Avro schema under schemas/")
+
+
+class ProductInput(_Spec):
+    name: str
+    kind: Literal["product"]
+    product: str = Field(description="id of the upstream product")
+    port: str
+
+
+class CdcInput(_Spec):
+    name: str
+    kind: Literal["cdc"]
+    topic: str
+
+
+InputPort = Annotated[KafkaInput | ProductInput | CdcInput, Field(discriminator="kind")]
+
+
+class OutputPort(_Spec):
+    name: str
+    kind: Literal["iceberg", "kafka", "rest", "graphql", "sql"]
+    description: str = ""
+
+
+class Slos(_Spec):
+    freshness_seconds: float = Field(gt=0, description="the newest row is at most this old")
+    availability: float = Field(gt=0, le=1, description="fraction of time the output ports answer")
+
+
+class Descriptor(_Spec):
+    id: str
+    domain: str
+    name: str
+    type: ProductType
+    description: str = Field(min_length=10)
+    owner: Owner
+    input_ports: list[InputPort] = Field(alias="inputPorts", min_length=1)
+    output_ports: list[OutputPort] = Field(alias="outputPorts", min_length=1)
+    slos: Slos
+
+    @field_validator("id")
+    @classmethod
+    def _id_is_a_mesh_urn(cls, value: str) -> str:
+        if not PRODUCT_ID.match(value):
+            raise ValueError("must look like urn:mesh:<domain>:<product>:v<major>")
+        return value
+
+    @model_validator(mode="after")
+    def _id_agrees_with_domain_and_name(self) -> Descriptor:
+        match = PRODUCT_ID.match(self.id)
+        assert match is not None
+        if match["domain"] != self.domain or match["product"] != self.name:
+            raise ValueError(
+                f"id {self.id} names domain/product {match['domain']}/{match['product']}, "
+                f"but domain/name say {self.domain}/{self.name}"
+            )
+        return self
+
+    @property
+    def major(self) -> int:
+        match = PRODUCT_ID.match(self.id)
+        assert match is not None
+        return int(match["major"])
+
+    def topic(self, port: str) -> str:
+        """Kafka topic of one of this product's ports: <domain>.<product>.<port>.v<major>."""
+        return f"{self.domain}.{self.name}.{port}.v{self.major}"
+
+    def table(self, port: str) -> str:
+        """Iceberg table of an output port: <domain namespace>.<product>_<port>_v<major>."""
+        return f"{self.domain.replace('-', '_')}.{self.name.replace('-', '_')}_{port}_v{self.major}"
+
+
+_FIXES = {
+    "missing": "add the field",
+    "extra_forbidden": "remove it, or check its spelling against the descriptor reference in products/README.md",
+    "string_too_short": "write a longer value",
+    "too_short": "list at least one entry",
+    "enum": "use one of the allowed values",
+    "literal_error": "use one of the allowed values",
+    "union_tag_invalid": "set `kind` to kafka, product or cdc",
+}
+
+
+def load_descriptor(path: Path) -> Descriptor:
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise SpecError([SpecProblem(path, "", f"not valid YAML ({exc})", "fix the YAML syntax")]) from exc
+    try:
+        return Descriptor.model_validate(raw)
+    except ValidationError as exc:
+        problems = [
+            SpecProblem(path, field_path(err["loc"]), err["msg"], _FIXES.get(err["type"], "correct the value"))
+            for err in exc.errors()
+        ]
+        raise SpecError(problems) from None

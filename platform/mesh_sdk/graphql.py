@@ -1,0 +1,160 @@
+"""The GraphQL output port, its types generated from the contract: the same rows, filters,
+pagination and time travel as REST, with GraphiQL to explore them."""
+
+# No `from __future__ import annotations` here: strawberry reads the resolvers' annotations, which
+# name types built at run time, so they must be real objects rather than strings.
+import dataclasses
+import datetime as dt
+from typing import TYPE_CHECKING, Any, NewType
+
+import strawberry
+from fastapi import FastAPI
+from strawberry.fastapi import GraphQLRouter
+
+from mesh_sdk.query import FILTER_OPS, QueryError
+
+if TYPE_CHECKING:
+    from mesh_sdk.runtime import ProductRuntime
+
+# GraphQL's Int is 32-bit; ids and milliseconds are not.
+Long = strawberry.scalar(NewType("Long", int), serialize=int, parse_value=int, description="A 64-bit integer")
+_GRAPHQL_TYPES: dict[str, Any] = {
+    "integer": Long,
+    "number": float,
+    "boolean": bool,
+    "timestamp": dt.datetime,
+    "date": dt.date,
+}
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _pascal(name: str) -> str:
+    return "".join(part.title() for part in name.replace("-", "_").split("_"))
+
+
+def build_schema(rt: "ProductRuntime") -> strawberry.Schema:
+    port = rt.product.history_port
+    props = rt.reader.props
+    type_name = _pascal(f"{rt.product.descriptor.name}_{port}")
+
+    row_fields = [
+        (
+            n,
+            _GRAPHQL_TYPES.get(p.logicalType or "", str) | None,
+            dataclasses.field(default=None, metadata={"strawberry": strawberry.field(description=p.description)}),
+        )
+        for n, p in props.items()
+    ]
+    row_type = strawberry.type(
+        dataclasses.make_dataclass(type_name, row_fields),
+        description=rt.product.contract.object(port).description,
+    )
+
+    filter_fields: list[tuple[str, Any, Any]] = []
+    for name, prop in props.items():
+        kind = _GRAPHQL_TYPES.get(prop.logicalType or "", str)
+        if prop.logicalType == "timestamp":
+            kind = str  # ISO-8601 text, as in REST
+        for op in FILTER_OPS:
+            filter_fields.append((f"{name}_{op}" if op else name, kind | None, dataclasses.field(default=None)))
+        filter_fields.append((f"{name}_in", list[kind] | None, dataclasses.field(default=None)))  # type: ignore[valid-type]
+    filter_type = strawberry.input(
+        dataclasses.make_dataclass(f"{type_name}Filter", filter_fields),
+        description=f"Conditions on {port}; all must hold",
+    )
+
+    page_type = strawberry.type(
+        dataclasses.make_dataclass(
+            f"{type_name}Page",
+            [("items", list[row_type]), ("next_cursor", str | None), ("snapshot_id", Long | None)],  # type: ignore[valid-type]
+        )
+    )
+
+    @strawberry.type
+    class Snapshot:
+        snapshot_id: Long  # type: ignore[valid-type]
+        committed_at: dt.datetime
+        operation: str
+        added_rows: Long  # type: ignore[valid-type]
+        total_rows: Long  # type: ignore[valid-type]
+
+    def to_row(row: dict[str, Any]) -> Any:
+        return row_type(**{k: row.get(k) for k in props})
+
+    def to_filters(where: Any) -> dict[str, str]:
+        filters: dict[str, str] = {}
+        if where is None:
+            return filters
+        for f in dataclasses.fields(where):
+            value = getattr(where, f.name)
+            if value is None:
+                continue
+            column, op = f.name, ""
+            for candidate in [*FILTER_OPS, "in"]:
+                if candidate and f.name.endswith(f"_{candidate}") and f.name[: -len(candidate) - 1] in props:
+                    column, op = f.name[: -len(candidate) - 1], candidate
+            key = f"{column}__{op}" if op else column
+            filters[key] = ",".join(map(str, value)) if op == "in" else str(value)
+        return filters
+
+    def rows(where: Any = None, sort: Any = None, first: Any = 100, after: Any = None, as_of: Any = None) -> Any:
+        try:
+            page = rt.reader.page(to_filters(where), sort, first, after, as_of)
+        except QueryError as exc:
+            raise ValueError(str(exc)) from None
+        return page_type(
+            items=[to_row(r) for r in page.items], next_cursor=page.next_cursor, snapshot_id=page.snapshot_id
+        )
+
+    # strawberry reads the resolvers' annotations: the generated types, not what a type checker can see.
+    rows.__annotations__ = {
+        "where": filter_type | None,
+        "sort": str | None,
+        "first": int,
+        "after": str | None,
+        "as_of": str | None,
+        "return": page_type,
+    }
+
+    def by_key(key: str, as_of: Any = None) -> Any:
+        try:
+            found = rt.reader.lookup([key], as_of)
+        except QueryError as exc:
+            raise ValueError(str(exc)) from None
+        return to_row(found) if found else None
+
+    by_key.__annotations__ = {"key": str, "as_of": str | None, "return": row_type | None}
+
+    def snapshots() -> list[Snapshot]:
+        return [
+            Snapshot(
+                snapshot_id=s.snapshot_id,
+                committed_at=s.committed_at,
+                operation=s.operation,
+                added_rows=s.added_rows,
+                total_rows=s.total_rows,
+            )
+            for s in rt.reader.snapshots()
+        ]
+
+    query_fields = [
+        (
+            _camel(port),
+            strawberry.field(resolver=rows, description=f"{port} rows: filter, sort, page, as of"),
+        ),
+        (
+            _camel(f"{port}_by_key"),
+            strawberry.field(resolver=by_key, description=f"One row by {rt.reader.key_columns[0]}"),
+        ),
+        ("snapshots", strawberry.field(resolver=snapshots, description="Snapshots usable as asOf")),
+    ]
+    query = strawberry.type(type("Query", (), {"__annotations__": {}, **dict(query_fields)}))
+    return strawberry.Schema(query=query, scalar_overrides={})
+
+
+def mount(app: FastAPI, rt: "ProductRuntime") -> None:
+    app.include_router(GraphQLRouter(build_schema(rt), graphql_ide="graphiql"), prefix="/graphql")

@@ -1,0 +1,276 @@
+"""The input port's engine: Kafka micro-batches into the history table, exactly once.
+
+Per batch: decode (Avro through the registry), apply the product's logic, check the contract, drop
+duplicates; dead letters go out first (at least once, marked with their source coordinates); then one
+Iceberg snapshot holds the rows *and* the input offsets; then the output stream's transaction commits.
+A crash anywhere resumes from the offsets of the last snapshot."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pyarrow as pa
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, Producer, TopicPartition
+from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
+from confluent_kafka.serialization import MessageField, SerializationContext
+from pyiceberg.table import Table
+
+from mesh_sdk.deadletter import DeadLetter, Defect
+from mesh_sdk.history import BATCH_AT, Offsets, append_with_offsets, committed_offsets
+from mesh_sdk.product import BatchContext, DataProduct
+from mesh_sdk.quality import RecordRule, violations
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class BatchOutcome:
+    consumed: int = 0
+    written: int = 0
+    duplicates: int = 0
+    dead: dict[Defect, int] = field(default_factory=lambda: dict.fromkeys(Defect, 0))
+    snapshot_id: int | None = None
+
+
+class RecentKeys:
+    """Primary keys already written, remembered for a bounded number of rows (duplicates arrive
+    minutes apart, not months)."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._keys: OrderedDict[str, None] = OrderedDict()
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._keys
+
+    def add(self, key: str) -> None:
+        self._keys[key] = None
+        if len(self._keys) > self.capacity:
+            self._keys.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+
+def _plain(record: Mapping[str, Any]) -> dict[str, Any]:
+    """Avro logical types the table stores as strings (uuid) become strings."""
+    return {k: str(v) if isinstance(v, uuid.UUID) else v for k, v in record.items()}
+
+
+class Ingestor:
+    def __init__(
+        self,
+        product: DataProduct,
+        table: Table,
+        consumer: Consumer,
+        stream_producer: Producer,
+        deadletter_producer: Producer,
+        decoders: Mapping[str, AvroDeserializer],
+        stream_serializer: AvroSerializer,
+        rules: list[RecordRule],
+        arrow_schema: pa.Schema,
+        *,
+        stream_topic: str,
+        deadletter_topic: str,
+        key_columns: list[str],
+        batch_size: int = 5000,
+        batch_interval_s: float = 1.0,
+        dedupe_capacity: int = 1_000_000,
+        on_batch: Callable[[BatchOutcome], None] = lambda _: None,
+    ) -> None:
+        self.product = product
+        self.table = table
+        self.consumer = consumer
+        self.stream_producer = stream_producer
+        self.deadletter_producer = deadletter_producer
+        self.decoders = decoders
+        self.stream_serializer = stream_serializer
+        self.rules = rules
+        self.arrow_schema = arrow_schema
+        self.stream_topic = stream_topic
+        self.deadletter_topic = deadletter_topic
+        self.key_columns = key_columns
+        self.batch_size = batch_size
+        self.batch_interval_s = batch_interval_s
+        self.recent = RecentKeys(dedupe_capacity)
+        self.on_batch = on_batch
+        self.offsets: Offsets = {}
+        self.partitions: dict[str, int] = {}
+        self._stopping = False
+
+    # --- start: resume where the last snapshot says -------------------------------------------------
+
+    def resume(self, partitions: Mapping[str, int]) -> Offsets:
+        """Assign every input partition at the offset committed in the table (or the beginning)."""
+        self.partitions = dict(partitions)
+        self.offsets = committed_offsets(self.table)
+        assignment = []
+        for topic, count in partitions.items():
+            done = self.offsets.setdefault(topic, {})
+            for p in range(count):
+                assignment.append(TopicPartition(topic, p, done.get(p, OFFSET_BEGINNING)))
+        self.consumer.assign(assignment)
+        self._remember_recent_keys()
+        self.stream_producer.init_transactions(30)
+        return self.offsets
+
+    def _remember_recent_keys(self) -> None:
+        if self.table.current_snapshot() is None:
+            return
+        keys = self.table.scan(selected_fields=tuple(self.key_columns)).to_arrow()
+        for row in keys.slice(max(0, keys.num_rows - self.recent.capacity)).to_pylist():
+            self.recent.add(self._key(row))
+
+    def _key(self, row: Mapping[str, Any]) -> str:
+        return "|".join(str(row[c]) for c in self.key_columns)
+
+    # --- the loop -----------------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        self._stopping = True
+
+    def run(self) -> None:
+        backoff = 1.0
+        while not self._stopping:
+            try:
+                self.step()
+                backoff = 1.0
+            except Exception:
+                # Infrastructure trouble (S3, catalog, broker): undo the open transaction, go back to
+                # what the table has committed, and try again; the product stays up.
+                log.exception("batch failed; resuming from the last committed snapshot in %.0f s", backoff)
+                self._rewind()
+                time.sleep(backoff)
+                backoff = min(backoff * 2, 30.0)
+
+    def _rewind(self) -> None:
+        try:
+            self.stream_producer.abort_transaction(30)
+        except Exception as exc:
+            log.debug("no transaction to abort: %s", exc)
+        self.table = self.table.refresh()
+        self.offsets = committed_offsets(self.table)
+        for topic, count in self.partitions.items():
+            done = self.offsets.setdefault(topic, {})
+            for p in range(count):
+                self.consumer.seek(TopicPartition(topic, p, done.get(p, OFFSET_BEGINNING)))
+
+    def poll(self) -> list[Message]:
+        deadline = time.monotonic() + self.batch_interval_s
+        batch: list[Message] = []
+        while len(batch) < self.batch_size and not self._stopping:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            for msg in self.consumer.consume(min(1000, self.batch_size - len(batch)), timeout=min(remaining, 0.2)):
+                err = msg.error()
+                if err is None:
+                    batch.append(msg)
+                elif err.code() != KafkaError._PARTITION_EOF:
+                    log.warning("consumer error: %s", err)
+        return batch
+
+    def step(self) -> BatchOutcome:
+        return self.process(self.poll())
+
+    def process(self, messages: Iterable[Message]) -> BatchOutcome:
+        outcome = BatchOutcome()
+        now = datetime.now(UTC)
+        context = BatchContext(ingested_at=now)
+        rows: list[dict[str, Any]] = []
+        dead: list[DeadLetter] = []
+        batch_keys: set[str] = set()
+        for msg in messages:
+            outcome.consumed += 1
+            topic, partition, offset = msg.topic(), msg.partition(), msg.offset()
+            self.offsets.setdefault(topic, {})[partition] = offset + 1
+            row, letter = self._accept(msg, context)
+            if letter is not None:
+                dead.append(letter)
+                outcome.dead[letter.defect] += 1
+                continue
+            assert row is not None
+            key = self._key(row)
+            if key in self.recent or key in batch_keys:
+                outcome.duplicates += 1
+                continue
+            batch_keys.add(key)
+            rows.append(row)
+        if dead:
+            self._send_dead_letters(dead)
+        if rows:
+            outcome.snapshot_id = self._commit(rows, now)
+            outcome.written = len(rows)
+            for key in batch_keys:
+                self.recent.add(key)
+        if outcome.consumed:
+            self._commit_group_offsets()
+        self.on_batch(outcome)
+        return outcome
+
+    def _accept(self, msg: Message, context: BatchContext) -> tuple[dict[str, Any] | None, DeadLetter | None]:
+        topic, value = msg.topic(), msg.value()
+
+        def letter(defect: Defect, reason: str) -> tuple[None, DeadLetter]:
+            return None, DeadLetter(defect, reason, topic, msg.partition(), msg.offset(), msg.key(), value)
+
+        if not value or value[0] != 0 or len(value) < 5:
+            return letter(Defect.UNDECODABLE, "not in the registry's Avro wire format (magic byte 0 + schema id)")
+        try:
+            record = self.decoders[topic](value, SerializationContext(topic, MessageField.VALUE))
+        except Exception as exc:  # the serde raises several types; every one means the same here
+            return letter(Defect.SCHEMA_INVALID, f"cannot be read with the product's input schema: {exc}")
+        if not isinstance(record, Mapping):
+            return letter(Defect.SCHEMA_INVALID, "the payload is not a record")
+        try:
+            row = self.product.transform(_plain(record), context)
+        except Exception as exc:
+            return letter(Defect.CONTRACT, f"the product's logic rejected it: {exc}")
+        if row is None:
+            return letter(Defect.CONTRACT, "the product's logic dropped it")
+        broken = violations(self.rules, row)
+        if broken:
+            return letter(Defect.CONTRACT, "; ".join(broken))
+        return dict(row), None
+
+    def _send_dead_letters(self, dead: list[DeadLetter]) -> None:
+        for d in dead:
+            self.deadletter_producer.produce(
+                self.deadletter_topic, key=d.key, value=d.value, headers=d.headers(self.product.id)
+            )
+        # Before the snapshot commits: a dead letter may be sent twice after a crash, never lost.
+        remaining = self.deadletter_producer.flush(30)
+        if remaining:
+            raise RuntimeError(f"{remaining} dead letters were not acknowledged by Kafka")
+
+    def _commit(self, rows: list[dict[str, Any]], now: datetime) -> int:
+        batch_at = now.isoformat()
+        self.stream_producer.begin_transaction()
+        for row in rows:
+            ctx = SerializationContext(self.stream_topic, MessageField.VALUE)
+            self.stream_producer.produce(
+                self.stream_topic,
+                key=self._key(row).encode(),
+                value=self.stream_serializer(row, ctx),
+                headers=[(BATCH_AT, batch_at.encode())],
+            )
+        arrow = pa.Table.from_pylist(rows, schema=self.arrow_schema)
+        commit = append_with_offsets(self.table, arrow, self.offsets, batch_at)
+        self.stream_producer.commit_transaction(60)
+        return commit.snapshot_id
+
+    def _commit_group_offsets(self) -> None:
+        # Informational only (consumer lag for the observation port): the table's snapshot is the truth.
+        positions = [TopicPartition(t, p, o) for t, parts in self.offsets.items() for p, o in parts.items()]
+        if positions:
+            try:
+                self.consumer.commit(offsets=positions, asynchronous=True)
+            except Exception as exc:
+                log.debug("group offset commit failed: %s", exc)

@@ -1,0 +1,164 @@
+"""A data product as its folder describes it: descriptor, contract, schemas, queries and domain logic."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import yaml
+
+from mesh_sdk.agreement import disagreements
+from mesh_sdk.contract import Contract, load_contract
+from mesh_sdk.descriptor import Descriptor, KafkaInput, load_descriptor
+from mesh_sdk.errors import SpecError, SpecProblem
+
+SCHEMAS_DIR = Path(__file__).resolve().parents[2] / "schemas"
+
+
+@dataclass(frozen=True)
+class BatchContext:
+    """What the domain logic may know about the micro-batch it is part of."""
+
+    ingested_at: datetime
+
+
+Transform = Callable[[Mapping[str, Any], BatchContext], Mapping[str, Any] | None]
+
+
+@dataclass(frozen=True)
+class NamedQuery:
+    name: str
+    language: str  # sql | graphql
+    description: str
+    text: str
+
+
+@dataclass(frozen=True)
+class DataProduct:
+    folder: Path
+    descriptor: Descriptor
+    contract: Contract
+    input_schemas: dict[str, dict[str, Any]]  # input port name -> Avro schema
+    queries: list[NamedQuery]
+    transform: Transform
+    history_port: str = field(default="history")
+
+    @property
+    def id(self) -> str:
+        return self.descriptor.id
+
+    def kafka_inputs(self) -> list[KafkaInput]:
+        return [p for p in self.descriptor.input_ports if isinstance(p, KafkaInput)]
+
+
+def _identity(record: Mapping[str, Any], _batch: BatchContext) -> Mapping[str, Any]:
+    return record
+
+
+def _load_logic(folder: Path) -> Transform:
+    path = folder / "product.py"
+    if not path.exists():
+        return _identity
+    spec = importlib.util.spec_from_file_location(f"mesh_product_{folder.name.replace('.', '_')}", path)
+    assert spec is not None and spec.loader is not None
+    module: ModuleType = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    transform = getattr(module, "transform", None)
+    if not callable(transform):
+        raise SpecError(
+            [
+                SpecProblem(
+                    path,
+                    "transform",
+                    "product.py defines no transform(record, batch)",
+                    "define the function that turns an input record into an output row",
+                )
+            ]
+        )
+    return transform  # type: ignore[no-any-return]
+
+
+def _load_queries(folder: Path) -> list[NamedQuery]:
+    queries = []
+    for path in sorted((folder / "queries").glob("*")):
+        if path.suffix not in (".sql", ".graphql"):
+            continue
+        text = path.read_text()
+        comment = "--" if path.suffix == ".sql" else "#"
+        description = " ".join(
+            line.removeprefix(comment).strip() for line in text.splitlines() if line.startswith(comment)
+        )
+        queries.append(NamedQuery(path.stem, path.suffix[1:], description, text))
+    return queries
+
+
+def load_product(folder: Path, schemas_dir: Path = SCHEMAS_DIR) -> DataProduct:
+    """Load and cross-check a product folder; every problem found is reported at once."""
+    folder = folder.resolve()
+    descriptor = load_descriptor(folder / "dataproduct.yaml")
+    contract = load_contract(folder / "contract.yaml")
+    problems: list[SpecProblem] = []
+    input_schemas: dict[str, dict[str, Any]] = {}
+    history = "history"
+    try:
+        props = contract.properties(history)
+    except KeyError:
+        props = []
+        problems.append(
+            SpecProblem(
+                contract.path,
+                "schema",
+                f"no schema object named {history!r}",
+                "name the output table's schema object after its port",
+            )
+        )
+    for port in descriptor.input_ports:
+        if not isinstance(port, KafkaInput):
+            continue
+        avro_path = schemas_dir / port.schema_file
+        try:
+            avro = json.loads(avro_path.read_text())
+        except (OSError, ValueError) as exc:
+            problems.append(
+                SpecProblem(
+                    descriptor_path(folder),
+                    f"inputPorts.{port.name}.schema",
+                    f"cannot read {avro_path}: {exc}",
+                    "point at an Avro schema under schemas/",
+                )
+            )
+            continue
+        input_schemas[port.name] = avro
+        problems += disagreements(avro, avro_path, props, contract.path)
+    if contract.model.id != descriptor.id:
+        problems.append(
+            SpecProblem(
+                contract.path,
+                "id",
+                f"contract id {contract.model.id} is not the product id {descriptor.id}",
+                "use the descriptor's id",
+            )
+        )
+    if problems:
+        raise SpecError(problems)
+    return DataProduct(folder, descriptor, contract, input_schemas, _load_queries(folder), _load_logic(folder))
+
+
+def descriptor_path(folder: Path) -> Path:
+    return folder / "dataproduct.yaml"
+
+
+def dump(product: DataProduct) -> dict[str, Any]:
+    """The product's own description, as the discovery port serves it."""
+    return {
+        "descriptor": product.descriptor.model_dump(by_alias=True, mode="json"),
+        "contract": yaml.safe_load(product.contract.path.read_text()),
+        "schemas": product.input_schemas,
+        "queries": [q.__dict__ for q in product.queries],
+    }

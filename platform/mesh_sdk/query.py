@@ -1,0 +1,303 @@
+"""Reading the product's history for the output ports: DuckDB over the Iceberg table, the current
+snapshot or any earlier one, with masking applied and an in-memory cache cleared on every commit."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+from open_data_contract_standard.model import SchemaProperty
+from pyiceberg.table import Table
+
+FILTER_OPS = {"": "=", "ne": "<>", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
+MASK = "***"
+
+
+class QueryError(ValueError):
+    """A request the port cannot answer; the message names the problem (a 4xx, never a 500)."""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    snapshot_id: int
+    committed_at: datetime
+    operation: str
+    added_rows: int
+    total_rows: int
+    added_bytes: int
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+    snapshot_id: int | None
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+class HistoryReader:
+    """The one way output ports read the history (REST, GraphQL and the observation port)."""
+
+    def __init__(
+        self,
+        table: Callable[[], Table],
+        connect: Callable[[], duckdb.DuckDBPyConnection],
+        props: list[SchemaProperty],
+        key_columns: list[str],
+        *,
+        cache_entries: int = 1024,
+        max_page: int = 1000,
+    ) -> None:
+        self._table = table
+        self._duck = connect()
+        self.props = {p.name: p for p in props if p.name}
+        self.key_columns = key_columns
+        self.max_page = max_page
+        self.masked: frozenset[str] = frozenset()
+        self._cache: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+        self._cache_entries = cache_entries
+        self._lock = threading.Lock()
+        self.cache_hits = 0
+        self.cache_misses = 0
+
+    # --- cache ---------------------------------------------------------------------------------------
+
+    def invalidate(self) -> None:
+        """A new snapshot committed (or the policy changed): every cached answer is stale."""
+        with self._lock:
+            self._cache.clear()
+
+    def _cached(self, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
+        with self._lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                self.cache_hits += 1
+                return self._cache[key]
+        value = compute()
+        with self._lock:
+            self.cache_misses += 1
+            self._cache[key] = value
+            if len(self._cache) > self._cache_entries:
+                self._cache.popitem(last=False)
+        return value
+
+    # --- snapshots -----------------------------------------------------------------------------------
+
+    def snapshots(self) -> list[Snapshot]:
+        out = []
+        for s in self._table().snapshots():
+            summary = s.summary
+
+            def num(key: str, summary: Any = summary) -> int:
+                return int(summary[key] or 0) if summary is not None else 0
+
+            out.append(
+                Snapshot(
+                    s.snapshot_id,
+                    datetime.fromtimestamp(s.timestamp_ms / 1000, UTC),
+                    str(summary.operation.value) if summary is not None else "",
+                    num("added-records"),
+                    num("total-records"),
+                    num("added-files-size"),
+                )
+            )
+        return out
+
+    def resolve_snapshot(self, as_of: str | None) -> int | None:
+        """`as_of` is a snapshot id or an ISO-8601 time; None means the current snapshot."""
+        table = self._table()
+        if as_of is None or as_of == "":
+            current = table.current_snapshot()
+            return current.snapshot_id if current else None
+        if as_of.isdigit():
+            if table.snapshot_by_id(int(as_of)) is None:
+                raise QueryError(f"as_of: no snapshot {as_of}; list them at /snapshots")
+            return int(as_of)
+        try:
+            when = datetime.fromisoformat(as_of.replace("Z", "+00:00"))
+        except ValueError:
+            raise QueryError(f"as_of: {as_of!r} is neither a snapshot id nor an ISO-8601 time") from None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        ms = int(when.timestamp() * 1000)
+        candidates = [s for s in table.snapshots() if s.timestamp_ms <= ms]
+        if not candidates:
+            raise QueryError(f"as_of: the table has no snapshot as early as {as_of}")
+        return max(candidates, key=lambda s: s.timestamp_ms).snapshot_id
+
+    # --- relations -----------------------------------------------------------------------------------
+
+    def relation(self, snapshot_id: int | None) -> str:
+        """SQL for the history as of a snapshot, masked columns replaced."""
+        table = self._table()
+        location = table.metadata_location.replace("'", "''")
+        scan = f"iceberg_scan('{location}'" + (f", snapshot_from_id={snapshot_id})" if snapshot_id else ")")
+        if snapshot_id is None:
+            cols = ", ".join(f"CAST(NULL AS VARCHAR) AS {_quote(c)}" for c in self.props)
+            return f"(SELECT {cols} WHERE false)"
+        if self.masked:
+            replaced = ", ".join(f"'{MASK}' AS {_quote(c)}" for c in sorted(self.masked))
+            return f"(SELECT * REPLACE ({replaced}) FROM {scan})"
+        return scan
+
+    def _run(self, sql: str, params: Sequence[Any]) -> pa.Table:
+        cursor = self._duck.cursor()
+        try:
+            return cursor.execute(sql, list(params)).fetch_arrow_table()
+        finally:
+            cursor.close()
+
+    # --- the queries the ports offer -----------------------------------------------------------------
+
+    def page(
+        self,
+        filters: Mapping[str, str],
+        sort: str | None,
+        limit: int,
+        cursor: str | None,
+        as_of: str | None,
+    ) -> Page:
+        if not 1 <= limit <= self.max_page:
+            raise QueryError(f"limit must be between 1 and {self.max_page}")
+        position: list[Any] | None = None
+        if cursor:
+            snapshot_id, position, sort = self._decode_cursor(cursor)
+        else:
+            snapshot_id = self.resolve_snapshot(as_of)
+        sort_col, descending = self._sort(sort)
+        where, params = self._where(filters)
+        order_cols = [sort_col, *[k for k in self.key_columns if k != sort_col]]
+        if position is not None:
+            where.append(self._after(order_cols, descending))
+            params.extend(_flatten_position(position))
+        direction = "DESC" if descending else "ASC"
+        order = ", ".join(f"{_quote(c)} {direction}" for c in order_cols)
+        sql = (
+            f"SELECT * FROM {self.relation(snapshot_id)} "
+            + (f"WHERE {' AND '.join(where)} " if where else "")
+            + f"ORDER BY {order} LIMIT {limit + 1}"
+        )
+        key = ("list", snapshot_id, self.masked, sql, tuple(map(str, params)))
+        rows: list[dict[str, Any]] = self._cached(key, lambda: self._run(sql, params).to_pylist())
+        next_cursor = None
+        if len(rows) > limit:
+            rows = rows[:limit]
+            last = rows[-1]
+            sort_text = f"-{sort_col}" if descending else sort_col
+            next_cursor = self._encode_cursor(snapshot_id, [last[c] for c in order_cols], sort_text)
+        return Page(rows, next_cursor, snapshot_id)
+
+    def lookup(self, key: Sequence[str], as_of: str | None) -> dict[str, Any] | None:
+        if len(key) != len(self.key_columns):
+            raise QueryError(f"a key has {len(self.key_columns)} part(s): {', '.join(self.key_columns)}")
+        snapshot_id = self.resolve_snapshot(as_of)
+        where = " AND ".join(f"CAST({_quote(c)} AS VARCHAR) = ?" for c in self.key_columns)
+        sql = f"SELECT * FROM {self.relation(snapshot_id)} WHERE {where} LIMIT 1"
+        rows: list[dict[str, Any]] = self._cached(
+            ("lookup", snapshot_id, self.masked, *key), lambda: self._run(sql, list(key)).to_pylist()
+        )
+        return rows[0] if rows else None
+
+    def aggregate(self, sql_template: str, snapshot_id: int | None = None) -> Any:
+        """One value from a query over `{table}` (quality checks, freshness)."""
+        sid = snapshot_id if snapshot_id is not None else self.resolve_snapshot(None)
+        result = self._run(sql_template.replace("{table}", self.relation(sid)), [])
+        return result.column(0)[0].as_py() if result.num_rows else None
+
+    # --- helpers -------------------------------------------------------------------------------------
+
+    def _sort(self, sort: str | None) -> tuple[str, bool]:
+        if not sort:
+            return self.key_columns[0], False
+        descending = sort.startswith("-")
+        column = sort.lstrip("-+")
+        if column not in self.props:
+            raise QueryError(f"sort: unknown column {column!r}; sortable columns: {', '.join(self.props)}")
+        return column, descending
+
+    def _where(self, filters: Mapping[str, str]) -> tuple[list[str], list[Any]]:
+        where: list[str] = []
+        params: list[Any] = []
+        for name, value in filters.items():
+            column, _, op = name.partition("__")
+            if column not in self.props:
+                raise QueryError(f"filter: unknown column {column!r}; columns: {', '.join(self.props)}")
+            if op == "in":
+                values = value.split(",")
+                where.append(f"{_quote(column)} IN ({', '.join('?' for _ in values)})")
+                params.extend(self._typed(column, v) for v in values)
+                continue
+            if op not in FILTER_OPS:
+                raise QueryError(
+                    f"filter: unknown operator {op!r} on {column}; use one of eq, ne, gt, gte, lt, lte, in"
+                )
+            where.append(f"{_quote(column)} {FILTER_OPS[op]} ?")
+            params.append(self._typed(column, value))
+        return where, params
+
+    def _typed(self, column: str, value: str) -> Any:
+        kind = self.props[column].logicalType
+        try:
+            if kind == "integer":
+                return int(value)
+            if kind == "number":
+                return float(value)
+            if kind == "boolean":
+                return value.lower() in ("true", "1", "yes")
+            if kind == "timestamp":
+                parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+                return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        except ValueError:
+            raise QueryError(f"filter: {column} is {kind}; {value!r} is not") from None
+        return value
+
+    @staticmethod
+    def _after(order_cols: list[str], descending: bool) -> str:
+        """Keyset condition: rows strictly after the cursor position in the sort order."""
+        op = "<" if descending else ">"
+        terms = []
+        for i, col in enumerate(order_cols):
+            equal = [f"{_quote(c)} = ?" for c in order_cols[:i]]
+            terms.append("(" + " AND ".join([*equal, f"{_quote(col)} {op} ?"]) + ")")
+        return "(" + " OR ".join(terms) + ")"
+
+    @staticmethod
+    def _encode_cursor(snapshot_id: int | None, position: list[Any], sort: str) -> str:
+        payload = {
+            "s": snapshot_id,
+            "p": [v.isoformat() if isinstance(v, datetime) else v for v in position],
+            "o": sort,
+        }
+        return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
+
+    def _decode_cursor(self, cursor: str) -> tuple[int | None, list[Any], str]:
+        try:
+            payload = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+            sort = payload["o"]
+            column, _ = self._sort(sort)
+            order_cols = [column, *[k for k in self.key_columns if k != column]]
+            position = [
+                self._typed(c, v) if isinstance(v, str) else v for c, v in zip(order_cols, payload["p"], strict=True)
+            ]
+            return payload["s"], position, sort
+        except (ValueError, KeyError, TypeError):
+            raise QueryError("cursor: not a cursor this port issued; start again without one") from None
+
+
+def _flatten_position(position: list[Any]) -> list[Any]:
+    """Parameters for the keyset condition built by `_after`, in its order."""
+    out: list[Any] = []
+    for i in range(len(position)):
+        out.extend(position[: i + 1])
+    return out

@@ -1,0 +1,186 @@
+"""The REST output port, generated from the contract: list with filters, sorting and cursor
+pagination, lookup by key, time travel, snapshots, SQL, discovery, observation and control."""
+
+from __future__ import annotations
+
+import hmac
+import inspect
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Any
+
+import pyarrow as pa
+from fastapi import Body, Depends, FastAPI, Header, HTTPException, Query, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, Field
+
+from mesh_sdk.policy import PolicyUpdate
+from mesh_sdk.product import dump
+from mesh_sdk.query import FILTER_OPS, QueryError
+
+if TYPE_CHECKING:
+    from mesh_sdk.runtime import ProductRuntime
+
+_TYPES = {"integer": int, "number": float, "boolean": bool}
+
+
+class SqlRequest(BaseModel):
+    sql: str = Field(description="one read-only SELECT over the product's tables")
+    params: list[Any] = Field(default_factory=list, description="values for $1, $2, ... placeholders")
+    format: str = Field("json", pattern="^(json|arrow)$", description="json, or arrow (an Arrow IPC stream)")
+
+
+def build_app(rt: ProductRuntime) -> FastAPI:
+    d = rt.product.descriptor
+    port = rt.product.history_port
+    app = FastAPI(
+        title=f"{d.id} — {d.name}",
+        description=f"{d.description}\n\nOwner: {d.owner.team} ({d.owner.contact}).",
+        version=rt.product.contract.model.version or "1",
+    )
+
+    @app.exception_handler(QueryError)
+    async def _bad_query(_request: Request, exc: QueryError) -> JSONResponse:
+        return JSONResponse(status_code=400, content={"error": str(exc)})
+
+    @app.get("/", summary="Discovery: descriptor, contract, schemas, ports and example queries")
+    def discovery() -> dict[str, Any]:
+        return dump(rt.product) | {"ports": rt.port_urls()}
+
+    @app.get("/health", summary="Liveness")
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    app.add_api_route(
+        f"/{port}",
+        _list_endpoint(rt),
+        methods=["GET"],
+        summary=f"List {port} rows",
+        description="Filter with `column=value` or `column__op=value` (op: ne, gt, gte, lt, lte, "
+        "in), sort with `sort=column` or `sort=-column`, page with `cursor`.",
+    )
+    key_name = rt.reader.key_columns[0]
+
+    @app.get(f"/{port}/{{key}}", summary=f"One {port} row by {key_name}")
+    def lookup(
+        key: str, as_of: Annotated[str | None, Query(description="snapshot id or ISO time")] = None
+    ) -> dict[str, Any]:
+        row = rt.reader.lookup([key], as_of)
+        if row is None:
+            raise HTTPException(404, f"no row with {key_name}={key}")
+        return row
+
+    @app.get("/snapshots", summary="Iceberg snapshots of the history; any can be used as `as_of`")
+    def snapshots() -> list[dict[str, Any]]:
+        return [s.__dict__ for s in rt.reader.snapshots()]
+
+    @app.post("/sql", summary="A read-only SQL query over the product's tables (JSON or Arrow)")
+    def sql(request: Annotated[SqlRequest, Body()]) -> Response:
+        result = rt.sql_query(request.sql, request.params)
+        if request.format == "arrow":
+            sink = pa.BufferOutputStream()
+            with pa.ipc.new_stream(sink, result.schema) as writer:
+                writer.write_table(result)
+            return Response(sink.getvalue().to_pybytes(), media_type="application/vnd.apache.arrow.stream")
+        return JSONResponse(
+            {"columns": result.schema.names, "rows": [list(r.values()) for r in result.to_pylist()]},
+        )
+
+    @app.get("/observations", summary="Freshness, volumes, dead letters, lag, quality checks, SLOs")
+    def observations() -> dict[str, Any]:
+        return rt.observer.report()
+
+    @app.get("/metrics", summary="Prometheus metrics")
+    def metrics() -> Response:
+        rt.observer.freshness_seconds()
+        return Response(generate_latest(rt.observer.registry), media_type=CONTENT_TYPE_LATEST)
+
+    def control_token(authorization: Annotated[str | None, Header()] = None) -> None:
+        expected = f"Bearer {rt.control_token}"
+        if authorization is None or not hmac.compare_digest(authorization, expected):
+            raise HTTPException(401, "the control port needs `Authorization: Bearer <platform token>`")
+
+    @app.get("/control/policy", dependencies=[Depends(control_token)], summary="The policy in force")
+    def current_policy() -> dict[str, Any]:
+        return {"mask": sorted(rt.policy.masked), "history": [p.model_dump() for p in rt.policy.history]}
+
+    @app.put(
+        "/control/policy",
+        dependencies=[Depends(control_token)],
+        summary="Apply a platform policy now (for example: mask a column), without a restart",
+    )
+    def put_policy(update: PolicyUpdate) -> dict[str, Any]:
+        try:
+            masked = rt.policy.apply(update)
+        except ValueError as exc:
+            raise HTTPException(422, str(exc)) from None
+        return {"mask": sorted(masked)}
+
+    rt.mount_graphql(app)
+    return app
+
+
+def _list_endpoint(rt: ProductRuntime) -> Callable[..., dict[str, Any]]:
+    """A list handler whose query parameters are the contract's columns and their operators, so the
+    OpenAPI document describes every filter with the contract's words."""
+    params = [
+        inspect.Parameter("request", inspect.Parameter.KEYWORD_ONLY, annotation=Request),
+        inspect.Parameter(
+            "sort",
+            inspect.Parameter.KEYWORD_ONLY,
+            default=None,
+            annotation=Annotated[str | None, Query(description="column, or -column for descending")],
+        ),
+        inspect.Parameter(
+            "limit",
+            inspect.Parameter.KEYWORD_ONLY,
+            default=100,
+            annotation=Annotated[int, Query(ge=1, le=rt.reader.max_page)],
+        ),
+        inspect.Parameter(
+            "cursor",
+            inspect.Parameter.KEYWORD_ONLY,
+            default=None,
+            annotation=Annotated[str | None, Query(description="next_cursor of the previous page")],
+        ),
+        inspect.Parameter(
+            "as_of",
+            inspect.Parameter.KEYWORD_ONLY,
+            default=None,
+            annotation=Annotated[str | None, Query(description="snapshot id or ISO-8601 time")],
+        ),
+    ]
+    filter_names: list[tuple[str, str]] = []
+    for name, prop in rt.reader.props.items():
+        kind = _TYPES.get(prop.logicalType or "", str)
+        for op in [*FILTER_OPS, "in"]:
+            query_name = f"{name}__{op}" if op else name
+            python_name = f"f_{query_name}"
+            annotation = str if op == "in" else kind
+            doc = prop.description or ""
+            desc = f"{doc} ({'one of, comma-separated' if op == 'in' else (op or 'equals')})"
+            params.append(
+                inspect.Parameter(
+                    python_name,
+                    inspect.Parameter.KEYWORD_ONLY,
+                    default=None,
+                    annotation=Annotated[annotation | None, Query(alias=query_name, description=desc)],
+                )
+            )
+            filter_names.append((python_name, query_name))
+
+    known = {"sort", "limit", "cursor", "as_of", *(q for _, q in filter_names)}
+
+    def list_rows(**kwargs: Any) -> dict[str, Any]:
+        unknown = sorted(set(kwargs["request"].query_params) - known)
+        if unknown:
+            raise QueryError(
+                f"unknown query parameter(s) {unknown}: filter with column=value or column__op=value "
+                f"(op: {', '.join(o for o in FILTER_OPS if o)}, in) on {', '.join(rt.reader.props)}"
+            )
+        filters = {q: str(kwargs[p]) for p, q in filter_names if kwargs.get(p) is not None}
+        page = rt.reader.page(filters, kwargs["sort"], kwargs["limit"], kwargs["cursor"], kwargs["as_of"])
+        return {"items": page.items, "next_cursor": page.next_cursor, "snapshot_id": page.snapshot_id}
+
+    list_rows.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    return list_rows

@@ -1,0 +1,203 @@
+"""The composition root of a product process: `mesh run products/<name>` builds everything here from
+the product folder and the settings, and nowhere else."""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+import uvicorn
+from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
+from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
+from fastapi import FastAPI
+from pyiceberg.table import Table
+
+from mesh_adapters import kafka
+from mesh_adapters.lakehouse import duckdb_connection, iceberg_catalog
+from mesh_config import MeshSettings
+from mesh_sdk import graphql
+from mesh_sdk.history import ensure_table
+from mesh_sdk.ingest import BatchOutcome, Ingestor
+from mesh_sdk.observe import OBSERVATIONS_TOPIC, ObservationPublisher, Observer
+from mesh_sdk.policy import PolicyState
+from mesh_sdk.product import DataProduct
+from mesh_sdk.quality import record_rules, table_checks
+from mesh_sdk.query import HistoryReader
+from mesh_sdk.rest import build_app
+from mesh_sdk.typing_map import arrow_schema, avro_schema, iceberg_schema
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RuntimeOptions:
+    http_port: int = 18100
+    sql_port: int = 15433
+    batch_size: int = 5000
+    batch_interval_s: float = 1.0
+    observe_interval_s: float = 15.0
+    control_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+
+
+class ProductRuntime:
+    def __init__(self, product: DataProduct, settings: MeshSettings, options: RuntimeOptions) -> None:
+        self.product = product
+        self.settings = settings
+        self.options = options
+        self.control_token = options.control_token
+        d = product.descriptor
+        port = product.history_port
+        self.props = product.contract.properties(port)
+        self.key_columns = product.contract.primary_key(port) or [self.props[0].name or ""]
+        self.stream_topic = d.topic("stream")
+        self.deadletter_topic = d.topic("dlq")
+
+        self.registry = SchemaRegistryClient({"url": settings.schema_registry_url})
+        self.output_schema = avro_schema(
+            self.props,
+            name=_record_name(port),
+            namespace=f"streamline.{d.domain}.{d.name.replace('-', '_')}",
+            doc=product.contract.object(port).description or "",
+        )
+        self._register_schemas()
+        inputs = {p.topic: self.product.input_schemas[p.name] for p in product.kafka_inputs()}
+        self.partitions = kafka.ensure_topics(settings, list(inputs))
+        kafka.ensure_topics(settings, [self.stream_topic, self.deadletter_topic])
+        kafka.ensure_topics(settings, [OBSERVATIONS_TOPIC], partitions=1)
+
+        table = ensure_table(iceberg_catalog(settings), d.table(port), iceberg_schema(self.props), d.description)
+        self.reader = HistoryReader(
+            self.current_table, lambda: duckdb_connection(settings), self.props, self.key_columns
+        )
+        self.observer = Observer(product, self.reader, table_checks(product.contract.object(port)))
+        self.policy = PolicyState({p.name for p in self.props if p.name})
+        self.policy.on_change(self._policy_changed)
+
+        decoders = {t: AvroDeserializer(self.registry, json.dumps(s)) for t, s in inputs.items()}
+        self.ingestor = Ingestor(
+            product,
+            table,
+            kafka.consumer(settings, group=d.id),
+            kafka.producer(settings, **{"transactional.id": f"{d.id}.stream"}),
+            kafka.producer(settings),
+            decoders,
+            AvroSerializer(
+                self.registry,
+                json.dumps(self.output_schema),
+                conf={"auto.register.schemas": False, "use.latest.version": True},
+            ),
+            record_rules(self.props),
+            arrow_schema(self.props),
+            stream_topic=self.stream_topic,
+            deadletter_topic=self.deadletter_topic,
+            key_columns=self.key_columns,
+            batch_size=options.batch_size,
+            batch_interval_s=options.batch_interval_s,
+            on_batch=self._after_batch,
+        )
+        self.publisher = ObservationPublisher(self.observer, kafka.producer(settings), options.observe_interval_s)
+        self.app: FastAPI = build_app(self)
+        self._threads: list[threading.Thread] = []
+        self._http: uvicorn.Server | None = None
+
+    # --- wiring ----------------------------------------------------------------------------------------
+
+    def _register_schemas(self) -> None:
+        for port in self.product.kafka_inputs():
+            schema = Schema(json.dumps(self.product.input_schemas[port.name]), "AVRO")
+            self.registry.register_schema(f"{port.topic}-value", schema)
+        self.registry.register_schema(f"{self.stream_topic}-value", Schema(json.dumps(self.output_schema), "AVRO"))
+
+    def current_table(self) -> Table:
+        return self.ingestor.table if hasattr(self, "ingestor") else self._initial_table()
+
+    def _initial_table(self) -> Table:
+        d = self.product.descriptor
+        return iceberg_catalog(self.settings).load_table(d.table(self.product.history_port))
+
+    def _after_batch(self, outcome: BatchOutcome) -> None:
+        self.observer.record_batch(outcome)
+        self.observer.measure_lag(self.ingestor.consumer, self.ingestor.offsets)
+        if outcome.snapshot_id is not None:
+            self.reader.invalidate()
+            self._refresh_sql()
+
+    def _policy_changed(self, masked: frozenset[str]) -> None:
+        self.reader.masked = masked
+        self.reader.invalidate()
+        self._refresh_sql()
+
+    def port_urls(self) -> dict[str, str]:
+        s, o = self.settings, self.options
+        base = f"http://{s.host}:{o.http_port}"
+        d = self.product.descriptor
+        return {
+            "rest": f"{base}/{self.product.history_port}",
+            "graphql": f"{base}/graphql",
+            "sql": f"postgresql://{s.host}:{o.sql_port}/{d.domain}",
+            "sql_http": f"{base}/sql",
+            "iceberg": f"{d.table(self.product.history_port)} in catalog {s.catalog_name}",
+            "stream": f"kafka://{s.bootstrap_servers}/{self.stream_topic}",
+            "dead_letters": f"kafka://{s.bootstrap_servers}/{self.deadletter_topic}",
+            "observation": f"{base}/observations",
+            "metrics": f"{base}/metrics",
+            "control": f"{base}/control/policy",
+            "snapshots": f"{base}/snapshots",
+        }
+
+    def mount_graphql(self, app: FastAPI) -> None:
+        graphql.mount(app, self)
+
+    # --- SQL -------------------------------------------------------------------------------------------
+
+    def sql_views(self) -> dict[str, str]:
+        """The relations SQL users may query: the history as of the current snapshot (masked)."""
+        snapshot = self.reader.resolve_snapshot(None)
+        table_name = self.product.descriptor.table(self.product.history_port)
+        return {table_name: self.reader.relation(snapshot)}
+
+    def _refresh_sql(self) -> None:
+        engine = getattr(self, "sql_engine", None)
+        if engine is not None:
+            engine.refresh(self.sql_views())
+
+    def sql_query(self, sql: str, params: list[Any]) -> pa.Table:
+        raise NotImplementedError("the SQL engine is wired in by the SQL port")
+
+    # --- life cycle ------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.ingestor.resume(self.partitions)
+        self._spawn("ingest", self.ingestor.run)
+        config = uvicorn.Config(
+            self.app,
+            host=self.settings.host,
+            port=self.options.http_port,
+            log_level="warning",
+            lifespan="off",
+        )
+        self._http = uvicorn.Server(config)
+        self._spawn("http", self._http.run)
+        self.publisher.start()
+
+    def _spawn(self, name: str, target: Any) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def stop(self) -> None:
+        self.ingestor.stop()
+        if self._http is not None:
+            self._http.should_exit = True
+        self.publisher.stop()
+        for thread in self._threads:
+            thread.join(timeout=15)
+
+
+def _record_name(port: str) -> str:
+    return "".join(part.title() for part in port.split("_"))
