@@ -121,6 +121,21 @@ class Ingestor:
         self.stream_producer.init_transactions(30)
         return self.offsets
 
+    def republish(self, rows: pa.Table) -> int:
+        """Send history rows the stream lost (see stream_recovery), in one transaction."""
+        self.stream_producer.begin_transaction()
+        for row in rows.to_pylist():
+            ctx = SerializationContext(self.stream_topic, MessageField.VALUE)
+            batch_at = row["ingested_at"].isoformat() if "ingested_at" in row else ""
+            self.stream_producer.produce(
+                self.stream_topic,
+                key=self._key(row).encode(),
+                value=self.stream_serializer(row, ctx),
+                headers=[(BATCH_AT, batch_at.encode())],
+            )
+        self.stream_producer.commit_transaction(60)
+        return rows.num_rows
+
     def _remember_recent_keys(self) -> None:
         if self.table.current_snapshot() is None:
             return

@@ -29,6 +29,7 @@ from mesh_sdk.product import DataProduct
 from mesh_sdk.quality import record_rules, table_checks
 from mesh_sdk.query import HistoryReader
 from mesh_sdk.rest import build_app
+from mesh_sdk.stream_recovery import newest_published_batch, rows_after
 from mesh_sdk.typing_map import arrow_schema, avro_schema, iceberg_schema
 
 log = logging.getLogger(__name__)
@@ -173,6 +174,7 @@ class ProductRuntime:
 
     def start(self) -> None:
         self.ingestor.resume(self.partitions)
+        self._close_stream_gap()
         self._spawn("ingest", self.ingestor.run)
         config = uvicorn.Config(
             self.app,
@@ -184,6 +186,18 @@ class ProductRuntime:
         self._http = uvicorn.Server(config)
         self._spawn("http", self._http.run)
         self.publisher.start()
+
+    def _close_stream_gap(self) -> None:
+        probe = kafka.consumer(self.settings, group=f"{self.product.id}.stream-recovery")
+        try:
+            stream_partitions = kafka.ensure_topics(self.settings, [self.stream_topic])[self.stream_topic]
+            newest = newest_published_batch(probe, self.stream_topic, stream_partitions)
+        finally:
+            probe.close()
+        missing = rows_after(self.ingestor.table, newest)
+        if missing is not None:
+            sent = self.ingestor.republish(missing)
+            log.warning("republished %d history rows the output stream had lost after a crash", sent)
 
     def _spawn(self, name: str, target: Any) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)

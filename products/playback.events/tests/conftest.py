@@ -33,7 +33,7 @@ def event(session_id: str, i: int, **overrides: Any) -> dict[str, Any]:
         "customer_id": 1000 + i % 17,
         "title_id": 7 + i % 5,
         "event_type": ["PLAY", "HEARTBEAT", "PAUSE", "SEEK", "STOP"][i % 5],
-        "position_ms": 30_000 * i,
+        "position_ms": 30_000 * (i % 700),  # titles are at most six hours long
         "occurred_at": dt.datetime(2026, 11, 1, 20, 0, tzinfo=dt.UTC) + dt.timedelta(seconds=30 * i),
         "device": "TV",
         "country": "NL",
@@ -113,6 +113,11 @@ def session_events(product: ProductRuntime, http: httpx.Client) -> list[dict[str
 @pytest.fixture
 def make_event() -> Callable[..., dict[str, Any]]:
     return event
+
+
+@pytest.fixture
+def sender_type() -> type[Sender]:
+    return Sender
 
 
 @pytest.fixture
