@@ -1,0 +1,85 @@
+"""Results as wire messages: RowDescription fields and encoded DataRows."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from mesh_sql.engine import Column, QueryResult
+from mesh_sql.errors import SqlError
+from mesh_sql.pgwire import codec
+from mesh_sql.pgwire.commands import LocalStatement
+from mesh_sql.pgwire.types import TEXT, encode_binary, encode_text, pg_type, supports_binary
+from mesh_sql.values import column_values
+
+
+@dataclass
+class Outcome:
+    """What one statement returns: fields (None: no rows at all, as for SET), rows, tag, notices."""
+
+    fields: list[codec.Field] | None
+    rows: list[bytes]
+    tag: str
+    notices: list[str] = field(default_factory=list)
+    sent: int = 0  # rows already sent, for Execute with a row count
+
+
+def column_formats(formats: Sequence[int], count: int) -> list[int]:
+    """Bind's result format codes for `count` columns: none means text, one applies to all."""
+    if not formats:
+        return [0] * count
+    if len(formats) == 1:
+        return [formats[0]] * count
+    if len(formats) != count:
+        raise SqlError(f"bind message has {len(formats)} result formats but query has {count} columns", "08P01")
+    return list(formats)
+
+
+def fields_of(columns: Sequence[Column], formats: Sequence[int]) -> list[codec.Field]:
+    fields: list[codec.Field] = []
+    for column, fmt in zip(columns, column_formats(formats, len(columns)), strict=True):
+        kind = pg_type(column.type)
+        if fmt == 1 and not supports_binary(kind):
+            raise SqlError(
+                f"binary result format is not supported for column {column.name} ({column.type}); ask for text format",
+                "0A000",
+            )
+        fields.append(codec.Field(column.name, kind.oid, kind.size, kind.modifier, fmt))
+    return fields
+
+
+def query_outcome(result: QueryResult, formats: Sequence[int]) -> Outcome:
+    fields = fields_of(result.columns, formats)
+    encoders = [
+        functools.partial(encode_binary, kind=pg_type(column.type))
+        if f.format == 1
+        else functools.partial(encode_text, duckdb_type=column.type)
+        for column, f in zip(result.columns, fields, strict=True)
+    ]
+    values = [column_values(result.table.column(i)) for i in range(len(fields))]
+    rows = [
+        codec.data_row([encode(v) for encode, v in zip(encoders, row, strict=True)])
+        for row in (zip(*values, strict=True) if values else [()] * result.row_count)
+    ]
+    notices = []
+    if result.truncated:
+        notices.append(
+            f"the result was cut to {result.row_limit} rows, the row limit of the SQL port; "
+            "add a LIMIT or filters to see the rest"
+        )
+    return Outcome(fields, rows, f"SELECT {len(rows)}", notices)
+
+
+def local_fields(statement: LocalStatement) -> list[codec.Field] | None:
+    if not statement.columns:
+        return None
+    return [codec.Field(name, TEXT.oid, TEXT.size) for name in statement.columns]
+
+
+def local_outcome(statement: LocalStatement, formats: Sequence[int]) -> Outcome:
+    fields = local_fields(statement)
+    if fields and any(f == 1 for f in column_formats(formats, len(fields))):
+        raise SqlError("binary result format is not supported for this statement; ask for text", "0A000")
+    rows = [codec.data_row([v.encode("utf-8") for v in row]) for row in statement.rows]
+    return Outcome(fields, rows, statement.tag)
