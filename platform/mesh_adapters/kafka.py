@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from confluent_kafka import Consumer, Producer
@@ -28,7 +29,11 @@ def ensure_topics(settings: MeshSettings, names: list[str], partitions: int = 3,
             except Exception as exc:  # another process may have created it meanwhile
                 if "TOPIC_ALREADY_EXISTS" not in str(exc):
                     raise RuntimeError(f"cannot create topic {name}: {exc}") from exc
-        existing = client.list_topics(timeout=15).topics
+        for _ in range(50):  # metadata catches up with a creation shortly after it
+            existing = client.list_topics(timeout=15).topics
+            if all(n in existing and existing[n].partitions for n in names):
+                break
+            time.sleep(0.1)
     return {n: len(existing[n].partitions) for n in names}
 
 

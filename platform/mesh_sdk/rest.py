@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import pyarrow as pa
 from fastapi import Body, Depends, FastAPI, Header, HTTPException, Query, Request, Response
+from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
@@ -17,6 +18,7 @@ from pydantic import BaseModel, Field
 from mesh_sdk.policy import PolicyUpdate
 from mesh_sdk.product import dump
 from mesh_sdk.query import FILTER_OPS, QueryError
+from mesh_sql.errors import SqlError, SqlRefused
 
 if TYPE_CHECKING:
     from mesh_sdk.runtime import ProductRuntime
@@ -28,6 +30,7 @@ class SqlRequest(BaseModel):
     sql: str = Field(description="one read-only SELECT over the product's tables")
     params: list[Any] = Field(default_factory=list, description="values for $1, $2, ... placeholders")
     format: str = Field("json", pattern="^(json|arrow)$", description="json, or arrow (an Arrow IPC stream)")
+    as_of: str | None = Field(None, description="snapshot id or ISO-8601 time")
 
 
 def build_app(rt: ProductRuntime) -> FastAPI:
@@ -76,15 +79,18 @@ def build_app(rt: ProductRuntime) -> FastAPI:
 
     @app.post("/sql", summary="A read-only SQL query over the product's tables (JSON or Arrow)")
     def sql(request: Annotated[SqlRequest, Body()]) -> Response:
-        result = rt.sql_query(request.sql, request.params)
+        try:
+            result = rt.sql_query(request.sql, request.params, request.as_of)
+        except SqlError as exc:
+            status = 403 if isinstance(exc, SqlRefused) else 400
+            return JSONResponse(status_code=status, content={"error": str(exc), "sqlstate": exc.sqlstate})
         if request.format == "arrow":
             sink = pa.BufferOutputStream()
             with pa.ipc.new_stream(sink, result.schema) as writer:
                 writer.write_table(result)
             return Response(sink.getvalue().to_pybytes(), media_type="application/vnd.apache.arrow.stream")
-        return JSONResponse(
-            {"columns": result.schema.names, "rows": [list(r.values()) for r in result.to_pylist()]},
-        )
+        rows = [list(r.values()) for r in result.to_pylist()]
+        return JSONResponse(jsonable_encoder({"columns": result.schema.names, "rows": rows}))
 
     @app.get("/observations", summary="Freshness, volumes, dead letters, lag, quality checks, SLOs")
     def observations() -> dict[str, Any]:

