@@ -134,7 +134,7 @@ class Ingestor:
                 headers=[(BATCH_AT, batch_at.encode())],
             )
         self.stream_producer.commit_transaction(60)
-        return rows.num_rows
+        return int(rows.num_rows)
 
     def _remember_recent_keys(self) -> None:
         if self.table.current_snapshot() is None:

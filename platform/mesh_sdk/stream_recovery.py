@@ -61,6 +61,8 @@ def rows_after(table: Table, newest: datetime | None) -> pa.Table | None:
     """Rows of the history the stream has not committed (all of them if it has none)."""
     if table.current_snapshot() is None:
         return None
-    scan = table.scan() if newest is None else table.scan(row_filter=GreaterThan("ingested_at", newest.isoformat()))
-    rows = scan.to_arrow()
+    if newest is None:
+        return table.scan().to_arrow()
+    after = GreaterThan("ingested_at", newest.isoformat())  # type: ignore[call-arg,arg-type]
+    rows = table.scan(row_filter=after).to_arrow()
     return rows if rows.num_rows else None

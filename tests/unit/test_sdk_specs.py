@@ -150,7 +150,8 @@ def test_a_product_folder_reports_every_problem_at_once(tmp_path: Path) -> None:
 def test_record_rules_come_from_the_contract() -> None:
     props = load_contract(PLAYBACK / "contract.yaml").properties("history")
     rules = record_rules(props)
-    good = {p.name: "x" for p in props} | {"event_type": "PLAY", "position_ms": 10, "country": "NL"}
+    good: dict[str, object] = {str(p.name): "x" for p in props}
+    good |= {"event_type": "PLAY", "position_ms": 10, "country": "NL"}
     assert violations(rules, good) == []
     bad = good | {"event_type": "REWIND", "position_ms": -1, "country": "nl", "session_id": None}
     found = violations(rules, bad)
