@@ -61,8 +61,6 @@ def rows_after(table: Table, newest: datetime | None) -> pa.Table | None:
     """Rows of the history the stream has not committed (all of them if it has none)."""
     if table.current_snapshot() is None:
         return None
-    if newest is None:
-        return table.scan().to_arrow()
-    after = GreaterThan("ingested_at", newest.isoformat())  # type: ignore[call-arg,arg-type]
-    rows = table.scan(row_filter=after).to_arrow()
+    after = None if newest is None else GreaterThan("ingested_at", newest.isoformat())  # type: ignore[call-arg,arg-type]
+    rows = (table.scan() if after is None else table.scan(row_filter=after)).to_arrow()
     return rows if rows.num_rows else None
