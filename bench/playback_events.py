@@ -37,8 +37,15 @@ def event(i: int, session: str) -> dict[str, object]:
 def fill_topic(settings: MeshSettings, events: int) -> None:
     ensure_topics(settings, [INPUT_TOPIC])
     serializer = AvroSerializer(SchemaRegistryClient({"url": settings.schema_registry_url}), SCHEMA.read_text())
-    producer = Producer({"bootstrap.servers": settings.bootstrap_servers, "linger.ms": 20, "acks": "all",
-                         "enable.idempotence": True, "queue.buffering.max.messages": 500_000})
+    producer = Producer(
+        {
+            "bootstrap.servers": settings.bootstrap_servers,
+            "linger.ms": 20,
+            "acks": "all",
+            "enable.idempotence": True,
+            "queue.buffering.max.messages": 500_000,
+        }
+    )
     ctx = SerializationContext(INPUT_TOPIC, MessageField.VALUE)
     session = str(uuid.uuid4())
     for i in range(events):

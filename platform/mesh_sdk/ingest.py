@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -18,14 +17,13 @@ from typing import Any
 
 import pyarrow as pa
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, Producer, TopicPartition
-from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
-from confluent_kafka.serialization import MessageField, SerializationContext
 from pyiceberg.table import Table
 
+from mesh_adapters.avro import AvroWireDecoder, AvroWireEncoder, WireFormatError
 from mesh_sdk.deadletter import DeadLetter, Defect
 from mesh_sdk.history import BATCH_AT, Offsets, append_with_offsets, committed_offsets
 from mesh_sdk.product import BatchContext, DataProduct
-from mesh_sdk.quality import RecordRule, violations
+from mesh_sdk.quality import RecordRule, compile_rules
 
 log = logging.getLogger(__name__)
 
@@ -59,11 +57,6 @@ class RecentKeys:
         return len(self._keys)
 
 
-def _plain(record: Mapping[str, Any]) -> dict[str, Any]:
-    """Avro logical types the table stores as strings (uuid) become strings."""
-    return {k: str(v) if isinstance(v, uuid.UUID) else v for k, v in record.items()}
-
-
 class Ingestor:
     def __init__(
         self,
@@ -72,8 +65,8 @@ class Ingestor:
         consumer: Consumer,
         stream_producer: Producer,
         deadletter_producer: Producer,
-        decoders: Mapping[str, AvroDeserializer],
-        stream_serializer: AvroSerializer,
+        decoders: Mapping[str, AvroWireDecoder],
+        stream_encoder: AvroWireEncoder,
         rules: list[RecordRule],
         arrow_schema: pa.Schema,
         *,
@@ -91,8 +84,8 @@ class Ingestor:
         self.stream_producer = stream_producer
         self.deadletter_producer = deadletter_producer
         self.decoders = decoders
-        self.stream_serializer = stream_serializer
-        self.rules = rules
+        self.stream_encoder = stream_encoder
+        self.check = compile_rules(rules)
         self.arrow_schema = arrow_schema
         self.stream_topic = stream_topic
         self.deadletter_topic = deadletter_topic
@@ -125,12 +118,11 @@ class Ingestor:
         """Send history rows the stream lost (see stream_recovery), in one transaction."""
         self.stream_producer.begin_transaction()
         for row in rows.to_pylist():
-            ctx = SerializationContext(self.stream_topic, MessageField.VALUE)
             batch_at = row["ingested_at"].isoformat() if "ingested_at" in row else ""
             self.stream_producer.produce(
                 self.stream_topic,
                 key=self._key(row).encode(),
-                value=self.stream_serializer(row, ctx),
+                value=self.stream_encoder(row),
                 headers=[(BATCH_AT, batch_at.encode())],
             )
         self.stream_producer.commit_transaction(60)
@@ -236,21 +228,21 @@ class Ingestor:
         def letter(defect: Defect, reason: str) -> tuple[None, DeadLetter]:
             return None, DeadLetter(defect, reason, topic, msg.partition(), msg.offset(), msg.key(), value)
 
-        if not value or value[0] != 0 or len(value) < 5:
+        if not value or value[0] != 0:
             return letter(Defect.UNDECODABLE, "not in the registry's Avro wire format (magic byte 0 + schema id)")
         try:
-            record = self.decoders[topic](value, SerializationContext(topic, MessageField.VALUE))
-        except Exception as exc:  # the serde raises several types; every one means the same here
-            return letter(Defect.SCHEMA_INVALID, f"cannot be read with the product's input schema: {exc}")
-        if not isinstance(record, Mapping):
-            return letter(Defect.SCHEMA_INVALID, "the payload is not a record")
+            record = self.decoders[topic](value)
+        except WireFormatError as exc:
+            return letter(Defect.SCHEMA_INVALID, str(exc))
+        except Exception as exc:  # fastavro raises several types; every one means the same here
+            return letter(Defect.SCHEMA_INVALID, f"cannot be read with the product's input schema: {exc!r}")
         try:
-            row = self.product.transform(_plain(record), context)
+            row = self.product.transform(record, context)
         except Exception as exc:
             return letter(Defect.CONTRACT, f"the product's logic rejected it: {exc}")
         if row is None:
             return letter(Defect.CONTRACT, "the product's logic dropped it")
-        broken = violations(self.rules, row)
+        broken = self.check(row)
         if broken:
             return letter(Defect.CONTRACT, "; ".join(broken))
         return dict(row), None
@@ -269,11 +261,10 @@ class Ingestor:
         batch_at = now.isoformat()
         self.stream_producer.begin_transaction()
         for row in rows:
-            ctx = SerializationContext(self.stream_topic, MessageField.VALUE)
             self.stream_producer.produce(
                 self.stream_topic,
                 key=self._key(row).encode(),
-                value=self.stream_serializer(row, ctx),
+                value=self.stream_encoder(row),
                 headers=[(BATCH_AT, batch_at.encode())],
             )
         arrow = pa.Table.from_pylist(rows, schema=self.arrow_schema)

@@ -91,9 +91,8 @@ class Observer:
         for topic, parts in offsets.items():
             for partition, done in parts.items():
                 try:
-                    _low, high = consumer.get_watermark_offsets(
-                        TopicPartition(topic, partition), timeout=2, cached=False
-                    )
+                    # The fetcher keeps high watermarks current: no round trip to the broker.
+                    _low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), cached=True)
                 except Exception:
                     continue
                 behind = max(0, high - done) if done >= 0 else high

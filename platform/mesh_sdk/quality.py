@@ -87,6 +87,25 @@ def violations(rules: list[RecordRule], record: Mapping[str, Any]) -> list[str]:
     return [v for rule in rules if (v := rule.violation(record)) is not None]
 
 
+def compile_rules(rules: list[RecordRule]) -> Callable[[Mapping[str, Any]], list[str]]:
+    """One checker for all rules, for the ingest hot path: it only builds messages for records that
+    break a rule."""
+    required = [r.column for r in rules if r.required]
+    checks = [(r.column, r.accepts) for r in rules if not r.required]
+
+    def check(record: Mapping[str, Any]) -> list[str]:
+        for column in required:
+            if record.get(column) is None:
+                return violations(rules, record)
+        for column, accepts in checks:
+            value = record.get(column)
+            if value is not None and not accepts(value):
+                return violations(rules, record)
+        return []
+
+    return check
+
+
 def table_checks(obj: SchemaObject) -> list[TableCheck]:
     checks = [_table_check(q, None) for q in obj.quality or []]
     for prop in obj.properties or []:

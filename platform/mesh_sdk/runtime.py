@@ -13,11 +13,11 @@ from typing import Any
 import pyarrow as pa
 import uvicorn
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
-from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
 from fastapi import FastAPI
 from pyiceberg.table import Table
 
 from mesh_adapters import kafka
+from mesh_adapters.avro import AvroWireDecoder, AvroWireEncoder
 from mesh_adapters.lakehouse import duckdb_connection, iceberg_catalog
 from mesh_config import MeshSettings
 from mesh_sdk import graphql
@@ -83,7 +83,7 @@ class ProductRuntime:
         self.policy = PolicyState({p.name for p in self.props if p.name})
         self.policy.on_change(self._policy_changed)
 
-        decoders = {t: AvroDeserializer(self.registry, json.dumps(s)) for t, s in inputs.items()}
+        decoders = {t: AvroWireDecoder(self.registry, s) for t, s in inputs.items()}
         self.ingestor = Ingestor(
             product,
             table,
@@ -91,11 +91,7 @@ class ProductRuntime:
             kafka.producer(settings, **{"transactional.id": f"{d.id}.stream"}),
             kafka.producer(settings),
             decoders,
-            AvroSerializer(
-                self.registry,
-                json.dumps(self.output_schema),
-                conf={"auto.register.schemas": False, "use.latest.version": True},
-            ),
+            AvroWireEncoder(self.registry, f"{self.stream_topic}-value", self.output_schema),
             record_rules(self.props),
             arrow_schema(self.props),
             stream_topic=self.stream_topic,
