@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from mesh_cli.generate import generate_app
 from mesh_cli.run import run as run_product
 from mesh_config import MeshSettings, load_settings
 from mesh_stack import Stack, StackError
@@ -20,6 +21,7 @@ from mesh_stack.stack import StartReport
 
 app = typer.Typer(help="The Streamline reference data mesh.", no_args_is_help=True, add_completion=False)
 app.command(name="run")(run_product)
+app.add_typer(generate_app, name="generate", help="Realistic traffic for the products' inputs.")
 console = Console()
 err_console = Console(stderr=True)
 
