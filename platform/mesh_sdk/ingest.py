@@ -35,6 +35,7 @@ class BatchOutcome:
     duplicates: int = 0
     dead: dict[Defect, int] = field(default_factory=lambda: dict.fromkeys(Defect, 0))
     snapshot_id: int | None = None
+    rows: pa.Table | None = None  # what the snapshot added
 
 
 class RecentKeys:
@@ -213,7 +214,7 @@ class Ingestor:
         if dead:
             self._send_dead_letters(dead)
         if rows:
-            outcome.snapshot_id = self._commit(rows, now)
+            outcome.snapshot_id, outcome.rows = self._commit(rows, now)
             outcome.written = len(rows)
             for key in batch_keys:
                 self.recent.add(key)
@@ -257,7 +258,7 @@ class Ingestor:
         if remaining:
             raise RuntimeError(f"{remaining} dead letters were not acknowledged by Kafka")
 
-    def _commit(self, rows: list[dict[str, Any]], now: datetime) -> int:
+    def _commit(self, rows: list[dict[str, Any]], now: datetime) -> tuple[int, pa.Table]:
         batch_at = now.isoformat()
         self.stream_producer.begin_transaction()
         for row in rows:
@@ -270,7 +271,7 @@ class Ingestor:
         arrow = pa.Table.from_pylist(rows, schema=self.arrow_schema)
         commit = append_with_offsets(self.table, arrow, self.offsets, batch_at)
         self.stream_producer.commit_transaction(60)
-        return commit.snapshot_id
+        return commit.snapshot_id, arrow
 
     def _commit_group_offsets(self) -> None:
         # Informational only (consumer lag for the observation port): the table's snapshot is the truth.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
@@ -16,6 +17,8 @@ import duckdb
 import pyarrow as pa
 from open_data_contract_standard.model import SchemaProperty
 from pyiceberg.table import Table
+
+log = logging.getLogger(__name__)
 
 FILTER_OPS = {"": "=", "ne": "<>", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 MASK = "***"
@@ -46,6 +49,58 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+class HotCopy:
+    """The current snapshot of the history in memory: point lookups and pages without a trip to S3.
+    Appended with each committed batch; reads as of earlier snapshots still go to the lakehouse. Above
+    `max_rows` it switches itself off and every read goes to the lakehouse."""
+
+    TABLE = "history"
+
+    def __init__(self, schema: pa.Schema, max_rows: int) -> None:
+        self.conn = duckdb.connect()
+        self.schema = schema
+        self.max_rows = max_rows
+        self.rows = 0
+        self.snapshot_id: int | None = None
+        self.enabled = False
+        self._lock = threading.Lock()
+
+    def holds(self, snapshot_id: int) -> bool:
+        return self.enabled and self.snapshot_id == snapshot_id
+
+    def load(self, table: Table) -> None:
+        snapshot = table.current_snapshot()
+        total = int(snapshot.summary["total-records"] or 0) if snapshot and snapshot.summary else 0
+        if total > self.max_rows:
+            log.info(
+                "history has %d rows, above the in-memory limit %d: reads go to the lakehouse", total, self.max_rows
+            )
+            return
+        rows = table.scan().to_arrow().select(self.schema.names) if snapshot else self.schema.empty_table()
+        with self._lock:
+            self.conn.register("incoming", rows.cast(self.schema))
+            self.conn.execute(f"CREATE OR REPLACE TABLE {self.TABLE} AS SELECT * FROM incoming")
+            self.conn.unregister("incoming")
+            self.rows = rows.num_rows
+            self.snapshot_id = snapshot.snapshot_id if snapshot else None
+            self.enabled = True
+
+    def append(self, rows: pa.Table, snapshot_id: int) -> None:
+        with self._lock:
+            if not self.enabled:
+                return
+            if self.rows + rows.num_rows > self.max_rows:
+                log.info("history passed %d rows: reads go to the lakehouse from now on", self.max_rows)
+                self.enabled = False
+                self.conn.execute(f"DROP TABLE IF EXISTS {self.TABLE}")
+                return
+            self.conn.register("incoming", rows)
+            self.conn.execute(f"INSERT INTO {self.TABLE} SELECT * FROM incoming")
+            self.conn.unregister("incoming")
+            self.rows += rows.num_rows
+            self.snapshot_id = snapshot_id
+
+
 class HistoryReader:
     """The one way output ports read the history (REST, GraphQL and the observation port)."""
 
@@ -58,8 +113,10 @@ class HistoryReader:
         *,
         cache_entries: int = 1024,
         max_page: int = 1000,
+        hot: HotCopy | None = None,
     ) -> None:
         self._table = table
+        self.hot = hot
         self._duck = connect()
         self.props = {p.name: p for p in props if p.name}
         self.key_columns = key_columns
@@ -139,20 +196,30 @@ class HistoryReader:
     # --- relations -----------------------------------------------------------------------------------
 
     def relation(self, snapshot_id: int | None) -> str:
-        """SQL for the history as of a snapshot, masked columns replaced."""
+        """SQL for the history in the lakehouse as of a snapshot, masked columns replaced."""
         table = self._table()
         location = table.metadata_location.replace("'", "''")
         scan = f"iceberg_scan('{location}'" + (f", snapshot_from_id={snapshot_id})" if snapshot_id else ")")
         if snapshot_id is None:
             cols = ", ".join(f"CAST(NULL AS VARCHAR) AS {_quote(c)}" for c in self.props)
             return f"(SELECT {cols} WHERE false)"
-        if self.masked:
-            replaced = ", ".join(f"'{MASK}' AS {_quote(c)}" for c in sorted(self.masked))
-            return f"(SELECT * REPLACE ({replaced}) FROM {scan})"
-        return scan
+        return self._mask(scan)
 
-    def _run(self, sql: str, params: Sequence[Any]) -> pa.Table:
-        cursor = self._duck.cursor()
+    def _mask(self, relation: str) -> str:
+        if not self.masked:
+            return relation
+        replaced = ", ".join(f"'{MASK}' AS {_quote(c)}" for c in sorted(self.masked))
+        return f"(SELECT * REPLACE ({replaced}) FROM {relation})"
+
+    def _source(self, snapshot_id: int | None) -> tuple[duckdb.DuckDBPyConnection, str]:
+        """Where to read a snapshot: the in-memory copy when it holds that snapshot, else the lakehouse."""
+        hot = self.hot
+        if hot is not None and snapshot_id is not None and hot.holds(snapshot_id):
+            return hot.conn, self._mask(HotCopy.TABLE)
+        return self._duck, self.relation(snapshot_id)
+
+    def _run(self, sql: str, params: Sequence[Any], conn: duckdb.DuckDBPyConnection | None = None) -> pa.Table:
+        cursor = (conn or self._duck).cursor()
         try:
             return cursor.execute(sql, list(params)).fetch_arrow_table()
         finally:
@@ -183,13 +250,14 @@ class HistoryReader:
             params.extend(_flatten_position(position))
         direction = "DESC" if descending else "ASC"
         order = ", ".join(f"{_quote(c)} {direction}" for c in order_cols)
+        conn, relation = self._source(snapshot_id)
         sql = (
-            f"SELECT * FROM {self.relation(snapshot_id)} "
+            f"SELECT * FROM {relation} "
             + (f"WHERE {' AND '.join(where)} " if where else "")
             + f"ORDER BY {order} LIMIT {limit + 1}"
         )
         key = ("list", snapshot_id, self.masked, sql, tuple(map(str, params)))
-        rows: list[dict[str, Any]] = self._cached(key, lambda: self._run(sql, params).to_pylist())
+        rows: list[dict[str, Any]] = self._cached(key, lambda: self._run(sql, params, conn).to_pylist())
         next_cursor = None
         if len(rows) > limit:
             rows = rows[:limit]
@@ -203,16 +271,18 @@ class HistoryReader:
             raise QueryError(f"a key has {len(self.key_columns)} part(s): {', '.join(self.key_columns)}")
         snapshot_id = self.resolve_snapshot(as_of)
         where = " AND ".join(f"CAST({_quote(c)} AS VARCHAR) = ?" for c in self.key_columns)
-        sql = f"SELECT * FROM {self.relation(snapshot_id)} WHERE {where} LIMIT 1"
+        conn, relation = self._source(snapshot_id)
+        sql = f"SELECT * FROM {relation} WHERE {where} LIMIT 1"
         rows: list[dict[str, Any]] = self._cached(
-            ("lookup", snapshot_id, self.masked, *key), lambda: self._run(sql, list(key)).to_pylist()
+            ("lookup", snapshot_id, self.masked, *key), lambda: self._run(sql, list(key), conn).to_pylist()
         )
         return rows[0] if rows else None
 
     def aggregate(self, sql_template: str, snapshot_id: int | None = None) -> Any:
         """One value from a query over `{table}` (quality checks, freshness)."""
         sid = snapshot_id if snapshot_id is not None else self.resolve_snapshot(None)
-        result = self._run(sql_template.replace("{table}", self.relation(sid)), [])
+        conn, relation = self._source(sid)
+        result = self._run(sql_template.replace("{table}", relation), [], conn)
         return result.column(0)[0].as_py() if result.num_rows else None
 
     # --- helpers -------------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from mesh_sdk.observe import OBSERVATIONS_TOPIC, ObservationPublisher, Observer
 from mesh_sdk.policy import PolicyState
 from mesh_sdk.product import DataProduct
 from mesh_sdk.quality import record_rules, table_checks
-from mesh_sdk.query import HistoryReader
+from mesh_sdk.query import HistoryReader, HotCopy
 from mesh_sdk.rest import build_app
 from mesh_sdk.stream_recovery import newest_published_batch, rows_after
 from mesh_sdk.typing_map import arrow_schema, avro_schema, iceberg_schema
@@ -46,6 +46,7 @@ class RuntimeOptions:
     observe_interval_s: float = 15.0
     sql_max_rows: int = 100_000
     sql_timeout_s: float = 60.0
+    hot_max_rows: int = 5_000_000
     control_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
 
 
@@ -76,8 +77,9 @@ class ProductRuntime:
         kafka.ensure_topics(settings, [OBSERVATIONS_TOPIC], partitions=1)
 
         table = ensure_table(iceberg_catalog(settings), d.table(port), iceberg_schema(self.props), d.description)
+        self.hot = HotCopy(arrow_schema(self.props), options.hot_max_rows)
         self.reader = HistoryReader(
-            self.current_table, lambda: duckdb_connection(settings), self.props, self.key_columns
+            self.current_table, lambda: duckdb_connection(settings), self.props, self.key_columns, hot=self.hot
         )
         self.observer = Observer(product, self.reader, table_checks(product.contract.object(port)))
         self.policy = PolicyState({p.name for p in self.props if p.name})
@@ -131,7 +133,13 @@ class ProductRuntime:
     def _after_batch(self, outcome: BatchOutcome) -> None:
         self.observer.record_batch(outcome)
         self.observer.measure_lag(self.ingestor.consumer, self.ingestor.offsets)
-        if outcome.snapshot_id is not None:
+        if outcome.snapshot_id is not None and outcome.rows is not None:
+            table = self.ingestor.table
+            snapshot = table.snapshot_by_id(outcome.snapshot_id)
+            if snapshot is not None and snapshot.parent_snapshot_id == self.hot.snapshot_id:
+                self.hot.append(outcome.rows, outcome.snapshot_id)
+            else:  # a batch committed without reaching here (a failure after its commit): start over
+                self.hot.load(table)
             self.reader.invalidate()
             self._refresh_sql()
 
@@ -205,6 +213,7 @@ class ProductRuntime:
 
     def start(self) -> None:
         self.ingestor.resume(self.partitions)
+        self.hot.load(self.ingestor.table)
         self._close_stream_gap()
         self._spawn("ingest", self.ingestor.run)
         config = uvicorn.Config(
