@@ -51,3 +51,28 @@ def append_with_offsets(table: Table, rows: pa.Table, offsets: Offsets, batch_at
     snapshot = table.current_snapshot()
     assert snapshot is not None
     return Commit(snapshot.snapshot_id, rows.num_rows)
+
+
+def recent_batches(table: Table, rows_wanted: int) -> str | None:
+    """The `ingested-at` of the oldest batch among the newest batches that hold `rows_wanted` rows
+    (None when no snapshot was written by the ingestion engine)."""
+    snapshot = table.current_snapshot()
+    oldest, rows = None, 0
+    while snapshot is not None and rows < rows_wanted:
+        summary = snapshot.summary
+        batch_at = summary[BATCH_AT] if summary is not None else None
+        if batch_at:
+            oldest = batch_at
+            rows += int(summary["added-records"] or 0) if summary is not None else 0
+        parent = snapshot.parent_snapshot_id
+        snapshot = table.snapshot_by_id(parent) if parent is not None else None
+    return oldest
+
+
+def latest_batch(table: Table) -> str | None:
+    """The `ingested-at` of the newest snapshot, if the ingestion engine wrote it."""
+    snapshot = table.current_snapshot()
+    if snapshot is None or snapshot.summary is None:
+        return None
+    value = snapshot.summary[BATCH_AT]
+    return str(value) if value else None

@@ -17,11 +17,12 @@ from typing import Any
 
 import pyarrow as pa
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, Producer, TopicPartition
+from pyiceberg.expressions import GreaterThanOrEqual
 from pyiceberg.table import Table
 
 from mesh_adapters.avro import AvroWireDecoder, AvroWireEncoder, WireFormatError
 from mesh_sdk.deadletter import DeadLetter, Defect
-from mesh_sdk.history import BATCH_AT, Offsets, append_with_offsets, committed_offsets
+from mesh_sdk.history import BATCH_AT, Offsets, append_with_offsets, committed_offsets, recent_batches
 from mesh_sdk.product import BatchContext, DataProduct
 from mesh_sdk.quality import RecordRule, compile_rules
 
@@ -130,9 +131,13 @@ class Ingestor:
         return int(rows.num_rows)
 
     def _remember_recent_keys(self) -> None:
-        if self.table.current_snapshot() is None:
+        """Keys of the newest batches, up to the deduplication window, so duplicates that arrive
+        across a restart are still caught."""
+        since = recent_batches(self.table, self.recent.capacity)
+        if since is None:
             return
-        keys = self.table.scan(selected_fields=tuple(self.key_columns)).to_arrow()
+        after = GreaterThanOrEqual("ingested_at", since)  # type: ignore[call-arg,arg-type]
+        keys = self.table.scan(row_filter=after, selected_fields=tuple(self.key_columns)).to_arrow()
         for row in keys.slice(max(0, keys.num_rows - self.recent.capacity)).to_pylist():
             self.recent.add(self._key(row))
 

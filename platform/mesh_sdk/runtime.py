@@ -29,7 +29,7 @@ from mesh_sdk.product import DataProduct
 from mesh_sdk.quality import record_rules, table_checks
 from mesh_sdk.query import HistoryReader, HotCopy
 from mesh_sdk.rest import build_app
-from mesh_sdk.stream_recovery import newest_published_batch, rows_after
+from mesh_sdk.stream_recovery import missing_rows, newest_published_batch
 from mesh_sdk.typing_map import arrow_schema, avro_schema, iceberg_schema
 from mesh_sql.engine import SqlEngine
 from mesh_sql.pgwire import PgWireServer
@@ -236,7 +236,7 @@ class ProductRuntime:
             newest = newest_published_batch(probe, self.stream_topic, stream_partitions)
         finally:
             probe.close()
-        missing = rows_after(self.ingestor.table, newest)
+        missing = missing_rows(self.ingestor.table, newest)
         if missing is not None:
             sent = self.ingestor.republish(missing)
             log.warning("republished %d history rows the output stream had lost after a crash", sent)

@@ -1,8 +1,8 @@
 """Closing the one gap the output stream can have.
 
 The history snapshot commits before the stream's transaction does. A crash between the two leaves
-rows in the table whose stream records were aborted. At start, the runtime finds the newest batch the
-stream has committed and republishes every later row from the table."""
+the newest batch in the table with its stream records aborted. At start, the runtime finds the newest
+batch the stream has committed and, if the table's newest batch is later, republishes that batch."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from datetime import datetime
 
 import pyarrow as pa
 from confluent_kafka import Consumer, TopicPartition
-from pyiceberg.expressions import GreaterThan
+from pyiceberg.expressions import GreaterThanOrEqual
 from pyiceberg.table import Table
 
-from mesh_sdk.history import BATCH_AT
+from mesh_sdk.history import BATCH_AT, latest_batch
 
 
 def newest_published_batch(consumer: Consumer, topic: str, partitions: int) -> datetime | None:
@@ -57,10 +57,15 @@ def _newest_in(consumer: Consumer, topic: str, partition: int, start: int, end: 
     return newest
 
 
-def rows_after(table: Table, newest: datetime | None) -> pa.Table | None:
-    """Rows of the history the stream has not committed (all of them if it has none)."""
-    if table.current_snapshot() is None:
+def missing_rows(table: Table, newest_published: datetime | None) -> pa.Table | None:
+    """Rows of the newest batch when the stream has not committed it. Only that batch can be missing:
+    the next batch cannot commit before the stream's transaction for this one has."""
+    latest = latest_batch(table)
+    if latest is None:
         return None
-    after = None if newest is None else GreaterThan("ingested_at", newest.isoformat())  # type: ignore[call-arg,arg-type]
-    rows = (table.scan() if after is None else table.scan(row_filter=after)).to_arrow()
+    batch_at = datetime.fromisoformat(latest)
+    if newest_published is not None and newest_published >= batch_at:
+        return None
+    in_batch = GreaterThanOrEqual("ingested_at", latest)  # type: ignore[call-arg,arg-type]
+    rows = table.scan(row_filter=in_batch).to_arrow()
     return rows if rows.num_rows else None
