@@ -14,23 +14,25 @@ $(VENV)/.installed: pyproject.toml platform/scripts/ensure-prerequisites.sh
 	$(BIN)/pip install --quiet -e ".[dev]"
 	@touch $@
 
-demo: setup  ## start the mesh on the embedded stack and show where everything is
-	$(BIN)/mesh up
-	$(BIN)/mesh status
+demo: setup  ## the mesh end to end: stack, products, traffic, then where to look
+	$(BIN)/mesh demo
 
 test: setup lint  ## lint, type-check, then every test (starts and stops its own servers)
 	$(BIN)/pytest
 
 lint: setup
-	$(BIN)/ruff check platform tests bench
-	$(BIN)/ruff format --check platform tests bench
+	$(BIN)/ruff check platform tests bench products conftest.py
+	$(BIN)/ruff format --check platform tests bench products conftest.py
 	$(BIN)/mypy
 
 unit: setup
 	$(BIN)/pytest tests/unit
 
-bench: setup  ## start-up time and memory of the stack; results in bench/results/
-	$(BIN)/python bench/stack_startup.py
+bench: setup  ## every benchmark; results in bench/results/
+	$(BIN)/python -m bench.stack_startup
+	$(BIN)/python -m bench.ingest_throughput
+	$(BIN)/python -m bench.serving_latency
+	$(BIN)/python -m bench.sql_aggregate
 
 up down status: setup
 	$(BIN)/mesh $@

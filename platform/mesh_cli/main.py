@@ -6,6 +6,7 @@ import json
 import sys
 import time
 from dataclasses import asdict
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -17,6 +18,8 @@ from mesh_cli.generate import generate_app
 from mesh_cli.run import run as run_product
 from mesh_config import MeshSettings, load_settings
 from mesh_stack import Stack, StackError
+from mesh_stack.component import ComponentStatus
+from mesh_stack.products import ProductPorts, running_products, start_product, stop_products
 from mesh_stack.stack import StartReport
 
 app = typer.Typer(help="The Streamline reference data mesh.", no_args_is_help=True, add_completion=False)
@@ -155,9 +158,72 @@ def init() -> None:
 
 
 @app.command()
+def start(
+    folder: Annotated[Path, typer.Argument(help="a product folder, e.g. products/playback.events")],
+    http_port: Annotated[int, typer.Option(help="REST, GraphQL, discovery, observation, control")] = 18100,
+    sql_port: Annotated[int, typer.Option(help="PostgreSQL wire protocol")] = 15433,
+) -> None:
+    """Run a data product in the background (`mesh run` detached); `mesh down` stops it."""
+    try:
+        url = start_product(load_settings(), folder, ProductPorts(http_port, sql_port))
+    except StackError as exc:
+        raise _fail(exc) from None
+    console.print(f"{folder.resolve().name} is running: {url}  (log: mesh logs product-{folder.resolve().name})")
+
+
+@app.command()
+def demo(
+    rate: Annotated[int, typer.Option(help="playback events per second")] = 100,
+    duration: Annotated[int, typer.Option(help="seconds of traffic")] = 30,
+) -> None:
+    """The mesh end to end: the stack, the products, realistic traffic, then where to look."""
+    import subprocess
+
+    up()
+    settings = load_settings()
+    folder = Path(__file__).resolve().parents[2] / "products" / "playback.events"
+    start(folder, 18100, 15433)
+    mesh = str(Path(sys.executable).parent / "mesh")
+    console.print(f"\n[bold]Traffic:[/] {rate} playback events/s for {duration} s, imperfections included")
+    subprocess.run([mesh, "generate", "playback", "--rate", str(rate), "--duration", str(duration)], check=False)
+    _print_demo(settings)
+
+
+def _print_demo(settings: MeshSettings) -> None:
+    import httpx
+
+    base = "http://127.0.0.1:18100"
+    time.sleep(2)  # the last micro-batch commits
+    report = httpx.get(f"{base}/observations", timeout=30).json()
+    table = Table(title="playback.events after the traffic", show_header=False)
+    table.add_row("rows in the history", f"{report['total_rows']:,}")
+    table.add_row("snapshots", str(report["snapshot_count"]))
+    table.add_row("duplicates dropped", str(report["volumes"]["duplicates"]))
+    table.add_row("dead letters", ", ".join(f"{k} {v}" for k, v in report["dead_letters"].items()))
+    fresh = report["freshness_seconds"]
+    table.add_row(
+        "freshness",
+        f"{fresh:.1f} s (SLO {report['slos']['freshness']['objective_seconds']:.0f} s)" if fresh is not None else "-",
+    )
+    passed = sum(q["passed"] for q in report["quality"])
+    table.add_row("contract checks", f"{passed}/{len(report['quality'])} pass")
+    console.print(table)
+    console.print(
+        "\n[bold]Look around:[/]\n"
+        f"  REST      curl '{base}/history?limit=3&sort=-occurred_at'     (OpenAPI: {base}/docs)\n"
+        f"  GraphQL   {base}/graphql\n"
+        "  SQL       psql -h 127.0.0.1 -p 15433 -d playback -c 'SELECT device, count(*) FROM "
+        "playback.events_history_v1 GROUP BY device'\n"
+        f"  health    curl {base}/observations   ·   {base}/metrics\n"
+        "  more      mesh generate playback --rate 200   ·   mesh status   ·   mesh down"
+    )
+
+
+@app.command()
 def down() -> None:
-    """Stop every component of the stack; leaves no process behind. Data is kept."""
-    stopped = _stack().down()
+    """Stop the products and every component of the stack; leaves no process behind. Data is kept."""
+    products = stop_products(load_settings())
+    stopped = products + _stack().down()
     console.print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
 
 
@@ -168,7 +234,19 @@ def _human(n: int) -> str:
 @app.command()
 def status(as_json: Annotated[bool, typer.Option("--json", help="machine-readable")] = False) -> None:
     """Each component: URL, health, pid and resident memory."""
+    settings = load_settings()
     rows = _stack().status()
+    for process in running_products(settings):
+        rows.append(
+            ComponentStatus(
+                process.name,
+                "",
+                "running" if process.is_running() else "stopped",
+                process.pid,
+                process.rss_bytes(),
+                str(process.log_path),
+            )
+        )
     if as_json:
         sys.stdout.write(json.dumps([asdict(r) for r in rows], indent=2) + "\n")
         return
@@ -176,7 +254,7 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="machine-readabl
     for column in ("component", "url", "health", "pid", "memory"):
         table.add_column(column)
     for r in rows:
-        style = {"healthy": "green", "ready": "green", "stopped": "dim"}.get(r.health, "red")
+        style = {"healthy": "green", "ready": "green", "running": "green", "stopped": "dim"}.get(r.health, "red")
         table.add_row(r.name, r.url, f"[{style}]{r.health}[/]", str(r.pid or "-"), _human(r.rss_bytes))
     total = sum(r.rss_bytes for r in rows)
     table.add_row("[bold]total[/]", "", "", "", f"[bold]{_human(total)}[/]")
@@ -190,17 +268,20 @@ def logs(
 ) -> None:
     """Print the last lines of a component's log."""
     stack = _stack()
-    if component not in stack.components:
-        raise _fail(StackError(f"no component {component!r}; choose one of {', '.join(stack.components)}"))
-    path = stack[component].log_path
+    processes = {name: c.process for name, c in stack.components.items()}
+    processes |= {p.name: p for p in running_products(stack.settings)}
+    if component not in processes:
+        raise _fail(StackError(f"no component {component!r}; choose one of {', '.join(processes)}"))
+    path = processes[component].log_path
     if not path.exists():
         raise _fail(StackError(f"{component} has no log yet ({path}): has it been started?"))
-    console.print(stack[component].process.log_tail(lines), highlight=False, markup=False)
+    console.print(processes[component].log_tail(lines), highlight=False, markup=False)
 
 
 @app.command()
 def reset(yes: Annotated[bool, typer.Option("--yes", "-y", help="do not ask")] = False) -> None:
     """Stop the stack and delete all its data (downloaded artifacts are kept)."""
+    stop_products(load_settings())
     stack = _stack()
     if not yes and not typer.confirm(f"Delete all mesh state under {stack.settings.home}?"):
         raise typer.Exit(code=1)

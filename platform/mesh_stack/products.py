@@ -1,0 +1,66 @@
+"""Data products run as background processes of the local mesh, beside the stack's servers."""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from mesh_config import MeshSettings
+from mesh_stack.errors import ComponentFailed
+from mesh_stack.process import ManagedProcess
+
+PREFIX = "product-"
+
+
+@dataclass(frozen=True)
+class ProductPorts:
+    http: int
+    sql: int
+
+
+def _process(settings: MeshSettings, name: str) -> ManagedProcess:
+    return ManagedProcess(f"{PREFIX}{name}", settings.home / "run", settings.home / "logs" / f"{PREFIX}{name}.log")
+
+
+def start_product(settings: MeshSettings, folder: Path, ports: ProductPorts, timeout_s: float = 120) -> str:
+    """Start `mesh run <folder>` detached (idempotent) and wait until its ports answer."""
+    name = folder.resolve().name
+    process = _process(settings, name)
+    base = f"http://{settings.host}:{ports.http}"
+    if not process.is_running():
+        mesh = str(Path(sys.executable).parent / "mesh")
+        process.start(
+            [mesh, "run", str(folder.resolve()), "--http-port", str(ports.http), "--sql-port", str(ports.sql)]
+        )
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/health", timeout=2).status_code == 200:
+                return base
+        except httpx.HTTPError:
+            pass
+        if process.exited_early():
+            raise ComponentFailed(f"product {name}", "its process exited", process.log_path, process.log_tail())
+        time.sleep(0.5)
+    raise ComponentFailed(
+        f"product {name}", f"no answer on {base} after {timeout_s:.0f} s", process.log_path, process.log_tail()
+    )
+
+
+def running_products(settings: MeshSettings) -> list[ManagedProcess]:
+    run = settings.home / "run"
+    names = sorted(p.stem.removeprefix(PREFIX) for p in run.glob(f"{PREFIX}*.pid")) if run.exists() else []
+    return [_process(settings, n) for n in names]
+
+
+def stop_products(settings: MeshSettings) -> list[str]:
+    stopped = []
+    for process in running_products(settings):
+        if process.is_running():
+            stopped.append(process.name)
+        process.stop(timeout_s=60)
+    return stopped
