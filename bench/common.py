@@ -16,6 +16,7 @@ from rich.console import Console
 from mesh_config import MeshSettings
 from mesh_stack import Stack
 from mesh_stack.isolated import isolated_settings
+from mesh_stack.products import ProductPorts, start_product, stop_products
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -55,3 +56,13 @@ def write_results(name: str, result: dict[str, Any]) -> Path:
     path.write_text(json.dumps(result, indent=2, default=str) + "\n")
     console.print(f"results: {path.relative_to(ROOT)}")
     return path
+
+
+@contextmanager
+def product_process(settings: MeshSettings, http_port: int, sql_port: int) -> Iterator[str]:
+    """playback.events as `mesh start` runs it (its own process), stopped after; yields its base URL."""
+    folder = ROOT / "products" / "playback.events"
+    try:
+        yield start_product(settings, folder, ProductPorts(http_port, sql_port))
+    finally:
+        stop_products(settings)

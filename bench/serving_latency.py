@@ -13,11 +13,7 @@ Results: bench/results/serving_latency.json.
 from __future__ import annotations
 
 import argparse
-import os
 import random
-import signal
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -27,23 +23,14 @@ from pathlib import Path
 import httpx
 from confluent_kafka import Consumer
 
-from bench.common import bench_stack, console, percentile, write_results
+from bench.common import bench_stack, console, percentile, product_process, write_results
 from bench.playback_events import INPUT_TOPIC, SCHEMA, event
 from mesh_adapters.avro import AvroWireEncoder
 from mesh_adapters.kafka import ensure_topics, producer
 from mesh_config import MeshSettings
-from mesh_sdk.testing import eventually, free_port
+from mesh_sdk.testing import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
-MESH = str(Path(sys.executable).parent / "mesh")
-
-
-def _env(settings: MeshSettings) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MESH_")}
-    for name in MeshSettings.model_fields:
-        if name.endswith("_port") or name == "home":
-            env[f"MESH_{name.upper()}"] = str(getattr(settings, name))
-    return env
 
 
 def measure_freshness(
@@ -154,24 +141,7 @@ def main() -> None:
     with bench_stack("bench-serving", 21900) as settings:
         ensure_topics(settings, [INPUT_TOPIC])
         http_port = free_port()
-        log = open(settings.home / "logs" / "bench-product.log", "ab")  # noqa: SIM115
-        product = subprocess.Popen(
-            [
-                MESH,
-                "run",
-                str(ROOT / "products" / "playback.events"),
-                "--http-port",
-                str(http_port),
-                "--sql-port",
-                str(free_port()),
-            ],
-            env=_env(settings),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
-            eventually(lambda: _up(http_port), attempts=200)
+        with product_process(settings, http_port, free_port()):
             console.print(f"freshness: {args.rate} events/s for {args.seconds} s ...")
             rest, kafka, keys = measure_freshness(settings, http_port, args.rate, args.seconds, sample_every=10)
             lookups = [f"/history/{k}" for k in keys]
@@ -179,10 +149,6 @@ def main() -> None:
             cold = measure_load(http_port, lookups, args.threads, args.requests)
             warm = measure_load(http_port, lookups, args.threads, args.requests)
             health = measure_load(http_port, ["/health"], args.threads, args.requests)
-        finally:
-            os.killpg(product.pid, signal.SIGTERM)
-            product.wait(timeout=60)
-            log.close()
 
     fresh = {"p50_s": percentile(rest, 50), "p99_s": percentile(rest, 99), "samples": len(rest)}
     base = {"p50_s": percentile(kafka, 50), "p99_s": percentile(kafka, 99), "samples": len(kafka)}
@@ -223,13 +189,6 @@ def main() -> None:
             "lookup_p99_warm_vs_health": lookup["warm_p99_ms"] / lookup["health_p99_ms"],
         },
     )
-
-
-def _up(port: int) -> bool:
-    try:
-        return httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 if __name__ == "__main__":

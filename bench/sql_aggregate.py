@@ -10,17 +10,13 @@ Results: bench/results/sql_aggregate.json.
 from __future__ import annotations
 
 import argparse
-import os
-import signal
 import statistics
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import psycopg
 
-from bench.common import bench_stack, console, write_results
+from bench.common import bench_stack, console, product_process, write_results
 from mesh_adapters.lakehouse import duckdb_connection, iceberg_catalog, scan_sql
 from mesh_config import MeshSettings
 from mesh_sdk.history import ensure_table
@@ -29,7 +25,6 @@ from mesh_sdk.testing import eventually, free_port
 from mesh_sdk.typing_map import arrow_schema, iceberg_schema
 
 ROOT = Path(__file__).resolve().parents[1]
-MESH = str(Path(sys.executable).parent / "mesh")
 TABLE = "playback.events_history_v1"
 QUERY = (
     "SELECT device, event_type, count(*) AS events, avg(position_ms) AS avg_position_ms, "
@@ -67,14 +62,6 @@ def fill(settings: MeshSettings, rows: int) -> None:
         console.print(f"  wrote {start + n:,} rows")
 
 
-def _env(settings: MeshSettings) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MESH_")}
-    for name in MeshSettings.model_fields:
-        if name.endswith("_port") or name == "home":
-            env[f"MESH_{name.upper()}"] = str(getattr(settings, name))
-    return env
-
-
 def timed(run: object, repeats: int) -> list[float]:
     times = []
     for _ in range(repeats):
@@ -93,23 +80,7 @@ def main() -> None:
         console.print(f"writing {args.rows:,} rows of history ...")
         fill(settings, args.rows)
         sql_port, http_port = free_port(), free_port()
-        log = open(settings.home / "logs" / "bench-product.log", "ab")  # noqa: SIM115
-        product = subprocess.Popen(
-            [
-                MESH,
-                "run",
-                str(ROOT / "products" / "playback.events"),
-                "--http-port",
-                str(http_port),
-                "--sql-port",
-                str(sql_port),
-            ],
-            env=_env(settings),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
+        with product_process(settings, http_port, sql_port):
             dsn = f"postgresql://bench@127.0.0.1:{sql_port}/playback"
             eventually(lambda: _answers(dsn), attempts=300)
             conn = psycopg.connect(dsn, autocommit=True)
@@ -122,10 +93,7 @@ def main() -> None:
             direct = QUERY.format(table=scan_sql(iceberg_catalog(settings).load_table(TABLE)))
             got = duck.execute(direct).fetch_arrow_table().to_pylist()
             direct_times = timed(lambda: duck.execute(direct).fetch_arrow_table(), args.repeats)
-        finally:
-            os.killpg(product.pid, signal.SIGTERM)
-            product.wait(timeout=60)
-            log.close()
+
     assert len(got) == len(expected) == 20, "both paths answer the same groups"
     port_s, direct_s = statistics.median(port_times), statistics.median(direct_times)
     ratio = port_s / direct_s

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
 
@@ -97,6 +99,15 @@ class MeshSettings(BaseSettings):
             f"postgresql+psycopg://{self.postgres_user}:{self.postgres_password}"
             f"@{self.pg_host}:{self.postgres_port}/{self.catalog_db}"
         )
+
+    def environment(self, base: Mapping[str, str] | None = None) -> dict[str, str]:
+        """Environment variables that point another mesh process (a product, a CLI call) at these
+        settings: `base` (default: this process's environment) without its MESH_* variables, plus
+        every setting that differs from its default."""
+        env = {k: v for k, v in (os.environ if base is None else base).items() if not k.startswith("MESH_")}
+        for name, value in self.model_dump(exclude_defaults=True).items():
+            env[f"MESH_{name.upper()}"] = str(value)
+        return env
 
     @cached_property
     def warehouse(self) -> str:

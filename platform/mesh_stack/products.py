@@ -33,9 +33,8 @@ def start_product(settings: MeshSettings, folder: Path, ports: ProductPorts, tim
     base = f"http://{settings.host}:{ports.http}"
     if not process.is_running():
         mesh = str(Path(sys.executable).parent / "mesh")
-        process.start(
-            [mesh, "run", str(folder.resolve()), "--http-port", str(ports.http), "--sql-port", str(ports.sql)]
-        )
+        argv = [mesh, "run", str(folder.resolve()), "--http-port", str(ports.http), "--sql-port", str(ports.sql)]
+        process.start(argv, env=settings.environment())
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:

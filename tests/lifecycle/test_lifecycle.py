@@ -33,19 +33,10 @@ _SURVIVOR_SCHEMA_ARROW = pa.schema([pa.field("marker", pa.string(), nullable=Fal
 MESH = str(Path(sys.executable).parent / "mesh")
 
 
-def _env(settings: MeshSettings, **extra: str) -> dict[str, str]:
-    """The environment that points the `mesh` command at these settings."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MESH_")}
-    for field in ("home", *[f for f in MeshSettings.model_fields if f.endswith("_port")]):
-        env[f"MESH_{field.upper()}"] = str(getattr(settings, field))
-    env.update(extra)
-    return env
-
-
 def mesh(settings: MeshSettings, *args: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [MESH, *args],
-        env=_env(settings, **extra_env),
+        env=settings.environment() | extra_env,
         capture_output=True,
         text=True,
         timeout=600,

@@ -33,14 +33,6 @@ MESH = str(Path(sys.executable).parent / "mesh")
 EVENTS = 4000
 
 
-def _env(settings: MeshSettings) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MESH_")}
-    for name in MeshSettings.model_fields:
-        if name.endswith("_port") or name == "home":
-            env[f"MESH_{name.upper()}"] = str(getattr(settings, name))
-    return env
-
-
 def _start(settings: MeshSettings, http_port: int, log: Path) -> subprocess.Popen[bytes]:
     with open(log, "ab") as out:
         return subprocess.Popen(
@@ -57,7 +49,7 @@ def _start(settings: MeshSettings, http_port: int, log: Path) -> subprocess.Pope
                 "--batch-interval",
                 "0.2",
             ],
-            env=_env(settings),
+            env=settings.environment(),
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
