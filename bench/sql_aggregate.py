@@ -55,7 +55,7 @@ def fill(settings: MeshSettings, rows: int) -> None:
                    now()::TIMESTAMPTZ AS ingested_at
             FROM range({start}, {start + n}) t(i)
         """)
-            .fetch_arrow_table()
+            .to_arrow_table()
             .cast(arrow_schema(props))
         )
         table.append(data)
@@ -91,8 +91,8 @@ def main() -> None:
 
             duck = duckdb_connection(settings)
             direct = QUERY.format(table=scan_sql(iceberg_catalog(settings).load_table(TABLE)))
-            got = duck.execute(direct).fetch_arrow_table().to_pylist()
-            direct_times = timed(lambda: duck.execute(direct).fetch_arrow_table(), args.repeats)
+            got = duck.execute(direct).to_arrow_table().to_pylist()
+            direct_times = timed(lambda: duck.execute(direct).to_arrow_table(), args.repeats)
 
     assert len(got) == len(expected) == 20, "both paths answer the same groups"
     port_s, direct_s = statistics.median(port_times), statistics.median(direct_times)

@@ -221,7 +221,7 @@ class HistoryReader:
     def _run(self, sql: str, params: Sequence[Any], conn: duckdb.DuckDBPyConnection | None = None) -> pa.Table:
         cursor = (conn or self._duck).cursor()
         try:
-            return cursor.execute(sql, list(params)).fetch_arrow_table()
+            return cursor.execute(sql, list(params)).to_arrow_table()
         finally:
             cursor.close()
 

@@ -47,6 +47,7 @@ class RuntimeOptions:
     sql_max_rows: int = 100_000
     sql_timeout_s: float = 60.0
     hot_max_rows: int = 5_000_000
+    sql_snapshot_views: int = 10
     control_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
 
 
@@ -181,6 +182,9 @@ class ProductRuntime:
             f"({s.snapshot_id}, TIMESTAMPTZ '{s.committed_at.isoformat()}', {s.added_rows}, {s.total_rows})"
             for s in self.reader.snapshots()
         ] or ["(NULL, NULL, NULL, NULL)"]
+        # Time travel over the wire protocol: the most recent snapshots as views of their own.
+        for earlier in self.reader.snapshots()[-self.options.sql_snapshot_views :]:
+            views[f"{qualified}_at_{earlier.snapshot_id}"] = self.reader.relation(earlier.snapshot_id)
         views[f"{qualified}_snapshots"] = (
             f"(SELECT * FROM (VALUES {', '.join(rows)}) s(snapshot_id, committed_at, added_rows, total_rows) "
             "WHERE snapshot_id IS NOT NULL)"

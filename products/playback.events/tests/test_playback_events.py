@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -192,3 +193,25 @@ def test_discovery_serves_descriptor_contract_schemas_and_ports(http: httpx.Clie
     openapi = http.get("/openapi.json").json()
     params = {p["name"]: p for p in openapi["paths"]["/history"]["get"]["parameters"]}
     assert params["position_ms__gte"]["description"].startswith("Playhead position")
+
+
+def test_observations_are_published_for_the_catalog(
+    product: ProductRuntime, session_events: list[dict[str, Any]]
+) -> None:
+    consumer = Consumer(
+        {
+            "bootstrap.servers": product.settings.bootstrap_servers,
+            "group.id": str(uuid.uuid4()),
+            "auto.offset.reset": "earliest",
+        }
+    )
+    consumer.subscribe(["mesh.observations"])
+    found = None
+    for _ in range(60):
+        msg = consumer.poll(0.5)
+        if msg is not None and not msg.error() and msg.key() == b"urn:mesh:playback:events:v1":
+            found = json.loads(msg.value())
+            break
+    consumer.close()
+    assert found is not None
+    assert {"freshness_seconds", "dead_letters", "quality", "slos", "consumer_lag"} <= set(found)

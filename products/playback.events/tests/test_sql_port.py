@@ -122,3 +122,23 @@ def test_sql_answers_as_of_a_snapshot(http: httpx.Client, session_events: list[d
     then = http.post("/sql", json={"sql": f"SELECT count(*) FROM {TABLE}", "as_of": str(first)}).json()
     now = http.post("/sql", json={"sql": f"SELECT count(*) FROM {TABLE}"}).json()
     assert then["rows"][0][0] <= now["rows"][0][0]
+
+
+def test_the_wire_protocol_reads_recent_snapshots_as_views(
+    dsn: str, http: httpx.Client, session_events: list[dict[str, Any]]
+) -> None:
+    latest = http.get("/snapshots").json()[-1]["snapshot_id"]
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        then = conn.execute(f"SELECT count(*) FROM {TABLE}_at_{latest}").fetchone()
+        now = conn.execute(f"SELECT count(*) FROM {TABLE}").fetchone()
+    assert then is not None and now is not None and then[0] <= now[0]
+
+
+def test_every_example_query_runs(product: ProductRuntime, http: httpx.Client) -> None:
+    for query in product.product.queries:
+        if query.language == "sql":
+            response = http.post("/sql", json={"sql": query.text.strip().rstrip(";")})
+            assert response.status_code == 200, (query.name, response.text)
+        else:
+            response = http.post("/graphql", json={"query": query.text})
+            assert "errors" not in response.json(), (query.name, response.text)
