@@ -23,6 +23,26 @@ from mesh_sql.sandbox import SANDBOX_CONFIG
 
 # Table functions that read nothing but their arguments.
 HARMLESS_TABLE_FUNCTIONS = frozenset({"generate_series", "range", "unnest"})
+# Catalog relations BI tools read to discover tables and columns. They describe the sandboxed
+# connection's own catalog (the product's views and DuckDB's system views), never data or files.
+CATALOG_RELATIONS = {
+    "information_schema": frozenset({"tables", "columns", "schemata"}),
+    "pg_catalog": frozenset(
+        {
+            "pg_namespace",
+            "pg_class",
+            "pg_attribute",
+            "pg_type",
+            "pg_database",
+            "pg_tables",
+            "pg_index",
+            "pg_description",
+            "pg_proc",
+            "pg_attrdef",
+            "pg_constraint",
+        }
+    ),
+}
 
 # Scalar functions that reveal the server (environment, settings, secrets, variables) or read files.
 DENIED_FUNCTIONS = frozenset(
@@ -213,7 +233,7 @@ class QueryGuard:
         name = table.name
         if not table.db and not table.catalog and name.lower() in cte_names:
             return
-        if self._is_view(table.catalog, table.db, name):
+        if self._is_view(table.catalog, table.db, name) or _is_catalog(table.catalog, table.db, name):
             return
         shown = ".".join(part for part in (table.catalog, table.db, name) if part)
         if _PATHLIKE.search(name):
@@ -226,6 +246,14 @@ class QueryGuard:
         if schema:
             return (schema.lower(), name.lower()) in self._by_key
         return name.lower() in self._names
+
+
+def _is_catalog(catalog: str, schema: str, name: str) -> bool:
+    if catalog and catalog.lower() != "memory":
+        return False
+    if schema:
+        return name.lower() in CATALOG_RELATIONS.get(schema.lower(), frozenset())
+    return name.lower() in CATALOG_RELATIONS["pg_catalog"]  # pg_catalog is always on the search path
 
 
 def _function_name(node: exp.Expr) -> str:

@@ -142,3 +142,14 @@ def test_every_example_query_runs(product: ProductRuntime, http: httpx.Client) -
         else:
             response = http.post("/graphql", json={"query": query.text})
             assert "errors" not in response.json(), (query.name, response.text)
+
+
+def test_bi_tools_can_discover_tables_and_columns(dsn: str) -> None:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        tables = conn.execute("SELECT table_schema, table_name FROM information_schema.tables").fetchall()
+        columns = conn.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s",
+            ["playback", "events_history_v1"],
+        ).fetchall()
+    assert ("playback", "events_history_v1") in tables
+    assert {c[0] for c in columns} >= {"event_id", "occurred_at", "country", "ingested_at"}
