@@ -38,3 +38,12 @@ def test_images_are_pinned_where_the_embedded_stack_pins_them(services: dict[str
     assert services["kafka"]["image"].endswith(":4.1.1")
     assert services["registry"]["image"].endswith(":3.0.9")
     assert services["connect"]["image"].endswith(":3.3.1.Final")
+
+
+def test_products_reach_the_other_containers_through_mesh_variables(services: dict[str, Any]) -> None:
+    env = services["playback-events"]["environment"]
+    assert env["MESH_KAFKA_BOOTSTRAP"] == "kafka:9092"
+    assert env["MESH_REGISTRY_URL"].startswith("http://registry:8080/")
+    assert env["MESH_S3_ENDPOINT"] == "http://minio:9000"
+    assert env["MESH_POSTGRES_HOST"] == "postgres"
+    assert (COMPOSE.parent / "Dockerfile").exists()
