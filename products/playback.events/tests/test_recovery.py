@@ -110,7 +110,11 @@ def test_kill_9_mid_ingest_loses_nothing_and_duplicates_nothing(
     finally:
         if product.poll() is None:
             product.send_signal(signal.SIGTERM)
-            product.wait(timeout=60)
+            try:
+                product.wait(timeout=60)
+            except subprocess.TimeoutExpired:  # never leave a product behind, whatever went wrong
+                os.killpg(product.pid, signal.SIGKILL)
+                product.wait(timeout=30)
         http.close()
 
     table = iceberg_catalog(settings).load_table("playback.events_history_v1")
