@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -10,6 +11,7 @@ from pyiceberg.catalog import Catalog
 from pyiceberg.exceptions import NoSuchTableError
 from pyiceberg.schema import Schema
 from pyiceberg.table import Table
+from pyiceberg.table.snapshots import Summary
 
 OFFSETS = "mesh.offsets"  # snapshot summary key: {"topic": {"partition": next offset to read}}
 BATCH_AT = "mesh.ingested-at"
@@ -24,16 +26,23 @@ def ensure_table(catalog: Catalog, name: str, schema: Schema, description: str) 
         return catalog.create_table(name, schema=schema, properties={"comment": description})
 
 
-def committed_offsets(table: Table) -> Offsets:
-    """The offsets recorded by the newest snapshot that recorded any (each records all of them)."""
+def _lineage(table: Table) -> Iterator[Summary]:
+    """The summaries of the current snapshot and its ancestors, newest first."""
     snapshot = table.current_snapshot()
     while snapshot is not None:
-        raw = snapshot.summary[OFFSETS] if snapshot.summary is not None else None
+        if snapshot.summary is not None:
+            yield snapshot.summary
+        parent = snapshot.parent_snapshot_id
+        snapshot = table.snapshot_by_id(parent) if parent is not None else None
+
+
+def committed_offsets(table: Table) -> Offsets:
+    """The offsets recorded by the newest snapshot that recorded any (each records all of them)."""
+    for summary in _lineage(table):
+        raw = summary[OFFSETS]
         if raw:
             data = json.loads(raw)
             return {topic: {int(p): int(o) for p, o in parts.items()} for topic, parts in data.items()}
-        parent = snapshot.parent_snapshot_id
-        snapshot = table.snapshot_by_id(parent) if parent is not None else None
     return {}
 
 
@@ -56,16 +65,14 @@ def append_with_offsets(table: Table, rows: pa.Table, offsets: Offsets, batch_at
 def recent_batches(table: Table, rows_wanted: int) -> str | None:
     """The `ingested-at` of the oldest batch among the newest batches that hold `rows_wanted` rows
     (None when no snapshot was written by the ingestion engine)."""
-    snapshot = table.current_snapshot()
     oldest, rows = None, 0
-    while snapshot is not None and rows < rows_wanted:
-        summary = snapshot.summary
-        batch_at = summary[BATCH_AT] if summary is not None else None
+    for summary in _lineage(table):
+        if rows >= rows_wanted:
+            break
+        batch_at = summary[BATCH_AT]
         if batch_at:
             oldest = batch_at
-            rows += int(summary["added-records"] or 0) if summary is not None else 0
-        parent = snapshot.parent_snapshot_id
-        snapshot = table.snapshot_by_id(parent) if parent is not None else None
+            rows += int(summary["added-records"] or 0)
     return oldest
 
 

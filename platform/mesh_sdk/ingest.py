@@ -120,13 +120,7 @@ class Ingestor:
         """Send history rows the stream lost (see stream_recovery), in one transaction."""
         self.stream_producer.begin_transaction()
         for row in rows.to_pylist():
-            batch_at = row["ingested_at"].isoformat() if "ingested_at" in row else ""
-            self.stream_producer.produce(
-                self.stream_topic,
-                key=self._key(row).encode(),
-                value=self.stream_encoder(row),
-                headers=[(BATCH_AT, batch_at.encode())],
-            )
+            self._to_stream(row, row["ingested_at"].isoformat() if "ingested_at" in row else "")
         self.stream_producer.commit_transaction(60)
         return int(rows.num_rows)
 
@@ -267,16 +261,20 @@ class Ingestor:
         batch_at = now.isoformat()
         self.stream_producer.begin_transaction()
         for row in rows:
-            self.stream_producer.produce(
-                self.stream_topic,
-                key=self._key(row).encode(),
-                value=self.stream_encoder(row),
-                headers=[(BATCH_AT, batch_at.encode())],
-            )
+            self._to_stream(row, batch_at)
         arrow = pa.Table.from_pylist(rows, schema=self.arrow_schema)
         commit = append_with_offsets(self.table, arrow, self.offsets, batch_at)
         self.stream_producer.commit_transaction(60)
         return commit.snapshot_id, arrow
+
+    def _to_stream(self, row: dict[str, Any], batch_at: str) -> None:
+        """One output record, tagged with its batch so recovery can tell what the stream holds."""
+        self.stream_producer.produce(
+            self.stream_topic,
+            key=self._key(row).encode(),
+            value=self.stream_encoder(row),
+            headers=[(BATCH_AT, batch_at.encode())],
+        )
 
     def _commit_group_offsets(self) -> None:
         # Informational only (consumer lag for the observation port): the table's snapshot is the truth.

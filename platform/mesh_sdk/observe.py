@@ -30,8 +30,6 @@ class Observer:
         self.reader = reader
         self.checks = checks
         self.registry = CollectorRegistry()
-        labels = {"product": product.id}
-        self._labels = labels
         self.consumed = Counter("mesh_events_consumed", "input events read", ["product"], registry=self.registry)
         self.written = Counter(
             "mesh_rows_written", "rows committed to the history", ["product"], registry=self.registry

@@ -78,10 +78,10 @@ class ProductRuntime:
         kafka.ensure_topics(settings, [OBSERVATIONS_TOPIC], partitions=1)
 
         table = ensure_table(iceberg_catalog(settings), d.table(port), iceberg_schema(self.props), d.description)
-        self.hot = HotCopy(arrow_schema(self.props), options.hot_max_rows)
-        self.reader = HistoryReader(
-            self.current_table, lambda: duckdb_connection(settings), self.props, self.key_columns, hot=self.hot
-        )
+        rows_schema = arrow_schema(self.props)
+        self._duck = lambda: duckdb_connection(settings)
+        self.hot = HotCopy(rows_schema, options.hot_max_rows)
+        self.reader = HistoryReader(self.current_table, self._duck, self.props, self.key_columns, hot=self.hot)
         self.observer = Observer(product, self.reader, table_checks(product.contract.object(port)))
         self.policy = PolicyState({p.name for p in self.props if p.name})
         self.policy.on_change(self._policy_changed)
@@ -96,7 +96,7 @@ class ProductRuntime:
             decoders,
             AvroWireEncoder(self.registry, f"{self.stream_topic}-value", self.output_schema),
             record_rules(self.props),
-            arrow_schema(self.props),
+            rows_schema,
             stream_topic=self.stream_topic,
             deadletter_topic=self.deadletter_topic,
             key_columns=self.key_columns,
@@ -105,7 +105,6 @@ class ProductRuntime:
             on_batch=self._after_batch,
         )
         self.publisher = ObservationPublisher(self.observer, kafka.producer(settings), options.observe_interval_s)
-        self._duck = lambda: duckdb_connection(settings)
         self._sql_dirty = threading.Event()
         self._stopping = threading.Event()
         self.sql_engine = SqlEngine(
@@ -122,14 +121,11 @@ class ProductRuntime:
         for port in self.product.kafka_inputs():
             schema = Schema(json.dumps(self.product.input_schemas[port.name]), "AVRO")
             self.registry.register_schema(f"{port.topic}-value", schema)
-        self.registry.register_schema(f"{self.stream_topic}-value", Schema(json.dumps(self.output_schema), "AVRO"))
+        # The output stream's schema is registered by its encoder (AvroWireEncoder).
 
     def current_table(self) -> Table:
-        return self.ingestor.table if hasattr(self, "ingestor") else self._initial_table()
-
-    def _initial_table(self) -> Table:
-        d = self.product.descriptor
-        return iceberg_catalog(self.settings).load_table(d.table(self.product.history_port))
+        # The ingestor replaces its table object on every commit: readers always ask it.
+        return self.ingestor.table
 
     def _after_batch(self, outcome: BatchOutcome) -> None:
         self.observer.record_batch(outcome)
