@@ -8,7 +8,7 @@ import uuid
 
 from confluent_kafka.admin import AdminClient
 
-from mesh_stack.errors import StackError
+from mesh_stack.errors import ComponentFailed
 from mesh_stack.jvm_component import JvmComponent
 
 
@@ -88,7 +88,7 @@ class Kafka(JvmComponent):
                 timeout=120,
             )
         if result.returncode != 0:
-            raise StackError(f"formatting Kafka storage failed; see {self.log_path}")
+            raise ComponentFailed(self.name, "formatting its storage failed", self.log_path, self.process.log_tail())
 
     def launch(self) -> None:
         argv = [
