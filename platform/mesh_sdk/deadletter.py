@@ -9,6 +9,7 @@ from enum import StrEnum
 class Defect(StrEnum):
     UNDECODABLE = "undecodable"  # not Avro in the registry's wire format
     SCHEMA_INVALID = "schema-invalid"  # Avro, but not readable with the product's input schema
+    UNEXPECTED = "unexpected-event"  # readable, but not what the port consumes (another table's change)
     CONTRACT = "contract"  # readable, but breaks a quality rule of the contract
 
 

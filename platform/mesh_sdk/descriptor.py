@@ -48,9 +48,15 @@ class ProductInput(_Spec):
 
 
 class CdcInput(_Spec):
+    """Change events of one table of an operational database (Debezium), or the events its outbox
+    publishes. The product keeps `state` (a schema object of its contract) current from them, and
+    every change in its `changes` history."""
+
     name: str
     kind: Literal["cdc"]
-    topic: str
+    topic: str = Field(pattern=r"^cdc\.[a-z0-9_]+\.[a-z0-9_]+\.[a-z0-9_]+$", description="cdc.<db>.<schema>.<table>")
+    style: Literal["table", "outbox"] = Field("table", description="row changes, or transactional-outbox events")
+    state: str = Field(description="the contract's schema object holding the current rows")
 
 
 InputPort = Annotated[KafkaInput | ProductInput | CdcInput, Field(discriminator="kind")]

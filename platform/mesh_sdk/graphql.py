@@ -37,7 +37,7 @@ def _pascal(name: str) -> str:
 
 
 def build_schema(rt: "ProductRuntime") -> strawberry.Schema:
-    port = rt.product.history_port
+    port = rt.product.served_port
     props = rt.reader.props
     type_name = _pascal(f"{rt.product.descriptor.name}_{port}")
 

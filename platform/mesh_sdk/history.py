@@ -26,7 +26,7 @@ def ensure_table(catalog: Catalog, name: str, schema: Schema, description: str) 
         return catalog.create_table(name, schema=schema, properties={"comment": description})
 
 
-def _lineage(table: Table) -> Iterator[Summary]:
+def lineage(table: Table) -> Iterator[Summary]:
     """The summaries of the current snapshot and its ancestors, newest first."""
     snapshot = table.current_snapshot()
     while snapshot is not None:
@@ -38,7 +38,7 @@ def _lineage(table: Table) -> Iterator[Summary]:
 
 def committed_offsets(table: Table) -> Offsets:
     """The offsets recorded by the newest snapshot that recorded any (each records all of them)."""
-    for summary in _lineage(table):
+    for summary in lineage(table):
         raw = summary[OFFSETS]
         if raw:
             data = json.loads(raw)
@@ -66,7 +66,7 @@ def recent_batches(table: Table, rows_wanted: int) -> str | None:
     """The `ingested-at` of the oldest batch among the newest batches that hold `rows_wanted` rows
     (None when no snapshot was written by the ingestion engine)."""
     oldest, rows = None, 0
-    for summary in _lineage(table):
+    for summary in lineage(table):
         if rows >= rows_wanted:
             break
         batch_at = summary[BATCH_AT]

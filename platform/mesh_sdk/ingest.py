@@ -20,13 +20,16 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, Pro
 from pyiceberg.expressions import GreaterThanOrEqual
 from pyiceberg.table import Table
 
-from mesh_adapters.avro import AvroWireDecoder, AvroWireEncoder, WireFormatError
+from mesh_adapters.avro import AvroWireEncoder, WireFormatError
+from mesh_sdk.changes import UnexpectedChange
 from mesh_sdk.deadletter import DeadLetter, Defect
 from mesh_sdk.history import BATCH_AT, Offsets, append_with_offsets, committed_offsets, recent_batches
 from mesh_sdk.product import BatchContext, DataProduct
 from mesh_sdk.quality import RecordRule, compile_rules
 
 log = logging.getLogger(__name__)
+
+Decode = Callable[[Message], Mapping[str, Any]]  # an input message as the record the product's logic receives
 
 
 @dataclass
@@ -67,7 +70,7 @@ class Ingestor:
         consumer: Consumer,
         stream_producer: Producer,
         deadletter_producer: Producer,
-        decoders: Mapping[str, AvroWireDecoder],
+        decoders: Mapping[str, Decode],
         stream_encoder: AvroWireEncoder,
         rules: list[RecordRule],
         arrow_schema: pa.Schema,
@@ -75,6 +78,7 @@ class Ingestor:
         stream_topic: str,
         deadletter_topic: str,
         key_columns: list[str],
+        stream_key_columns: list[str] | None = None,
         batch_size: int = 5000,
         batch_interval_s: float = 1.0,
         dedupe_capacity: int = 1_000_000,
@@ -92,6 +96,9 @@ class Ingestor:
         self.stream_topic = stream_topic
         self.deadletter_topic = deadletter_topic
         self.key_columns = key_columns
+        # Output records are keyed by entity (a customer's changes share a key), inputs deduplicated
+        # by record (one change of that customer).
+        self.stream_key_columns = stream_key_columns or key_columns
         self.batch_size = batch_size
         self.batch_interval_s = batch_interval_s
         self.recent = RecentKeys(dedupe_capacity)
@@ -137,6 +144,9 @@ class Ingestor:
 
     def _key(self, row: Mapping[str, Any]) -> str:
         return "|".join(str(row[c]) for c in self.key_columns)
+
+    def _stream_key(self, row: Mapping[str, Any]) -> str:
+        return "|".join(str(row[c]) for c in self.stream_key_columns)
 
     # --- the loop -----------------------------------------------------------------------------------
 
@@ -231,9 +241,11 @@ class Ingestor:
         if not value or value[0] != 0:
             return letter(Defect.UNDECODABLE, "not in the registry's Avro wire format (magic byte 0 + schema id)")
         try:
-            record = self.decoders[topic](value)
+            record = self.decoders[topic](msg)
         except WireFormatError as exc:
             return letter(Defect.SCHEMA_INVALID, str(exc))
+        except UnexpectedChange as exc:
+            return letter(Defect.UNEXPECTED, str(exc))
         except Exception as exc:  # fastavro raises several types; every one means the same here
             return letter(Defect.SCHEMA_INVALID, f"cannot be read with the product's input schema: {exc!r}")
         try:
@@ -271,7 +283,7 @@ class Ingestor:
         """One output record, tagged with its batch so recovery can tell what the stream holds."""
         self.stream_producer.produce(
             self.stream_topic,
-            key=self._key(row).encode(),
+            key=self._stream_key(row).encode(),
             value=self.stream_encoder(row),
             headers=[(BATCH_AT, batch_at.encode())],
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from types import ModuleType
@@ -15,10 +15,12 @@ import yaml
 
 from mesh_sdk.agreement import disagreements
 from mesh_sdk.contract import Contract, load_contract
-from mesh_sdk.descriptor import Descriptor, KafkaInput, load_descriptor
+from mesh_sdk.descriptor import CdcInput, Descriptor, KafkaInput, load_descriptor
 from mesh_sdk.errors import SpecError, SpecProblem
 
 SCHEMAS_DIR = Path(__file__).resolve().parents[2] / "schemas"
+HISTORY = "history"
+CHANGES = "changes"
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,6 @@ class DataProduct:
     input_schemas: dict[str, dict[str, Any]]  # input port name -> Avro schema
     queries: list[NamedQuery]
     transform: Transform
-    history_port: str = field(default="history")
 
     @property
     def id(self) -> str:
@@ -55,6 +56,20 @@ class DataProduct:
 
     def kafka_inputs(self) -> list[KafkaInput]:
         return [p for p in self.descriptor.input_ports if isinstance(p, KafkaInput)]
+
+    def cdc_input(self) -> CdcInput | None:
+        return next((p for p in self.descriptor.input_ports if isinstance(p, CdcInput)), None)
+
+    @property
+    def history_port(self) -> str:
+        """The append-only table every input record lands in, with the input offsets."""
+        return CHANGES if self.cdc_input() is not None else HISTORY
+
+    @property
+    def served_port(self) -> str:
+        """The table REST and GraphQL serve: the current state of a captured table, else the history."""
+        cdc = self.cdc_input()
+        return cdc.state if cdc is not None else HISTORY
 
 
 def _identity(record: Mapping[str, Any], _batch: BatchContext) -> Mapping[str, Any]:
@@ -105,19 +120,10 @@ def load_product(folder: Path, schemas_dir: Path = SCHEMAS_DIR) -> DataProduct:
     contract = load_contract(folder / "contract.yaml")
     problems: list[SpecProblem] = []
     input_schemas: dict[str, dict[str, Any]] = {}
-    history = "history"
-    try:
-        props = contract.properties(history)
-    except KeyError:
-        props = []
-        problems.append(
-            SpecProblem(
-                contract.path,
-                "schema",
-                f"no schema object named {history!r}",
-                "name the output table's schema object after its port",
-            )
-        )
+    cdc = [p for p in descriptor.input_ports if isinstance(p, CdcInput)]
+    history = CHANGES if cdc else HISTORY
+    props = _properties(contract, history, problems, "name the output table's schema object after its port")
+    problems += _cdc_problems(folder, descriptor, contract, cdc, props)
     for port in descriptor.input_ports:
         if not isinstance(port, KafkaInput):
             continue
@@ -148,6 +154,66 @@ def load_product(folder: Path, schemas_dir: Path = SCHEMAS_DIR) -> DataProduct:
     if problems:
         raise SpecError(problems)
     return DataProduct(folder, descriptor, contract, input_schemas, _load_queries(folder), _load_logic(folder))
+
+
+def _properties(contract: Contract, name: str, problems: list[SpecProblem], fix: str) -> list[Any]:
+    try:
+        return list(contract.properties(name))
+    except KeyError:
+        problems.append(SpecProblem(contract.path, "schema", f"no schema object named {name!r}", fix))
+        return []
+
+
+def _cdc_problems(
+    folder: Path, descriptor: Descriptor, contract: Contract, cdc: list[CdcInput], changes: list[Any]
+) -> list[SpecProblem]:
+    """A captured table's product keeps one current state and one change history that can rebuild it."""
+    if not cdc:
+        return []
+    problems: list[SpecProblem] = []
+    if len(cdc) > 1 or len(descriptor.input_ports) > 1:
+        problems.append(
+            SpecProblem(
+                descriptor_path(folder),
+                "inputPorts",
+                "a product fed by change data capture has exactly one input port",
+                "make one product per captured table",
+            )
+        )
+    state = _properties(
+        contract, cdc[0].state, problems, f"describe the current rows as schema object {cdc[0].state!r}"
+    )
+    names = {p.name for p in changes}
+    for column in ("op", "position", "ingested_at"):
+        if changes and column not in names:
+            problems.append(
+                SpecProblem(
+                    contract.path,
+                    f"schema.{CHANGES}.properties",
+                    f"the change history has no {column!r} column",
+                    "add it: op says insert/update/delete, position orders changes, ingested_at dates batches",
+                )
+            )
+    missing = [p.name for p in state if p.name not in names]
+    if missing:
+        problems.append(
+            SpecProblem(
+                contract.path,
+                f"schema.{cdc[0].state}.properties",
+                f"columns {missing} of the current state are not in the change history",
+                "every current-state column must be a column of the changes it is derived from",
+            )
+        )
+    if state and not contract.primary_key(cdc[0].state):
+        problems.append(
+            SpecProblem(
+                contract.path,
+                f"schema.{cdc[0].state}",
+                "the current state has no primary key",
+                "mark the captured table's key columns with primaryKey: true",
+            )
+        )
+    return problems
 
 
 def descriptor_path(folder: Path) -> Path:

@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 
 from mesh_sdk.policy import PolicyUpdate
 from mesh_sdk.product import dump
-from mesh_sdk.query import FILTER_OPS, QueryError
+from mesh_sdk.query import FILTER_OPS, HistoryReader, QueryError
 from mesh_sql.errors import SqlError, SqlRefused
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ class SqlRequest(BaseModel):
 
 def build_app(rt: ProductRuntime) -> FastAPI:
     d = rt.product.descriptor
-    port = rt.product.history_port
+    port = rt.product.served_port
     app = FastAPI(
         title=f"{d.id} — {d.name}",
         description=f"{d.description}\n\nOwner: {d.owner.team} ({d.owner.contact}).",
@@ -54,14 +54,18 @@ def build_app(rt: ProductRuntime) -> FastAPI:
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    app.add_api_route(
-        f"/{port}",
-        _list_endpoint(rt),
-        methods=["GET"],
-        summary=f"List {port} rows",
-        description="Filter with `column=value` or `column__op=value` (op: ne, gt, gte, lt, lte, "
-        "in), sort with `sort=column` or `sort=-column`, page with `cursor`.",
-    )
+    tables = {port: rt.reader}
+    if rt.history_reader is not rt.reader:  # a captured table: its change history beside its current rows
+        tables[rt.product.history_port] = rt.history_reader
+    for name, reader in tables.items():
+        app.add_api_route(
+            f"/{name}",
+            _list_endpoint(reader),
+            methods=["GET"],
+            summary=f"List {name} rows",
+            description="Filter with `column=value` or `column__op=value` (op: ne, gt, gte, lt, lte, "
+            "in), sort with `sort=column` or `sort=-column`, page with `cursor`.",
+        )
     key_name = rt.reader.key_columns[0]
 
     @app.get(f"/{port}/{{key}}", summary=f"One {port} row by {key_name}")
@@ -126,7 +130,7 @@ def build_app(rt: ProductRuntime) -> FastAPI:
     return app
 
 
-def _list_endpoint(rt: ProductRuntime) -> Callable[..., dict[str, Any]]:
+def _list_endpoint(reader: HistoryReader) -> Callable[..., dict[str, Any]]:
     """A list handler whose query parameters are the contract's columns and their operators, so the
     OpenAPI document describes every filter with the contract's words."""
     params = [
@@ -141,7 +145,7 @@ def _list_endpoint(rt: ProductRuntime) -> Callable[..., dict[str, Any]]:
             "limit",
             inspect.Parameter.KEYWORD_ONLY,
             default=100,
-            annotation=Annotated[int, Query(ge=1, le=rt.reader.max_page)],
+            annotation=Annotated[int, Query(ge=1, le=reader.max_page)],
         ),
         inspect.Parameter(
             "cursor",
@@ -157,7 +161,7 @@ def _list_endpoint(rt: ProductRuntime) -> Callable[..., dict[str, Any]]:
         ),
     ]
     filter_names: list[tuple[str, str]] = []
-    for name, prop in rt.reader.props.items():
+    for name, prop in reader.props.items():
         kind = _TYPES.get(prop.logicalType or "", str)
         for op in [*FILTER_OPS, "in"]:
             query_name = f"{name}__{op}" if op else name
@@ -182,10 +186,10 @@ def _list_endpoint(rt: ProductRuntime) -> Callable[..., dict[str, Any]]:
         if unknown:
             raise QueryError(
                 f"unknown query parameter(s) {unknown}: filter with column=value or column__op=value "
-                f"(op: {', '.join(o for o in FILTER_OPS if o)}, in) on {', '.join(rt.reader.props)}"
+                f"(op: {', '.join(o for o in FILTER_OPS if o)}, in) on {', '.join(reader.props)}"
             )
         filters = {q: str(kwargs[p]) for p, q in filter_names if kwargs.get(p) is not None}
-        page = rt.reader.page(filters, kwargs["sort"], kwargs["limit"], kwargs["cursor"], kwargs["as_of"])
+        page = reader.page(filters, kwargs["sort"], kwargs["limit"], kwargs["cursor"], kwargs["as_of"])
         return {"items": page.items, "next_cursor": page.next_cursor, "snapshot_id": page.snapshot_id}
 
     list_rows.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]

@@ -21,8 +21,10 @@ from mesh_adapters.avro import AvroWireDecoder, AvroWireEncoder
 from mesh_adapters.lakehouse import duckdb_connection, iceberg_catalog
 from mesh_config import MeshSettings
 from mesh_sdk import graphql
+from mesh_sdk.changes import captured_table, from_debezium, from_outbox
+from mesh_sdk.current_state import CurrentState
 from mesh_sdk.history import ensure_table
-from mesh_sdk.ingest import BatchOutcome, Ingestor
+from mesh_sdk.ingest import BatchOutcome, Decode, Ingestor
 from mesh_sdk.observe import OBSERVATIONS_TOPIC, ObservationPublisher, Observer
 from mesh_sdk.policy import PolicyState
 from mesh_sdk.product import DataProduct
@@ -58,35 +60,48 @@ class ProductRuntime:
         self.options = options
         self.control_token = options.control_token
         d = product.descriptor
-        port = product.history_port
-        self.props = product.contract.properties(port)
-        self.key_columns = product.contract.primary_key(port) or [self.props[0].name or ""]
+        contract = product.contract
+        history, served = product.history_port, product.served_port
+        self.history_props = contract.properties(history)
+        self.props = contract.properties(served)
+        self.key_columns = contract.primary_key(served) or [self.props[0].name or ""]
+        history_keys = contract.primary_key(history) or [self.history_props[0].name or ""]
         self.stream_topic = d.topic("stream")
         self.deadletter_topic = d.topic("dlq")
 
         self.registry = SchemaRegistryClient({"url": settings.schema_registry_url})
         self.output_schema = avro_schema(
-            self.props,
-            name=_record_name(port),
+            self.history_props,
+            name=_record_name(history),
             namespace=f"streamline.{d.domain}.{d.name.replace('-', '_')}",
-            doc=product.contract.object(port).description or "",
+            doc=contract.object(history).description or "",
         )
         self._register_schemas()
-        inputs = {p.topic: self.product.input_schemas[p.name] for p in product.kafka_inputs()}
-        self.partitions = kafka.ensure_topics(settings, list(inputs))
+        decoders = self._input_decoders()
+        self.partitions = kafka.ensure_topics(settings, list(decoders))
         kafka.ensure_topics(settings, [self.stream_topic, self.deadletter_topic])
         kafka.ensure_topics(settings, [OBSERVATIONS_TOPIC], partitions=1)
 
-        table = ensure_table(iceberg_catalog(settings), d.table(port), iceberg_schema(self.props), d.description)
-        rows_schema = arrow_schema(self.props)
+        catalog = iceberg_catalog(settings)
+        table = ensure_table(catalog, d.table(history), iceberg_schema(self.history_props), d.description)
         self._duck = lambda: duckdb_connection(settings)
+        rows_schema = arrow_schema(self.props)
         self.hot = HotCopy(rows_schema, options.hot_max_rows)
+        self.state: CurrentState | None = None
+        if product.cdc_input() is not None:
+            state_table = ensure_table(catalog, d.table(served), iceberg_schema(self.props), d.description)
+            self.state = CurrentState(state_table, self.key_columns, rows_schema)
         self.reader = HistoryReader(self.current_table, self._duck, self.props, self.key_columns, hot=self.hot)
-        self.observer = Observer(product, self.reader, table_checks(product.contract.object(port)))
-        self.policy = PolicyState({p.name for p in self.props if p.name})
+        # A captured table's change history is served beside its current state.
+        self.history_reader = (
+            HistoryReader(lambda: self.ingestor.table, self._duck, self.history_props, history_keys)
+            if self.state is not None
+            else self.reader
+        )
+        self.observer = Observer(product, self.reader, table_checks(contract.object(served)))
+        self.policy = PolicyState({p.name for p in self.history_props if p.name})
         self.policy.on_change(self._policy_changed)
 
-        decoders = {t: AvroWireDecoder(self.registry, s) for t, s in inputs.items()}
         self.ingestor = Ingestor(
             product,
             table,
@@ -95,16 +110,18 @@ class ProductRuntime:
             kafka.producer(settings),
             decoders,
             AvroWireEncoder(self.registry, f"{self.stream_topic}-value", self.output_schema),
-            record_rules(self.props),
-            rows_schema,
+            record_rules(self.history_props),
+            arrow_schema(self.history_props),
             stream_topic=self.stream_topic,
             deadletter_topic=self.deadletter_topic,
-            key_columns=self.key_columns,
+            key_columns=history_keys,
+            stream_key_columns=self.key_columns,
             batch_size=options.batch_size,
             batch_interval_s=options.batch_interval_s,
             on_batch=self._after_batch,
         )
         self.publisher = ObservationPublisher(self.observer, kafka.producer(settings), options.observe_interval_s)
+        self._state_applied: int | None = None
         self._sql_dirty = threading.Event()
         self._stopping = threading.Event()
         self.sql_engine = SqlEngine(
@@ -117,6 +134,25 @@ class ProductRuntime:
 
     # --- wiring ----------------------------------------------------------------------------------------
 
+    def _input_decoders(self) -> dict[str, Decode]:
+        """How each input topic's messages become the records the product's logic receives."""
+        cdc = self.product.cdc_input()
+        if cdc is not None:
+            writer_schema = AvroWireDecoder(self.registry)
+            captured = captured_table(cdc.topic)
+            if cdc.style == "outbox":
+                return {
+                    cdc.topic: lambda m: from_outbox(
+                        writer_schema.datum(m.value() or b""), m.headers(), captured, m.offset() or 0
+                    )
+                }
+            return {cdc.topic: lambda m: from_debezium(writer_schema(m.value() or b""), captured)}
+        decoders: dict[str, Decode] = {}
+        for port in self.product.kafka_inputs():
+            decode = AvroWireDecoder(self.registry, self.product.input_schemas[port.name])
+            decoders[port.topic] = lambda m, decode=decode: decode(m.value() or b"")  # type: ignore[misc]
+        return decoders
+
     def _register_schemas(self) -> None:
         for port in self.product.kafka_inputs():
             schema = Schema(json.dumps(self.product.input_schemas[port.name]), "AVRO")
@@ -124,12 +160,17 @@ class ProductRuntime:
         # The output stream's schema is registered by its encoder (AvroWireEncoder).
 
     def current_table(self) -> Table:
-        # The ingestor replaces its table object on every commit: readers always ask it.
-        return self.ingestor.table
+        """The served table: the current state of a captured table, else the history. Writers replace
+        their table objects on every commit, so readers always ask."""
+        return self.state.table if self.state is not None else self.ingestor.table
 
     def _after_batch(self, outcome: BatchOutcome) -> None:
         self.observer.record_batch(outcome)
         self.observer.measure_lag(self.ingestor.consumer, self.ingestor.offsets)
+        if self.state is not None:
+            if outcome.snapshot_id is not None and outcome.rows is not None:
+                self._apply_to_state(outcome.snapshot_id, outcome.rows)
+            return
         if outcome.snapshot_id is not None and outcome.rows is not None:
             table = self.ingestor.table
             snapshot = table.snapshot_by_id(outcome.snapshot_id)
@@ -140,9 +181,34 @@ class ProductRuntime:
             self.reader.invalidate()
             self._refresh_sql()
 
-    def _policy_changed(self, masked: frozenset[str]) -> None:
-        self.reader.masked = masked
+    def _apply_to_state(self, snapshot_id: int, rows: pa.Table) -> None:
+        assert self.state is not None
+        history = self.ingestor.table
+        snapshot = history.snapshot_by_id(snapshot_id)
+        try:
+            if (
+                snapshot is not None
+                and self._state_applied is not None
+                and snapshot.parent_snapshot_id == self._state_applied
+            ):
+                self.state.apply(rows, snapshot_id)
+            else:  # the state missed a batch (a failure after the history committed): catch up
+                self.state.catch_up(history)
+            self._state_applied = snapshot_id
+        except Exception:
+            # The history holds the changes; the next batch (or a restart) catches the state up.
+            self._state_applied = None
+            log.exception("the current state could not be updated; it will catch up from the history")
+            return
+        self.hot.load(self.state.table)
         self.reader.invalidate()
+        self.history_reader.invalidate()
+        self._refresh_sql()
+
+    def _policy_changed(self, masked: frozenset[str]) -> None:
+        for reader in {id(self.reader): self.reader, id(self.history_reader): self.history_reader}.values():
+            reader.masked = masked & set(reader.props)
+            reader.invalidate()
         self._refresh_sql()
 
     def port_urls(self) -> dict[str, str]:
@@ -150,11 +216,11 @@ class ProductRuntime:
         base = f"http://{s.host}:{o.http_port}"
         d = self.product.descriptor
         return {
-            "rest": f"{base}/{self.product.history_port}",
+            "rest": f"{base}/{self.product.served_port}",
             "graphql": f"{base}/graphql",
             "sql": f"postgresql://{s.host}:{o.sql_port}/{d.domain}",
             "sql_http": f"{base}/sql",
-            "iceberg": f"{d.table(self.product.history_port)} in catalog {s.catalog_name}",
+            "iceberg": f"{d.table(self.product.served_port)} in catalog {s.catalog_name}",
             "stream": f"kafka://{s.bootstrap_servers}/{self.stream_topic}",
             "dead_letters": f"kafka://{s.bootstrap_servers}/{self.deadletter_topic}",
             "observation": f"{base}/observations",
@@ -172,8 +238,13 @@ class ProductRuntime:
         """The relations SQL users may query: the history (masked) as of the current snapshot, or of
         `as_of`, under its qualified and short names, plus the table's snapshots."""
         snapshot = self.reader.resolve_snapshot(as_of)
-        qualified = self.product.descriptor.table(self.product.history_port)
+        qualified = self.product.descriptor.table(self.product.served_port)
         views = {qualified: self.reader.relation(snapshot)}
+        if self.history_reader is not self.reader:
+            changes = self.history_reader
+            views[self.product.descriptor.table(self.product.history_port)] = changes.relation(
+                changes.resolve_snapshot(as_of)
+            )
         rows = [
             f"({s.snapshot_id}, TIMESTAMPTZ '{s.committed_at.isoformat()}', {s.added_rows}, {s.total_rows})"
             for s in self.reader.snapshots()
@@ -213,7 +284,11 @@ class ProductRuntime:
 
     def start(self) -> None:
         self.ingestor.resume(self.partitions)
-        self.hot.load(self.ingestor.table)
+        if self.state is not None:
+            self.state.catch_up(self.ingestor.table)
+            current = self.ingestor.table.current_snapshot()
+            self._state_applied = current.snapshot_id if current is not None else None
+        self.hot.load(self.current_table())
         self._close_stream_gap()
         self._spawn("ingest", self.ingestor.run)
         config = uvicorn.Config(

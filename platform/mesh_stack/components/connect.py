@@ -10,11 +10,12 @@ import httpx
 from mesh_stack.jvm_component import JvmComponent
 
 DEBEZIUM_POSTGRES = "io.debezium.connector.postgresql.PostgresConnector"
+AVRO_CONVERTER = "io.apicurio.registry.utils.converter.AvroConverter"
 
 
 class Connect(JvmComponent):
     name = "connect"
-    artifacts = ("connect", "debezium-postgres")
+    artifacts = ("connect", "debezium-postgres", "avro-converter")
     depends_on = ("kafka",)
 
     def ports(self) -> list[int]:
@@ -39,7 +40,9 @@ class Connect(JvmComponent):
             "listeners": f"http://{s.host}:{s.connect_port}",
             "rest.advertised.host.name": s.host,
             "rest.advertised.port": str(s.connect_port),
-            "plugin.path": str(self.artifact_dir("debezium-postgres") / "plugins"),
+            "plugin.path": ",".join(
+                str(self.artifact_dir(name) / "plugins") for name in ("debezium-postgres", "avro-converter")
+            ),
             "plugin.discovery": "hybrid_warn",
             "offset.flush.interval.ms": "5000",
             "topic.creation.enable": "true",
@@ -64,12 +67,13 @@ class Connect(JvmComponent):
         self.process.start(argv, env=self.java_env(), cwd=self.state_dir)
 
     def plugins(self) -> list[str]:
-        response = httpx.get(f"{self.url()}/connector-plugins", timeout=2)
+        # Converters are listed too, not only connectors.
+        response = httpx.get(f"{self.url()}/connector-plugins", params={"connectorsOnly": "false"}, timeout=2)
         response.raise_for_status()
         return [p["class"] for p in response.json()]
 
     def healthy(self) -> bool:
         try:
-            return DEBEZIUM_POSTGRES in self.plugins()
+            return {DEBEZIUM_POSTGRES, AVRO_CONVERTER} <= set(self.plugins())
         except (httpx.HTTPError, ValueError):
             return False

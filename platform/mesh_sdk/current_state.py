@@ -1,0 +1,99 @@
+"""The current state of a captured table, kept in its own Iceberg table beside the change history.
+
+The history (every change, with the input offsets in its snapshots) is the truth; the current state
+is derived from it: after each history batch, the batch's changes are folded per key (the change
+with the highest source position wins) and applied in one Iceberg transaction: the touched keys are
+deleted, the rows still alive are appended. Each state snapshot names the history snapshot it has
+applied, so after a crash between the two commits the state catches up from the history, and
+applying a batch twice changes nothing."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Sequence
+from functools import reduce
+from typing import Any
+
+import pyarrow as pa
+from pyiceberg.expressions import And, BooleanExpression, EqualTo, GreaterThan, In, Or
+from pyiceberg.table import Table
+
+from mesh_sdk.history import BATCH_AT, lineage
+
+log = logging.getLogger(__name__)
+
+APPLIED = "mesh.applied-history-snapshot"
+DELETE = "d"
+
+
+def fold(changes: Sequence[dict[str, Any]], key_columns: Sequence[str]) -> dict[tuple[Any, ...], dict[str, Any]]:
+    """The newest change of each key: the highest `position`, the later one on a tie."""
+    newest: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for change in changes:
+        key = tuple(change[c] for c in key_columns)
+        seen = newest.get(key)
+        if seen is None or (change["position"] or 0) >= (seen["position"] or 0):
+            newest[key] = change
+    return newest
+
+
+# pyiceberg's expression constructors are typed more narrowly than they accept (plain column names).
+def _matching(keys: Sequence[tuple[Any, ...]], key_columns: Sequence[str]) -> BooleanExpression:
+    if len(key_columns) == 1:
+        return In(key_columns[0], {k[0] for k in keys})  # type: ignore[call-arg,arg-type]
+    rows: list[BooleanExpression] = [
+        reduce(And, (EqualTo(c, v) for c, v in zip(key_columns, k, strict=True)))  # type: ignore[arg-type,call-arg]
+        for k in keys
+    ]
+    return reduce(Or, rows)
+
+
+class CurrentState:
+    def __init__(self, table: Table, key_columns: Sequence[str], schema: pa.Schema) -> None:
+        self.table = table
+        self.key_columns = list(key_columns)
+        self.schema = schema
+
+    def applied(self) -> int | None:
+        """The history snapshot whose changes the state includes, as recorded by the newest state snapshot."""
+        for summary in lineage(self.table):
+            value = summary[APPLIED]
+            if value:
+                return int(value)
+        return None
+
+    def apply(self, changes: pa.Table | Sequence[dict[str, Any]], history_snapshot: int) -> None:
+        rows = changes.to_pylist() if isinstance(changes, pa.Table) else list(changes)
+        newest = fold(rows, self.key_columns)
+        if not newest:
+            return
+        alive = [{n: row[n] for n in self.schema.names} for row in newest.values() if row["op"] != DELETE]
+        marker = {APPLIED: str(history_snapshot)}
+        with self.table.transaction() as tx, warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "Delete operation did not match any records")  # inserts
+            tx.delete(_matching(list(newest), self.key_columns), snapshot_properties=marker)
+            if alive:
+                tx.append(pa.Table.from_pylist(alive, schema=self.schema), snapshot_properties=marker)
+        self.table = self.table.refresh()
+
+    def catch_up(self, history: Table) -> int:
+        """Apply what the history committed after the state's last apply (all of it the first time).
+        Returns the number of changes applied."""
+        current = history.current_snapshot()
+        if current is None:
+            return 0
+        applied = self.applied()
+        if applied == current.snapshot_id:
+            return 0
+        row_filter: BooleanExpression | None = None
+        if applied is not None:
+            snapshot = history.snapshot_by_id(applied)
+            since = snapshot.summary[BATCH_AT] if snapshot is not None and snapshot.summary is not None else None
+            if since:
+                row_filter = GreaterThan("ingested_at", since)  # type: ignore[call-arg,arg-type]
+        scan = history.scan(row_filter=row_filter) if row_filter is not None else history.scan()
+        changes = scan.to_arrow()
+        log.info("current state catches up with %d changes from the history", changes.num_rows)
+        self.apply(changes, current.snapshot_id)
+        return int(changes.num_rows)
