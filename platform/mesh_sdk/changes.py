@@ -62,9 +62,14 @@ def from_debezium(envelope: Mapping[str, Any], expected_table: str) -> dict[str,
 
 
 def from_outbox(
-    payload: Any, headers: Sequence[tuple[str, bytes | None]] | None, expected_aggregate: str, offset: int
+    payload: Any,
+    headers: Sequence[tuple[str, bytes | None]] | None,
+    expected_aggregate: str,
+    offset: int,
+    timestamp_ms: int | None,
 ) -> dict[str, Any]:
-    """An event the outbox event router published: the payload is the aggregate's new state (JSON)."""
+    """An event the outbox event router published: the payload is the aggregate's new state (JSON).
+    The router stamps the message with the source's commit time; the offset orders the events."""
     meta = {k: (v or b"").decode() for k, v in headers or []}
     if not isinstance(payload, str):
         raise UnexpectedChange("an outbox event's payload must be JSON text")
@@ -82,7 +87,7 @@ def from_outbox(
         "after": state,
         "table": expected_aggregate,
         "position": offset,
-        "committed_at": None,
+        "committed_at": _utc_millis(timestamp_ms),
         "event_id": meta["id"],
         "event_type": meta["type"],
     }

@@ -12,6 +12,7 @@ from typing import Any
 
 import pyarrow as pa
 import uvicorn
+from confluent_kafka import Message
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from fastapi import FastAPI
 from pyiceberg.table import Table
@@ -141,11 +142,12 @@ class ProductRuntime:
             writer_schema = AvroWireDecoder(self.registry)
             captured = captured_table(cdc.topic)
             if cdc.style == "outbox":
-                return {
-                    cdc.topic: lambda m: from_outbox(
-                        writer_schema.datum(m.value() or b""), m.headers(), captured, m.offset() or 0
-                    )
-                }
+
+                def outbox_event(m: Message) -> dict[str, Any]:
+                    payload = writer_schema.datum(m.value() or b"")
+                    return from_outbox(payload, m.headers(), captured, m.offset() or 0, m.timestamp()[1])
+
+                return {cdc.topic: outbox_event}
             return {cdc.topic: lambda m: from_debezium(writer_schema(m.value() or b""), captured)}
         decoders: dict[str, Decode] = {}
         for port in self.product.kafka_inputs():

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from mesh_config import MeshSettings
 from mesh_sdk.product import load_product
@@ -33,6 +34,21 @@ def running_product(folder: Path, settings: MeshSettings, **options: object) -> 
         yield runtime
     finally:
         runtime.stop()
+
+
+def _comparable(value: Any) -> Any:
+    return value.astimezone(UTC) if isinstance(value, datetime) and value.tzinfo else value
+
+
+def state_matches(runtime: ProductRuntime, expected: Mapping[Any, Mapping[str, Any]], columns: Sequence[str]) -> bool:
+    """Whether a captured table's current state in the lakehouse equals `expected` (rows by key,
+    as the source database holds them) on `columns`, row for row."""
+    assert runtime.state is not None, "only products fed by change data capture keep a current state"
+    key = runtime.key_columns[0]
+    rows = runtime.state.table.refresh().scan(selected_fields=tuple(columns)).to_arrow().to_pylist()
+    actual = {r[key]: {c: _comparable(r[c]) for c in columns} for r in rows}
+    wanted = {k: {c: _comparable(v[c]) for c in columns} for k, v in expected.items()}
+    return len(rows) == len(actual) and actual == wanted
 
 
 def eventually(probe: Callable[[], T | None], *, attempts: int = 100, pause_s: float = 0.2) -> T:

@@ -1,0 +1,97 @@
+"""`mesh cdc`: capture the operational databases' changes (Debezium on the Kafka Connect worker)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from mesh_adapters.connect import ConnectClient, ConnectError
+from mesh_config import MeshSettings, load_settings
+from mesh_sources.capture import CONTENT, LEGACY, SOURCES, CaptureSource, remove_source, slot_active, start_source
+
+cdc_app = typer.Typer(no_args_is_help=True)
+console = Console()
+_BY_NAME = {s.name: s for s in SOURCES}
+
+
+def _sources(name: str) -> list[CaptureSource]:
+    if name == "all":
+        return list(SOURCES)
+    if name not in _BY_NAME:
+        raise typer.BadParameter(f"unknown source {name!r}: choose {', '.join(_BY_NAME)} or all")
+    return [_BY_NAME[name]]
+
+
+def start_capture(settings: MeshSettings, sources: list[CaptureSource], customers: int, titles: int) -> None:
+    """Install and seed each database (once), then its connector; idempotent."""
+    from mesh_sources.content import install_content
+    from mesh_sources.legacy import install_legacy
+
+    installers = {
+        LEGACY.name: lambda dsn: install_legacy(dsn, customers=customers),
+        CONTENT.name: lambda dsn: install_content(dsn, titles=titles),
+    }
+    for source in sources:
+        with console.status(f"capturing {source.name}: database, publication, connector"):
+            start_source(source, settings, installers.get(source.name))
+        console.print(f"[green]✓[/] {source.name}: {source.connector} running → {', '.join(source.topics())}")
+
+
+@cdc_app.command("start")
+def start(
+    source: Annotated[str, typer.Argument(help="legacy, content or all")] = "all",
+    customers: Annotated[int, typer.Option(help="customers seeded in a new legacy database")] = 10_000,
+    titles: Annotated[int, typer.Option(help="titles seeded in a new content database")] = 500,
+) -> None:
+    """Create the databases' schemas and seed data (first time only) and start capturing their changes."""
+    try:
+        start_capture(load_settings(), _sources(source), customers, titles)
+    except (ConnectError, TimeoutError, OSError) as exc:
+        console.print(f"[red]✗[/] {exc}")
+        raise typer.Exit(1) from None
+
+
+@cdc_app.command("status")
+def status() -> None:
+    """Each source's connector, its tasks and its replication slot."""
+    settings = load_settings()
+    table = Table("source", "connector", "state", "tasks", "slot", "topics")
+    try:
+        with ConnectClient(settings.kafka_connect_url) as connect:
+            for source in SOURCES:
+                st = connect.status(source.connector)
+                try:
+                    active = slot_active(source, settings)
+                    slot = "none" if active is None else ("active" if active else "idle (holds WAL)")
+                except OSError as exc:
+                    slot = f"unknown ({exc})"
+                table.add_row(
+                    source.name, source.connector, st.state, ",".join(st.tasks) or "-", slot, "\n".join(source.topics())
+                )
+    except ConnectError as exc:
+        console.print(f"[red]✗[/] {exc}")
+        raise typer.Exit(1) from None
+    console.print(table)
+
+
+@cdc_app.command("restart")
+def restart(source: Annotated[str, typer.Argument(help="legacy, content or all")] = "all") -> None:
+    """Restart connectors and their tasks (no change is lost: they resume from their offsets)."""
+    settings = load_settings()
+    with ConnectClient(settings.kafka_connect_url) as connect:
+        for s in _sources(source):
+            connect.restart(s.connector)
+            connect.wait_running(s.connector)
+            console.print(f"[green]✓[/] {s.connector} restarted")
+
+
+@cdc_app.command("remove")
+def remove(source: Annotated[str, typer.Argument(help="legacy, content or all")]) -> None:
+    """Stop capturing: delete the connector, drop its replication slot and publication (topics stay)."""
+    settings = load_settings()
+    for s in _sources(source):
+        remove_source(s, settings)
+        console.print(f"[green]✓[/] {s.name}: connector, replication slot and publication removed")

@@ -1,0 +1,32 @@
+"""content.titles: the domain logic. Each outbox event carries a title's whole new state; this says
+what it means for the catalogue."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from mesh_sdk.changes import parse_timestamp
+from mesh_sdk.product import BatchContext
+
+# A retired title stays in the catalogue, unavailable: viewing history still refers to it.
+OPERATION = {"TitleCreated": "c", "TitleUpdated": "u", "TitleRetired": "u"}
+
+
+def transform(event: Mapping[str, Any], batch: BatchContext) -> Mapping[str, Any]:
+    title = event["after"]
+    if event["event_type"] not in OPERATION:
+        raise ValueError(f"unknown title event type {event['event_type']!r} (expected one of {sorted(OPERATION)})")
+    genres = list(title["genres"])
+    return {
+        **title,
+        "genres": ",".join(genres),
+        "primary_genre": genres[0] if genres else None,
+        "updated_at": parse_timestamp(title["updated_at"]),
+        "event_id": event["event_id"],
+        "event_type": event["event_type"],
+        "op": OPERATION[event["event_type"]],
+        "position": event["position"],
+        "changed_at": event["committed_at"],
+        "ingested_at": batch.ingested_at,
+    }

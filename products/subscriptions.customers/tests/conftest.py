@@ -1,0 +1,51 @@
+"""Fixtures named after what they start: the legacy monolith captured by Debezium, and the product."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+
+from mesh_config import MeshSettings
+from mesh_sdk.runtime import ProductRuntime
+from mesh_sdk.testing import running_product
+from mesh_sources.capture import LEGACY, remove_source, slot_active, start_source
+from mesh_sources.legacy import install_legacy
+from mesh_stack import Stack
+
+FOLDER = Path(__file__).resolve().parents[1]
+SEEDED_CUSTOMERS = 300
+COLUMNS = ("customer_id", "email", "full_name", "country", "birth_year", "marketing_opt_in", "created_at", "updated_at")
+
+
+@pytest.fixture(scope="session")
+def legacy_capture(embedded_stack: Stack) -> Iterator[MeshSettings]:
+    """The legacy database, seeded, with its Debezium connector running; the connector, its slot and
+    its publication are removed at the end (and that removal is checked)."""
+    settings = embedded_stack.settings
+    start_source(LEGACY, settings, lambda dsn: install_legacy(dsn, customers=SEEDED_CUSTOMERS))
+    yield settings
+    remove_source(LEGACY, settings)
+    assert slot_active(LEGACY, settings) is None, "the replication slot must not outlive the connector"
+
+
+@pytest.fixture(scope="session")
+def customers_product(legacy_capture: MeshSettings) -> Iterator[ProductRuntime]:
+    with running_product(FOLDER, legacy_capture, batch_interval_s=0.3, observe_interval_s=1.0) as rt:
+        yield rt
+
+
+@pytest.fixture(scope="session")
+def http(customers_product: ProductRuntime) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=f"http://127.0.0.1:{customers_product.options.http_port}", timeout=30) as client:
+        yield client
+
+
+def database_customers(settings: MeshSettings) -> dict[int, dict[str, Any]]:
+    with psycopg.connect(settings.postgres_dsn(settings.legacy_db)) as conn:
+        rows = conn.execute(f"SELECT {', '.join(COLUMNS)} FROM customers").fetchall()
+    return {r[0]: dict(zip(COLUMNS, r, strict=True)) for r in rows}

@@ -1,0 +1,133 @@
+"""subscriptions.customers against the real legacy database: the current state follows every insert,
+update and deletion; the history holds every change once; bad input goes to the dead-letter topic."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka.schema_registry import SchemaRegistryClient
+from confluent_kafka.schema_registry.avro import AvroDeserializer
+from confluent_kafka.serialization import MessageField, SerializationContext
+
+from mesh_config import MeshSettings
+from mesh_sdk.runtime import ProductRuntime
+from mesh_sdk.testing import eventually, state_matches
+from mesh_sources.legacy import LegacyWorkload
+
+from .conftest import COLUMNS, SEEDED_CUSTOMERS, database_customers
+
+pytestmark = pytest.mark.integration
+CDC_TOPIC = "cdc.legacy.public.customers"
+
+
+def _changes_since(rt: ProductRuntime, since: datetime) -> list[dict[str, Any]]:
+    rows = rt.ingestor.table.refresh().scan().to_arrow().to_pylist()
+    return [r for r in rows if r["ingested_at"] > since]
+
+
+def test_initial_snapshot_reaches_the_current_state(customers_product: ProductRuntime, http: httpx.Client) -> None:
+    eventually(lambda: state_matches(customers_product, database_customers(customers_product.settings), COLUMNS))
+    reads = [r for r in customers_product.ingestor.table.refresh().scan().to_arrow().to_pylist() if r["op"] == "r"]
+    assert len(reads) == SEEDED_CUSTOMERS
+
+
+def test_after_a_workload_the_state_equals_the_database_and_the_history_holds_every_change(
+    customers_product: ProductRuntime, http: httpx.Client
+) -> None:
+    settings = customers_product.settings
+    eventually(lambda: state_matches(customers_product, database_customers(settings), COLUMNS))
+    start = datetime.now(UTC)
+    with LegacyWorkload.connect(settings.postgres_dsn(settings.legacy_db), seed=11) as workload:
+        for _ in range(400):
+            workload.step()
+        counts = workload.counts
+    assert counts.rows[("customers", "delete")] > 0 and counts.rows[("customers", "update")] > 0
+
+    eventually(lambda: state_matches(customers_product, database_customers(settings), COLUMNS), attempts=300)
+    expected = {
+        "c": counts.rows[("customers", "insert")],
+        "u": counts.rows[("customers", "update")],
+        "d": counts.rows[("customers", "delete")],
+    }
+    changes = eventually(
+        lambda: (c := _changes_since(customers_product, start)) and len(c) >= sum(expected.values()) and c
+    )
+    seen = {op: sum(1 for c in changes if c["op"] == op) for op in "cud"}
+    assert seen == expected, "every change exactly once"
+    all_changes = customers_product.ingestor.table.scan(selected_fields=("position", "customer_id")).to_arrow()
+    keys = list(zip(all_changes["position"].to_pylist(), all_changes["customer_id"].to_pylist(), strict=True))
+    assert len(keys) == len(set(keys)), "no change twice in the history"
+
+    # The REST port serves the same current rows, and a customer's changes in source order.
+    some = next(iter(database_customers(settings)))
+    assert http.get(f"/customers/{some}").json()["email"] == database_customers(settings)[some]["email"]
+    history = http.get("/changes", params={"customer_id": some, "sort": "position"}).json()["items"]
+    assert history and history[-1]["op"] in ("c", "u", "r")
+
+
+def test_cdc_events_are_avro_in_the_registry_readable_with_confluent_kafka(legacy_capture: MeshSettings) -> None:
+    registry = SchemaRegistryClient({"url": legacy_capture.schema_registry_url})
+    deserialize = AvroDeserializer(registry)
+    consumer = Consumer(
+        {
+            "bootstrap.servers": legacy_capture.bootstrap_servers,
+            "group.id": str(uuid.uuid4()),
+            "enable.auto.commit": False,
+        }
+    )
+    try:
+        consumer.assign([TopicPartition(CDC_TOPIC, 0, 0)])
+        msg = eventually(lambda: consumer.poll(1.0))
+        key = deserialize(msg.key(), SerializationContext(CDC_TOPIC, MessageField.KEY))
+        value = deserialize(msg.value(), SerializationContext(CDC_TOPIC, MessageField.VALUE))
+    finally:
+        consumer.close()
+    assert set(key) == {"customer_id"}
+    assert value["op"] in ("r", "c") and value["source"]["table"] == "customers" and value["after"]["email"]
+    assert f"{CDC_TOPIC}-value" in registry.get_subjects()
+
+
+def _dead_letters(settings: MeshSettings, topic: str, wanted: int) -> list[dict[str, str]]:
+    consumer = Consumer({"bootstrap.servers": settings.bootstrap_servers, "group.id": str(uuid.uuid4())})
+    consumer.assign([TopicPartition(topic, p, 0) for p in range(3)])
+    letters: list[dict[str, str]] = []
+    try:
+        for _ in range(60):
+            for msg in consumer.consume(100, timeout=0.5):
+                if msg.error() is None:
+                    letters.append({k: (v or b"").decode() for k, v in msg.headers() or []})
+            if len(letters) >= wanted:
+                break
+    finally:
+        consumer.close()
+    return letters
+
+
+def test_an_event_for_another_table_and_a_truncated_event_go_to_the_dead_letter_topic(
+    customers_product: ProductRuntime,
+) -> None:
+    settings = customers_product.settings
+    plans = Consumer({"bootstrap.servers": settings.bootstrap_servers, "group.id": str(uuid.uuid4())})
+    plans.assign([TopicPartition("cdc.legacy.public.plans", 0, 0)])
+    plan_event = eventually(lambda: plans.poll(1.0))
+    plans.close()
+    customer = Consumer({"bootstrap.servers": settings.bootstrap_servers, "group.id": str(uuid.uuid4())})
+    customer.assign([TopicPartition(CDC_TOPIC, 0, 0)])
+    customer_event = eventually(lambda: customer.poll(1.0))
+    customer.close()
+
+    producer = Producer({"bootstrap.servers": settings.bootstrap_servers})
+    producer.produce(CDC_TOPIC, key=plan_event.key(), value=plan_event.value())  # a plans change, misrouted
+    producer.produce(CDC_TOPIC, key=customer_event.key(), value=customer_event.value()[:-7])  # cut short
+    assert producer.flush(30) == 0
+
+    letters = _dead_letters(settings, customers_product.deadletter_topic, 2)
+    reasons = {d["mesh.dlq.defect"]: d["mesh.dlq.reason"] for d in letters}
+    assert "public.plans" in reasons["unexpected-event"]
+    assert reasons["schema-invalid"]
+    assert all(d["mesh.source.topic"] == CDC_TOPIC for d in letters)
