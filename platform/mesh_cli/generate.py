@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import random
 import time
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, NoReturn
 
+import psycopg
 import typer
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.live import Live
 
 from mesh_config import load_settings
@@ -23,6 +25,11 @@ from mesh_generate import (
 )
 from mesh_generate.errors import GeneratorError
 from mesh_generate.progress import live_table, progress_line, summary_line, summary_table
+from mesh_sources import progress as source_progress
+from mesh_sources.content import ContentWorkload, install_content
+from mesh_sources.db import describe
+from mesh_sources.legacy import LegacyWorkload, install_legacy
+from mesh_sources.running import RunTally, run_workload
 
 DEFAULT_PLAYBACK_TOPIC = "playback.telemetry.raw.v1"
 PLAIN_PROGRESS_EVERY_S = 5.0
@@ -124,3 +131,149 @@ class _PlainProgress:
         if tally.elapsed_s >= self.next_at_s:
             self.next_at_s = tally.elapsed_s + PLAIN_PROGRESS_EVERY_S
             console.print(progress_line(tally), highlight=False, markup=False, soft_wrap=True)
+
+
+@generate_app.command()
+def legacy(
+    rate: Annotated[float, typer.Option(help="row changes per second (approximately)")] = 10.0,
+    count: Annotated[int | None, typer.Option(min=1, help="stop after this many transactions")] = None,
+    duration: Annotated[float | None, typer.Option(min=0.0, help="stop after this many seconds")] = None,
+    seed: Annotated[int | None, typer.Option(help="replay the same operations (default: a random seed)")] = None,
+    customers: Annotated[
+        int, typer.Option(min=1, help="customers 1..N seeded into an empty database (the viewers of playback)")
+    ] = 10_000,
+) -> None:
+    """Business transactions in the legacy subscriptions monolith, for Debezium to capture: sign-ups, plan
+    changes, pauses and resumptions, cancellations, monthly and failed payments with retries, profile edits,
+    refunds and GDPR erasures (whose deletes cascade), each one transaction. Installs and seeds the database
+    first if it is empty. Runs until --count, --duration or Ctrl-C."""
+    _check_rate(rate)
+    seed = _seed_or_random(seed)
+    settings = load_settings()
+    dsn = settings.postgres_dsn(settings.legacy_db)
+    try:
+        report = install_legacy(dsn, customers)
+        workload = LegacyWorkload.connect(dsn, seed=seed)
+    except GeneratorError as exc:
+        _fail(str(exc))
+    console.print(
+        f"legacy monolith, {describe(dsn)}: {report.describe()}. Changing rows at {rate:g}/s, seed {seed}. "
+        "Ctrl-C stops.",
+        highlight=False,
+        soft_wrap=True,
+    )
+    with workload:
+        tally = _run_paced(
+            workload.step,
+            rate=rate,
+            count=count,
+            duration=duration,
+            live=lambda t: source_progress.legacy_live(t, workload.counts),
+            line=lambda t: source_progress.legacy_progress_line(t, workload.counts),
+        )
+    console.print(
+        source_progress.summary_line(tally, "row changes", settings.legacy_db, seed), highlight=False, soft_wrap=True
+    )
+    console.print(source_progress.legacy_table(workload.counts))
+    if tally.error:
+        _fail(f"stopped early: {tally.error}")
+
+
+@generate_app.command()
+def content(
+    rate: Annotated[float, typer.Option(help="outbox events (one per transaction) per second")] = 2.0,
+    count: Annotated[int | None, typer.Option(min=1, help="stop after this many transactions")] = None,
+    duration: Annotated[float | None, typer.Option(min=0.0, help="stop after this many seconds")] = None,
+    seed: Annotated[int | None, typer.Option(help="replay the same edits (default: a random seed)")] = None,
+    titles: Annotated[
+        int, typer.Option(min=1, help="titles 1..N seeded into an empty database (the catalogue of playback)")
+    ] = 500,
+    keep_outbox: Annotated[
+        bool, typer.Option(help="leave outbox rows in place instead of deleting them in the same transaction")
+    ] = False,
+) -> None:
+    """The content team at work: titles added, edited (genres, names, ratings, brought back) and retired,
+    each change one transaction that writes the title and its outbox event (TitleCreated, TitleUpdated,
+    TitleRetired) for Debezium's outbox event router. Installs and seeds the database first if it is empty.
+    Runs until --count, --duration or Ctrl-C."""
+    _check_rate(rate)
+    seed = _seed_or_random(seed)
+    settings = load_settings()
+    dsn = settings.postgres_dsn(settings.content_db)
+    try:
+        report = install_content(dsn, titles, delete_outbox=not keep_outbox)
+        workload = ContentWorkload.connect(dsn, seed=seed, delete_outbox=not keep_outbox)
+    except GeneratorError as exc:
+        _fail(str(exc))
+    console.print(
+        f"content service, {describe(dsn)}: {report.describe()}. Writing {rate:g} events/s, seed {seed}. Ctrl-C stops.",
+        highlight=False,
+        soft_wrap=True,
+    )
+    with workload:
+        tally = _run_paced(
+            workload.step,
+            rate=rate,
+            count=count,
+            duration=duration,
+            live=lambda t: source_progress.content_live(t, workload.counts),
+            line=lambda t: source_progress.content_progress_line(t, workload.counts),
+        )
+    console.print(
+        source_progress.summary_line(tally, "outbox events", settings.content_db, seed), highlight=False, soft_wrap=True
+    )
+    console.print(source_progress.content_table(workload.counts))
+    if tally.error:
+        _fail(f"stopped early: {tally.error}")
+
+
+def _check_rate(rate: float) -> None:
+    if rate <= 0:
+        raise typer.BadParameter(f"must be positive, not {rate}", param_hint="--rate")
+
+
+def _seed_or_random(seed: int | None) -> int:
+    return random.SystemRandom().randrange(2**31) if seed is None else seed
+
+
+def _fail(message: str) -> NoReturn:
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code=1)
+
+
+def _run_paced(
+    step: Callable[[], int],
+    *,
+    rate: float,
+    count: int | None,
+    duration: float | None,
+    live: Callable[[RunTally], RenderableType],
+    line: Callable[[RunTally], str],
+) -> RunTally:
+    """A source workload with the same progress display as `playback`: live table or plain lines."""
+    lost = (psycopg.OperationalError,)  # the database went away mid-run: stop, and still summarise
+    if console.is_terminal:
+        with Live(console=console, refresh_per_second=4, transient=True) as display:
+            return run_workload(
+                step,
+                rate=rate,
+                count=count,
+                duration_s=duration,
+                on_progress=lambda t: display.update(live(t)),
+                stop_on=lost,
+            )
+    lines = _PlainLines(line)
+    return run_workload(step, rate=rate, count=count, duration_s=duration, on_progress=lines, stop_on=lost)
+
+
+class _PlainLines:
+    """Without a terminal to redraw, a line every few seconds."""
+
+    def __init__(self, line: Callable[[RunTally], str]) -> None:
+        self.line = line
+        self.next_at_s = PLAIN_PROGRESS_EVERY_S
+
+    def __call__(self, tally: RunTally) -> None:
+        if tally.elapsed_s >= self.next_at_s:
+            self.next_at_s = tally.elapsed_s + PLAIN_PROGRESS_EVERY_S
+            console.print(self.line(tally), highlight=False, markup=False, soft_wrap=True)

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, Producer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 from pyiceberg.expressions import GreaterThanOrEqual
 from pyiceberg.table import Table
 
@@ -159,6 +159,17 @@ class Ingestor:
             try:
                 self.step()
                 backoff = 1.0
+            except KafkaException as exc:
+                if exc.args and exc.args[0].code() == KafkaError._FENCED:
+                    # Another instance of this product took over its transactional id: two writers
+                    # would fight over the table, so this one steps aside.
+                    log.error("another instance of %s took over (fenced); this one stops ingesting", self.product.id)
+                    self._stopping = True
+                    return
+                log.exception("batch failed; resuming from the last committed snapshot in %.0f s", backoff)
+                self._rewind()
+                time.sleep(backoff)
+                backoff = min(backoff * 2, 30.0)
             except Exception:
                 # Infrastructure trouble (S3, catalog, broker): undo the open transaction, go back to
                 # what the table has committed, and try again; the product stays up.

@@ -33,13 +33,13 @@ def legacy_capture(embedded_stack: Stack) -> Iterator[MeshSettings]:
     assert slot_active(LEGACY, settings) is None, "the replication slot must not outlive the connector"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # one instance at a time: the fault tests start their own
 def customers_product(legacy_capture: MeshSettings) -> Iterator[ProductRuntime]:
     with running_product(FOLDER, legacy_capture, batch_interval_s=0.3, observe_interval_s=1.0) as rt:
         yield rt
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def http(customers_product: ProductRuntime) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=f"http://127.0.0.1:{customers_product.options.http_port}", timeout=30) as client:
         yield client
