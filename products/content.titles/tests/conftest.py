@@ -1,0 +1,48 @@
+"""Fixtures named after what they start: the content team's database captured through its outbox,
+and the product."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from mesh_config import MeshSettings
+from mesh_sdk.runtime import ProductRuntime
+from mesh_sdk.testing import running_product
+from mesh_sources.capture import CONTENT, remove_source, slot_active, start_source
+from mesh_sources.content import install_content
+from mesh_stack import Stack
+
+FOLDER = Path(__file__).resolve().parents[1]
+SEEDED_TITLES = 120
+COLUMNS = ("title_id", "name", "kind", "genres", "release_year", "duration_s", "maturity", "available", "updated_at")
+
+
+@pytest.fixture(scope="session")
+def content_capture(embedded_stack: Stack) -> Iterator[MeshSettings]:
+    """The content database with its outbox relayed by Debezium's event router; removed at the end."""
+    settings = embedded_stack.settings
+    start_source(CONTENT, settings, lambda dsn: install_content(dsn, titles=SEEDED_TITLES))
+    yield settings
+    remove_source(CONTENT, settings)
+    assert slot_active(CONTENT, settings) is None
+
+
+@pytest.fixture(scope="module")
+def titles_product(content_capture: MeshSettings) -> Iterator[ProductRuntime]:
+    with running_product(FOLDER, content_capture, batch_interval_s=0.3, observe_interval_s=1.0) as rt:
+        yield rt
+
+
+def database_titles(settings: MeshSettings) -> dict[int, dict[str, Any]]:
+    """The titles as the product describes them: genres comma-separated."""
+    with psycopg.connect(settings.postgres_dsn(settings.content_db)) as conn:
+        rows = conn.execute(f"SELECT {', '.join(COLUMNS)} FROM titles").fetchall()
+    titles = {r[0]: dict(zip(COLUMNS, r, strict=True)) for r in rows}
+    for title in titles.values():
+        title["genres"] = ",".join(title["genres"])
+    return titles

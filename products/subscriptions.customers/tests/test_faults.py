@@ -1,0 +1,132 @@
+"""Faults during a live workload: the connector restarts, Kafka restarts, the product is killed with
+kill -9. Afterwards the current state equals the database and the history holds every change once."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from mesh_adapters.connect import ConnectClient
+from mesh_adapters.lakehouse import iceberg_catalog
+from mesh_config import MeshSettings
+from mesh_sdk.testing import eventually, free_port
+from mesh_sources.capture import LEGACY
+from mesh_sources.legacy import LegacyWorkload
+from mesh_stack import Stack
+
+from .conftest import COLUMNS, FOLDER, database_customers
+
+pytestmark = pytest.mark.integration
+MESH = str(Path(sys.executable).parent / "mesh")
+STEPS = 900
+
+
+def _start_product(settings: MeshSettings, log: Path) -> subprocess.Popen[bytes]:
+    with open(log, "ab") as out:
+        return subprocess.Popen(
+            [MESH, "run", str(FOLDER), "--http-port", str(free_port()), "--sql-port", str(free_port()),
+             "--batch-size", "200", "--batch-interval", "0.2"],
+            env=settings.environment(),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+
+
+def _stop(product: subprocess.Popen[bytes]) -> None:
+    if product.poll() is None:
+        product.send_signal(signal.SIGTERM)
+        try:
+            product.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(product.pid, signal.SIGKILL)
+            product.wait(timeout=30)
+
+
+def _tables(settings: MeshSettings) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+    catalog = iceberg_catalog(settings)
+    state = catalog.load_table("subscriptions.customers_customers_v1").scan().to_arrow().to_pylist()
+    changes = catalog.load_table("subscriptions.customers_changes_v1").scan().to_arrow().to_pylist()
+    return state, changes
+
+
+def _state_equals_database(settings: MeshSettings) -> bool:
+    state, _ = _tables(settings)
+    norm = {
+        r["customer_id"]: {
+            c: (v.astimezone(UTC) if isinstance(v, datetime) else v) for c, v in r.items() if c in COLUMNS
+        }
+        for r in state
+    }
+    db = {
+        k: {c: (v.astimezone(UTC) if isinstance(v, datetime) else v) for c, v in row.items()}
+        for k, row in database_customers(settings).items()
+    }
+    return len(state) == len(norm) and norm == db
+
+
+def test_connector_restart_kafka_restart_and_kill_9_lose_and_duplicate_no_change(
+    embedded_stack: Stack, legacy_capture: MeshSettings, tmp_path: Path
+) -> None:
+    settings = legacy_capture
+    dsn = settings.postgres_dsn(settings.legacy_db)
+    start = datetime.now(UTC)
+    progress = {"steps": 0}
+    failure: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            with LegacyWorkload.connect(dsn, seed=29) as workload:
+                for _ in range(STEPS):
+                    workload.step()
+                    progress["steps"] += 1
+                    time.sleep(0.01)  # a steady stream, so every fault lands mid-workload
+                progress["counts"] = workload.counts  # type: ignore[assignment]
+        except BaseException as exc:  # surfaced by the test thread below
+            failure.append(exc)
+
+    product = _start_product(settings, tmp_path / "product-1.log")
+    worker = threading.Thread(target=work)
+    try:
+        worker.start()
+        eventually(lambda: progress["steps"] >= STEPS // 5, attempts=600)
+        with ConnectClient(settings.kafka_connect_url) as connect:
+            connect.restart(LEGACY.connector)
+            connect.wait_running(LEGACY.connector)
+
+        eventually(lambda: progress["steps"] >= 2 * STEPS // 5, attempts=600)
+        os.killpg(product.pid, signal.SIGKILL)  # no goodbye
+        product.wait(timeout=30)
+        product = _start_product(settings, tmp_path / "product-2.log")
+
+        eventually(lambda: progress["steps"] >= 3 * STEPS // 5, attempts=600)
+        embedded_stack["kafka"].stop()
+        embedded_stack.up()  # Kafka comes back on the same storage; everything else was left running
+
+        worker.join(timeout=600)
+        assert not failure, failure
+        assert not worker.is_alive()
+        eventually(lambda: _state_equals_database(settings), attempts=600, pause_s=0.5)
+    finally:
+        _stop(product)
+        worker.join(timeout=60)
+
+    counts = progress["counts"]
+    expected = {
+        "c": counts.rows[("customers", "insert")],  # type: ignore[attr-defined]
+        "u": counts.rows[("customers", "update")],  # type: ignore[attr-defined]
+        "d": counts.rows[("customers", "delete")],  # type: ignore[attr-defined]
+    }
+    _, changes = _tables(settings)
+    window = [c for c in changes if c["changed_at"] >= start and c["op"] != "r"]  # type: ignore[operator]
+    assert {op: sum(1 for c in window if c["op"] == op) for op in "cud"} == expected, "no change missed"
+    keys = [(c["position"], c["customer_id"]) for c in changes]
+    assert len(keys) == len(set(keys)), "no change duplicated"
