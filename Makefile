@@ -33,6 +33,7 @@ bench: setup  ## every benchmark; results in bench/results/
 	$(BIN)/python -m bench.ingest_throughput
 	$(BIN)/python -m bench.serving_latency
 	$(BIN)/python -m bench.sql_aggregate
+	$(BIN)/python -m bench.cdc_pipeline
 
 up down status: setup
 	$(BIN)/mesh $@

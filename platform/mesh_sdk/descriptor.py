@@ -41,10 +41,26 @@ class KafkaInput(_Spec):
 
 
 class ProductInput(_Spec):
+    """Another product's output stream: its changes, as its contract describes them."""
+
     name: str
     kind: Literal["product"]
     product: str = Field(description="id of the upstream product")
-    port: str
+    port: str = Field("stream", description="the upstream product's Kafka output port")
+
+    @field_validator("product")
+    @classmethod
+    def _is_a_product_id(cls, value: str) -> str:
+        if not PRODUCT_ID.match(value):
+            raise ValueError("must be a product id: urn:mesh:<domain>:<product>:v<major>")
+        return value
+
+    @property
+    def topic(self) -> str:
+        """The upstream port's topic, by the mesh's naming convention (never the upstream's internals)."""
+        match = PRODUCT_ID.match(self.product)
+        assert match is not None
+        return f"{match['domain']}.{match['product']}.{self.port}.v{match['major']}"
 
 
 class CdcInput(_Spec):

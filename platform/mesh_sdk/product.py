@@ -15,7 +15,7 @@ import yaml
 
 from mesh_sdk.agreement import disagreements
 from mesh_sdk.contract import Contract, load_contract
-from mesh_sdk.descriptor import CdcInput, Descriptor, KafkaInput, load_descriptor
+from mesh_sdk.descriptor import CdcInput, Descriptor, KafkaInput, ProductInput, load_descriptor
 from mesh_sdk.errors import SpecError, SpecProblem
 
 SCHEMAS_DIR = Path(__file__).resolve().parents[2] / "schemas"
@@ -56,6 +56,9 @@ class DataProduct:
 
     def kafka_inputs(self) -> list[KafkaInput]:
         return [p for p in self.descriptor.input_ports if isinstance(p, KafkaInput)]
+
+    def product_inputs(self) -> list[ProductInput]:
+        return [p for p in self.descriptor.input_ports if isinstance(p, ProductInput)]
 
     def cdc_input(self) -> CdcInput | None:
         return next((p for p in self.descriptor.input_ports if isinstance(p, CdcInput)), None)

@@ -153,6 +153,10 @@ class ProductRuntime:
         for port in self.product.kafka_inputs():
             decode = AvroWireDecoder(self.registry, self.product.input_schemas[port.name])
             decoders[port.topic] = lambda m, decode=decode: decode(m.value() or b"")  # type: ignore[misc]
+        # An upstream product's stream is read with the schema it registered (its contract's).
+        upstream = AvroWireDecoder(self.registry)
+        for dependency in self.product.product_inputs():
+            decoders[dependency.topic] = lambda m: upstream(m.value() or b"")
         return decoders
 
     def _register_schemas(self) -> None:

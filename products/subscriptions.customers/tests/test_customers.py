@@ -14,12 +14,13 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroDeserializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
+from mesh_adapters.kafka import ensure_topics
 from mesh_config import MeshSettings
 from mesh_sdk.runtime import ProductRuntime
-from mesh_sdk.testing import eventually, state_matches
+from mesh_sdk.testing import eventually, running_product, state_matches
 from mesh_sources.legacy import LegacyWorkload
 
-from .conftest import COLUMNS, SEEDED_CUSTOMERS, database_customers
+from .conftest import COLUMNS, FOLDER, SEEDED_CUSTOMERS, database_customers
 
 pytestmark = pytest.mark.integration
 CDC_TOPIC = "cdc.legacy.public.customers"
@@ -131,3 +132,46 @@ def test_an_event_for_another_table_and_a_truncated_event_go_to_the_dead_letter_
     assert "public.plans" in reasons["unexpected-event"]
     assert reasons["schema-invalid"]
     assert all(d["mesh.source.topic"] == CDC_TOPIC for d in letters)
+
+
+def test_every_change_is_published_on_the_stream_keyed_by_customer(customers_product: ProductRuntime) -> None:
+    """Everyone in the mesh is notified: downstream products consume the change stream, never the tables."""
+    settings = customers_product.settings
+    history = customers_product.ingestor.table.refresh().scan(selected_fields=("position", "customer_id", "op"))
+    expected = sorted((r["position"], r["customer_id"], r["op"]) for r in history.to_arrow().to_pylist())
+    deserialize = AvroDeserializer(SchemaRegistryClient({"url": settings.schema_registry_url}))
+    consumer = Consumer(
+        {
+            "bootstrap.servers": settings.bootstrap_servers,
+            "group.id": str(uuid.uuid4()),
+            "isolation.level": "read_committed",
+        }
+    )
+    topic = customers_product.stream_topic
+    consumer.assign([TopicPartition(topic, p, 0) for p in range(ensure_topics(settings, [topic])[topic])])
+    seen: list[tuple[int, int, str]] = []
+    try:
+        for _ in range(120):
+            for msg in consumer.consume(1000, timeout=0.5):
+                if msg.error() is None:
+                    row = deserialize(msg.value(), SerializationContext(topic, MessageField.VALUE))
+                    assert msg.key() == str(row["customer_id"]).encode()
+                    seen.append((row["position"], row["customer_id"], row["op"]))
+            if len(seen) >= len(expected):
+                break
+    finally:
+        consumer.close()
+    assert sorted(seen) == expected
+
+
+def test_a_downstream_product_hears_every_change_through_the_stream_port(customers_product: ProductRuntime) -> None:
+    history = customers_product.ingestor.table.refresh().scan(selected_fields=("position", "customer_id", "op"))
+    expected = sorted((r["position"], r["customer_id"], r["op"]) for r in history.to_arrow().to_pylist())
+    with running_product(FOLDER / "tests" / "downstream", customers_product.settings, batch_interval_s=0.3) as follower:
+
+        def heard() -> list[tuple[int, int, str]]:
+            rows = follower.ingestor.table.refresh().scan().to_arrow().to_pylist()
+            return sorted((r["position"], r["customer_id"], r["op"]) for r in rows)
+
+        eventually(lambda: len(heard()) >= len(expected), attempts=300)
+        assert heard() == expected
