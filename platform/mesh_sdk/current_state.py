@@ -19,7 +19,7 @@ import pyarrow as pa
 from pyiceberg.expressions import And, BooleanExpression, EqualTo, GreaterThan, In, Or
 from pyiceberg.table import Table
 
-from mesh_sdk.history import BATCH_AT, lineage
+from mesh_sdk.history import BATCH_AT, PARTIAL, lineage
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,9 @@ class CurrentState:
         marker = {APPLIED: str(history_snapshot)}
         with self.table.transaction() as tx, warnings.catch_warnings():
             warnings.filterwarnings("ignore", "Delete operation did not match any records")  # inserts
-            tx.delete(_matching(list(newest), self.key_columns), snapshot_properties=marker)
+            # Readers must never travel to the state between the delete and the append.
+            deleting = marker | {PARTIAL: "true"} if alive else marker
+            tx.delete(_matching(list(newest), self.key_columns), snapshot_properties=deleting)
             if alive:
                 tx.append(pa.Table.from_pylist(alive, schema=self.schema), snapshot_properties=marker)
         self.table = self.table.refresh()

@@ -15,6 +15,9 @@ from pyiceberg.table.snapshots import Summary
 
 OFFSETS = "mesh.offsets"  # snapshot summary key: {"topic": {"partition": next offset to read}}
 BATCH_AT = "mesh.ingested-at"
+# Marks a snapshot in the middle of a commit made of several (a delete, then an append): it never
+# shows a state anyone wrote, so time travel skips it.
+PARTIAL = "mesh.partial"
 
 Offsets = dict[str, dict[int, int]]
 

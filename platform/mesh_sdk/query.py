@@ -18,6 +18,8 @@ import pyarrow as pa
 from open_data_contract_standard.model import SchemaProperty
 from pyiceberg.table import Table
 
+from mesh_sdk.history import PARTIAL
+
 log = logging.getLogger(__name__)
 
 FILTER_OPS = {"": "=", "ne": "<>", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
@@ -155,6 +157,8 @@ class HistoryReader:
         out = []
         for s in self._table().snapshots():
             summary = s.summary
+            if summary is not None and summary[PARTIAL]:
+                continue
 
             def num(key: str, summary: Any = summary) -> int:
                 return int(summary[key] or 0) if summary is not None else 0
@@ -178,7 +182,8 @@ class HistoryReader:
             current = table.current_snapshot()
             return current.snapshot_id if current else None
         if as_of.isdigit():
-            if table.snapshot_by_id(int(as_of)) is None:
+            snapshot = table.snapshot_by_id(int(as_of))
+            if snapshot is None or (snapshot.summary is not None and snapshot.summary[PARTIAL]):
                 raise QueryError(f"as_of: no snapshot {as_of}; list them at /snapshots")
             return int(as_of)
         try:
@@ -188,7 +193,9 @@ class HistoryReader:
         if when.tzinfo is None:
             when = when.replace(tzinfo=UTC)
         ms = int(when.timestamp() * 1000)
-        candidates = [s for s in table.snapshots() if s.timestamp_ms <= ms]
+        candidates = [
+            s for s in table.snapshots() if s.timestamp_ms <= ms and not (s.summary is not None and s.summary[PARTIAL])
+        ]
         if not candidates:
             raise QueryError(f"as_of: the table has no snapshot as early as {as_of}")
         return max(candidates, key=lambda s: s.timestamp_ms).snapshot_id
@@ -208,7 +215,13 @@ class HistoryReader:
     def _mask(self, relation: str) -> str:
         if not self.masked:
             return relation
-        replaced = ", ".join(f"'{MASK}' AS {_quote(c)}" for c in sorted(self.masked))
+        # Text is replaced by the mask; other types by NULL, so a column keeps its type on every port.
+        replaced = ", ".join(
+            f"'{MASK}' AS {_quote(c)}"
+            if (self.props[c].logicalType or "string") == "string"
+            else f"NULL AS {_quote(c)}"
+            for c in sorted(self.masked)
+        )
         return f"(SELECT * REPLACE ({replaced}) FROM {relation})"
 
     def _source(self, snapshot_id: int | None) -> tuple[duckdb.DuckDBPyConnection, str]:

@@ -16,6 +16,7 @@ from confluent_kafka.serialization import MessageField, SerializationContext
 
 from mesh_adapters.kafka import ensure_topics
 from mesh_config import MeshSettings
+from mesh_sdk.current_state import APPLIED, fold
 from mesh_sdk.runtime import ProductRuntime
 from mesh_sdk.testing import eventually, running_product, state_matches
 from mesh_sources.legacy import LegacyWorkload
@@ -175,3 +176,21 @@ def test_a_downstream_product_hears_every_change_through_the_stream_port(custome
 
         eventually(lambda: len(heard()) >= len(expected), attempts=300)
         assert heard() == expected
+
+
+def test_every_listed_state_snapshot_is_the_history_folded_up_to_the_snapshot_it_applied(
+    customers_product: ProductRuntime, http: httpx.Client
+) -> None:
+    """Time travel never lands between the delete and the append of a state update."""
+    state, history = customers_product.state, customers_product.ingestor.table.refresh()
+    assert state is not None
+    listed = http.get("/snapshots").json()
+    assert listed
+    for snapshot in listed[-6:]:
+        table = state.table.refresh()
+        summary = table.snapshot_by_id(snapshot["snapshot_id"]).summary
+        applied = int(summary[APPLIED])
+        rows = table.scan(snapshot_id=snapshot["snapshot_id"], selected_fields=("customer_id",)).to_arrow()
+        changes = history.scan(snapshot_id=applied, selected_fields=("customer_id", "op", "position")).to_arrow()
+        alive = {k[0] for k, c in fold(changes.to_pylist(), ["customer_id"]).items() if c["op"] != "d"}
+        assert sorted(rows["customer_id"].to_pylist()) == sorted(alive), snapshot
