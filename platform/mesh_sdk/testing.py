@@ -10,8 +10,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+import httpx
+import psycopg
+
 from mesh_config import MeshSettings
-from mesh_sdk.product import load_product
+from mesh_sdk.product import NamedQuery, load_product
 from mesh_sdk.runtime import ProductRuntime, RuntimeOptions
 
 T = TypeVar("T")
@@ -60,3 +63,58 @@ def eventually(probe: Callable[[], T | None], *, attempts: int = 100, pause_s: f
             return last
         time.sleep(pause_s)
     raise AssertionError(f"condition not met after {attempts} attempts (last value: {last!r})")
+
+
+# --- a product's query catalogue, on its ports ----------------------------------------------------------
+
+
+def query_files(folder: Path) -> list[Path]:
+    return sorted(p for p in (folder / "queries").glob("*") if p.suffix in (".sql", ".graphql"))
+
+
+def sql_rows(runtime: ProductRuntime, sql: str) -> list[dict[str, Any]]:
+    """A query through the product's SQL engine (the one behind `POST /sql` and the PostgreSQL port)."""
+    rows: list[dict[str, Any]] = runtime.sql_query(sql.strip().rstrip(";"), []).to_pylist()
+    return rows
+
+
+def example_query(runtime: ProductRuntime, name: str) -> NamedQuery:
+    return next(q for q in runtime.product.queries if q.name == name)
+
+
+def graphql(http: httpx.Client, text: str, **variables: Any) -> dict[str, Any]:
+    answer = http.post("/graphql", json={"query": text, "variables": variables}).json()
+    assert "errors" not in answer, answer
+    data: dict[str, Any] = answer["data"]
+    return data
+
+
+def check_query_catalogue(runtime: ProductRuntime, http: httpx.Client) -> None:
+    """At least three SQL and two GraphQL questions, each saying what it answers, all on discovery."""
+    files = query_files(runtime.product.folder)
+    queries = runtime.product.queries
+    assert len(queries) == len(files)
+    assert sum(q.language == "sql" for q in queries) >= 3
+    assert sum(q.language == "graphql" for q in queries) >= 2
+    assert all(len(q.description) > 40 for q in queries), "each query says what it answers"
+    assert {q["name"] for q in http.get("/").json()["queries"]} == {p.stem for p in files}
+
+
+def run_example_query(runtime: ProductRuntime, http: httpx.Client, path: Path) -> Any:
+    """An example query on its ports: SQL through `POST /sql` and the PostgreSQL port (same answer),
+    GraphQL through `/graphql` (no errors). Returns the SQL rows or the GraphQL data."""
+    text = path.read_text()
+    if path.suffix != ".sql":
+        return graphql(http, text)
+    response = http.post("/sql", json={"sql": text.strip().rstrip(";")})
+    assert response.status_code == 200, response.text
+    rows = response.json()["rows"]
+    dsn = f"postgresql://analyst@127.0.0.1:{runtime.options.sql_port}/{runtime.product.descriptor.domain}"
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        assert len(conn.execute(text).fetchall()) == len(rows), "the PostgreSQL port gives the same answer"
+    return rows
+
+
+def example_rows(runtime: ProductRuntime, name: str) -> list[dict[str, Any]]:
+    """The rows an example SQL query of the product's catalogue answers now."""
+    return sql_rows(runtime, example_query(runtime, name).text)

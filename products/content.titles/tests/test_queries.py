@@ -10,18 +10,26 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
 
-from mesh_sdk.product import NamedQuery
 from mesh_sdk.runtime import ProductRuntime
-from mesh_sdk.testing import eventually, state_matches
+from mesh_sdk.testing import (
+    check_query_catalogue,
+    eventually,
+    example_query,
+    example_rows,
+    graphql,
+    query_files,
+    run_example_query,
+    sql_rows,
+    state_matches,
+)
 from mesh_sources.content import ContentWorkload, EventCounts
 
 from .conftest import COLUMNS, FOLDER, SEEDED_TITLES, database_titles
 
 pytestmark = pytest.mark.integration
-QUERY_FILES = sorted(p for p in (FOLDER / "queries").glob("*") if p.suffix in (".sql", ".graphql"))
+QUERY_FILES = query_files(FOLDER)
 STATE = "content.titles_titles_v1"
 CHANGES = "content.titles_changes_v1"
 
@@ -39,8 +47,8 @@ def workload(titles_product: ProductRuntime) -> EventCounts:
     events = sum(counts.events.values())
 
     def caught_up() -> bool:  # the SQL port refreshes its views shortly after each commit
-        titles = _rows(titles_product, f"SELECT count(*) AS n FROM {STATE}")[0]["n"]
-        changes = _rows(titles_product, f"SELECT count(*) AS n FROM {CHANGES}")[0]["n"]
+        titles = sql_rows(titles_product, f"SELECT count(*) AS n FROM {STATE}")[0]["n"]
+        changes = sql_rows(titles_product, f"SELECT count(*) AS n FROM {CHANGES}")[0]["n"]
         return titles == len(expected) and changes >= SEEDED_TITLES + events
 
     eventually(caught_up)
@@ -53,58 +61,26 @@ def client(titles_product: ProductRuntime) -> Iterator[httpx.Client]:
         yield http
 
 
-def _rows(rt: ProductRuntime, sql: str) -> list[dict[str, Any]]:
-    return rt.sql_query(sql.strip().rstrip(";"), []).to_pylist()
-
-
-def _query(rt: ProductRuntime, name: str) -> NamedQuery:
-    return next(q for q in rt.product.queries if q.name == name)
-
-
-def _sql(rt: ProductRuntime, name: str) -> list[dict[str, Any]]:
-    return _rows(rt, _query(rt, name).text)
-
-
-def _graphql(http: httpx.Client, text: str, **variables: Any) -> dict[str, Any]:
-    answer = http.post("/graphql", json={"query": text, "variables": variables}).json()
-    assert "errors" not in answer, answer
-    data: dict[str, Any] = answer["data"]
-    return data
-
-
 def test_the_catalog_holds_documented_sql_and_graphql_queries(
     titles_product: ProductRuntime, client: httpx.Client
 ) -> None:
-    queries = titles_product.product.queries
-    assert len(queries) == len(QUERY_FILES)
-    assert sum(q.language == "sql" for q in queries) >= 3
-    assert sum(q.language == "graphql" for q in queries) >= 2
-    assert all(len(q.description) > 40 for q in queries), "each query says what it answers"
-    served = {q["name"] for q in client.get("/").json()["queries"]}
-    assert served == {p.stem for p in QUERY_FILES}
+    check_query_catalogue(titles_product, client)
 
 
 @pytest.mark.parametrize("path", QUERY_FILES, ids=lambda p: p.name)
 def test_every_example_query_runs_on_its_port(
     path: Path, titles_product: ProductRuntime, client: httpx.Client, workload: EventCounts
 ) -> None:
-    text = path.read_text()
+    answer = run_example_query(titles_product, client, path)
     if path.suffix == ".sql":
-        response = client.post("/sql", json={"sql": text.strip().rstrip(";")})
-        assert response.status_code == 200, response.text
-        rows = response.json()["rows"]
-        assert rows, "the seed guarantees rows"
-        dsn = f"postgresql://analyst@127.0.0.1:{titles_product.options.sql_port}/content"
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            assert len(conn.execute(text).fetchall()) == len(rows), "the PostgreSQL port gives the same answer"
+        assert answer, "the seed guarantees rows"
     else:
-        data = _graphql(client, text)
-        assert data and all(value for value in data.values()), "titles are never deleted: the seed guarantees rows"
+        assert answer and all(answer.values()), "titles are never deleted: the seed guarantees rows"
 
 
 def test_titles_per_genre_follow_the_main_genre(titles_product: ProductRuntime, workload: EventCounts) -> None:
     titles = database_titles(titles_product.settings).values()
-    per_genre = _sql(titles_product, "titles_per_genre")
+    per_genre = example_rows(titles_product, "titles_per_genre")
     assert {r["primary_genre"]: r["titles"] for r in per_genre} == Counter(t["genres"].split(",")[0] for t in titles)
     available = Counter(t["genres"].split(",")[0] for t in titles if t["available"])
     assert {r["primary_genre"]: r["available"] for r in per_genre if r["available"]} == available
@@ -113,7 +89,7 @@ def test_titles_per_genre_follow_the_main_genre(titles_product: ProductRuntime, 
 
 def test_catalogue_by_kind_and_decade_counts_every_title(titles_product: ProductRuntime, workload: EventCounts) -> None:
     titles = database_titles(titles_product.settings).values()
-    rows = _sql(titles_product, "catalogue_by_kind_and_decade")
+    rows = example_rows(titles_product, "catalogue_by_kind_and_decade")
     expected = Counter((t["kind"], t["release_year"] // 10 * 10) for t in titles)
     assert {(r["kind"], r["decade"]): r["titles"] for r in rows} == expected
     assert {r["kind"] for r in rows} == {"film", "episode"}
@@ -123,11 +99,11 @@ def test_catalogue_by_kind_and_decade_counts_every_title(titles_product: Product
 def test_events_per_type_per_day_count_every_published_event(
     titles_product: ProductRuntime, workload: EventCounts
 ) -> None:
-    days = _sql(titles_product, "events_per_type_per_day")
+    days = example_rows(titles_product, "events_per_type_per_day")
     per_type: Counter[str] = Counter()
     for day in days:
         per_type[day["event_type"]] += day["events"]
-    captured = _rows(titles_product, f"SELECT event_type, count(*) AS n FROM {CHANGES} GROUP BY event_type")
+    captured = sql_rows(titles_product, f"SELECT event_type, count(*) AS n FROM {CHANGES} GROUP BY event_type")
     assert per_type == Counter({r["event_type"]: r["n"] for r in captured})
     assert per_type["TitleCreated"] >= SEEDED_TITLES + workload.events["TitleCreated"]
     for event_type, count in workload.events.items():  # other tests of the session may have added more
@@ -138,7 +114,7 @@ def test_events_per_type_per_day_count_every_published_event(
 def test_a_titles_history_starts_with_its_creation_and_ends_in_its_current_state(
     titles_product: ProductRuntime, client: httpx.Client, workload: EventCounts
 ) -> None:
-    history = _sql(titles_product, "title_event_history")
+    history = example_rows(titles_product, "title_event_history")
     positions = [h["position"] for h in history]
     assert history and positions == sorted(positions)
     assert history[0]["event_type"] == "TitleCreated" and history[0]["op"] == "c"
@@ -156,7 +132,7 @@ def test_a_titles_history_starts_with_its_creation_and_ends_in_its_current_state
 def test_title_by_id_is_the_catalogue_row(
     titles_product: ProductRuntime, client: httpx.Client, workload: EventCounts
 ) -> None:
-    found = _graphql(client, _query(titles_product, "title_by_id").text)["titlesByKey"]
+    found = graphql(client, example_query(titles_product, "title_by_id").text)["titlesByKey"]
     now = database_titles(titles_product.settings)[1]
     assert (found["titleId"], found["name"], found["genres"], found["available"]) == (
         1,
@@ -170,12 +146,12 @@ def test_title_by_id_is_the_catalogue_row(
 def test_available_films_page_through_every_one_of_them(
     titles_product: ProductRuntime, client: httpx.Client, workload: EventCounts
 ) -> None:
-    text = _query(titles_product, "available_films").text
+    text = example_query(titles_product, "available_films").text
     seen: list[dict[str, Any]] = []
     snapshots: set[int] = set()
     after: str | None = None
     while True:
-        page = _graphql(client, text, after=after)["titles"]
+        page = graphql(client, text, after=after)["titles"]
         assert len(page["items"]) <= 25
         seen += page["items"]
         snapshots.add(page["snapshotId"])

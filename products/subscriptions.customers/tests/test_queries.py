@@ -10,18 +10,26 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
 
-from mesh_sdk.product import NamedQuery
 from mesh_sdk.runtime import ProductRuntime
-from mesh_sdk.testing import eventually, state_matches
+from mesh_sdk.testing import (
+    check_query_catalogue,
+    eventually,
+    example_query,
+    example_rows,
+    graphql,
+    query_files,
+    run_example_query,
+    sql_rows,
+    state_matches,
+)
 from mesh_sources.legacy import ChangeCounts, LegacyWorkload
 
 from .conftest import COLUMNS, FOLDER, database_customers
 
 pytestmark = pytest.mark.integration
-QUERY_FILES = sorted(p for p in (FOLDER / "queries").glob("*") if p.suffix in (".sql", ".graphql"))
+QUERY_FILES = query_files(FOLDER)
 STATE = "subscriptions.customers_customers_v1"
 CHANGES = "subscriptions.customers_changes_v1"
 
@@ -37,7 +45,7 @@ def workload(customers_product: ProductRuntime) -> ChangeCounts:
     expected = database_customers(settings)
     eventually(lambda: state_matches(customers_product, expected, COLUMNS), attempts=300)
     # The SQL port refreshes its views shortly after each commit.
-    eventually(lambda: _rows(customers_product, f"SELECT count(*) AS n FROM {STATE}")[0]["n"] == len(expected))
+    eventually(lambda: sql_rows(customers_product, f"SELECT count(*) AS n FROM {STATE}")[0]["n"] == len(expected))
     return counts
 
 
@@ -47,61 +55,29 @@ def client(customers_product: ProductRuntime) -> Iterator[httpx.Client]:
         yield http
 
 
-def _rows(rt: ProductRuntime, sql: str) -> list[dict[str, Any]]:
-    return rt.sql_query(sql.strip().rstrip(";"), []).to_pylist()
-
-
-def _query(rt: ProductRuntime, name: str) -> NamedQuery:
-    return next(q for q in rt.product.queries if q.name == name)
-
-
-def _sql(rt: ProductRuntime, name: str) -> list[dict[str, Any]]:
-    return _rows(rt, _query(rt, name).text)
-
-
-def _graphql(http: httpx.Client, text: str, **variables: Any) -> dict[str, Any]:
-    answer = http.post("/graphql", json={"query": text, "variables": variables}).json()
-    assert "errors" not in answer, answer
-    data: dict[str, Any] = answer["data"]
-    return data
-
-
 def test_the_catalog_holds_documented_sql_and_graphql_queries(
     customers_product: ProductRuntime, client: httpx.Client
 ) -> None:
-    queries = customers_product.product.queries
-    assert len(queries) == len(QUERY_FILES)
-    assert sum(q.language == "sql" for q in queries) >= 3
-    assert sum(q.language == "graphql" for q in queries) >= 2
-    assert all(len(q.description) > 40 for q in queries), "each query says what it answers"
-    served = {q["name"] for q in client.get("/").json()["queries"]}
-    assert served == {p.stem for p in QUERY_FILES}
+    check_query_catalogue(customers_product, client)
 
 
 @pytest.mark.parametrize("path", QUERY_FILES, ids=lambda p: p.name)
 def test_every_example_query_runs_on_its_port(
     path: Path, customers_product: ProductRuntime, client: httpx.Client, workload: ChangeCounts
 ) -> None:
-    text = path.read_text()
+    answer = run_example_query(customers_product, client, path)
     if path.suffix == ".sql":
-        response = client.post("/sql", json={"sql": text.strip().rstrip(";")})
-        assert response.status_code == 200, response.text
-        rows = response.json()["rows"]
-        assert rows, "the seed and the workload guarantee rows"
-        dsn = f"postgresql://analyst@127.0.0.1:{customers_product.options.sql_port}/subscriptions"
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            assert len(conn.execute(text).fetchall()) == len(rows), "the PostgreSQL port gives the same answer"
-    else:
-        data = _graphql(client, text)  # no errors; what it answers is checked below
-        assert data and set(data) <= {"customers", "customersByKey", "snapshots"}, data
+        assert answer, "the seed and the workload guarantee rows"
+    else:  # no errors; what it answers is checked below
+        assert answer and set(answer) <= {"customers", "customersByKey", "snapshots"}, answer
 
 
 def test_signups_and_erasures_per_day_count_every_captured_change(
     customers_product: ProductRuntime, workload: ChangeCounts
 ) -> None:
-    days = _sql(customers_product, "signups_and_erasures_per_day")
+    days = example_rows(customers_product, "signups_and_erasures_per_day")
     totals = {column: sum(d[column] for d in days) for column in ("sign_ups", "profile_changes", "erasures")}
-    captured = _rows(customers_product, f"SELECT op, count(*) AS n FROM {CHANGES} GROUP BY op")
+    captured = sql_rows(customers_product, f"SELECT op, count(*) AS n FROM {CHANGES} GROUP BY op")
     by_op = Counter({r["op"]: r["n"] for r in captured})
     assert totals == {"sign_ups": by_op["c"], "profile_changes": by_op["u"], "erasures": by_op["d"]}
     # Other tests of the session may have run workloads too: at least this one's changes are there.
@@ -116,22 +92,22 @@ def test_customers_by_country_and_its_rebuild_from_the_history_agree_with_the_da
 ) -> None:
     database = database_customers(customers_product.settings)
     expected = Counter(c["country"] for c in database.values())
-    by_country = _sql(customers_product, "customers_by_country")
+    by_country = example_rows(customers_product, "customers_by_country")
     assert {r["country"]: r["customers"] for r in by_country} == expected
     opt_ins = Counter(c["country"] for c in database.values() if c["marketing_opt_in"])
     assert {r["country"]: r["marketing_opt_ins"] for r in by_country} == {k: opt_ins[k] for k in expected}
     assert all(r["first_sign_up"] <= r["latest_sign_up"] for r in by_country)
     # As of now, the state rebuilt from the history is the current state.
-    rebuilt = _sql(customers_product, "customers_by_country_as_of")
+    rebuilt = example_rows(customers_product, "customers_by_country_as_of")
     assert {r["country"]: r["customers"] for r in rebuilt} == expected
 
 
 def test_profile_change_frequency_accounts_for_every_customer_and_update(
     customers_product: ProductRuntime, workload: ChangeCounts
 ) -> None:
-    buckets = _sql(customers_product, "profile_change_frequency")
-    customers = _rows(customers_product, f"SELECT count(DISTINCT customer_id) AS n FROM {CHANGES}")[0]["n"]
-    updates = _rows(customers_product, f"SELECT count(*) AS n FROM {CHANGES} WHERE op = 'u'")[0]["n"]
+    buckets = example_rows(customers_product, "profile_change_frequency")
+    customers = sql_rows(customers_product, f"SELECT count(DISTINCT customer_id) AS n FROM {CHANGES}")[0]["n"]
+    updates = sql_rows(customers_product, f"SELECT count(*) AS n FROM {CHANGES} WHERE op = 'u'")[0]["n"]
     assert sum(b["customers"] for b in buckets) == customers
     assert sum(b["updates"] * b["customers"] for b in buckets) == updates > 0
     changed = sum(b[c] for b in buckets for c in ("email_changes", "name_changes", "country_changes", "opt_in_changes"))
@@ -141,7 +117,7 @@ def test_profile_change_frequency_accounts_for_every_customer_and_update(
 def test_a_customers_history_is_in_source_order_and_ends_in_the_current_row(
     customers_product: ProductRuntime, client: httpx.Client, workload: ChangeCounts
 ) -> None:
-    history = _sql(customers_product, "customer_change_history")
+    history = example_rows(customers_product, "customer_change_history")
     positions = [h["position"] for h in history]
     assert history and positions == sorted(positions)
     assert history[0]["op"] == "r", "customer 1 was seeded, so the initial snapshot read it first"
@@ -157,7 +133,7 @@ def test_a_customers_history_is_in_source_order_and_ends_in_the_current_row(
 def test_customer_by_id_is_the_database_row(
     customers_product: ProductRuntime, client: httpx.Client, workload: ChangeCounts
 ) -> None:
-    found = _graphql(client, _query(customers_product, "customer_by_id").text)["customersByKey"]
+    found = graphql(client, example_query(customers_product, "customer_by_id").text)["customersByKey"]
     now = database_customers(customers_product.settings).get(1)
     if now is None:  # erased by a workload
         assert found is None
@@ -168,14 +144,14 @@ def test_customer_by_id_is_the_database_row(
 def test_customers_of_a_country_page_through_every_one_of_them(
     customers_product: ProductRuntime, client: httpx.Client, workload: ChangeCounts
 ) -> None:
-    text = _query(customers_product, "customers_of_a_country").text
+    text = example_query(customers_product, "customers_of_a_country").text
     database = database_customers(customers_product.settings)
     for country in ("US", "GB"):
         seen: list[dict[str, Any]] = []
         snapshots: set[int] = set()
         after: str | None = None
         while True:
-            page = _graphql(client, text, country=country, after=after)["customers"]
+            page = graphql(client, text, country=country, after=after)["customers"]
             assert len(page["items"]) <= 20
             seen += page["items"]
             snapshots.add(page["snapshotId"])
@@ -197,14 +173,14 @@ def test_every_example_query_runs_for_a_consumer_without_a_pii_grant(
     masked = f"SELECT DISTINCT email, full_name FROM {CHANGES}"
     assert client.put("/control/policy", json={"mask": pii, "reason": "test"}, headers=auth).status_code == 200
     try:
-        eventually(lambda: _rows(customers_product, masked) == [{"email": "***", "full_name": "***"}])
+        eventually(lambda: sql_rows(customers_product, masked) == [{"email": "***", "full_name": "***"}])
         for query in customers_product.product.queries:
             if query.language == "sql":
-                assert _rows(customers_product, query.text), query.name
+                assert sql_rows(customers_product, query.text), query.name
             else:
-                data = _graphql(client, query.text)
+                data = graphql(client, query.text)
                 found = [data["customersByKey"]] if "customersByKey" in data else data["customers"]["items"]
                 assert all(c["fullName"] == "***" for c in found if c is not None), query.name
     finally:
         assert client.put("/control/policy", json={"mask": []}, headers=auth).status_code == 200
-    eventually(lambda: _rows(customers_product, masked) != [{"email": "***", "full_name": "***"}])
+    eventually(lambda: sql_rows(customers_product, masked) != [{"email": "***", "full_name": "***"}])
