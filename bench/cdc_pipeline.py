@@ -23,7 +23,7 @@ from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
 from bench.common import ROOT, bench_stack, console, percentile, write_results
-from mesh_adapters.avro import AvroWireDecoder
+from mesh_adapters.avro import AvroWireReader
 from mesh_audit.service import AuditService, BatchResult
 from mesh_config import MeshSettings
 from mesh_sources.capture import LEGACY, start_source
@@ -70,7 +70,7 @@ def _latency(settings: MeshSettings, rate: float, seconds: float) -> dict[str, A
     audit_thread = threading.Thread(target=audit.run, daemon=True)
     audit_thread.start()
 
-    keys = AvroWireDecoder(SchemaRegistryClient({"url": settings.schema_registry_url}))
+    keys = AvroWireReader(SchemaRegistryClient({"url": settings.schema_registry_url}))
 
     def watch_topic() -> None:
         consumer = Consumer({"bootstrap.servers": settings.bootstrap_servers, "group.id": str(uuid.uuid4())})

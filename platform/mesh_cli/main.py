@@ -14,6 +14,8 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from mesh_cli.audit import audit_app
+from mesh_cli.cdc import cdc_app
 from mesh_cli.generate import generate_app
 from mesh_cli.run import run as run_product
 from mesh_config import MeshSettings, load_settings
@@ -25,6 +27,8 @@ from mesh_stack.stack import StartReport
 app = typer.Typer(help="The Streamline reference data mesh.", no_args_is_help=True, add_completion=False)
 app.command(name="run")(run_product)
 app.add_typer(generate_app, name="generate", help="Realistic traffic for the products' inputs.")
+app.add_typer(cdc_app, name="cdc", help="Change data capture of the operational databases.")
+app.add_typer(audit_app, name="audit", help="The immutable change audit log: run, verify, history.")
 console = Console()
 err_console = Console(stderr=True)
 
@@ -171,50 +175,82 @@ def start(
     console.print(f"{folder.resolve().name} is running: {url}  (log: mesh logs product-{folder.resolve().name})")
 
 
+# The products `mesh demo` runs, with their REST and SQL ports.
+DEMO_PRODUCTS = {
+    "playback.events": ProductPorts(18100, 15433),
+    "subscriptions.customers": ProductPorts(18101, 15434),
+    "content.titles": ProductPorts(18102, 15435),
+}
+
+
 @app.command()
 def demo(
     rate: Annotated[int, typer.Option(help="playback events per second")] = 100,
     duration: Annotated[int, typer.Option(help="seconds of traffic")] = 30,
 ) -> None:
-    """The mesh end to end: the stack, the products, realistic traffic, then where to look."""
+    """The mesh end to end: the stack, change capture, the audit log, the products, realistic traffic
+    from the apps and the operational databases, then where to look."""
     import subprocess
+
+    from mesh_cli.cdc import start_capture
+    from mesh_sources.capture import SOURCES
+    from mesh_stack.audit_service import start_audit
 
     up()
     settings = load_settings()
-    folder = Path(__file__).resolve().parents[2] / "products" / "playback.events"
-    start(folder, 18100, 15433)
+    start_capture(settings, list(SOURCES), customers=10_000, titles=500)
+    with console.status("starting the audit log"):
+        start_audit(settings)
+    console.print("[green]✓[/] audit log running (mesh audit verify · mesh audit history KEY)")
+    products = Path(__file__).resolve().parents[2] / "products"
+    for name, ports in DEMO_PRODUCTS.items():
+        start(products / name, ports.http, ports.sql)
     mesh = str(Path(sys.executable).parent / "mesh")
-    console.print(f"\n[bold]Traffic:[/] {rate} playback events/s for {duration} s, imperfections included")
-    subprocess.run([mesh, "generate", "playback", "--rate", str(rate), "--duration", str(duration)], check=False)
+    console.print(
+        f"\n[bold]Traffic for {duration} s:[/] {rate} playback events/s (imperfections included), "
+        "legacy subscription transactions and content team edits"
+    )
+    seconds = ["--duration", str(duration)]
+    workloads = [
+        subprocess.Popen([mesh, "generate", "legacy", "--rate", "20", *seconds], stdout=subprocess.DEVNULL),
+        subprocess.Popen([mesh, "generate", "content", "--rate", "1", *seconds], stdout=subprocess.DEVNULL),
+    ]
+    subprocess.run([mesh, "generate", "playback", "--rate", str(rate), *seconds], check=False)
+    for workload in workloads:
+        workload.wait(timeout=120)
     _print_demo(settings)
 
 
 def _print_demo(settings: MeshSettings) -> None:
     import httpx
 
-    base = "http://127.0.0.1:18100"
-    time.sleep(2)  # the last micro-batch commits
-    report = httpx.get(f"{base}/observations", timeout=30).json()
-    table = Table(title="playback.events after the traffic", show_header=False)
-    table.add_row("rows in the history", f"{report['total_rows']:,}")
-    table.add_row("snapshots", str(report["snapshot_count"]))
-    table.add_row("duplicates dropped", str(report["volumes"]["duplicates"]))
-    table.add_row("dead letters", ", ".join(f"{k} {v}" for k, v in report["dead_letters"].items()))
-    fresh = report["freshness_seconds"]
-    table.add_row(
-        "freshness",
-        f"{fresh:.1f} s (SLO {report['slos']['freshness']['objective_seconds']:.0f} s)" if fresh is not None else "-",
-    )
-    passed = sum(q["passed"] for q in report["quality"])
-    table.add_row("contract checks", f"{passed}/{len(report['quality'])} pass")
+    time.sleep(2)  # the last micro-batches commit
+    table = Table(title="The products after the traffic")
+    for column in ("product", "rows", "snapshots", "dead letters", "freshness", "contract checks"):
+        table.add_column(column)
+    for name, ports in DEMO_PRODUCTS.items():
+        report = httpx.get(f"http://127.0.0.1:{ports.http}/observations", timeout=30).json()
+        fresh = report["freshness_seconds"]
+        passed = sum(q["passed"] for q in report["quality"])
+        table.add_row(
+            name,
+            f"{report['total_rows']:,}",
+            str(report["snapshot_count"]),
+            str(sum(report["dead_letters"].values())),
+            f"{fresh:.1f} s" if fresh is not None else "-",
+            f"{passed}/{len(report['quality'])} pass",
+        )
     console.print(table)
     console.print(
         "\n[bold]Look around:[/]\n"
-        f"  REST      curl '{base}/history?limit=3&sort=-occurred_at'     (OpenAPI: {base}/docs)\n"
-        f"  GraphQL   {base}/graphql\n"
-        "  SQL       psql -h 127.0.0.1 -p 15433 -d playback -c 'SELECT device, count(*) FROM "
-        "playback.events_history_v1 GROUP BY device'\n"
-        f"  health    curl {base}/observations   ·   {base}/metrics\n"
+        "  REST      curl 'http://127.0.0.1:18100/history?limit=3&sort=-occurred_at'   (OpenAPI: /docs)\n"
+        "            curl http://127.0.0.1:18101/customers/42   ·   curl 'http://127.0.0.1:18101/changes?customer_id=42'\n"
+        "            curl 'http://127.0.0.1:18102/titles?kind=film&limit=5'\n"
+        "  GraphQL   http://127.0.0.1:18100/graphql  (18101, 18102 likewise)\n"
+        "  SQL       psql -h 127.0.0.1 -p 15434 -d subscriptions -c 'SELECT op, count(*) FROM "
+        "subscriptions.customers_changes_v1 GROUP BY op'\n"
+        "  CDC       mesh cdc status   ·   mesh generate legacy --rate 50\n"
+        "  audit     mesh audit verify   ·   mesh audit history 42 --source customers\n"
         "  more      mesh generate playback --rate 200   ·   mesh status   ·   mesh down"
     )
 
@@ -222,8 +258,12 @@ def _print_demo(settings: MeshSettings) -> None:
 @app.command()
 def down() -> None:
     """Stop the products and every component of the stack; leaves no process behind. Data is kept."""
-    products = stop_products(load_settings())
-    stopped = products + _stack().down()
+    from mesh_stack.audit_service import stop_audit
+
+    settings = load_settings()
+    products = stop_products(settings)
+    audit = ["audit"] if stop_audit(settings) else []
+    stopped = products + audit + _stack().down()
     console.print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
 
 

@@ -20,7 +20,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaExcepti
 from pyiceberg.expressions import GreaterThanOrEqual
 from pyiceberg.table import Table
 
-from mesh_adapters.avro import AvroWireEncoder, WireFormatError
+from mesh_adapters.avro import AvroWireEncoder, RegistryUnavailable, WireFormatError
 from mesh_sdk.changes import UnexpectedChange
 from mesh_sdk.deadletter import DeadLetter, Defect
 from mesh_sdk.history import BATCH_AT, Offsets, append_with_offsets, committed_offsets, recent_batches
@@ -253,6 +253,8 @@ class Ingestor:
             return letter(Defect.UNDECODABLE, "not in the registry's Avro wire format (magic byte 0 + schema id)")
         try:
             record = self.decoders[topic](msg)
+        except RegistryUnavailable:
+            raise  # not the message's fault: the batch is retried from the last snapshot
         except WireFormatError as exc:
             return letter(Defect.SCHEMA_INVALID, str(exc))
         except UnexpectedChange as exc:

@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from pyiceberg.table import Table
 
 from mesh_adapters import kafka
-from mesh_adapters.avro import AvroWireDecoder, AvroWireEncoder
+from mesh_adapters.avro import AvroWireDecoder, AvroWireEncoder, AvroWireReader
 from mesh_adapters.lakehouse import duckdb_connection, iceberg_catalog
 from mesh_config import MeshSettings
 from mesh_sdk import graphql
@@ -139,12 +139,12 @@ class ProductRuntime:
         """How each input topic's messages become the records the product's logic receives."""
         cdc = self.product.cdc_input()
         if cdc is not None:
-            writer_schema = AvroWireDecoder(self.registry)
+            writer_schema = AvroWireReader(self.registry)
             captured = captured_table(cdc.topic)
             if cdc.style == "outbox":
 
                 def outbox_event(m: Message) -> dict[str, Any]:
-                    payload = writer_schema.datum(m.value() or b"")
+                    payload = writer_schema(m.value() or b"")
                     return from_outbox(payload, m.headers(), captured, m.offset() or 0, m.timestamp()[1])
 
                 return {cdc.topic: outbox_event}
@@ -154,7 +154,7 @@ class ProductRuntime:
             decode = AvroWireDecoder(self.registry, self.product.input_schemas[port.name])
             decoders[port.topic] = lambda m, decode=decode: decode(m.value() or b"")  # type: ignore[misc]
         # An upstream product's stream is read with the schema it registered (its contract's).
-        upstream = AvroWireDecoder(self.registry)
+        upstream = AvroWireReader(self.registry)
         for dependency in self.product.product_inputs():
             decoders[dependency.topic] = lambda m: upstream(m.value() or b"")
         return decoders
