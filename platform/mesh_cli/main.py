@@ -226,7 +226,8 @@ def _print_demo(settings: MeshSettings) -> None:
 
     time.sleep(2)  # the last micro-batches commit
     table = Table(title="The products after the traffic")
-    for column in ("product", "rows", "snapshots", "dead letters", "freshness", "contract checks"):
+    table.add_column("product", no_wrap=True, min_width=23)
+    for column in ("rows", "snapshots", "dead letters", "freshness", "contract checks"):
         table.add_column(column)
     for name, ports in DEMO_PRODUCTS.items():
         report = httpx.get(f"http://127.0.0.1:{ports.http}/observations", timeout=30).json()
