@@ -276,8 +276,11 @@ def _human(n: int) -> str:
 def status(as_json: Annotated[bool, typer.Option("--json", help="machine-readable")] = False) -> None:
     """Each component: URL, health, pid and resident memory."""
     settings = load_settings()
+    from mesh_stack.audit_service import audit_process
+
     rows = _stack().status()
-    for process in running_products(settings):
+    audit = audit_process(settings)
+    for process in [*running_products(settings), *([audit] if audit.pid_path.exists() else [])]:
         rows.append(
             ComponentStatus(
                 process.name,
