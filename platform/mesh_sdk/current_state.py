@@ -19,7 +19,7 @@ import pyarrow as pa
 from pyiceberg.expressions import And, BooleanExpression, EqualTo, GreaterThan, In, Or
 from pyiceberg.table import Table
 
-from mesh_sdk.history import BATCH_AT, PARTIAL, lineage
+from mesh_sdk.history import BATCH_AT, PARTIAL, lineage, trim_snapshots
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +78,7 @@ class CurrentState:
             if alive:
                 tx.append(pa.Table.from_pylist(alive, schema=self.schema), snapshot_properties=marker)
         self.table = self.table.refresh()
+        trim_snapshots(self.table)
 
     def catch_up(self, history: Table) -> int:
         """Apply what the history committed after the state's last apply (all of it the first time).

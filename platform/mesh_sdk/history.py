@@ -21,6 +21,12 @@ PARTIAL = "mesh.partial"
 
 Offsets = dict[str, dict[int, int]]
 
+# Micro-batches commit up to several snapshots a second, and every commit rewrites the list of them:
+# a table keeps its newest snapshots (time travel reaches that far back), the rest are expired in
+# bulk once there are `SNAPSHOT_SLACK` too many. Offsets live in every snapshot, so none are lost.
+SNAPSHOTS_KEPT = 1000
+SNAPSHOT_SLACK = 100
+
 
 def ensure_table(catalog: Catalog, name: str, schema: Schema, description: str) -> Table:
     try:
@@ -62,7 +68,19 @@ def append_with_offsets(table: Table, rows: pa.Table, offsets: Offsets, batch_at
     table.append(rows, snapshot_properties={OFFSETS: encoded, BATCH_AT: batch_at})
     snapshot = table.current_snapshot()
     assert snapshot is not None
+    trim_snapshots(table)
     return Commit(snapshot.snapshot_id, rows.num_rows)
+
+
+def trim_snapshots(table: Table, kept: int = SNAPSHOTS_KEPT, slack: int = SNAPSHOT_SLACK) -> int:
+    """Expire all but the newest `kept` snapshots once `slack` more have piled up; returns how many."""
+    snapshots = table.metadata.snapshots
+    if len(snapshots) < kept + slack:
+        return 0
+    oldest_first = sorted(snapshots, key=lambda s: s.timestamp_ms)
+    expired = [s.snapshot_id for s in oldest_first[:-kept]]
+    table.maintenance.expire_snapshots().by_ids(expired).commit()
+    return len(expired)
 
 
 def recent_batches(table: Table, rows_wanted: int) -> str | None:
