@@ -14,6 +14,8 @@ from mesh_stack import Stack
 from mesh_stack.isolated import isolated_settings
 
 REPO = Path(__file__).resolve().parent
+SEEDED_CUSTOMERS = 300  # in the legacy database the CDC tests capture
+SEEDED_TITLES = 120  # in the content database
 
 
 @pytest.fixture(scope="session")
@@ -52,6 +54,33 @@ def compose_stack() -> Iterator[MeshSettings]:
     with DockerCompose(REPO, compose_file_name="docker-compose.yml", wait=True):
         provision_services(settings)
         yield settings
+
+
+@pytest.fixture(scope="session")
+def legacy_capture(embedded_stack: Stack) -> Iterator[MeshSettings]:
+    """The legacy monolith's database, seeded, with its Debezium connector running; at the end the
+    connector, its replication slot and its publication are removed (and that removal is checked)."""
+    from mesh_sources.capture import LEGACY, remove_source, slot_active, start_source
+    from mesh_sources.legacy import install_legacy
+
+    settings = embedded_stack.settings
+    start_source(LEGACY, settings, lambda dsn: install_legacy(dsn, customers=SEEDED_CUSTOMERS))
+    yield settings
+    remove_source(LEGACY, settings)
+    assert slot_active(LEGACY, settings) is None, "the replication slot must not outlive the connector"
+
+
+@pytest.fixture(scope="session")
+def content_capture(embedded_stack: Stack) -> Iterator[MeshSettings]:
+    """The content database with its outbox relayed by Debezium's event router; removed at the end."""
+    from mesh_sources.capture import CONTENT, remove_source, slot_active, start_source
+    from mesh_sources.content import install_content
+
+    settings = embedded_stack.settings
+    start_source(CONTENT, settings, lambda dsn: install_content(dsn, titles=SEEDED_TITLES))
+    yield settings
+    remove_source(CONTENT, settings)
+    assert slot_active(CONTENT, settings) is None
 
 
 @pytest.fixture(scope="session", params=["embedded", "compose"])

@@ -180,6 +180,7 @@ DEMO_PRODUCTS = {
     "playback.events": ProductPorts(18100, 15433),
     "subscriptions.customers": ProductPorts(18101, 15434),
     "content.titles": ProductPorts(18102, 15435),
+    "subscriptions.subscriptions": ProductPorts(18103, 15436),
 }
 
 
@@ -246,8 +247,9 @@ def _print_demo(settings: MeshSettings) -> None:
         "\n[bold]Look around:[/]\n"
         "  REST      curl 'http://127.0.0.1:18100/history?limit=3&sort=-occurred_at'   (OpenAPI: /docs)\n"
         "            curl http://127.0.0.1:18101/customers/42   ·   curl 'http://127.0.0.1:18101/changes?customer_id=42'\n"
-        "            curl 'http://127.0.0.1:18102/titles?kind=film&limit=5'\n"
-        "  GraphQL   http://127.0.0.1:18100/graphql  (18101, 18102 likewise)\n"
+        "            curl 'http://127.0.0.1:18102/titles?kind=film&limit=5'   ·   "
+        "curl 'http://127.0.0.1:18103/subscriptions?status=cancelled&limit=5'\n"
+        "  GraphQL   http://127.0.0.1:18100/graphql  (18101, 18102, 18103 likewise)\n"
         "  SQL       psql -h 127.0.0.1 -p 15434 -d subscriptions -c 'SELECT op, count(*) FROM "
         "subscriptions.customers_changes_v1 GROUP BY op'\n"
         "  CDC       mesh cdc status   ·   mesh generate legacy --rate 50\n"

@@ -13,23 +13,10 @@ import pytest
 from mesh_config import MeshSettings
 from mesh_sdk.runtime import ProductRuntime
 from mesh_sdk.testing import running_product
-from mesh_sources.capture import CONTENT, remove_source, slot_active, start_source
-from mesh_sources.content import install_content
-from mesh_stack import Stack
 
 FOLDER = Path(__file__).resolve().parents[1]
-SEEDED_TITLES = 120
+SEEDED_TITLES = 120  # as the root conftest seeds the content database
 COLUMNS = ("title_id", "name", "kind", "genres", "release_year", "duration_s", "maturity", "available", "updated_at")
-
-
-@pytest.fixture(scope="session")
-def content_capture(embedded_stack: Stack) -> Iterator[MeshSettings]:
-    """The content database with its outbox relayed by Debezium's event router; removed at the end."""
-    settings = embedded_stack.settings
-    start_source(CONTENT, settings, lambda dsn: install_content(dsn, titles=SEEDED_TITLES))
-    yield settings
-    remove_source(CONTENT, settings)
-    assert slot_active(CONTENT, settings) is None
 
 
 @pytest.fixture(scope="module")

@@ -13,24 +13,10 @@ import pytest
 from mesh_config import MeshSettings
 from mesh_sdk.runtime import ProductRuntime
 from mesh_sdk.testing import running_product
-from mesh_sources.capture import LEGACY, remove_source, slot_active, start_source
-from mesh_sources.legacy import install_legacy
-from mesh_stack import Stack
 
 FOLDER = Path(__file__).resolve().parents[1]
-SEEDED_CUSTOMERS = 300
+SEEDED_CUSTOMERS = 300  # as the root conftest seeds the legacy database
 COLUMNS = ("customer_id", "email", "full_name", "country", "birth_year", "marketing_opt_in", "created_at", "updated_at")
-
-
-@pytest.fixture(scope="session")
-def legacy_capture(embedded_stack: Stack) -> Iterator[MeshSettings]:
-    """The legacy database, seeded, with its Debezium connector running; the connector, its slot and
-    its publication are removed at the end (and that removal is checked)."""
-    settings = embedded_stack.settings
-    start_source(LEGACY, settings, lambda dsn: install_legacy(dsn, customers=SEEDED_CUSTOMERS))
-    yield settings
-    remove_source(LEGACY, settings)
-    assert slot_active(LEGACY, settings) is None, "the replication slot must not outlive the connector"
 
 
 @pytest.fixture(scope="module")  # one instance at a time: the fault tests start their own

@@ -1,0 +1,26 @@
+"""subscriptions.subscriptions: the domain logic. The platform captures, orders, deduplicates and keeps
+the current state; this says what a subscription change is made of."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from mesh_sdk.changes import parse_timestamp
+from mesh_sdk.product import BatchContext
+
+
+def transform(change: Mapping[str, Any], batch: BatchContext) -> Mapping[str, Any]:
+    """One captured change of a subscriptions row becomes one history row: the row after the change
+    (before it, for a deletion), with what happened and when."""
+    row = change["before"] if change["op"] == "d" else change["after"]
+    return {
+        **row,
+        "started_at": parse_timestamp(row["started_at"]),
+        "cancelled_at": parse_timestamp(row["cancelled_at"]),
+        "updated_at": parse_timestamp(row["updated_at"]),
+        "op": change["op"],
+        "position": change["position"],
+        "changed_at": change["committed_at"],
+        "ingested_at": batch.ingested_at,
+    }

@@ -1,0 +1,36 @@
+"""Fixtures named after what they start: the product, on the captured legacy monolith."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+
+from mesh_config import MeshSettings
+from mesh_sdk.runtime import ProductRuntime
+from mesh_sdk.testing import running_product
+
+FOLDER = Path(__file__).resolve().parents[1]
+COLUMNS = ("subscription_id", "customer_id", "plan_id", "status", "started_at", "cancelled_at", "updated_at")
+
+
+@pytest.fixture(scope="module")
+def subscriptions_product(legacy_capture: MeshSettings) -> Iterator[ProductRuntime]:
+    with running_product(FOLDER, legacy_capture, batch_interval_s=0.3, observe_interval_s=1.0) as rt:
+        yield rt
+
+
+@pytest.fixture(scope="module")
+def client(subscriptions_product: ProductRuntime) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=f"http://127.0.0.1:{subscriptions_product.options.http_port}", timeout=30) as http:
+        yield http
+
+
+def database_subscriptions(settings: MeshSettings) -> dict[int, dict[str, Any]]:
+    with psycopg.connect(settings.postgres_dsn(settings.legacy_db)) as conn:
+        rows = conn.execute(f"SELECT {', '.join(COLUMNS)} FROM subscriptions").fetchall()
+    return {r[0]: dict(zip(COLUMNS, r, strict=True)) for r in rows}

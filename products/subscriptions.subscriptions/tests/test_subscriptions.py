@@ -1,0 +1,58 @@
+"""subscriptions.subscriptions against the real legacy database: the current subscriptions follow
+every business transaction, each change is in the history once, every example query runs."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+
+from mesh_sdk.runtime import ProductRuntime
+from mesh_sdk.testing import check_query_catalogue, eventually, query_files, run_example_query, state_matches
+from mesh_sources.legacy import LegacyWorkload
+
+from .conftest import COLUMNS, FOLDER, database_subscriptions
+
+pytestmark = pytest.mark.integration
+
+
+def test_after_a_workload_the_subscriptions_equal_the_database_and_every_change_is_kept_once(
+    subscriptions_product: ProductRuntime,
+) -> None:
+    settings = subscriptions_product.settings
+    eventually(lambda: state_matches(subscriptions_product, database_subscriptions(settings), COLUMNS), attempts=300)
+    start = datetime.now(UTC)
+    with LegacyWorkload.connect(settings.postgres_dsn(settings.legacy_db), seed=41) as workload:
+        for _ in range(300):
+            workload.step()
+        counts = workload.counts
+    eventually(lambda: state_matches(subscriptions_product, database_subscriptions(settings), COLUMNS), attempts=300)
+    expected = {
+        op: counts.rows[("subscriptions", name)] for op, name in (("c", "insert"), ("u", "update"), ("d", "delete"))
+    }
+
+    def changes() -> dict[str, int]:
+        rows = subscriptions_product.ingestor.table.refresh().scan().to_arrow().to_pylist()
+        window = [r for r in rows if r["ingested_at"] > start]
+        return {op: sum(1 for r in window if r["op"] == op) for op in "cud"}
+
+    eventually(lambda: changes() == expected, attempts=150)
+    keys = subscriptions_product.ingestor.table.scan(selected_fields=("position", "subscription_id")).to_arrow()
+    pairs = list(zip(keys["position"].to_pylist(), keys["subscription_id"].to_pylist(), strict=True))
+    assert len(pairs) == len(set(pairs)), "no change twice"
+
+
+def test_the_query_catalogue_is_documented_and_every_query_runs(
+    subscriptions_product: ProductRuntime, client: httpx.Client
+) -> None:
+    check_query_catalogue(subscriptions_product, client)
+    eventually(
+        lambda: run_example_query(
+            subscriptions_product, client, FOLDER / "queries" / "subscribers_by_status_and_plan.sql"
+        )
+    )
+    for path in query_files(FOLDER):
+        answer = run_example_query(subscriptions_product, client, Path(path))
+        assert answer is not None, path.name
