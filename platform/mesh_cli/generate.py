@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, NoReturn
 
 import psycopg
@@ -162,21 +163,14 @@ def legacy(
         highlight=False,
         soft_wrap=True,
     )
-    with workload:
-        tally = _run_paced(
-            workload.step,
-            rate=rate,
-            count=count,
-            duration=duration,
-            live=lambda t: source_progress.legacy_live(t, workload.counts),
-            line=lambda t: source_progress.legacy_progress_line(t, workload.counts),
-        )
-    console.print(
-        source_progress.summary_line(tally, "row changes", settings.legacy_db, seed), highlight=False, soft_wrap=True
+    _drive(
+        workload,
+        Pace(rate, count, duration),
+        live=lambda t: source_progress.legacy_live(t, workload.counts),
+        line=lambda t: source_progress.legacy_progress_line(t, workload.counts),
+        summary=lambda t: source_progress.summary_line(t, "row changes", settings.legacy_db, seed),
+        table=lambda: source_progress.legacy_table(workload.counts),
     )
-    console.print(source_progress.legacy_table(workload.counts))
-    if tally.error:
-        _fail(f"stopped early: {tally.error}")
 
 
 @generate_app.command()
@@ -210,19 +204,39 @@ def content(
         highlight=False,
         soft_wrap=True,
     )
+    _drive(
+        workload,
+        Pace(rate, count, duration),
+        live=lambda t: source_progress.content_live(t, workload.counts),
+        line=lambda t: source_progress.content_progress_line(t, workload.counts),
+        summary=lambda t: source_progress.summary_line(t, "outbox events", settings.content_db, seed),
+        table=lambda: source_progress.content_table(workload.counts),
+    )
+
+
+@dataclass(frozen=True)
+class Pace:
+    rate: float
+    count: int | None
+    duration: float | None
+
+
+def _drive(
+    workload: LegacyWorkload | ContentWorkload,
+    pace: Pace,
+    *,
+    live: Callable[[RunTally], RenderableType],
+    line: Callable[[RunTally], str],
+    summary: Callable[[RunTally], str],
+    table: Callable[[], RenderableType],
+) -> None:
+    """Run a source workload at its pace with progress, then its summary and counts."""
     with workload:
         tally = _run_paced(
-            workload.step,
-            rate=rate,
-            count=count,
-            duration=duration,
-            live=lambda t: source_progress.content_live(t, workload.counts),
-            line=lambda t: source_progress.content_progress_line(t, workload.counts),
+            workload.step, rate=pace.rate, count=pace.count, duration=pace.duration, live=live, line=line
         )
-    console.print(
-        source_progress.summary_line(tally, "outbox events", settings.content_db, seed), highlight=False, soft_wrap=True
-    )
-    console.print(source_progress.content_table(workload.counts))
+    console.print(summary(tally), highlight=False, soft_wrap=True)
+    console.print(table())
     if tally.error:
         _fail(f"stopped early: {tally.error}")
 
