@@ -42,6 +42,12 @@ def install_legacy(dsn: str, customers: int = 10_000, seed: int = WORLD_SEED) ->
         already = conn.execute("SELECT EXISTS (SELECT 1 FROM plans)").fetchone()
         report = SeedReport(seeded=False)
         if not (already and already[0]):
+            strays = conn.execute("SELECT EXISTS (SELECT 1 FROM customers)").fetchone()
+            if strays and strays[0]:
+                raise db.SourceUnavailable(
+                    "the legacy database has customers but no plans: it was not seeded by mesh, so it "
+                    "cannot be seeded now; empty it (DROP its tables, or `mesh reset`) and try again"
+                )
             data = legacy_seed(customers, dt.datetime.now(dt.UTC), seed)
             copy_rows(conn, "plans", PLAN_COLUMNS, data.plans)
             copy_rows(conn, "customers", CUSTOMER_COLUMNS, data.customers)

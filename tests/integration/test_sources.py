@@ -33,6 +33,7 @@ from mesh_sources.content_model import (
     TitleRuleViolation,
     TitleState,
 )
+from mesh_sources.db import SourceUnavailable
 from mesh_sources.legacy import LegacyWorkload, install_legacy
 from mesh_sources.running import run_workload
 from mesh_stack import Stack
@@ -321,3 +322,11 @@ def test_the_command_installs_runs_a_count_and_summarises(
     assert "done: 25 transactions" in output and f"in {scratch.name}" in output and "seed 3" in output
     again = runner.invoke(generate_app, [command, "--count", "1", "--rate", "10000"])
     assert again.exit_code == 0 and "already seeded" in again.output
+
+
+def test_a_legacy_database_with_customers_but_no_plans_is_refused_with_what_to_do(scratch: Scratch) -> None:
+    install_legacy(scratch.dsn, customers=5)
+    with psycopg.connect(scratch.dsn) as conn:
+        conn.execute("DELETE FROM payments; DELETE FROM subscriptions; DELETE FROM plans")
+    with pytest.raises(SourceUnavailable, match="has customers but no plans"):
+        install_legacy(scratch.dsn, customers=5)
