@@ -180,6 +180,10 @@ class ObservationPublisher:
         self._stop.set()
         self._thread.join(timeout=10)
 
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
     def publish_once(self) -> None:
         report = self.observer.report()
         self.producer.produce(

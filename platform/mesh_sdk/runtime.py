@@ -337,6 +337,26 @@ class ProductRuntime:
         self.publisher.stop()
         for thread in self._threads:
             thread.join(timeout=15)
+        busy = [t.name for t in self._threads if t.is_alive()]
+        if busy or self.publisher.running:
+            log.warning("threads still running at stop (%s): their Kafka clients are left open", ", ".join(busy))
+            return
+        self._close_kafka_clients()
+
+    def _close_kafka_clients(self) -> None:
+        """Kafka clients keep connections and threads of their own: they go with the product, rather
+        than retrying a broker that may be gone when the process lives on (an embedding test, say)."""
+        producers = (self.ingestor.stream_producer, self.ingestor.deadletter_producer, self.publisher.producer)
+        for producer in producers:
+            try:
+                producer.flush(5)
+                producer.close()
+            except Exception as exc:
+                log.debug("closing a producer: %s", exc)
+        try:
+            self.ingestor.consumer.close()
+        except Exception as exc:
+            log.debug("closing the consumer: %s", exc)
 
 
 def _record_name(port: str) -> str:
