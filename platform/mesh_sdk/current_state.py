@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import reduce
 from typing import Any
 
@@ -25,6 +26,17 @@ log = logging.getLogger(__name__)
 
 APPLIED = "mesh.applied-history-snapshot"
 DELETE = "d"
+
+
+@dataclass(frozen=True)
+class Delta:
+    """One applied batch: the keys it touched (all removed) and the rows alive again (added), taking
+    the state from one snapshot to the next. Copies of the state follow it without a full reload."""
+
+    from_snapshot: int | None
+    to_snapshot: int | None
+    keys: pa.Table
+    alive: pa.Table
 
 
 def fold(changes: Sequence[dict[str, Any]], key_columns: Sequence[str]) -> dict[tuple[Any, ...], dict[str, Any]]:
@@ -63,11 +75,13 @@ class CurrentState:
                 return int(value)
         return None
 
-    def apply(self, changes: pa.Table | Sequence[dict[str, Any]], history_snapshot: int) -> None:
+    def apply(self, changes: pa.Table | Sequence[dict[str, Any]], history_snapshot: int) -> Delta | None:
+        """Apply a batch of changes; returns what changed (None when nothing did)."""
         rows = changes.to_pylist() if isinstance(changes, pa.Table) else list(changes)
         newest = fold(rows, self.key_columns)
         if not newest:
-            return
+            return None
+        before = self.table.current_snapshot()
         alive = [{n: row[n] for n in self.schema.names} for row in newest.values() if row["op"] != DELETE]
         marker = {APPLIED: str(history_snapshot)}
         with self.table.transaction() as tx, warnings.catch_warnings():
@@ -79,6 +93,17 @@ class CurrentState:
                 tx.append(pa.Table.from_pylist(alive, schema=self.schema), snapshot_properties=marker)
         self.table = self.table.refresh()
         trim_snapshots(self.table)
+        after = self.table.current_snapshot()
+        keys = pa.Table.from_pylist(
+            [dict(zip(self.key_columns, k, strict=True)) for k in newest],
+            schema=pa.schema([self.schema.field(c) for c in self.key_columns]),
+        )
+        return Delta(
+            before.snapshot_id if before is not None else None,
+            after.snapshot_id if after is not None else None,
+            keys,
+            pa.Table.from_pylist(alive, schema=self.schema),
+        )
 
     def catch_up(self, history: Table) -> int:
         """Apply what the history committed after the state's last apply (all of it the first time).

@@ -87,6 +87,27 @@ class HotCopy:
             self.snapshot_id = snapshot.snapshot_id if snapshot else None
             self.enabled = True
 
+    def replace(self, key_columns: Sequence[str], keys: pa.Table, rows: pa.Table, snapshot_id: int) -> None:
+        """Remove the rows with these keys, add `rows`: one applied batch of a current state."""
+        with self._lock:
+            if not self.enabled:
+                return
+            if self.rows + rows.num_rows > self.max_rows:
+                log.info("the current state passed %d rows: reads go to the lakehouse from now on", self.max_rows)
+                self.enabled = False
+                self.conn.execute(f"DROP TABLE IF EXISTS {self.TABLE}")
+                return
+            match = " AND ".join(f"{self.TABLE}.{_quote(c)} = gone.{_quote(c)}" for c in key_columns)
+            self.conn.register("gone", keys)
+            self.conn.register("incoming", rows.cast(self.schema))
+            self.conn.execute(f"DELETE FROM {self.TABLE} USING gone WHERE {match}")
+            self.conn.execute(f"INSERT INTO {self.TABLE} SELECT * FROM incoming")
+            self.conn.unregister("gone")
+            self.conn.unregister("incoming")
+            counted = self.conn.execute(f"SELECT count(*) FROM {self.TABLE}").fetchone()
+            self.rows = int(counted[0]) if counted else 0
+            self.snapshot_id = snapshot_id
+
     def append(self, rows: pa.Table, snapshot_id: int) -> None:
         with self._lock:
             if not self.enabled:

@@ -191,13 +191,14 @@ class ProductRuntime:
         assert self.state is not None
         history = self.ingestor.table
         snapshot = history.snapshot_by_id(snapshot_id)
+        delta = None
         try:
             if (
                 snapshot is not None
                 and self._state_applied is not None
                 and snapshot.parent_snapshot_id == self._state_applied
             ):
-                self.state.apply(rows, snapshot_id)
+                delta = self.state.apply(rows, snapshot_id)
             else:  # the state missed a batch (a failure after the history committed): catch up
                 self.state.catch_up(history)
             self._state_applied = snapshot_id
@@ -206,7 +207,11 @@ class ProductRuntime:
             self._state_applied = None
             log.exception("the current state could not be updated; it will catch up from the history")
             return
-        self.hot.load(self.state.table)
+        if delta is not None and delta.from_snapshot is not None and self.hot.holds(delta.from_snapshot):
+            if delta.to_snapshot is not None:
+                self.hot.replace(self.key_columns, delta.keys, delta.alive, delta.to_snapshot)
+        else:
+            self.hot.load(self.state.table)
         self.reader.invalidate()
         self.history_reader.invalidate()
         self._refresh_sql()
