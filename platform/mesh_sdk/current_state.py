@@ -82,16 +82,19 @@ class CurrentState:
         if not newest:
             return None
         before = self.table.current_snapshot()
-        alive = [{n: row[n] for n in self.schema.names} for row in newest.values() if row["op"] != DELETE]
+        alive = pa.Table.from_pylist(
+            [{n: row[n] for n in self.schema.names} for row in newest.values() if row["op"] != DELETE],
+            schema=self.schema,
+        )
         marker = {APPLIED: str(history_snapshot)}
+        # The transaction updates self.table in place when it commits.
         with self.table.transaction() as tx, warnings.catch_warnings():
             warnings.filterwarnings("ignore", "Delete operation did not match any records")  # inserts
             # Readers must never travel to the state between the delete and the append.
-            deleting = marker | {PARTIAL: "true"} if alive else marker
+            deleting = marker | {PARTIAL: "true"} if alive.num_rows else marker
             tx.delete(_matching(list(newest), self.key_columns), snapshot_properties=deleting)
-            if alive:
-                tx.append(pa.Table.from_pylist(alive, schema=self.schema), snapshot_properties=marker)
-        self.table = self.table.refresh()
+            if alive.num_rows:
+                tx.append(alive, snapshot_properties=marker)
         trim_snapshots(self.table)
         after = self.table.current_snapshot()
         keys = pa.Table.from_pylist(
@@ -102,7 +105,7 @@ class CurrentState:
             before.snapshot_id if before is not None else None,
             after.snapshot_id if after is not None else None,
             keys,
-            pa.Table.from_pylist(alive, schema=self.schema),
+            alive,
         )
 
     def catch_up(self, history: Table) -> int:

@@ -42,6 +42,10 @@ class BatchOutcome:
     rows: pa.Table | None = None  # what the snapshot added
 
 
+def _fenced(exc: Exception) -> bool:
+    return isinstance(exc, KafkaException) and bool(exc.args) and exc.args[0].code() == KafkaError._FENCED
+
+
 class RecentKeys:
     """Primary keys already written, remembered for a bounded number of rows (duplicates arrive
     minutes apart, not months)."""
@@ -159,18 +163,13 @@ class Ingestor:
             try:
                 self.step()
                 backoff = 1.0
-            except KafkaException as exc:
-                if exc.args and exc.args[0].code() == KafkaError._FENCED:
+            except Exception as exc:
+                if _fenced(exc):
                     # Another instance of this product took over its transactional id: two writers
                     # would fight over the table, so this one steps aside.
                     log.error("another instance of %s took over (fenced); this one stops ingesting", self.product.id)
                     self._stopping = True
                     return
-                log.exception("batch failed; resuming from the last committed snapshot in %.0f s", backoff)
-                self._rewind()
-                time.sleep(backoff)
-                backoff = min(backoff * 2, 30.0)
-            except Exception:
                 # Infrastructure trouble (S3, catalog, broker): undo the open transaction, go back to
                 # what the table has committed, and try again; the product stays up.
                 log.exception("batch failed; resuming from the last committed snapshot in %.0f s", backoff)

@@ -8,7 +8,7 @@ import json
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -17,6 +17,7 @@ import duckdb
 import pyarrow as pa
 from open_data_contract_standard.model import SchemaProperty
 from pyiceberg.table import Table
+from pyiceberg.table.snapshots import Snapshot as IcebergSnapshot
 
 from mesh_sdk.history import PARTIAL
 
@@ -45,6 +46,11 @@ class Page:
     items: list[dict[str, Any]]
     next_cursor: str | None
     snapshot_id: int | None
+
+
+def _readable(snapshots: Iterable[IcebergSnapshot]) -> list[IcebergSnapshot]:
+    """The snapshots a reader may travel to: not the middle of a commit made of several."""
+    return [s for s in snapshots if s.summary is None or not s.summary[PARTIAL]]
 
 
 def _quote(name: str) -> str:
@@ -87,15 +93,21 @@ class HotCopy:
             self.snapshot_id = snapshot.snapshot_id if snapshot else None
             self.enabled = True
 
+    def _too_big_with(self, rows: pa.Table) -> bool:
+        """Switch the copy off (for good) when `rows` would take it past `max_rows`; call under the lock."""
+        if self.rows + rows.num_rows <= self.max_rows:
+            return False
+        log.info("the table passed %d rows: reads go to the lakehouse from now on", self.max_rows)
+        self.enabled = False
+        self.conn.execute(f"DROP TABLE IF EXISTS {self.TABLE}")
+        return True
+
     def replace(self, key_columns: Sequence[str], keys: pa.Table, rows: pa.Table, snapshot_id: int) -> None:
         """Remove the rows with these keys, add `rows`: one applied batch of a current state."""
         with self._lock:
             if not self.enabled:
                 return
-            if self.rows + rows.num_rows > self.max_rows:
-                log.info("the current state passed %d rows: reads go to the lakehouse from now on", self.max_rows)
-                self.enabled = False
-                self.conn.execute(f"DROP TABLE IF EXISTS {self.TABLE}")
+            if self._too_big_with(rows):
                 return
             match = " AND ".join(f"{self.TABLE}.{_quote(c)} = gone.{_quote(c)}" for c in key_columns)
             self.conn.register("gone", keys)
@@ -112,10 +124,7 @@ class HotCopy:
         with self._lock:
             if not self.enabled:
                 return
-            if self.rows + rows.num_rows > self.max_rows:
-                log.info("history passed %d rows: reads go to the lakehouse from now on", self.max_rows)
-                self.enabled = False
-                self.conn.execute(f"DROP TABLE IF EXISTS {self.TABLE}")
+            if self._too_big_with(rows):
                 return
             self.conn.register("incoming", rows)
             self.conn.execute(f"INSERT INTO {self.TABLE} SELECT * FROM incoming")
@@ -176,10 +185,8 @@ class HistoryReader:
 
     def snapshots(self) -> list[Snapshot]:
         out = []
-        for s in self._table().snapshots():
+        for s in _readable(self._table().snapshots()):
             summary = s.summary
-            if summary is not None and summary[PARTIAL]:
-                continue
 
             def num(key: str, summary: Any = summary) -> int:
                 return int(summary[key] or 0) if summary is not None else 0
@@ -204,7 +211,7 @@ class HistoryReader:
             return current.snapshot_id if current else None
         if as_of.isdigit():
             snapshot = table.snapshot_by_id(int(as_of))
-            if snapshot is None or (snapshot.summary is not None and snapshot.summary[PARTIAL]):
+            if snapshot is None or not _readable([snapshot]):
                 raise QueryError(f"as_of: no snapshot {as_of}; list them at /snapshots")
             return int(as_of)
         try:
@@ -214,9 +221,7 @@ class HistoryReader:
         if when.tzinfo is None:
             when = when.replace(tzinfo=UTC)
         ms = int(when.timestamp() * 1000)
-        candidates = [
-            s for s in table.snapshots() if s.timestamp_ms <= ms and not (s.summary is not None and s.summary[PARTIAL])
-        ]
+        candidates = [s for s in _readable(table.snapshots()) if s.timestamp_ms <= ms]
         if not candidates:
             raise QueryError(f"as_of: the table has no snapshot as early as {as_of}")
         return max(candidates, key=lambda s: s.timestamp_ms).snapshot_id

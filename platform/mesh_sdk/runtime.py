@@ -122,7 +122,6 @@ class ProductRuntime:
             on_batch=self._after_batch,
         )
         self.publisher = ObservationPublisher(self.observer, kafka.producer(settings), options.observe_interval_s)
-        self._state_applied: int | None = None
         self._sql_dirty = threading.Event()
         self._stopping = threading.Event()
         self.sql_engine = SqlEngine(
@@ -193,18 +192,13 @@ class ProductRuntime:
         snapshot = history.snapshot_by_id(snapshot_id)
         delta = None
         try:
-            if (
-                snapshot is not None
-                and self._state_applied is not None
-                and snapshot.parent_snapshot_id == self._state_applied
-            ):
+            # The state's own marker says which history snapshot it has applied.
+            if snapshot is not None and snapshot.parent_snapshot_id == self.state.applied():
                 delta = self.state.apply(rows, snapshot_id)
             else:  # the state missed a batch (a failure after the history committed): catch up
                 self.state.catch_up(history)
-            self._state_applied = snapshot_id
         except Exception:
             # The history holds the changes; the next batch (or a restart) catches the state up.
-            self._state_applied = None
             log.exception("the current state could not be updated; it will catch up from the history")
             return
         if delta is not None and delta.from_snapshot is not None and self.hot.holds(delta.from_snapshot):
@@ -212,12 +206,16 @@ class ProductRuntime:
                 self.hot.replace(self.key_columns, delta.keys, delta.alive, delta.to_snapshot)
         else:
             self.hot.load(self.state.table)
-        self.reader.invalidate()
-        self.history_reader.invalidate()
+        for reader in self._readers():
+            reader.invalidate()
         self._refresh_sql()
 
+    def _readers(self) -> list[HistoryReader]:
+        """The served table's reader, and the change history's when a captured table has one."""
+        return [self.reader] if self.history_reader is self.reader else [self.reader, self.history_reader]
+
     def _policy_changed(self, masked: frozenset[str]) -> None:
-        for reader in {id(self.reader): self.reader, id(self.history_reader): self.history_reader}.values():
+        for reader in self._readers():
             reader.masked = masked & set(reader.props)
             reader.invalidate()
         self._refresh_sql()
@@ -297,8 +295,6 @@ class ProductRuntime:
         self.ingestor.resume(self.partitions)
         if self.state is not None:
             self.state.catch_up(self.ingestor.table)
-            current = self.ingestor.table.current_snapshot()
-            self._state_applied = current.snapshot_id if current is not None else None
         self.hot.load(self.current_table())
         self._close_stream_gap()
         self._spawn("ingest", self.ingestor.run)
