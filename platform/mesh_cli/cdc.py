@@ -11,6 +11,7 @@ from rich.table import Table
 from mesh_adapters.connect import ConnectClient, ConnectError
 from mesh_config import MeshSettings, load_settings
 from mesh_sources.capture import CONTENT, LEGACY, SOURCES, CaptureSource, remove_source, slot_active, start_source
+from mesh_sources.db import SourceUnavailable
 
 cdc_app = typer.Typer(no_args_is_help=True)
 console = Console()
@@ -49,7 +50,7 @@ def start(
     """Create the databases' schemas and seed data (first time only) and start capturing their changes."""
     try:
         start_capture(load_settings(), _sources(source), customers, titles)
-    except (ConnectError, TimeoutError, OSError) as exc:
+    except (ConnectError, SourceUnavailable, TimeoutError, OSError) as exc:
         console.print(f"[red]✗[/] {exc}")
         raise typer.Exit(1) from None
 

@@ -15,12 +15,14 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import psycopg
 from psycopg import sql
 
 from mesh_adapters.connect import ConnectClient, ConnectorStatus
 from mesh_config import MeshSettings
+from mesh_sources import db
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +32,9 @@ AVRO_CONVERTER = "io.apicurio.registry.utils.converter.AvroConverter"
 @dataclass(frozen=True)
 class CaptureSource:
     name: str
-    database: str
+    database: str  # as topics name it: cdc.<database>.<schema>.<table>
+    database_setting: str  # the MeshSettings field with the database's actual name
+    schema_file: str  # the idempotent DDL shipped beside this module
     tables: tuple[str, ...]  # schema-qualified
     snapshot_mode: str  # initial: existing rows first; no_data: only changes from now on
     outbox_aggregates: tuple[str, ...] = ()  # set for an outbox: the aggregate types it routes
@@ -48,6 +52,9 @@ class CaptureSource:
     def publication(self) -> str:
         return f"mesh_{self.name}"
 
+    def dsn(self, settings: MeshSettings) -> str:
+        return settings.postgres_dsn(str(getattr(settings, self.database_setting)))
+
     @property
     def topic_prefix(self) -> str:
         return f"cdc.{self.database}"
@@ -61,12 +68,16 @@ class CaptureSource:
 LEGACY = CaptureSource(
     "legacy",
     "legacy",
+    "legacy_db",
+    "legacy.sql",
     ("public.plans", "public.customers", "public.subscriptions", "public.payments"),
     snapshot_mode="initial",
 )
 CONTENT = CaptureSource(
     "content",
     "content",
+    "content_db",
+    "content.sql",
     ("public.outbox",),
     # The outbox is emptied as it is written; its events exist only in the WAL from the slot on.
     snapshot_mode="no_data",
@@ -127,13 +138,9 @@ def connector_config(source: CaptureSource, settings: MeshSettings) -> dict[str,
     return config | source.extra
 
 
-def database_name(source: CaptureSource, settings: MeshSettings) -> str:
-    return settings.legacy_db if source is LEGACY else settings.content_db if source is CONTENT else source.database
-
-
 def ensure_publication(source: CaptureSource, settings: MeshSettings) -> None:
     tables = sql.SQL(", ").join(sql.Identifier(*t.split(".")) for t in source.tables)
-    with psycopg.connect(settings.postgres_dsn(database_name(source, settings)), autocommit=True) as conn:
+    with psycopg.connect(source.dsn(settings), autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_publication WHERE pubname = %s", [source.publication]).fetchone()
         verb = "ALTER PUBLICATION {} SET TABLE {}" if exists else "CREATE PUBLICATION {} FOR TABLE {}"
         conn.execute(sql.SQL(verb).format(sql.Identifier(source.publication), tables))
@@ -141,8 +148,12 @@ def ensure_publication(source: CaptureSource, settings: MeshSettings) -> None:
 
 def slot_active(source: CaptureSource, settings: MeshSettings) -> bool | None:
     """True/False for an existing slot, None when there is none."""
-    with psycopg.connect(settings.postgres_dsn(database_name(source, settings)), autocommit=True) as conn:
-        row = conn.execute("SELECT active FROM pg_replication_slots WHERE slot_name = %s", [source.slot]).fetchone()
+    with psycopg.connect(source.dsn(settings), autocommit=True) as conn:
+        return _slot_state(conn, source.slot)
+
+
+def _slot_state(conn: psycopg.Connection[Any], slot: str) -> bool | None:
+    row = conn.execute("SELECT active FROM pg_replication_slots WHERE slot_name = %s", [slot]).fetchone()
     return None if row is None else bool(row[0])
 
 
@@ -153,11 +164,11 @@ def start_source(
     timeout_s: float = 90.0,
 ) -> ConnectorStatus:
     """Database schema, publication, connector, in the order each source needs; idempotent."""
-    dsn = settings.postgres_dsn(database_name(source, settings))
+    dsn = source.dsn(settings)
+    with db.connect(dsn, autocommit=True) as conn:
+        db.apply_schema(conn, source.schema_file)  # the publication needs the tables
     if install is not None and source.snapshot_mode == "initial":
         install(dsn)  # existing rows are part of the initial snapshot
-    elif source is CONTENT:
-        _apply_schema(dsn, "content.sql")
     ensure_publication(source, settings)
     with ConnectClient(settings.kafka_connect_url) as connect:
         connect.put(source.connector, connector_config(source, settings))
@@ -166,14 +177,6 @@ def start_source(
     if install is not None and source.snapshot_mode != "initial":
         install(dsn)  # written after the slot exists, so the WAL holds every event for the connector
     return status
-
-
-def _apply_schema(dsn: str, name: str) -> None:
-    from importlib.resources import files
-
-    ddl = files("mesh_sources").joinpath(name).read_text()
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(ddl)
 
 
 def _wait_for_slot(source: CaptureSource, settings: MeshSettings, timeout_s: float) -> None:
@@ -190,12 +193,12 @@ def remove_source(source: CaptureSource, settings: MeshSettings, timeout_s: floa
     with ConnectClient(settings.kafka_connect_url) as connect:
         connect.delete(source.connector)
     deadline = time.monotonic() + timeout_s
-    with psycopg.connect(settings.postgres_dsn(database_name(source, settings)), autocommit=True) as conn:
+    with psycopg.connect(source.dsn(settings), autocommit=True) as conn:
         while True:
-            row = conn.execute("SELECT active FROM pg_replication_slots WHERE slot_name = %s", [source.slot]).fetchone()
-            if row is None:
+            active = _slot_state(conn, source.slot)
+            if active is None:
                 break
-            if not row[0]:
+            if not active:
                 conn.execute("SELECT pg_drop_replication_slot(%s)", [source.slot])
                 break
             if time.monotonic() > deadline:
