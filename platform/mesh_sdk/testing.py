@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 import httpx
 import psycopg
+import psycopg.sql
 
 from mesh_config import MeshSettings
 from mesh_sdk.product import NamedQuery, load_product
@@ -41,6 +42,17 @@ def running_product(folder: Path, settings: MeshSettings, **options: object) -> 
 
 def _comparable(value: Any) -> Any:
     return value.astimezone(UTC) if isinstance(value, datetime) and value.tzinfo else value
+
+
+def rows_by_key(dsn: str, table: str, columns: Sequence[str]) -> dict[Any, dict[str, Any]]:
+    """A source database table's rows on `columns`, by the first column (its key): what a product's
+    current state must equal."""
+    query = psycopg.sql.SQL("SELECT {} FROM {}").format(
+        psycopg.sql.SQL(", ").join(map(psycopg.sql.Identifier, columns)), psycopg.sql.Identifier(table)
+    )
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute(query).fetchall()
+    return {r[0]: dict(zip(columns, r, strict=True)) for r in rows}
 
 
 def state_matches(runtime: ProductRuntime, expected: Mapping[Any, Mapping[str, Any]], columns: Sequence[str]) -> bool:

@@ -7,12 +7,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 
 from mesh_config import MeshSettings
 from mesh_sdk.runtime import ProductRuntime
-from mesh_sdk.testing import running_product
+from mesh_sdk.testing import rows_by_key, running_product
 
 FOLDER = Path(__file__).resolve().parents[1]
 SEEDED_TITLES = 120  # as the root conftest seeds the content database
@@ -27,9 +26,7 @@ def titles_product(content_capture: MeshSettings) -> Iterator[ProductRuntime]:
 
 def database_titles(settings: MeshSettings) -> dict[int, dict[str, Any]]:
     """The titles as the product describes them: genres comma-separated."""
-    with psycopg.connect(settings.postgres_dsn(settings.content_db)) as conn:
-        rows = conn.execute(f"SELECT {', '.join(COLUMNS)} FROM titles").fetchall()
-    titles = {r[0]: dict(zip(COLUMNS, r, strict=True)) for r in rows}
+    titles = rows_by_key(settings.postgres_dsn(settings.content_db), "titles", COLUMNS)
     for title in titles.values():
         title["genres"] = ",".join(title["genres"])
     return titles

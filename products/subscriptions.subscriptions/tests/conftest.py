@@ -7,12 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
 
 from mesh_config import MeshSettings
 from mesh_sdk.runtime import ProductRuntime
-from mesh_sdk.testing import running_product
+from mesh_sdk.testing import rows_by_key, running_product
 
 FOLDER = Path(__file__).resolve().parents[1]
 COLUMNS = ("subscription_id", "customer_id", "plan_id", "status", "started_at", "cancelled_at", "updated_at")
@@ -31,6 +30,4 @@ def client(subscriptions_product: ProductRuntime) -> Iterator[httpx.Client]:
 
 
 def database_subscriptions(settings: MeshSettings) -> dict[int, dict[str, Any]]:
-    with psycopg.connect(settings.postgres_dsn(settings.legacy_db)) as conn:
-        rows = conn.execute(f"SELECT {', '.join(COLUMNS)} FROM subscriptions").fetchall()
-    return {r[0]: dict(zip(COLUMNS, r, strict=True)) for r in rows}
+    return rows_by_key(settings.postgres_dsn(settings.legacy_db), "subscriptions", COLUMNS)
