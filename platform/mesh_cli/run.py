@@ -49,7 +49,8 @@ def run(
 ) -> None:
     """Run a data product: ingest its input, serve its ports, until stopped (Ctrl-C or SIGTERM)."""
     from mesh_sdk.product import load_product
-    from mesh_sdk.runtime import ProductRuntime, RuntimeOptions
+    from mesh_sdk.runtime import RuntimeOptions
+    from mesh_sdk.runtimes import build_runtime
 
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_JsonLogs())
@@ -70,7 +71,7 @@ def run(
     if control_token:
         options = dataclasses.replace(options, control_token=control_token)
     try:
-        runtime = ProductRuntime(product, load_settings(), options)
+        runtime = build_runtime(product, load_settings(), options)
         runtime.start()
     except Exception as exc:
         console.print(

@@ -43,6 +43,7 @@ class MeshSettings(BaseSettings):
     s3_region: str = "us-east-1"
     warehouse_bucket: str = "lakehouse"
     audit_bucket: str = "mesh-audit"
+    artifacts_bucket: str = "mesh-artifacts"  # products' files that are not tables: trained models
 
     kafka_port: int = 19092
     kafka_controller_port: int = 19093

@@ -41,12 +41,18 @@ class KafkaInput(_Spec):
 
 
 class ProductInput(_Spec):
-    """Another product's output stream: its changes, as its contract describes them."""
+    """Another product's output port: its stream of changes (Kafka), or one of its Iceberg tables,
+    read either as the rows its new snapshots appended or as a whole snapshot (a lookup)."""
 
     name: str
     kind: Literal["product"]
     product: str = Field(description="id of the upstream product")
-    port: str = Field("stream", description="the upstream product's Kafka output port")
+    port: str = Field("stream", description="the upstream product's output port")
+    read: Literal["stream", "increments", "snapshot"] = Field(
+        "stream",
+        description="stream: its Kafka port; increments: rows appended by new snapshots of an append-only "
+        "Iceberg port; snapshot: the whole table as of its newest snapshot",
+    )
 
     @field_validator("product")
     @classmethod
@@ -61,6 +67,18 @@ class ProductInput(_Spec):
         match = PRODUCT_ID.match(self.product)
         assert match is not None
         return f"{match['domain']}.{match['product']}.{self.port}.v{match['major']}"
+
+    @property
+    def table(self) -> str:
+        """The upstream port's Iceberg table, by the same convention as `Descriptor.table`."""
+        match = PRODUCT_ID.match(self.product)
+        assert match is not None
+        namespace, product = match["domain"].replace("-", "_"), match["product"].replace("-", "_")
+        return f"{namespace}.{product}_{self.port}_v{match['major']}"
+
+    @property
+    def from_lakehouse(self) -> bool:
+        return self.read != "stream"
 
 
 class CdcInput(_Spec):
@@ -82,6 +100,16 @@ class OutputPort(_Spec):
     name: str
     kind: Literal["iceberg", "kafka", "rest", "graphql", "sql"]
     description: str = ""
+    source: str | None = Field(
+        None, description="a derived product's Kafka port: the Iceberg port whose changes it carries"
+    )
+
+
+class Refresh(_Spec):
+    """How often a derived product looks at its inputs; it recomputes only when one of them has a
+    new snapshot (or when told to, on its control port)."""
+
+    every_seconds: float = Field(1.0, gt=0, description="seconds between looks at the inputs")
 
 
 class Slos(_Spec):
@@ -99,6 +127,7 @@ class Descriptor(_Spec):
     input_ports: list[InputPort] = Field(alias="inputPorts", min_length=1)
     output_ports: list[OutputPort] = Field(alias="outputPorts", min_length=1)
     slos: Slos
+    refresh: Refresh | None = Field(None, description="derived products: when to recompute")
 
     @field_validator("id")
     @classmethod

@@ -14,7 +14,7 @@ from strawberry.fastapi import GraphQLRouter
 from mesh_sdk.query import FILTER_OPS, QueryError
 
 if TYPE_CHECKING:
-    from mesh_sdk.runtime import ProductRuntime
+    from mesh_sdk.serving import Served as ProductRuntime
 
 # GraphQL's Int is 32-bit; ids and milliseconds are not.
 Long = strawberry.scalar(NewType("Long", int), serialize=int, parse_value=int, description="A 64-bit integer")

@@ -7,6 +7,7 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
@@ -25,10 +26,20 @@ OBSERVATIONS_TOPIC = "mesh.observations"
 
 
 class Observer:
-    def __init__(self, product: DataProduct, reader: HistoryReader, checks: list[TableCheck]) -> None:
+    def __init__(
+        self,
+        product: DataProduct,
+        reader: HistoryReader,
+        checks: list[TableCheck],
+        *,
+        tables: Mapping[str, HistoryReader] | None = None,
+        freshness: Callable[[], datetime | None] | None = None,
+    ) -> None:
         self.product = product
         self.reader = reader
         self.checks = checks
+        self.tables = dict(tables or {})  # the table each check names, when there are several
+        self._newest = freshness or self._newest_ingested
         self.registry = CollectorRegistry()
         self.consumed = Counter("mesh_events_consumed", "input events read", ["product"], registry=self.registry)
         self.written = Counter(
@@ -98,11 +109,16 @@ class Observer:
                 total += behind
         self.lag.labels(self.product.id).set(total)
 
-    def freshness_seconds(self) -> float | None:
+    def _newest_ingested(self) -> datetime | None:
         if "ingested_at" not in self.reader.props:
             return None
         newest = self.reader.aggregate("SELECT max(ingested_at) FROM {table}")
-        if not isinstance(newest, datetime):
+        return newest if isinstance(newest, datetime) else None
+
+    def freshness_seconds(self) -> float | None:
+        """Age of the newest data the product reflects."""
+        newest = self._newest()
+        if newest is None:
             return None
         age = (datetime.now(UTC) - newest).total_seconds()
         self.freshness.labels(self.product.id).set(age)
@@ -115,7 +131,7 @@ class Observer:
         results = []
         for check in self.checks:
             try:
-                value = self.reader.aggregate(check.sql)
+                value = self.tables.get(check.port or "", self.reader).aggregate(check.sql)
                 passed = value is not None and check.passes(float(value))
                 results.append(
                     {"check": check.name, "description": check.description, "value": value, "passed": passed}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -49,10 +50,21 @@ class DataProduct:
     input_schemas: dict[str, dict[str, Any]]  # input port name -> Avro schema
     queries: list[NamedQuery]
     transform: Transform
+    # A derived product's logic: the class product.py names `Derivation` (see mesh_sdk.derivation).
+    derivation: type | None = None
 
     @property
     def id(self) -> str:
         return self.descriptor.id
+
+    @property
+    def derived(self) -> bool:
+        """Fed by other products' lakehouse ports rather than by Kafka topics."""
+        return is_derived(self.descriptor)
+
+    def output_tables(self) -> list[str]:
+        """The Iceberg output ports, in the order a derived product commits them."""
+        return [p.name for p in self.descriptor.output_ports if p.kind == "iceberg"]
 
     def kafka_inputs(self) -> list[KafkaInput]:
         return [p for p in self.descriptor.input_ports if isinstance(p, KafkaInput)]
@@ -70,23 +82,39 @@ class DataProduct:
 
     @property
     def served_port(self) -> str:
-        """The table REST and GraphQL serve: the current state of a captured table, else the history."""
+        """The table REST and GraphQL serve: the current state of a captured table, a derived
+        product's first table, else the history."""
+        if self.derived:
+            return self.output_tables()[0]
         cdc = self.cdc_input()
         return cdc.state if cdc is not None else HISTORY
+
+
+def is_derived(descriptor: Descriptor) -> bool:
+    return all(isinstance(p, ProductInput) and p.from_lakehouse for p in descriptor.input_ports)
 
 
 def _identity(record: Mapping[str, Any], _batch: BatchContext) -> Mapping[str, Any]:
     return record
 
 
-def _load_logic(folder: Path) -> Transform:
+def _load_module(folder: Path) -> ModuleType | None:
     path = folder / "product.py"
     if not path.exists():
-        return _identity
+        return None
     spec = importlib.util.spec_from_file_location(f"mesh_product_{folder.name.replace('.', '_')}", path)
     assert spec is not None and spec.loader is not None
     module: ModuleType = importlib.util.module_from_spec(spec)
+    # Registered before it runs: dataclasses and pickling look their module up by name.
+    sys.modules[spec.name] = module
     spec.loader.exec_module(module)
+    return module
+
+
+def _load_logic(folder: Path, module: ModuleType | None) -> Transform:
+    if module is None:
+        return _identity
+    path = folder / "product.py"
     transform = getattr(module, "transform", None)
     if not callable(transform):
         raise SpecError(
@@ -100,6 +128,22 @@ def _load_logic(folder: Path) -> Transform:
             ]
         )
     return transform  # type: ignore[no-any-return]
+
+
+def _load_derivation(folder: Path, module: ModuleType | None) -> type:
+    derivation = getattr(module, "Derivation", None) if module is not None else None
+    if not isinstance(derivation, type):
+        raise SpecError(
+            [
+                SpecProblem(
+                    folder / "product.py",
+                    "Derivation",
+                    "a derived product's product.py defines no class Derivation",
+                    "define class Derivation with refresh(inputs) -> {output port: Update} (see mesh_sdk.derivation)",
+                )
+            ]
+        )
+    return derivation
 
 
 def _load_queries(folder: Path) -> list[NamedQuery]:
@@ -121,6 +165,8 @@ def load_product(folder: Path, schemas_dir: Path = SCHEMAS_DIR) -> DataProduct:
     folder = folder.resolve()
     descriptor = load_descriptor(folder / "dataproduct.yaml")
     contract = load_contract(folder / "contract.yaml")
+    if is_derived(descriptor):
+        return _load_derived(folder, descriptor, contract)
     problems: list[SpecProblem] = []
     input_schemas: dict[str, dict[str, Any]] = {}
     cdc = [p for p in descriptor.input_ports if isinstance(p, CdcInput)]
@@ -145,18 +191,68 @@ def load_product(folder: Path, schemas_dir: Path = SCHEMAS_DIR) -> DataProduct:
             continue
         input_schemas[port.name] = avro
         problems += disagreements(avro, avro_path, props, contract.path)
-    if contract.model.id != descriptor.id:
-        problems.append(
-            SpecProblem(
-                contract.path,
-                "id",
-                f"contract id {contract.model.id} is not the product id {descriptor.id}",
-                "use the descriptor's id",
-            )
-        )
+    problems += _id_problems(descriptor, contract)
     if problems:
         raise SpecError(problems)
-    return DataProduct(folder, descriptor, contract, input_schemas, _load_queries(folder), _load_logic(folder))
+    logic = _load_logic(folder, _load_module(folder))
+    return DataProduct(folder, descriptor, contract, input_schemas, _load_queries(folder), logic)
+
+
+def _load_derived(folder: Path, descriptor: Descriptor, contract: Contract) -> DataProduct:
+    """A derived product: each Iceberg output port is a schema object of the contract, with a key (its
+    rows are replaced by key), and each Kafka port carries one of those tables."""
+    problems: list[SpecProblem] = []
+    tables = [p.name for p in descriptor.output_ports if p.kind == "iceberg"]
+    if not tables:
+        problems.append(
+            SpecProblem(
+                descriptor_path(folder),
+                "outputPorts",
+                "a derived product has no Iceberg output port",
+                "declare each table it offers as an output port of kind iceberg",
+            )
+        )
+    for name in tables:
+        if _properties(contract, name, problems, "describe each Iceberg output port as a schema object") and (
+            not contract.primary_key(name)
+        ):
+            problems.append(
+                SpecProblem(
+                    contract.path,
+                    f"schema.{name}",
+                    f"table {name!r} has no primary key",
+                    "mark the columns that identify a row with primaryKey: true: rows are replaced by key",
+                )
+            )
+    for port in descriptor.output_ports:
+        if port.kind == "kafka" and port.source not in tables:
+            problems.append(
+                SpecProblem(
+                    descriptor_path(folder),
+                    f"outputPorts.{port.name}.source",
+                    f"the stream port carries {port.source!r}, which is not an Iceberg output port",
+                    f"set source to one of {tables}",
+                )
+            )
+    problems += _id_problems(descriptor, contract)
+    module = _load_module(folder)
+    if problems:
+        raise SpecError(problems)
+    derivation = _load_derivation(folder, module)
+    return DataProduct(folder, descriptor, contract, {}, _load_queries(folder), _identity, derivation)
+
+
+def _id_problems(descriptor: Descriptor, contract: Contract) -> list[SpecProblem]:
+    if contract.model.id == descriptor.id:
+        return []
+    return [
+        SpecProblem(
+            contract.path,
+            "id",
+            f"contract id {contract.model.id} is not the product id {descriptor.id}",
+            "use the descriptor's id",
+        )
+    ]
 
 
 def _properties(contract: Contract, name: str, problems: list[SpecProblem], fix: str) -> list[Any]:

@@ -3,6 +3,7 @@ event to the dead-letter topic) and per table (checked on the history by the obs
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ class TableCheck:
     description: str
     sql: str  # `{table}` stands for the relation to check; returns one number
     passes: Callable[[float], bool]
+    port: str | None = None  # the output table it checks, when a product has several
 
 
 def record_rules(props: list[SchemaProperty]) -> list[RecordRule]:
@@ -110,7 +112,7 @@ def table_checks(obj: SchemaObject) -> list[TableCheck]:
     checks = [_table_check(q, None) for q in obj.quality or []]
     for prop in obj.properties or []:
         checks += [_table_check(q, prop.name) for q in prop.quality or []]
-    return [c for c in checks if c is not None]
+    return [dataclasses.replace(c, port=obj.name) for c in checks if c is not None]
 
 
 def _bound(q: DataQuality) -> Callable[[float], bool]:

@@ -10,7 +10,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import duckdb
@@ -367,6 +367,8 @@ class HistoryReader:
             if kind == "timestamp":
                 parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
                 return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+            if kind == "date":
+                return date.fromisoformat(value)
         except ValueError:
             raise QueryError(f"filter: {column} is {kind}; {value!r} is not") from None
         return value
@@ -385,7 +387,7 @@ class HistoryReader:
     def _encode_cursor(snapshot_id: int | None, position: list[Any], sort: str) -> str:
         payload = {
             "s": snapshot_id,
-            "p": [v.isoformat() if isinstance(v, datetime) else v for v in position],
+            "p": [v.isoformat() if isinstance(v, datetime | date) else v for v in position],
             "o": sort,
         }
         return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")

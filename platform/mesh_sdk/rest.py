@@ -21,7 +21,7 @@ from mesh_sdk.query import FILTER_OPS, HistoryReader, QueryError
 from mesh_sql.errors import SqlError, SqlRefused
 
 if TYPE_CHECKING:
-    from mesh_sdk.runtime import ProductRuntime
+    from mesh_sdk.serving import Served as ProductRuntime
 
 _TYPES = {"integer": int, "number": float, "boolean": bool}
 
@@ -48,16 +48,13 @@ def build_app(rt: ProductRuntime) -> FastAPI:
 
     @app.get("/", summary="Discovery: descriptor, contract, schemas, ports and example queries")
     def discovery() -> dict[str, Any]:
-        return dump(rt.product) | {"ports": rt.port_urls()}
+        return dump(rt.product) | {"ports": rt.port_urls()} | rt.discovery_extras()
 
     @app.get("/health", summary="Liveness")
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    tables = {port: rt.reader}
-    if rt.history_reader is not rt.reader:  # a captured table: its change history beside its current rows
-        tables[rt.product.history_port] = rt.history_reader
-    for name, reader in tables.items():
+    for name, reader in rt.served_tables().items():
         app.add_api_route(
             f"/{name}",
             _list_endpoint(reader),
@@ -125,6 +122,17 @@ def build_app(rt: ProductRuntime) -> FastAPI:
         except ValueError as exc:
             raise HTTPException(422, str(exc)) from None
         return {"mask": sorted(masked)}
+
+    @app.post(
+        "/control/refresh",
+        dependencies=[Depends(control_token)],
+        summary="Derived products: recompute now (retrain a model), even if no input changed",
+    )
+    def refresh_now() -> dict[str, Any]:
+        done = rt.refresh_now()
+        if done is None:
+            raise HTTPException(409, "this product is fed by its input streams as they arrive: nothing to refresh")
+        return done
 
     rt.mount_graphql(app)
     return app

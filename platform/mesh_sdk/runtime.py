@@ -211,8 +211,20 @@ class ProductRuntime:
         self._refresh_sql()
 
     def _readers(self) -> list[HistoryReader]:
+        return list(self.served_tables().values())
+
+    def served_tables(self) -> dict[str, HistoryReader]:
         """The served table's reader, and the change history's when a captured table has one."""
-        return [self.reader] if self.history_reader is self.reader else [self.reader, self.history_reader]
+        tables = {self.product.served_port: self.reader}
+        if self.history_reader is not self.reader:
+            tables[self.product.history_port] = self.history_reader
+        return tables
+
+    def discovery_extras(self) -> dict[str, Any]:
+        return {}
+
+    def refresh_now(self) -> dict[str, Any] | None:
+        return None
 
     def _policy_changed(self, masked: frozenset[str]) -> None:
         for reader in self._readers():

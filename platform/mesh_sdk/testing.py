@@ -17,6 +17,7 @@ import psycopg.sql
 from mesh_config import MeshSettings
 from mesh_sdk.product import NamedQuery, load_product
 from mesh_sdk.runtime import ProductRuntime, RuntimeOptions
+from mesh_sdk.runtimes import build_runtime
 
 T = TypeVar("T")
 
@@ -29,10 +30,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_product(folder: Path, settings: MeshSettings, **options: object) -> Iterator[ProductRuntime]:
-    """The product with all its ports, on free ports, stopped on exit."""
+def running_product(folder: Path, settings: MeshSettings, **options: object) -> Iterator[Any]:
+    """The product with all its ports, on free ports, stopped on exit (a ProductRuntime, or a
+    DerivedRuntime for a product derived from others)."""
     opts = RuntimeOptions(http_port=free_port(), sql_port=free_port(), control_token="test-token", **options)  # type: ignore[arg-type]
-    runtime = ProductRuntime(load_product(folder), settings, opts)
+    runtime = build_runtime(load_product(folder), settings, opts)
     runtime.start()
     try:
         yield runtime

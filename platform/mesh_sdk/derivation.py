@@ -1,0 +1,103 @@
+"""What a derived product's logic sees and returns. Its product.py defines
+
+    class Derivation:
+        def __init__(self, context: Context) -> None: ...
+        def refresh(self, inputs: Inputs) -> Mapping[str, Update]: ...        # required
+        def restore(self, outputs: Mapping[str, pa.Table], inputs: Inputs) -> None: ...  # optional
+        def describe(self) -> Mapping[str, Any]: ...                           # optional
+
+The platform calls `refresh` whenever an input port has a new snapshot (or when told to), with every
+input pinned to one snapshot, and commits the updates it returns to the product's Iceberg output
+ports. Before the first refresh of a process, `restore` receives the outputs as the last complete
+refresh left them and the inputs as that refresh saw them, so a stateful derivation (open viewing
+sessions, say) continues exactly where it stopped. `describe` adds what the logic knows about
+itself (a model card, a watermark) to the discovery and observation ports."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol, TypeAlias
+
+import duckdb
+import pyarrow as pa
+
+Rows: TypeAlias = pa.Table | Sequence[Mapping[str, Any]]
+
+
+@dataclass(frozen=True)
+class Update:
+    """A change to one output table: rows replacing those with the same key, keys removed, or (with
+    `replace_all`) the table's whole new content."""
+
+    rows: Rows = ()
+    deleted: Sequence[Mapping[str, Any]] = ()
+    replace_all: bool = False
+
+    @classmethod
+    def upsert(cls, rows: Rows, deleted: Sequence[Mapping[str, Any]] = ()) -> Update:
+        return cls(rows, deleted)
+
+    @classmethod
+    def replace(cls, rows: Rows) -> Update:
+        return cls(rows, (), True)
+
+    def __bool__(self) -> bool:
+        return self.replace_all or len(self.rows) > 0 or len(self.deleted) > 0
+
+
+class ArtifactStore(Protocol):
+    """Where a product keeps files that are not tables (a trained model): versioned, on S3."""
+
+    def put(self, version: str, name: str, data: bytes, content_type: str = "application/octet-stream") -> str: ...
+
+    def get(self, version: str, name: str) -> bytes: ...
+
+    def versions(self) -> list[str]: ...
+
+
+@dataclass(frozen=True)
+class Context:
+    product_id: str
+    artifacts: ArtifactStore
+
+
+@dataclass
+class Inputs:
+    """The input ports for one refresh, each pinned to one snapshot."""
+
+    snapshots: Mapping[str, int | None]
+    changed: frozenset[str]  # ports with a snapshot the previous refresh did not see
+    now: datetime
+    forced: bool = False  # asked for on the control port, even if no input changed
+    _new: Mapping[str, pa.Table] = field(default_factory=dict)
+    _read: Callable[[str], pa.Table] | None = None
+
+    def new(self, port: str) -> pa.Table:
+        """The rows the port's snapshots appended since the previous refresh (`read: increments`)."""
+        if port not in self._new:
+            raise KeyError(f"input port {port!r} is not read as increments: declare `read: increments`")
+        return self._new[port]
+
+    def table(self, port: str) -> pa.Table:
+        """The port's whole table as of its pinned snapshot."""
+        if port not in self.snapshots:
+            raise KeyError(f"no input port {port!r}: the product has {sorted(self.snapshots)}")
+        assert self._read is not None
+        return self._read(port)
+
+    def sql(self, query: str, **tables: pa.Table) -> pa.Table:
+        """Run DuckDB SQL over the input ports, each a relation named after its port (a dash becomes
+        an underscore), plus any Arrow tables passed by name."""
+        with duckdb.connect() as conn:
+            for port in self.snapshots:
+                if port.replace("-", "_") in query:
+                    conn.register(port.replace("-", "_"), self.table(port))
+            for name, table in tables.items():
+                conn.register(name, table)
+            return conn.execute(query).fetch_arrow_table()
+
+
+class Derivation(Protocol):
+    def refresh(self, inputs: Inputs) -> Mapping[str, Update]: ...

@@ -1,0 +1,420 @@
+"""The composition root of a derived product: it reads other products' Iceberg output ports, pinned
+to one snapshot per refresh, hands them to the product's `Derivation`, and commits what it returns to
+the product's own tables, served on the same ports as every product.
+
+Exactly once, across several tables: each refresh commits the other tables first, then the first
+(the anchor) with a progress record (the input snapshots it saw, the snapshot each table reached) as
+a table property in the same transaction. A process that starts rolls every other table back to the
+snapshot the progress names, so all tables show the last complete refresh, and the derivation
+continues from the inputs as that refresh saw them: a crash between two commits repeats a refresh,
+never half of one."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import pyarrow as pa
+import uvicorn
+from confluent_kafka.schema_registry import SchemaRegistryClient
+from fastapi import FastAPI
+
+from mesh_adapters import kafka
+from mesh_adapters.artifacts import S3ArtifactStore
+from mesh_adapters.avro import AvroWireEncoder
+from mesh_adapters.lakehouse import duckdb_connection, iceberg_catalog
+from mesh_config import MeshSettings
+from mesh_sdk import graphql
+from mesh_sdk.current_state import Delta
+from mesh_sdk.derivation import Context, Inputs, Update
+from mesh_sdk.history import ensure_table
+from mesh_sdk.ingest import BatchOutcome
+from mesh_sdk.keyed_table import KeyedTable
+from mesh_sdk.observe import OBSERVATIONS_TOPIC, ObservationPublisher, Observer
+from mesh_sdk.policy import PolicyState
+from mesh_sdk.product import DataProduct
+from mesh_sdk.quality import table_checks
+from mesh_sdk.query import HistoryReader, HotCopy
+from mesh_sdk.rest import build_app
+from mesh_sdk.runtime import RuntimeOptions
+from mesh_sdk.typing_map import arrow_schema, avro_schema, iceberg_schema
+from mesh_sdk.upstream import NotIncremental, UpstreamTable, UpstreamUnavailable
+from mesh_sql.engine import SqlEngine
+from mesh_sql.pgwire import PgWireServer
+
+log = logging.getLogger(__name__)
+
+PROGRESS = "mesh.progress"  # anchor table property: the last complete refresh
+INPUTS = "mesh.input-snapshots"  # snapshot summary: the input snapshots a commit reflects
+REFRESH = "mesh.refresh"
+
+
+class DerivedRuntime:
+    def __init__(self, product: DataProduct, settings: MeshSettings, options: RuntimeOptions) -> None:
+        assert product.derived and product.derivation is not None
+        self.product = product
+        self.settings = settings
+        self.options = options
+        self.control_token = options.control_token
+        d = product.descriptor
+        contract = product.contract
+        self.every_s = d.refresh.every_seconds if d.refresh is not None else 1.0
+
+        catalog = iceberg_catalog(settings)
+        self.upstreams = {p.name: UpstreamTable(catalog, p.table) for p in product.product_inputs()}
+        self.increments = [p.name for p in product.product_inputs() if p.read == "increments"]
+        self._duck = lambda: duckdb_connection(settings)
+        self.outputs: dict[str, KeyedTable] = {}
+        self.hot: dict[str, HotCopy] = {}
+        self.readers: dict[str, HistoryReader] = {}
+        for port in product.output_tables():
+            props = contract.properties(port)
+            keys = contract.primary_key(port)
+            schema = arrow_schema(props)
+            table = ensure_table(catalog, d.table(port), iceberg_schema(props), d.description)
+            self.outputs[port] = KeyedTable(table, keys, schema)
+            self.hot[port] = HotCopy(schema, options.hot_max_rows)
+            self.readers[port] = HistoryReader(
+                lambda port=port: self.outputs[port].table,  # type: ignore[misc]
+                self._duck,
+                props,
+                keys,
+                hot=self.hot[port],
+            )
+        self.anchor = product.output_tables()[0]
+        self.reader = self.readers[self.anchor]
+
+        self.registry = SchemaRegistryClient({"url": settings.schema_registry_url})
+        self.streams: dict[str, tuple[str, AvroWireEncoder]] = {}
+        for stream in d.output_ports:
+            if stream.kind == "kafka" and stream.source is not None:
+                topic = d.topic(stream.name)
+                schema = avro_schema(
+                    contract.properties(stream.source),
+                    name="".join(part.title() for part in stream.source.split("_")),
+                    namespace=f"streamline.{d.domain.replace('-', '_')}.{d.name.replace('-', '_')}",
+                    doc=contract.object(stream.source).description or "",
+                )
+                self.streams[stream.source] = (topic, AvroWireEncoder(self.registry, f"{topic}-value", schema))
+        if self.streams:
+            kafka.ensure_topics(settings, [topic for topic, _ in self.streams.values()])
+        kafka.ensure_topics(settings, [OBSERVATIONS_TOPIC], partitions=1)
+        self.producer = kafka.producer(settings)
+
+        checks = [c for port in self.outputs for c in table_checks(contract.object(port))]
+        self.observer = Observer(product, self.reader, checks, tables=self.readers, freshness=self._reflects_up_to)
+        self.policy = PolicyState({n for r in self.readers.values() for n in r.props})
+        self.policy.on_change(self._policy_changed)
+        self.publisher = ObservationPublisher(self.observer, kafka.producer(settings), options.observe_interval_s)
+
+        prefix = f"{d.domain}/{d.name}"
+        self.derivation: Any = product.derivation(Context(d.id, S3ArtifactStore(settings, prefix)))
+        self.seen: dict[str, int | None] = {}  # input snapshots of the last complete refresh
+        self.refreshes = 0
+        self.last_refresh: dict[str, Any] = {}
+        self._input_cache: dict[str, tuple[int | None, pa.Table]] = {}
+        self._lock = threading.Lock()  # one refresh at a time (the loop, or the control port)
+        self._wake = threading.Event()
+        self._forced = False
+        self._stopping = threading.Event()
+        self._sql_dirty = threading.Event()
+        self.sql_engine = SqlEngine(
+            self._duck, self.sql_views(), max_rows=options.sql_max_rows, timeout_s=options.sql_timeout_s
+        )
+        self.sql_server = PgWireServer(self.sql_engine, settings.host, options.sql_port)
+        self.app: FastAPI = build_app(self)
+        self._threads: list[threading.Thread] = []
+        self._http: uvicorn.Server | None = None
+        self.waiting_for: str | None = None  # an input whose product has not written its table yet
+
+    # --- the ports' view ---------------------------------------------------------------------------------
+
+    def served_tables(self) -> dict[str, HistoryReader]:
+        return dict(self.readers)
+
+    def discovery_extras(self) -> dict[str, Any]:
+        describe = getattr(self.derivation, "describe", None)
+        extras: dict[str, Any] = {"refresh": self.last_refresh}
+        if callable(describe):
+            extras["derivation"] = describe()
+        return extras
+
+    def port_urls(self) -> dict[str, str]:
+        s, o = self.settings, self.options
+        base = f"http://{s.host}:{o.http_port}"
+        d = self.product.descriptor
+        urls = {f"rest_{port}": f"{base}/{port}" for port in self.outputs}
+        urls |= {f"iceberg_{port}": f"{d.table(port)} in catalog {s.catalog_name}" for port in self.outputs}
+        urls |= {
+            f"stream_{port}": f"kafka://{s.bootstrap_servers}/{topic}" for port, (topic, _) in self.streams.items()
+        }
+        return urls | {
+            "rest": f"{base}/{self.anchor}",
+            "graphql": f"{base}/graphql",
+            "sql": f"postgresql://{s.host}:{o.sql_port}/{d.domain}",
+            "sql_http": f"{base}/sql",
+            "observation": f"{base}/observations",
+            "metrics": f"{base}/metrics",
+            "control": f"{base}/control/policy",
+            "refresh": f"{base}/control/refresh",
+            "snapshots": f"{base}/snapshots",
+        }
+
+    def mount_graphql(self, app: FastAPI) -> None:
+        graphql.mount(app, self)
+
+    def sql_views(self, as_of: str | None = None) -> dict[str, str]:
+        """Every output table under its qualified name (as of `as_of` when given), and each table's
+        snapshots."""
+        views: dict[str, str] = {}
+        for port, reader in self.readers.items():
+            qualified = self.product.descriptor.table(port)
+            views[qualified] = reader.relation(reader.resolve_snapshot(as_of))
+            rows = [
+                f"({s.snapshot_id}, TIMESTAMPTZ '{s.committed_at.isoformat()}', {s.added_rows}, {s.total_rows})"
+                for s in reader.snapshots()[-self.options.sql_snapshot_views :]
+            ] or ["(NULL, NULL, NULL, NULL)"]
+            views[f"{qualified}_snapshots"] = (
+                f"(SELECT * FROM (VALUES {', '.join(rows)}) s(snapshot_id, committed_at, added_rows, total_rows) "
+                "WHERE snapshot_id IS NOT NULL)"
+            )
+        return views
+
+    def sql_query(self, sql: str, params: list[Any], as_of: str | None = None) -> pa.Table:
+        if as_of:
+            with SqlEngine(self._duck, self.sql_views(as_of), max_rows=self.options.sql_max_rows) as engine:
+                return engine.execute(sql, params).table
+        return self.sql_engine.execute(sql, params).table
+
+    def _policy_changed(self, masked: frozenset[str]) -> None:
+        for reader in self.readers.values():
+            reader.masked = masked & set(reader.props)
+            reader.invalidate()
+        self._sql_dirty.set()
+
+    def _reflects_up_to(self) -> datetime | None:
+        """Freshness of a derived product: when the newest input snapshot it has processed was written."""
+        newest: datetime | None = None
+        for port, snapshot_id in self.seen.items():
+            if snapshot_id is None:
+                continue
+            try:
+                snapshot = self.upstreams[port].table().snapshot_by_id(snapshot_id)
+            except UpstreamUnavailable:
+                continue
+            if snapshot is not None:
+                at = datetime.fromtimestamp(snapshot.timestamp_ms / 1000, UTC)
+                newest = at if newest is None or at > newest else newest
+        return newest
+
+    # --- refreshing --------------------------------------------------------------------------------------
+
+    def _read_input(self, port: str, snapshot_id: int | None) -> pa.Table:
+        cached = self._input_cache.get(port)
+        if cached is not None and cached[0] == snapshot_id:
+            return cached[1]
+        rows = self.upstreams[port].rows(snapshot_id)
+        self._input_cache[port] = (snapshot_id, rows)
+        return rows
+
+    def _inputs(
+        self, snapshots: dict[str, int | None], changed: frozenset[str], new: dict[str, pa.Table], forced: bool
+    ) -> Inputs:
+        return Inputs(
+            snapshots,
+            changed,
+            datetime.now(UTC),
+            forced,
+            new,
+            lambda port: self._read_input(port, snapshots[port]),
+        )
+
+    def refresh_now(self) -> dict[str, Any] | None:
+        return self.refresh(forced=True) or {"refresh": self.refreshes, "committed": {}}
+
+    def refresh(self, forced: bool = False) -> dict[str, Any] | None:
+        """One refresh if an input has a new snapshot (or if `forced`); returns what it committed."""
+        with self._lock:
+            snapshots = {port: up.newest_snapshot() for port, up in self.upstreams.items()}
+            changed = frozenset(p for p, s in snapshots.items() if s != self.seen.get(p))
+            if not changed and not forced:
+                return None
+            started = time.monotonic()
+            try:
+                new = {p: self.upstreams[p].appended(self.seen.get(p), snapshots[p]) for p in self.increments}
+            except NotIncremental as exc:
+                log.warning("%s: rebuilding every output from the inputs' whole tables", exc)
+                self._start_over()
+                new = {p: self.upstreams[p].rows(snapshots[p]) for p in self.increments}
+            updates = self.derivation.refresh(self._inputs(snapshots, changed, new, forced))
+            unknown = set(updates) - set(self.outputs)
+            if unknown:
+                raise ValueError(
+                    f"refresh returned updates for {sorted(unknown)}, not output ports {list(self.outputs)}"
+                )
+            deltas = self._commit(snapshots, updates)
+            self.seen = snapshots
+        self._after_commit(updates, deltas)
+        self.last_refresh = {
+            "refresh": self.refreshes,
+            "at": datetime.now(UTC).isoformat(),
+            "seconds": round(time.monotonic() - started, 3),
+            "input_snapshots": {p: s for p, s in snapshots.items()},
+            "input_rows": {p: t.num_rows for p, t in new.items()},
+            "committed": {p: len(u.rows) for p, u in updates.items() if u},
+        }
+        return self.last_refresh
+
+    def _commit(self, snapshots: dict[str, int | None], updates: dict[str, Update]) -> dict[str, Delta]:
+        self.refreshes += 1
+        props = {INPUTS: json.dumps(snapshots), REFRESH: str(self.refreshes)}
+        deltas: dict[str, Delta] = {}
+        reached: dict[str, int | None] = {}
+        for port, table in self.outputs.items():
+            if port == self.anchor:
+                continue
+            update = updates.get(port)
+            if update:
+                deltas[port] = table.write(update, props)
+            current = table.table.current_snapshot()
+            reached[port] = current.snapshot_id if current is not None else None
+        progress = {"refresh": self.refreshes, "inputs": snapshots, "outputs": reached}
+        deltas[self.anchor] = self.outputs[self.anchor].write(
+            updates.get(self.anchor) or Update(), props, extra={PROGRESS: json.dumps(progress)}
+        )
+        return deltas
+
+    def _after_commit(self, updates: dict[str, Update], deltas: dict[str, Delta]) -> None:
+        for port, delta in deltas.items():
+            update = updates.get(port)
+            if update:
+                self._publish(port, delta.alive)
+            hot = self.hot[port]
+            incremental = update is not None and not update.replace_all and delta.to_snapshot is not None
+            if incremental and delta.from_snapshot is not None and hot.holds(delta.from_snapshot):
+                assert delta.to_snapshot is not None
+                hot.replace(self.outputs[port].key_columns, delta.keys, delta.alive, delta.to_snapshot)
+            if not hot.holds(delta.to_snapshot or -1):
+                hot.load(self.outputs[port].table)
+            table = self.outputs[port]
+            if table.due_for_compaction():
+                table.compact()
+                hot.load(table.table)
+            self.readers[port].invalidate()
+        written = sum(len(u.rows) for u in updates.values() if u)
+        anchor = self.outputs[self.anchor].table.current_snapshot()
+        self.observer.record_batch(
+            BatchOutcome(
+                consumed=sum(len(u.rows) for u in updates.values()),
+                written=written,
+                snapshot_id=anchor.snapshot_id if anchor is not None else None,
+            )
+        )
+        self._sql_dirty.set()
+
+    def _publish(self, port: str, rows: pa.Table) -> None:
+        stream = self.streams.get(port)
+        if stream is None or not rows.num_rows:
+            return
+        topic, encode = stream
+        keys = self.outputs[port].key_columns
+        for row in rows.to_pylist():
+            key = "|".join(str(row[k]) for k in keys)
+            self.producer.produce(topic, key=key.encode(), value=encode(row))
+            self.producer.poll(0)
+        self.producer.flush(30)
+
+    # --- start, recovery, stop ---------------------------------------------------------------------------
+
+    def _recover(self) -> None:
+        """Roll every table back to the last complete refresh and let the derivation restore from it."""
+        anchor = self.outputs[self.anchor].table
+        raw = anchor.properties.get(PROGRESS)
+        progress: dict[str, Any] = json.loads(raw) if raw else {"refresh": 0, "inputs": {}, "outputs": {}}
+        for port, table in self.outputs.items():
+            if port != self.anchor and table.roll_back_to(progress["outputs"].get(port)):
+                log.warning("%s rolled back to the last complete refresh (%d)", port, progress["refresh"])
+        self.refreshes = int(progress["refresh"])
+        self.seen = {p: progress["inputs"].get(p) for p in self.upstreams}
+        restore = getattr(self.derivation, "restore", None)
+        if callable(restore):
+            outputs = {port: t.table.scan().to_arrow() for port, t in self.outputs.items()}
+            restore(outputs, self._inputs(dict(self.seen), frozenset(), {}, False))
+
+    def _start_over(self) -> None:
+        for table in self.outputs.values():
+            table.roll_back_to(None)
+        self.seen = {}
+        restore = getattr(self.derivation, "restore", None)
+        if callable(restore):
+            empty = {port: t.schema.empty_table() for port, t in self.outputs.items()}
+            restore(empty, self._inputs({p: None for p in self.upstreams}, frozenset(), {}, False))
+
+    def _loop(self) -> None:
+        while not self._stopping.is_set():
+            self._wake.wait(self.every_s)
+            self._wake.clear()
+            if self._stopping.is_set():
+                return
+            try:
+                self.refresh()
+                self.waiting_for = None
+            except UpstreamUnavailable as exc:
+                if self.waiting_for != str(exc):
+                    log.warning("waiting: %s", exc)
+                self.waiting_for = str(exc)
+            except Exception:
+                log.exception("refresh failed; the outputs keep the last complete refresh, retrying")
+                self._stopping.wait(min(30.0, self.every_s * 5))
+
+    def _sql_refresher(self) -> None:
+        while not self._stopping.is_set():
+            if self._sql_dirty.wait(0.5) and not self._stopping.is_set():
+                self._sql_dirty.clear()
+                try:
+                    self.sql_engine.refresh(self.sql_views())
+                except Exception as exc:
+                    log.warning("the SQL port keeps its previous views: %s", exc)
+                    self._sql_dirty.set()
+                self._stopping.wait(1.0)
+
+    def start(self) -> None:
+        self._recover()
+        for port, table in self.outputs.items():
+            self.hot[port].load(table.table)
+        self._spawn("refresh", self._loop)
+        config = uvicorn.Config(
+            self.app, host=self.settings.host, port=self.options.http_port, log_level="warning", lifespan="off"
+        )
+        self._http = uvicorn.Server(config)
+        self._spawn("http", self._http.run)
+        self.sql_server.start()
+        self._spawn("sql-refresh", self._sql_refresher)
+        self.publisher.start()
+        self._wake.set()
+
+    def _spawn(self, name: str, target: Any) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+        self._sql_dirty.set()
+        self.sql_server.stop()
+        if self._http is not None:
+            self._http.should_exit = True
+        self.publisher.stop()
+        for thread in self._threads:
+            thread.join(timeout=30)
+        for producer in (self.producer, self.publisher.producer):
+            try:
+                producer.flush(5)
+                producer.close()
+            except Exception as exc:
+                log.debug("closing a producer: %s", exc)

@@ -1,0 +1,36 @@
+"""What the REST and GraphQL ports need from a running product, whichever engine feeds it (Kafka
+ingestion, change data capture, or derivation from other products)."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import pyarrow as pa
+from fastapi import FastAPI
+
+from mesh_sdk.observe import Observer
+from mesh_sdk.policy import PolicyState
+from mesh_sdk.product import DataProduct
+from mesh_sdk.query import HistoryReader
+
+
+class Served(Protocol):
+    product: DataProduct
+    reader: HistoryReader  # the main table: the one GraphQL and key lookups serve
+    observer: Observer
+    policy: PolicyState
+    control_token: str
+
+    def served_tables(self) -> dict[str, HistoryReader]: ...
+
+    def discovery_extras(self) -> dict[str, Any]: ...
+
+    def port_urls(self) -> dict[str, str]: ...
+
+    def sql_query(self, sql: str, params: list[Any], as_of: str | None = None) -> pa.Table: ...
+
+    def mount_graphql(self, app: FastAPI) -> None: ...
+
+    def refresh_now(self) -> dict[str, Any] | None:
+        """Recompute now and say what was committed (None: the product has nothing to recompute)."""
+        ...

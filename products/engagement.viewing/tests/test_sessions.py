@@ -1,0 +1,178 @@
+"""How playback events become viewing sessions and daily watch time: the domain logic alone, on
+events with chosen times (no servers)."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+from mesh_sdk.derivation import Inputs, Update
+from mesh_sdk.product import load_product
+
+PRODUCT = load_product(Path(__file__).resolve().parents[1])
+logic = sys.modules[PRODUCT.derivation.__module__]  # type: ignore[union-attr]
+T0 = datetime(2026, 11, 20, 21, 0, tzinfo=UTC)
+TITLES = pa.Table.from_pylist(
+    [{"title_id": 7, "name": "Night Train", "primary_genre": "thriller", "duration_s": 600.0}]
+)
+CUSTOMERS = pa.Table.from_pylist([{"customer_id": 1, "country": "NL"}, {"customer_id": 2, "country": "DE"}])
+_ids = iter(range(1_000_000))
+
+
+def ev(
+    minute: float,
+    kind: str = "HEARTBEAT",
+    *,
+    customer: int = 1,
+    title: int = 7,
+    position_s: float | None = None,
+    event_id: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "event_id": event_id or f"e{next(_ids)}",
+        "customer_id": customer,
+        "title_id": title,
+        "event_type": kind,
+        "position_ms": int((position_s if position_s is not None else minute * 60) * 1000),
+        "occurred_at": T0 + timedelta(minutes=minute),
+        "device": "TV",
+        "country": "BE",
+    }
+
+
+class Mesh:
+    """The derivation with its inputs, refreshed batch by batch as the platform would."""
+
+    def __init__(self) -> None:
+        self.derivation = PRODUCT.derivation(None)  # type: ignore[misc]
+        self.sessions: dict[str, dict[str, Any]] = {}
+        self.daily: dict[tuple[Any, ...], dict[str, Any]] = {}
+        self.batches = 0
+
+    def inputs(self, rows: list[dict[str, Any]]) -> Inputs:
+        self.batches += 1
+        tables = {"titles": TITLES, "customers": CUSTOMERS}
+        return Inputs(
+            {"playback": self.batches, "titles": 1, "customers": 1},
+            frozenset({"playback"}),
+            T0,
+            _new={"playback": pa.Table.from_pylist(rows) if rows else pa.table({})},
+            _read=lambda port: tables[port],
+        )
+
+    def feed(self, *rows: dict[str, Any]) -> dict[str, Update]:
+        updates = self.derivation.refresh(self.inputs(list(rows)))
+        for row in updates["sessions"].rows:
+            self.sessions[row["session_id"]] = dict(row)
+        for gone in updates["sessions"].deleted:
+            del self.sessions[gone["session_id"]]
+        for row in updates["daily"].rows:
+            self.daily[(row["day"], row["customer_id"], row["title_id"])] = dict(row)
+        for gone in updates["daily"].deleted:
+            del self.daily[(gone["day"], gone["customer_id"], gone["title_id"])]
+        return updates
+
+    def only_session(self) -> dict[str, Any]:
+        assert len(self.sessions) == 1, self.sessions
+        return next(iter(self.sessions.values()))
+
+
+def test_watch_time_counts_playing_time_and_at_most_a_minute_per_gap() -> None:
+    mesh = Mesh()
+    mesh.feed(ev(0, "PLAY"), ev(0.5), ev(1), ev(1.5, "PAUSE"), ev(6.5, "PLAY"), ev(7), ev(12, "STOP"))
+    session = mesh.only_session()
+    # 0→0.5→1→1.5 playing (90 s), paused 1.5→6.5 (not counted), 6.5→7 (30 s), 7→12 capped at 60 s
+    assert session["watch_seconds"] == 180.0
+    assert session["events"] == 7 and session["status"] == "open"
+    assert session["title_name"] == "Night Train" and session["home_country"] == "NL"
+    assert session["viewing_country"] == "BE"
+
+
+def test_a_silence_longer_than_the_gap_starts_a_new_session() -> None:
+    mesh = Mesh()
+    mesh.feed(ev(0, "PLAY"), ev(1), ev(40, "PLAY"), ev(41))
+    assert sorted(s["events"] for s in mesh.sessions.values()) == [2, 2]
+    daily = mesh.daily[(date(2026, 11, 20), 1, 7)]
+    assert daily["sessions"] == 2 and daily["watch_seconds"] == 120.0
+
+
+def test_a_late_event_within_the_watermark_joins_and_can_merge_two_sessions() -> None:
+    mesh = Mesh()
+    mesh.feed(ev(0, "PLAY"), ev(20), ev(55, "PLAY"), ev(58))
+    assert len(mesh.sessions) == 2
+    updates = mesh.feed(ev(50, "HEARTBEAT"))  # late, but newer than the watermark (58 - 10 min): bridges both
+    session = mesh.only_session()
+    assert session["events"] == 5
+    assert len(updates["sessions"].deleted) == 1
+    assert mesh.daily[(date(2026, 11, 20), 1, 7)]["sessions"] == 1
+
+
+def test_an_event_older_than_the_watermark_is_dropped_and_counted() -> None:
+    mesh = Mesh()
+    mesh.feed(ev(0, "PLAY"), ev(30))
+    mesh.feed(ev(5, customer=2))  # 25 minutes behind the newest event
+    assert mesh.derivation.describe()["late_events_dropped"] == 1
+    assert all(s["customer_id"] == 1 for s in mesh.sessions.values())
+
+
+def test_an_event_id_seen_twice_counts_once() -> None:
+    mesh = Mesh()
+    first = ev(0, "PLAY", event_id="same")
+    mesh.feed(first, ev(0.5))
+    mesh.feed(first)
+    assert mesh.only_session()["events"] == 2
+    assert mesh.derivation.describe()["duplicate_events_dropped"] == 1
+
+
+def test_sessions_close_once_the_watermark_passes_their_end_plus_the_gap() -> None:
+    mesh = Mesh()
+    mesh.feed(ev(0, "PLAY"), ev(1))
+    mesh.feed(ev(30, customer=2))
+    assert mesh.sessions and all(s["status"] == "open" for s in mesh.sessions.values())
+    mesh.feed(ev(42, customer=2))  # watermark 32 > 1 + 30
+    closed = [s for s in mesh.sessions.values() if s["customer_id"] == 1]
+    assert closed[0]["status"] == "closed"
+
+
+def test_completion_uses_the_titles_duration() -> None:
+    mesh = Mesh()
+    mesh.feed(ev(0, "PLAY", position_s=0), ev(1, position_s=560), ev(2, "STOP", position_s=590))
+    session = mesh.only_session()
+    assert session["completion"] == pytest.approx(590 / 600) and session["completed"] is True
+    assert mesh.daily[(date(2026, 11, 20), 1, 7)]["completed_sessions"] == 1
+
+
+def test_an_unknown_title_leaves_name_and_completion_empty() -> None:
+    mesh = Mesh()
+    mesh.feed(ev(0, "PLAY", title=99), ev(1, title=99))
+    session = mesh.only_session()
+    assert session["title_name"] is None and session["completion"] is None and session["completed"] is False
+
+
+def test_restore_continues_open_sessions_from_the_outputs_and_the_playback_history() -> None:
+    history = [ev(0, "PLAY"), ev(0.5), ev(1)]
+    before = Mesh()
+    before.feed(*history)
+    schema = pa.Table.from_pylist(list(before.sessions.values())).schema
+    after = Mesh()
+    after.derivation.restore(
+        {"sessions": pa.Table.from_pylist(list(before.sessions.values()), schema=schema)},
+        Inputs(
+            {"playback": 1, "titles": 1, "customers": 1},
+            frozenset(),
+            T0,
+            _read=lambda port: {"playback": pa.Table.from_pylist(history), "titles": TITLES, "customers": CUSTOMERS}[
+                port
+            ],
+        ),
+    )
+    after.sessions = dict(before.sessions)
+    after.feed(ev(1.5), history[1])  # one new event, one replayed duplicate
+    session = after.only_session()
+    assert session["events"] == 4 and session["watch_seconds"] == 90.0
+    assert after.derivation.describe()["duplicate_events_dropped"] == 1
