@@ -7,7 +7,7 @@ import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -181,6 +181,9 @@ DEMO_PRODUCTS = {
     "subscriptions.customers": ProductPorts(18101, 15434),
     "content.titles": ProductPorts(18102, 15435),
     "subscriptions.subscriptions": ProductPorts(18103, 15436),
+    "engagement.viewing": ProductPorts(18104, 15437),
+    "content-insights.kpis": ProductPorts(18105, 15438),
+    "recommendations.next-title": ProductPorts(18106, 15439),
 }
 
 
@@ -219,7 +222,68 @@ def demo(
     subprocess.run([mesh, "generate", "playback", "--rate", str(rate), *seconds], check=False)
     for workload in workloads:
         workload.wait(timeout=120)
+    _wait_for_the_mesh(settings)
     _print_demo(settings)
+
+
+def _get(port: int, path: str) -> Any:
+    import httpx
+
+    return httpx.get(f"http://127.0.0.1:{port}{path}", timeout=30).json()
+
+
+def _wait_for_the_mesh(settings: MeshSettings, timeout_s: float = 300) -> None:
+    """Until the traffic has reached every product: engagement has processed playback's newest
+    snapshot, the KPIs were recomputed after that, and a model trained on it serves recommendations."""
+    playback, engagement = DEMO_PRODUCTS["playback.events"].http, DEMO_PRODUCTS["engagement.viewing"].http
+    kpis = DEMO_PRODUCTS["content-insights.kpis"].http
+    deadline = time.monotonic() + timeout_s
+    with console.status("waiting for the data to flow through every product") as status:
+        while time.monotonic() < deadline:
+            newest = _get(playback, "/snapshots")[-1]["snapshot_id"]
+            seen = _get(engagement, "/").get("refresh", {}).get("input_snapshots", {}).get("playback")
+            if seen == newest:
+                break
+            status.update("engagement.viewing is catching up with playback.events")
+            time.sleep(2)
+        caught_up = _get(engagement, "/").get("refresh", {}).get("at", "")
+        while time.monotonic() < deadline and _get(kpis, "/").get("refresh", {}).get("at", "") < caught_up:
+            status.update("content-insights.kpis is recomputing")
+            time.sleep(2)
+        status.update("recommendations.next-title is training a model")
+        retrained = _refresh_product(settings, "recommendations.next-title")
+    console.print(f"[green]✓[/] data reached every product; model trained, refresh {retrained.get('refresh')}")
+
+
+def _refresh_product(settings: MeshSettings, name: str) -> dict[str, Any]:
+    import httpx
+
+    from mesh_stack.products import control_token
+
+    port = DEMO_PRODUCTS[name].http
+    token = control_token(settings, name)
+    response = httpx.post(
+        f"http://127.0.0.1:{port}/control/refresh", headers={"Authorization": f"Bearer {token}"}, timeout=600
+    )
+    response.raise_for_status()
+    result: dict[str, Any] = response.json()
+    return result
+
+
+@app.command()
+def retrain(
+    product: Annotated[str, typer.Argument(help="a derived product mesh demo runs")] = "recommendations.next-title",
+) -> None:
+    """Recompute a derived product now: for recommendations.next-title, train, evaluate and publish a
+    new model version."""
+    if product not in DEMO_PRODUCTS:
+        raise _fail(StackError(f"no product {product!r}; choose one of {', '.join(DEMO_PRODUCTS)}"))
+    try:
+        with console.status(f"refreshing {product}"):
+            result = _refresh_product(load_settings(), product)
+    except Exception as exc:
+        raise _fail(StackError(f"{product} could not refresh: {exc}. Is it running (`mesh status`)?")) from None
+    console.print(f"{product}: refresh {result.get('refresh')} committed {result.get('committed', {})}")
 
 
 def _print_demo(settings: MeshSettings) -> None:
@@ -243,18 +307,41 @@ def _print_demo(settings: MeshSettings) -> None:
             f"{passed}/{len(report['quality'])} pass",
         )
     console.print(table)
+    _print_tour()
+
+
+def _print_tour() -> None:
+    playback = _get(DEMO_PRODUCTS["playback.events"].http, "/observations")
+    engagement = _get(DEMO_PRODUCTS["engagement.viewing"].http, "/")
+    model = _get(DEMO_PRODUCTS["recommendations.next-title"].http, "/").get("derivation", {}).get("model_card") or {}
+    figures = Table(title="Live figures", show_header=False)
+    figures.add_row("playback events ingested", f"{playback['volumes']['written']:,}")
+    figures.add_row("open viewing sessions", str(engagement.get("derivation", {}).get("open_sessions", "-")))
+    evaluation = model.get("evaluation")
+    if evaluation:
+        figures.add_row(
+            f"model {model.get('version')} precision@{evaluation['k']}",
+            f"{evaluation['model_precision']:.3f} (popularity baseline {evaluation['baseline_precision']:.3f})",
+        )
+        figures.add_row(
+            f"recall@{evaluation['k']}",
+            f"{evaluation['model_recall']:.3f} (baseline {evaluation['baseline_recall']:.3f})",
+        )
+    elif model:
+        figures.add_row(f"model {model.get('version')}", f"not evaluated yet: {model.get('not_evaluated_because')}")
+    console.print(figures)
     console.print(
-        "\n[bold]Look around:[/]\n"
-        "  REST      curl 'http://127.0.0.1:18100/history?limit=3&sort=-occurred_at'   (OpenAPI: /docs)\n"
-        "            curl http://127.0.0.1:18101/customers/42   ·   curl 'http://127.0.0.1:18101/changes?customer_id=42'\n"
-        "            curl 'http://127.0.0.1:18102/titles?kind=film&limit=5'   ·   "
-        "curl 'http://127.0.0.1:18103/subscriptions?status=cancelled&limit=5'\n"
-        "  GraphQL   http://127.0.0.1:18100/graphql  (18101, 18102, 18103 likewise)\n"
-        "  SQL       psql -h 127.0.0.1 -p 15434 -d subscriptions -c 'SELECT op, count(*) FROM "
-        "subscriptions.customers_changes_v1 GROUP BY op'\n"
-        "  CDC       mesh cdc status   ·   mesh generate legacy --rate 50\n"
-        "  audit     mesh audit verify   ·   mesh audit history 42 --source customers\n"
-        "  more      mesh generate playback --rate 200   ·   mesh status   ·   mesh down"
+        "\n[bold]Look around[/] (each product: / discovery, /docs OpenAPI, /graphql, /observations, /metrics):\n"
+        "  raw       curl 'http://127.0.0.1:18100/history?limit=3&sort=-occurred_at'  ·  "
+        "curl http://127.0.0.1:18101/customers/42  ·  curl 'http://127.0.0.1:18102/titles?kind=film&limit=5'\n"
+        "  derived   curl 'http://127.0.0.1:18104/daily?sort=-watch_seconds&limit=5'  ·  "
+        "curl 'http://127.0.0.1:18104/sessions?customer_id=42'\n"
+        "  ML        curl 'http://127.0.0.1:18106/recommendations?customer_id=42&sort=rank'  ·  "
+        "curl http://127.0.0.1:18106/models  ·  mesh retrain\n"
+        "  BI / SQL  psql -h 127.0.0.1 -p 15438 -d content-insights -c 'SELECT * FROM "
+        "content_insights.kpis_genre_daily_v1 ORDER BY watch_hours DESC'\n"
+        "  CDC       mesh cdc status  ·  mesh generate legacy --rate 50    audit  mesh audit verify\n"
+        "  more      mesh generate playback --rate 200  ·  mesh status  ·  mesh down"
     )
 
 

@@ -48,6 +48,12 @@ MEAN_MS_BETWEEN_SESSION_EVENTS = 30_400
 
 WORLD_SEED = 0  # catalogue and population are the same for every traffic seed
 
+# Viewers have tastes: each customer leans to one of `TASTES` groups of titles (title_id modulo
+# TASTES) and picks from it this often; otherwise anything, by popularity. Without tastes there would
+# be nothing for a recommender to learn beyond popularity.
+TASTES = 6
+TASTE_SHARE = 0.75
+
 
 class PlaybackRecord(TypedDict):
     """One `streamline.playback.PlaybackEvent` (schemas/playback/PlaybackEvent.avsc), ready for Avro."""
@@ -105,8 +111,18 @@ class Catalogue:
     def __len__(self) -> int:
         return len(self.titles)
 
-    def pick(self, rng: random.Random) -> Title:
+    def pick(self, rng: random.Random, taste: int | None = None) -> Title:
+        """A title by popularity; for a viewer with a `taste`, most often one of that taste's group."""
+        if taste is not None and rng.random() < TASTE_SHARE:
+            group = self.titles[taste % TASTES :: TASTES] or self.titles
+            weights = [1.0 / t.title_id**0.8 for t in group]
+            return rng.choices(group, weights=weights)[0]
         return rng.choices(self.titles, cum_weights=self.cumulative_popularity)[0]
+
+
+def taste_of(customer_id: int) -> int:
+    """The group of titles a customer leans to (titles whose id modulo TASTES equals it, counting from 1)."""
+    return (customer_id * 7919) % TASTES
 
 
 @dataclass(frozen=True)
@@ -202,8 +218,8 @@ class PlaybackSimulator:
 
     def _session(self, start_ms: int) -> Iterator[PlaybackRecord]:
         rng = self._rng
-        title = self.catalogue.pick(rng)
         customer_id = self.population.pick(rng)
+        title = self.catalogue.pick(rng, taste_of(customer_id))
         session_id = self._uuid()
         device = _weighted(rng, DEVICE_WEIGHTS)
         app_version = _weighted(rng, APP_VERSION_WEIGHTS)

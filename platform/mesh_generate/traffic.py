@@ -82,8 +82,10 @@ class PlaybackTraffic:
         duplicate_below = imp.malformed_fraction + imp.duplicate_fraction
         # Only session events can be held back; this share of them makes late ones `late_fraction` of all.
         hold_back_share = imp.late_fraction / (1.0 - duplicate_below)
+        # Released once an event sent (not merely simulated: it may be held back too) happened after it.
+        latest_sent = 0
         while True:
-            if held_back and held_back[0][0] <= self.simulator.clock_ms:
+            if held_back and held_back[0][0] <= latest_sent:
                 record = heapq.heappop(held_back)[2]
                 recent.append(record)
                 yield AvroMessage(Kind.LATE, record)
@@ -101,6 +103,7 @@ class PlaybackTraffic:
                 heapq.heappush(held_back, (deliver_at, next(order), record))
                 continue
             recent.append(record)
+            latest_sent = max(latest_sent, record["occurred_at"])
             yield AvroMessage(Kind.VALID, record)
 
     def _malformed(self, rng: random.Random, like: PlaybackRecord) -> Outgoing:

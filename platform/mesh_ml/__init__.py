@@ -6,7 +6,7 @@ watch next, learnt from viewing engagement. Pure: no servers, no I/O beyond byte
 the holdout, quality gate), `model_card` (the card published with the artifact)."""
 
 from mesh_ml.evaluation import Evaluation, QualityGate, evaluate, quality_gate
-from mesh_ml.holdout import NotEnoughData, Split, time_split
+from mesh_ml.holdout import NotEnoughData, Split, recent_split, time_split
 from mesh_ml.interactions import Interactions
 from mesh_ml.metrics import coverage, precision_at_k, recall_at_k
 from mesh_ml.model_card import ModelCard, TrainingInput
@@ -30,5 +30,6 @@ __all__ = [
     "precision_at_k",
     "quality_gate",
     "recall_at_k",
+    "recent_split",
     "time_split",
 ]

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Any
 
-from mesh_ml.holdout import time_split
+from mesh_ml.holdout import Split, time_split
 from mesh_ml.interactions import Interactions
 from mesh_ml.metrics import coverage, precision_at_k, recall_at_k
 from mesh_ml.models import Recommender
@@ -60,20 +60,23 @@ def evaluate(
     interactions: Interactions,
     k: int = 10,
     test_days: int = 7,
+    split: Callable[[Interactions], Split] | None = None,
 ) -> Evaluation:
-    """Split by time (`time_split`, which raises `NotEnoughData` when the data cannot answer), fit a
-    fresh model and a fresh baseline on the training part, and score both on the test part."""
-    split = time_split(interactions, test_days)
-    customers = sorted(split.relevant)
-    catalogue = split.train.titles.tolist()
+    """Split by time (`time_split` over `test_days`, or `split`; either raises `NotEnoughData` when the
+    data cannot answer), fit a fresh model and a fresh baseline on the training part, and score both on
+    the test part."""
+    split_ = split(interactions) if split is not None else time_split(interactions, test_days)
+    test_days = split_.test_days
+    customers = sorted(split_.relevant)
+    catalogue = split_.train.titles.tolist()
 
     def score(factory: Callable[[], Recommender]) -> tuple[float, float, float]:
-        model = factory().fit(split.train)
+        model = factory().fit(split_.train)
         ranked = model.recommend(customers, k, exclude_seen=True)
         titles = {customer: [title for title, _ in ranked.get(customer, [])] for customer in customers}
         return (
-            precision_at_k(titles, split.relevant, k),
-            recall_at_k(titles, split.relevant, k),
+            precision_at_k(titles, split_.relevant, k),
+            recall_at_k(titles, split_.relevant, k),
             coverage(titles, catalogue, k),
         )
 
@@ -82,12 +85,12 @@ def evaluate(
     return Evaluation(
         k=k,
         test_days=test_days,
-        cutoff=split.cutoff,
-        train_customers=split.train.n_customers,
-        train_titles=split.train.n_titles,
-        train_interactions=len(split.train),
-        test_customers=split.test_customers,
-        test_interactions=len(split.test),
+        cutoff=split_.cutoff,
+        train_customers=split_.train.n_customers,
+        train_titles=split_.train.n_titles,
+        train_interactions=len(split_.train),
+        test_customers=split_.test_customers,
+        test_interactions=len(split_.test),
         model_precision=model_p,
         model_recall=model_r,
         baseline_precision=base_p,

@@ -36,7 +36,8 @@ class Split:
     test: Interactions
     relevant: dict[int, set[int]]
     cutoff: date  # first day of the test window; train is strictly before it
-    test_days: int
+    test_days: int  # 0 for a split within a day (`recent_split`)
+    cutoff_at: str = ""  # the exact moment of the cut (ISO), when it falls within a day
 
     @property
     def test_customers(self) -> int:
@@ -67,7 +68,26 @@ def time_split(interactions: Interactions, test_days: int) -> Split:
             f"{first} .. {last} ({(last - first).days + 1} days); use a shorter test window"
         )
 
-    before = interactions.days < np.datetime64(cutoff, "D")
+    return _split_at(interactions, np.datetime64(cutoff, "s"), f"{cutoff}", test_days)
+
+
+def recent_split(interactions: Interactions, test_share: float = 0.2) -> Split:
+    """Train on the oldest interactions, test on the newest `test_share` of them (cut at that quantile
+    of their times, within a day if need be): the same "next title" question as `time_split`, for data
+    that spans hours rather than weeks."""
+    if not 0 < test_share < 1:
+        raise ValueError(f"test_share must be between 0 and 1, got {test_share}")
+    if len(interactions) < 2:
+        raise NotEnoughData(f"{len(interactions)} interaction(s): a holdout needs at least two")
+    seconds = np.sort(interactions.days.astype("int64"))
+    cutoff = np.datetime64(int(seconds[int(len(seconds) * (1 - test_share))]), "s")
+    if cutoff <= interactions.days.min():
+        raise NotEnoughData(f"all {len(interactions)} interactions happened at the same moment: nothing is older")
+    return _split_at(interactions, cutoff, str(cutoff), 0)
+
+
+def _split_at(interactions: Interactions, cutoff_at: np.datetime64, cutoff: str, test_days: int) -> Split:
+    before = interactions.days < cutoff_at
     train = interactions.select(before)
     after = ~before
     known = np.isin(interactions.customer_ids, train.customers) & np.isin(interactions.title_ids, train.titles)
@@ -89,4 +109,5 @@ def time_split(interactions: Interactions, test_days: int) -> Split:
             f"no test customer watched a title new to them from {cutoff} on: all {len(test)} test interactions "
             "are re-watches, so there is no 'next title' to predict"
         )
-    return Split(train=train, test=test, relevant=relevant, cutoff=cutoff, test_days=test_days)
+    day = cutoff_at.astype("datetime64[D]").item()
+    return Split(train=train, test=test, relevant=relevant, cutoff=day, test_days=test_days, cutoff_at=str(cutoff_at))

@@ -53,7 +53,8 @@ class Interactions:
         self.customer_ids: IntArray = np.asarray(customer_ids, dtype=np.int64).reshape(-1)
         self.title_ids: IntArray = np.asarray(title_ids, dtype=np.int64).reshape(-1)
         self.weights: FloatArray = np.asarray(weights, dtype=np.float64).reshape(-1)
-        self.days: DayArray = np.asarray(days, dtype="datetime64[D]").reshape(-1)
+        # Kept to the second: a holdout can cut within a day (`recent_split`) as well as between days.
+        self.days: DayArray = np.asarray(days, dtype="datetime64[s]").reshape(-1)
         lengths = {len(self.customer_ids), len(self.title_ids), len(self.weights), len(self.days)}
         if len(lengths) != 1:
             raise ValueError(
@@ -89,17 +90,17 @@ class Interactions:
     def first_day(self) -> date:
         if not len(self):
             raise ValueError("no interactions, so no first day")
-        return cast(date, self.days.min().item())
+        return cast(date, self.days.min().astype("datetime64[D]").item())
 
     @property
     def last_day(self) -> date:
         if not len(self):
             raise ValueError("no interactions, so no last day")
-        return cast(date, self.days.max().item())
+        return cast(date, self.days.max().astype("datetime64[D]").item())
 
     @property
     def distinct_days(self) -> int:
-        return len(np.unique(self.days))
+        return len(np.unique(self.days.astype("datetime64[D]")))
 
     @property
     def customer_index(self) -> IntArray:

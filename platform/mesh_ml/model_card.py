@@ -42,7 +42,7 @@ class ModelCard:
     algorithm: str
     hyper_parameters: Mapping[str, HyperValue]
     training_data: Mapping[str, TrainingInput]  # input name (e.g. a product's output port) -> what was read
-    evaluation: Evaluation
+    evaluation: Evaluation | None  # None: the data could not support a holdout yet
     intended_use: str
     limitations: Sequence[str]
     quality_gate: QualityGate
@@ -50,6 +50,7 @@ class ModelCard:
     # Groups or conditions performance may vary with; the evaluation does not break metrics down by them.
     factors: Sequence[str] = field(default_factory=tuple)
     artifact_sha256: str | None = None
+    not_evaluated_because: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON types only (dates and times as ISO 8601 text)."""
@@ -62,7 +63,8 @@ class ModelCard:
             "hyper_parameters": dict(self.hyper_parameters),
             "artifact_sha256": self.artifact_sha256,
             "training_data": {name: data.to_dict() for name, data in self.training_data.items()},
-            "evaluation": self.evaluation.to_dict(),
+            "evaluation": self.evaluation.to_dict() if self.evaluation is not None else None,
+            "not_evaluated_because": self.not_evaluated_because,
             "intended_use": self.intended_use,
             "factors": list(self.factors),
             "limitations": list(self.limitations),
@@ -71,7 +73,6 @@ class ModelCard:
 
     def to_markdown(self) -> str:
         e = self.evaluation
-        k = e.k
         lines = [f"# Model card: {self.model_name} {self.version}", ""]
 
         lines += ["## Model details", ""]
@@ -98,34 +99,40 @@ class ModelCard:
             lines.append("No factors (customer groups, genres, devices) were named for this model.")
         lines += ["", "Metrics are averaged over all test customers, not broken down by these factors.", ""]
 
-        lines += [
-            "## Metrics",
-            "",
-            f"Precision@{k} and recall@{k} of the top {k} titles, already-watched titles excluded, against the "
-            "titles each customer watched for the first time in the test window; averaged over the customers "
-            "with at least one such title. Coverage is the share of the catalogue recommended to anyone.",
-            "",
-            "| metric | model | popularity baseline | lift |",
-            "|---|---|---|---|",
-            f"| precision@{k} | {e.model_precision:.4f} | {e.baseline_precision:.4f} | {_ratio(e.lift)} |",
-            f"| recall@{k} | {e.model_recall:.4f} | {e.baseline_recall:.4f} | {_ratio(e.recall_lift)} |",
-            f"| coverage@{k} | {e.model_coverage:.4f} | {e.baseline_coverage:.4f} | |",
-            "",
-            f"Quality gate: {self.quality_gate.summary}",
-            "",
-        ]
-        lines += [f"- {'pass' if ok else 'FAIL'}: {rule}" for rule, ok in self.quality_gate.checks.items()]
-        lines.append("")
+        if e is None:
+            lines += ["## Metrics", "", f"Not evaluated: {self.not_evaluated_because}", ""]
+            lines += [f"Quality gate: {self.quality_gate.summary}", ""]
+        else:
+            k = e.k
+            window = f"the last {e.test_days} days" if e.test_days else "the newest interactions"
+            lines += [
+                "## Metrics",
+                "",
+                f"Precision@{k} and recall@{k} of the top {k} titles, already-watched titles excluded, against the "
+                "titles each customer watched for the first time in the test window; averaged over the customers "
+                "with at least one such title. Coverage is the share of the catalogue recommended to anyone.",
+                "",
+                "| metric | model | popularity baseline | lift |",
+                "|---|---|---|---|",
+                f"| precision@{k} | {e.model_precision:.4f} | {e.baseline_precision:.4f} | {_ratio(e.lift)} |",
+                f"| recall@{k} | {e.model_recall:.4f} | {e.baseline_recall:.4f} | {_ratio(e.recall_lift)} |",
+                f"| coverage@{k} | {e.model_coverage:.4f} | {e.baseline_coverage:.4f} | |",
+                "",
+                f"Quality gate: {self.quality_gate.summary}",
+                "",
+            ]
+            lines += [f"- {'pass' if ok else 'FAIL'}: {rule}" for rule, ok in self.quality_gate.checks.items()]
+            lines.append("")
 
-        lines += [
-            "## Evaluation data",
-            "",
-            f"Time-based holdout: the last {e.test_days} days of the training data, from {e.cutoff.isoformat()}. "
-            f"{e.test_customers} test customers, {e.test_interactions} test interactions (customers and titles "
-            f"also seen before the cutoff). The models compared were trained on the {e.train_interactions} "
-            f"interactions before the cutoff ({e.train_customers} customers, {e.train_titles} titles).",
-            "",
-        ]
+            lines += [
+                "## Evaluation data",
+                "",
+                f"Time-based holdout: {window} of the training data, from {e.cutoff.isoformat()}. "
+                f"{e.test_customers} test customers, {e.test_interactions} test interactions (customers and titles "
+                f"also seen before the cutoff). The models compared were trained on the {e.train_interactions} "
+                f"interactions before the cutoff ({e.train_customers} customers, {e.train_titles} titles).",
+                "",
+            ]
 
         lines += [
             "## Training data",

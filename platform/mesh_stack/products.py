@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import sys
 import time
 from dataclasses import dataclass
@@ -26,15 +27,33 @@ def _process(settings: MeshSettings, name: str) -> ManagedProcess:
     return ManagedProcess(f"{PREFIX}{name}", settings.home / "run", settings.home / "logs" / f"{PREFIX}{name}.log")
 
 
+def _token_path(settings: MeshSettings, name: str) -> Path:
+    return settings.home / "run" / f"{PREFIX}{name}.token"
+
+
+def control_token(settings: MeshSettings, name: str) -> str:
+    """The bearer token of a running product's control port (the platform chose it at start)."""
+    path = _token_path(settings, name)
+    if not path.exists():
+        raise FileNotFoundError(f"product {name} was not started by this mesh (`mesh start products/{name}`)")
+    return path.read_text().strip()
+
+
 def start_product(settings: MeshSettings, folder: Path, ports: ProductPorts, timeout_s: float = 120) -> str:
-    """Start `mesh run <folder>` detached (idempotent) and wait until its ports answer."""
+    """Start `mesh run <folder>` detached (idempotent) and wait until its ports answer. The platform
+    keeps the product's control token, readable by its user only."""
     name = folder.resolve().name
     process = _process(settings, name)
     base = f"http://{settings.host}:{ports.http}"
     if not process.is_running():
         mesh = str(Path(sys.executable).parent / "mesh")
         argv = [mesh, "run", str(folder.resolve()), "--http-port", str(ports.http), "--sql-port", str(ports.sql)]
-        process.start(argv, env=settings.environment())
+        token = secrets.token_urlsafe(24)
+        path = _token_path(settings, name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(token)
+        process.start(argv, env=settings.environment() | {"MESH_CONTROL_TOKEN": token})
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:
