@@ -234,7 +234,10 @@ class DerivedRuntime:
         )
 
     def refresh_now(self) -> dict[str, Any] | None:
-        return self.refresh(forced=True) or {"refresh": self.refreshes, "committed": {}}
+        """A refresh on request; when it returns, every port (SQL included) answers from it."""
+        done = self.refresh(forced=True) or {"refresh": self.refreshes, "committed": {}}
+        self.sql_engine.refresh(self.sql_views())
+        return done
 
     def refresh(self, forced: bool = False) -> dict[str, Any] | None:
         """One refresh if an input has a new snapshot (or if `forced`); returns what it committed."""
