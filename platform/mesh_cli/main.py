@@ -287,15 +287,13 @@ def retrain(
 
 
 def _print_demo(settings: MeshSettings) -> None:
-    import httpx
-
     time.sleep(2)  # the last micro-batches commit
     table = Table(title="The products after the traffic")
     table.add_column("product", no_wrap=True, min_width=23)
     for column in ("rows", "snapshots", "dead letters", "freshness", "contract checks"):
         table.add_column(column)
     for name, ports in DEMO_PRODUCTS.items():
-        report = httpx.get(f"http://127.0.0.1:{ports.http}/observations", timeout=30).json()
+        report = _get(ports.http, "/observations")
         fresh = report["freshness_seconds"]
         passed = sum(q["passed"] for q in report["quality"])
         table.add_row(

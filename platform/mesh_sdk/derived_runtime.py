@@ -19,7 +19,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
-import uvicorn
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from fastapi import FastAPI
 
@@ -34,17 +33,16 @@ from mesh_sdk.derivation import Context, Inputs, Update
 from mesh_sdk.history import ensure_table
 from mesh_sdk.ingest import BatchOutcome
 from mesh_sdk.keyed_table import KeyedTable
-from mesh_sdk.observe import OBSERVATIONS_TOPIC, ObservationPublisher, Observer
+from mesh_sdk.observe import OBSERVATIONS_TOPIC, Observer
 from mesh_sdk.policy import PolicyState
+from mesh_sdk.port_threads import PortThreads, close_producers
 from mesh_sdk.product import DataProduct
 from mesh_sdk.quality import table_checks
-from mesh_sdk.query import HistoryReader, HotCopy
+from mesh_sdk.query import HistoryReader, HotCopy, mask_columns, snapshots_relation
 from mesh_sdk.rest import build_app
 from mesh_sdk.runtime import RuntimeOptions
 from mesh_sdk.typing_map import arrow_schema, avro_schema, iceberg_schema
 from mesh_sdk.upstream import NotIncremental, UpstreamTable, UpstreamUnavailable
-from mesh_sql.engine import SqlEngine
-from mesh_sql.pgwire import PgWireServer
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +107,6 @@ class DerivedRuntime:
         self.observer = Observer(product, self.reader, checks, tables=self.readers, freshness=self._reflects_up_to)
         self.policy = PolicyState({n for r in self.readers.values() for n in r.props})
         self.policy.on_change(self._policy_changed)
-        self.publisher = ObservationPublisher(self.observer, kafka.producer(settings), options.observe_interval_s)
 
         prefix = f"{d.domain}/{d.name}"
         self.derivation: Any = product.derivation(Context(d.id, S3ArtifactStore(settings, prefix)))
@@ -119,16 +116,8 @@ class DerivedRuntime:
         self._input_cache: dict[str, tuple[int | None, pa.Table]] = {}
         self._lock = threading.Lock()  # one refresh at a time (the loop, or the control port)
         self._wake = threading.Event()
-        self._forced = False
-        self._stopping = threading.Event()
-        self._sql_dirty = threading.Event()
-        self.sql_engine = SqlEngine(
-            self._duck, self.sql_views(), max_rows=options.sql_max_rows, timeout_s=options.sql_timeout_s
-        )
-        self.sql_server = PgWireServer(self.sql_engine, settings.host, options.sql_port)
+        self.ports = PortThreads(settings, options, self._duck, self.sql_views, self.observer)
         self.app: FastAPI = build_app(self)
-        self._threads: list[threading.Thread] = []
-        self._http: uvicorn.Server | None = None
         self.waiting_for: str | None = None  # an input whose product has not written its table yet
 
     # --- the ports' view ---------------------------------------------------------------------------------
@@ -174,27 +163,15 @@ class DerivedRuntime:
         for port, reader in self.readers.items():
             qualified = self.product.descriptor.table(port)
             views[qualified] = reader.relation(reader.resolve_snapshot(as_of))
-            rows = [
-                f"({s.snapshot_id}, TIMESTAMPTZ '{s.committed_at.isoformat()}', {s.added_rows}, {s.total_rows})"
-                for s in reader.snapshots()[-self.options.sql_snapshot_views :]
-            ] or ["(NULL, NULL, NULL, NULL)"]
-            views[f"{qualified}_snapshots"] = (
-                f"(SELECT * FROM (VALUES {', '.join(rows)}) s(snapshot_id, committed_at, added_rows, total_rows) "
-                "WHERE snapshot_id IS NOT NULL)"
-            )
+            views[f"{qualified}_snapshots"] = snapshots_relation(reader)
         return views
 
     def sql_query(self, sql: str, params: list[Any], as_of: str | None = None) -> pa.Table:
-        if as_of:
-            with SqlEngine(self._duck, self.sql_views(as_of), max_rows=self.options.sql_max_rows) as engine:
-                return engine.execute(sql, params).table
-        return self.sql_engine.execute(sql, params).table
+        return self.ports.query(sql, params, as_of)
 
     def _policy_changed(self, masked: frozenset[str]) -> None:
-        for reader in self.readers.values():
-            reader.masked = masked & set(reader.props)
-            reader.invalidate()
-        self._sql_dirty.set()
+        mask_columns(self.readers.values(), masked)
+        self.ports.views_changed()
 
     def _reflects_up_to(self) -> datetime | None:
         """Freshness of a derived product: when the newest input snapshot it has processed was written."""
@@ -236,7 +213,7 @@ class DerivedRuntime:
     def refresh_now(self) -> dict[str, Any] | None:
         """A refresh on request; when it returns, every port (SQL included) answers from it."""
         done = self.refresh(forced=True) or {"refresh": self.refreshes, "committed": {}}
-        self.sql_engine.refresh(self.sql_views())
+        self.ports.refresh_views_now()
         return done
 
     def refresh(self, forced: bool = False) -> dict[str, Any] | None:
@@ -317,7 +294,7 @@ class DerivedRuntime:
                 snapshot_id=anchor.snapshot_id if anchor is not None else None,
             )
         )
-        self._sql_dirty.set()
+        self.ports.views_changed()
 
     def _publish(self, port: str, rows: pa.Table) -> None:
         stream = self.streams.get(port)
@@ -358,10 +335,11 @@ class DerivedRuntime:
             restore(empty, self._inputs({p: None for p in self.upstreams}, frozenset(), {}, False))
 
     def _loop(self) -> None:
-        while not self._stopping.is_set():
+        stopping = self.ports.stopping
+        while not stopping.is_set():
             self._wake.wait(self.every_s)
             self._wake.clear()
-            if self._stopping.is_set():
+            if stopping.is_set():
                 return
             try:
                 self.refresh()
@@ -372,52 +350,20 @@ class DerivedRuntime:
                 self.waiting_for = str(exc)
             except Exception:
                 log.exception("refresh failed; the outputs keep the last complete refresh, retrying")
-                self._stopping.wait(min(30.0, self.every_s * 5))
-
-    def _sql_refresher(self) -> None:
-        while not self._stopping.is_set():
-            if self._sql_dirty.wait(0.5) and not self._stopping.is_set():
-                self._sql_dirty.clear()
-                try:
-                    self.sql_engine.refresh(self.sql_views())
-                except Exception as exc:
-                    log.warning("the SQL port keeps its previous views: %s", exc)
-                    self._sql_dirty.set()
-                self._stopping.wait(1.0)
+                stopping.wait(min(30.0, self.every_s * 5))
 
     def start(self) -> None:
         self._recover()
         for port, table in self.outputs.items():
             self.hot[port].load(table.table)
-        self._spawn("refresh", self._loop)
-        config = uvicorn.Config(
-            self.app, host=self.settings.host, port=self.options.http_port, log_level="warning", lifespan="off"
-        )
-        self._http = uvicorn.Server(config)
-        self._spawn("http", self._http.run)
-        self.sql_server.start()
-        self._spawn("sql-refresh", self._sql_refresher)
-        self.publisher.start()
+        self.ports.spawn("refresh", self._loop)
+        self.ports.start(self.app)
         self._wake.set()
-
-    def _spawn(self, name: str, target: Any) -> None:
-        thread = threading.Thread(target=target, name=name, daemon=True)
-        thread.start()
-        self._threads.append(thread)
 
     def stop(self) -> None:
-        self._stopping.set()
         self._wake.set()
-        self._sql_dirty.set()
-        self.sql_server.stop()
-        if self._http is not None:
-            self._http.should_exit = True
-        self.publisher.stop()
-        for thread in self._threads:
-            thread.join(timeout=30)
-        for producer in (self.producer, self.publisher.producer):
-            try:
-                producer.flush(5)
-                producer.close()
-            except Exception as exc:
-                log.debug("closing a producer: %s", exc)
+        busy = self.ports.stop(join_timeout_s=30)
+        if busy:
+            log.warning("threads still running at stop (%s): their Kafka clients are left open", ", ".join(busy))
+            return
+        close_producers((self.producer, self.ports.publisher.producer))

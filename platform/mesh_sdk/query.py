@@ -412,3 +412,22 @@ def _flatten_position(position: list[Any]) -> list[Any]:
     for i in range(len(position)):
         out.extend(position[: i + 1])
     return out
+
+
+def mask_columns(readers: Iterable[HistoryReader], masked: frozenset[str]) -> None:
+    """A policy changed: each reader masks the columns it has of `masked`, and forgets its answers."""
+    for reader in readers:
+        reader.masked = masked & set(reader.props)
+        reader.invalidate()
+
+
+def snapshots_relation(reader: HistoryReader) -> str:
+    """The table's readable snapshots as an SQL relation (the `<table>_snapshots` view of the SQL port)."""
+    rows = [
+        f"({s.snapshot_id}, TIMESTAMPTZ '{s.committed_at.isoformat()}', {s.added_rows}, {s.total_rows})"
+        for s in reader.snapshots()
+    ] or ["(NULL, NULL, NULL, NULL)"]
+    return (
+        f"(SELECT * FROM (VALUES {', '.join(rows)}) s(snapshot_id, committed_at, added_rows, total_rows) "
+        "WHERE snapshot_id IS NOT NULL)"
+    )

@@ -6,12 +6,10 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-import threading
 from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
-import uvicorn
 from confluent_kafka import Message
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from fastapi import FastAPI
@@ -26,16 +24,15 @@ from mesh_sdk.changes import captured_table, from_debezium, from_outbox
 from mesh_sdk.current_state import CurrentState
 from mesh_sdk.history import ensure_table
 from mesh_sdk.ingest import BatchOutcome, Decode, Ingestor
-from mesh_sdk.observe import OBSERVATIONS_TOPIC, ObservationPublisher, Observer
+from mesh_sdk.observe import OBSERVATIONS_TOPIC, Observer
 from mesh_sdk.policy import PolicyState
+from mesh_sdk.port_threads import PortThreads, close_producers
 from mesh_sdk.product import DataProduct
 from mesh_sdk.quality import record_rules, table_checks
-from mesh_sdk.query import HistoryReader, HotCopy
+from mesh_sdk.query import HistoryReader, HotCopy, mask_columns, snapshots_relation
 from mesh_sdk.rest import build_app
 from mesh_sdk.stream_recovery import missing_rows, newest_published_batch
 from mesh_sdk.typing_map import arrow_schema, avro_schema, iceberg_schema
-from mesh_sql.engine import SqlEngine
-from mesh_sql.pgwire import PgWireServer
 
 log = logging.getLogger(__name__)
 
@@ -121,16 +118,8 @@ class ProductRuntime:
             batch_interval_s=options.batch_interval_s,
             on_batch=self._after_batch,
         )
-        self.publisher = ObservationPublisher(self.observer, kafka.producer(settings), options.observe_interval_s)
-        self._sql_dirty = threading.Event()
-        self._stopping = threading.Event()
-        self.sql_engine = SqlEngine(
-            self._duck, self.sql_views(), max_rows=options.sql_max_rows, timeout_s=options.sql_timeout_s
-        )
-        self.sql_server = PgWireServer(self.sql_engine, settings.host, options.sql_port)
+        self.ports = PortThreads(settings, options, self._duck, self.sql_views, self.observer)
         self.app: FastAPI = build_app(self)
-        self._threads: list[threading.Thread] = []
-        self._http: uvicorn.Server | None = None
 
     # --- wiring ----------------------------------------------------------------------------------------
 
@@ -184,7 +173,7 @@ class ProductRuntime:
             else:  # a batch committed without reaching here (a failure after its commit): start over
                 self.hot.load(table)
             self.reader.invalidate()
-            self._refresh_sql()
+            self.ports.views_changed()
 
     def _apply_to_state(self, snapshot_id: int, rows: pa.Table) -> None:
         assert self.state is not None
@@ -208,7 +197,7 @@ class ProductRuntime:
             self.hot.load(self.state.table)
         for reader in self._readers():
             reader.invalidate()
-        self._refresh_sql()
+        self.ports.views_changed()
 
     def _readers(self) -> list[HistoryReader]:
         return list(self.served_tables().values())
@@ -227,10 +216,8 @@ class ProductRuntime:
         return None
 
     def _policy_changed(self, masked: frozenset[str]) -> None:
-        for reader in self._readers():
-            reader.masked = masked & set(reader.props)
-            reader.invalidate()
-        self._refresh_sql()
+        mask_columns(self._readers(), masked)
+        self.ports.views_changed()
 
     def port_urls(self) -> dict[str, str]:
         s, o = self.settings, self.options
@@ -266,40 +253,14 @@ class ProductRuntime:
             views[self.product.descriptor.table(self.product.history_port)] = changes.relation(
                 changes.resolve_snapshot(as_of)
             )
-        rows = [
-            f"({s.snapshot_id}, TIMESTAMPTZ '{s.committed_at.isoformat()}', {s.added_rows}, {s.total_rows})"
-            for s in self.reader.snapshots()
-        ] or ["(NULL, NULL, NULL, NULL)"]
         # Time travel over the wire protocol: the most recent snapshots as views of their own.
         for earlier in self.reader.snapshots()[-self.options.sql_snapshot_views :]:
             views[f"{qualified}_at_{earlier.snapshot_id}"] = self.reader.relation(earlier.snapshot_id)
-        views[f"{qualified}_snapshots"] = (
-            f"(SELECT * FROM (VALUES {', '.join(rows)}) s(snapshot_id, committed_at, added_rows, total_rows) "
-            "WHERE snapshot_id IS NOT NULL)"
-        )
+        views[f"{qualified}_snapshots"] = snapshots_relation(self.reader)
         return views
 
-    def _refresh_sql(self) -> None:
-        # Rebuilding the sandboxed engine costs a connection; the refresher does it at most once a second.
-        self._sql_dirty.set()
-
-    def _sql_refresher(self) -> None:
-        while not self._stopping.is_set():
-            if self._sql_dirty.wait(0.5) and not self._stopping.is_set():
-                self._sql_dirty.clear()
-                try:
-                    self.sql_engine.refresh(self.sql_views())
-                except Exception as exc:
-                    log.warning("the SQL port keeps its previous views: %s", exc)
-                    self._sql_dirty.set()
-                self._stopping.wait(1.0)
-
     def sql_query(self, sql: str, params: list[Any], as_of: str | None = None) -> pa.Table:
-        """`POST /sql`: the same engine and rules as the PostgreSQL port."""
-        if as_of:
-            with SqlEngine(self._duck, self.sql_views(as_of), max_rows=self.options.sql_max_rows) as engine:
-                return engine.execute(sql, params).table
-        return self.sql_engine.execute(sql, params).table
+        return self.ports.query(sql, params, as_of)
 
     # --- life cycle ------------------------------------------------------------------------------------
 
@@ -309,19 +270,8 @@ class ProductRuntime:
             self.state.catch_up(self.ingestor.table)
         self.hot.load(self.current_table())
         self._close_stream_gap()
-        self._spawn("ingest", self.ingestor.run)
-        config = uvicorn.Config(
-            self.app,
-            host=self.settings.host,
-            port=self.options.http_port,
-            log_level="warning",
-            lifespan="off",
-        )
-        self._http = uvicorn.Server(config)
-        self._spawn("http", self._http.run)
-        self.sql_server.start()
-        self._spawn("sql-refresh", self._sql_refresher)
-        self.publisher.start()
+        self.ports.spawn("ingest", self.ingestor.run)
+        self.ports.start(self.app)
 
     def _close_stream_gap(self) -> None:
         probe = kafka.consumer(self.settings, group=f"{self.product.id}.stream-recovery")
@@ -335,39 +285,16 @@ class ProductRuntime:
             sent = self.ingestor.republish(missing)
             log.warning("republished %d history rows the output stream had lost after a crash", sent)
 
-    def _spawn(self, name: str, target: Any) -> None:
-        thread = threading.Thread(target=target, name=name, daemon=True)
-        thread.start()
-        self._threads.append(thread)
-
     def stop(self) -> None:
-        self._stopping.set()
-        self._sql_dirty.set()
         self.ingestor.stop()
-        self.sql_server.stop()
-        if self._http is not None:
-            self._http.should_exit = True
-        self.publisher.stop()
-        for thread in self._threads:
-            thread.join(timeout=15)
-        busy = [t.name for t in self._threads if t.is_alive()]
-        if busy or self.publisher.running:
+        busy = self.ports.stop(join_timeout_s=15)
+        if busy:
             log.warning("threads still running at stop (%s): their Kafka clients are left open", ", ".join(busy))
             return
-        self._close_kafka_clients()
-
-    def _close_kafka_clients(self) -> None:
-        """Kafka clients keep connections and threads of their own: they go with the product, rather
-        than retrying a broker that may be gone when the process lives on (an embedding test, say)."""
-        producers = (self.ingestor.stream_producer, self.ingestor.deadletter_producer, self.publisher.producer)
-        for producer in producers:
-            try:
-                producer.flush(5)
-                producer.close()
-            except Exception as exc:
-                log.debug("closing a producer: %s", exc)
+        ingestor = self.ingestor
+        close_producers((ingestor.stream_producer, ingestor.deadletter_producer, self.ports.publisher.producer))
         try:
-            self.ingestor.consumer.close()
+            ingestor.consumer.close()
         except Exception as exc:
             log.debug("closing the consumer: %s", exc)
 

@@ -1,0 +1,116 @@
+"""What every running product runs beside the engine that feeds it (Kafka ingestion or derivation):
+the HTTP ports (REST, GraphQL, discovery, observation, control), the PostgreSQL wire port with its
+views kept current, and the observation publisher."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+import pyarrow as pa
+import uvicorn
+from confluent_kafka import Producer
+from fastapi import FastAPI
+
+from mesh_adapters import kafka
+from mesh_config import MeshSettings
+from mesh_sdk.observe import ObservationPublisher, Observer
+from mesh_sql.engine import SqlEngine
+from mesh_sql.pgwire import PgWireServer
+
+if TYPE_CHECKING:
+    from mesh_sdk.runtime import RuntimeOptions
+
+log = logging.getLogger(__name__)
+
+Views = Callable[[str | None], dict[str, str]]  # relation name -> SQL, as of a snapshot or time (None: now)
+
+
+class PortThreads:
+    def __init__(
+        self,
+        settings: MeshSettings,
+        options: RuntimeOptions,
+        connect: Callable[[], duckdb.DuckDBPyConnection],
+        views: Views,
+        observer: Observer,
+    ) -> None:
+        self.host = settings.host
+        self.http_port = options.http_port
+        self.publisher = ObservationPublisher(observer, kafka.producer(settings), options.observe_interval_s)
+        self.stopping = threading.Event()
+        self._connect = connect
+        self._views = views
+        self._max_rows = options.sql_max_rows
+        self.sql_engine = SqlEngine(connect, views(None), max_rows=self._max_rows, timeout_s=options.sql_timeout_s)
+        self.sql_server = PgWireServer(self.sql_engine, settings.host, options.sql_port)
+        self._stale = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._http: uvicorn.Server | None = None
+
+    def views_changed(self) -> None:
+        """A commit or a policy changed what SQL may see. Rebuilding the sandboxed engine costs a
+        connection; the refresher does it at most once a second."""
+        self._stale.set()
+
+    def refresh_views_now(self) -> None:
+        self.sql_engine.refresh(self._views(None))
+
+    def query(self, sql: str, params: list[Any], as_of: str | None = None) -> pa.Table:
+        """`POST /sql`: the same engine and rules as the PostgreSQL port."""
+        if as_of:
+            with SqlEngine(self._connect, self._views(as_of), max_rows=self._max_rows) as engine:
+                return engine.execute(sql, params).table
+        return self.sql_engine.execute(sql, params).table
+
+    def spawn(self, name: str, target: Any) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def start(self, app: FastAPI) -> None:
+        config = uvicorn.Config(app, host=self.host, port=self.http_port, log_level="warning", lifespan="off")
+        self._http = uvicorn.Server(config)
+        self.spawn("http", self._http.run)
+        self.sql_server.start()
+        self.spawn("sql-refresh", self._keep_views_current)
+        self.publisher.start()
+
+    def _keep_views_current(self) -> None:
+        while not self.stopping.is_set():
+            if self._stale.wait(0.5) and not self.stopping.is_set():
+                self._stale.clear()
+                try:
+                    self.refresh_views_now()
+                except Exception as exc:
+                    log.warning("the SQL port keeps its previous views: %s", exc)
+                    self._stale.set()
+                self.stopping.wait(1.0)
+
+    def stop(self, join_timeout_s: float) -> list[str]:
+        """Stop every thread (the engine's too, once it has been told to stop); returns those still
+        running after `join_timeout_s`."""
+        self.stopping.set()
+        self._stale.set()
+        self.sql_server.stop()
+        if self._http is not None:
+            self._http.should_exit = True
+        self.publisher.stop()
+        for thread in self._threads:
+            thread.join(timeout=join_timeout_s)
+        busy = [t.name for t in self._threads if t.is_alive()]
+        return [*busy, "observation publisher"] if self.publisher.running else busy
+
+
+def close_producers(producers: Iterable[Producer]) -> None:
+    """Kafka clients keep connections and threads of their own: they go with the product, rather than
+    retrying a broker that may be gone when the process lives on (an embedding test, say)."""
+    for producer in producers:
+        try:
+            producer.flush(5)
+            producer.close()
+        except Exception as exc:
+            log.debug("closing a producer: %s", exc)
