@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from mesh_config import MeshSettings, load_settings
+from mesh_sdk.testing_mesh import RunningMesh
 from mesh_stack import Stack
 from mesh_stack.isolated import isolated_settings
 
@@ -81,6 +82,16 @@ def content_capture(embedded_stack: Stack) -> Iterator[MeshSettings]:
     yield settings
     remove_source(CONTENT, settings)
     assert slot_active(CONTENT, settings) is None
+
+
+@pytest.fixture(scope="session")
+def running_mesh(legacy_capture: MeshSettings, content_capture: MeshSettings) -> Iterator[RunningMesh]:
+    """All seven products running in this process on the session's stack, after a burst of playback
+    traffic and legacy transactions; the end-to-end test and the derived products' tests share it."""
+    from mesh_sdk.testing_mesh import whole_mesh
+
+    with whole_mesh(legacy_capture, REPO / "products", customers=SEEDED_CUSTOMERS, titles=SEEDED_TITLES) as mesh:
+        yield mesh
 
 
 @pytest.fixture(scope="session", params=["embedded", "compose"])

@@ -96,7 +96,7 @@ class Inputs:
                     conn.register(port.replace("-", "_"), self.table(port))
             for name, table in tables.items():
                 conn.register(name, table)
-            return conn.execute(query).fetch_arrow_table()
+            return conn.execute(query).to_arrow_table()
 
 
 class Derivation(Protocol):

@@ -8,10 +8,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections import defaultdict
-from collections.abc import Iterator
-from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,63 +16,13 @@ from confluent_kafka import Consumer
 
 from mesh_adapters.lakehouse import iceberg_catalog
 from mesh_config import MeshSettings
-from mesh_generate import Imperfections, PlaybackSimulator, PlaybackTraffic, Population, send_traffic
-from mesh_generate.kafka_sink import KafkaPlaybackSink
-from mesh_generate.playback_sessions import Catalogue
-from mesh_sdk.testing import eventually, running_product
+from mesh_sdk.testing import eventually
+from mesh_sdk.testing_mesh import RunningMesh
 from mesh_sdk.upstream import UpstreamTable
-from mesh_sources.legacy import LegacyWorkload
 
 pytestmark = pytest.mark.integration
-PRODUCTS = Path(__file__).resolve().parents[2] / "products"
-SOURCE_ALIGNED = ("playback.events", "content.titles", "subscriptions.customers", "subscriptions.subscriptions")
-DERIVED = ("engagement.viewing", "content-insights.kpis", "recommendations.next-title")
-EVENTS = 6_000
 GAP = timedelta(minutes=30)
 MAX_GAP_COUNTED = timedelta(minutes=1)
-
-
-@pytest.fixture(scope="module")
-def mesh(legacy_capture: MeshSettings, content_capture: MeshSettings) -> Iterator[dict[str, Any]]:
-    """Every product running, after a burst of playback traffic and legacy transactions."""
-    settings = legacy_capture
-    with ExitStack() as stack:
-        runtimes = {
-            name: stack.enter_context(running_product(PRODUCTS / name, settings, batch_interval_s=0.5))
-            for name in (*SOURCE_ALIGNED, *DERIVED)
-        }
-        seeded = 300  # the customers the session's legacy seed created (conftest)
-        simulator = PlaybackSimulator(
-            Catalogue.generate(120),
-            Population.generate(seeded),
-            concurrent_sessions=200,
-            seed=5,
-            start_ms=time.time_ns() // 10**6,
-        )
-        sink = KafkaPlaybackSink.connect(settings)
-        traffic = PlaybackTraffic(simulator, Imperfections(late_fraction=0.02, duplicate_fraction=0.01), seed=5)
-        send_traffic(traffic, sink, rate=400, count=EVENTS)
-        with LegacyWorkload.connect(settings.postgres_dsn(settings.legacy_db), seed=5) as legacy:
-            for _ in range(100):
-                legacy.step()
-        yield runtimes
-
-
-def _caught_up(mesh: dict[str, Any]) -> int:
-    """Wait until engagement has processed the playback history's newest snapshot; returns it."""
-    playback = mesh["playback.events"]
-    engagement = mesh["engagement.viewing"]
-
-    def settled() -> int | None:
-        before = playback.ingestor.table.refresh().current_snapshot()
-        time.sleep(3)  # no batch for a while: the traffic is in
-        after = playback.ingestor.table.refresh().current_snapshot()
-        if before is None or after is None or before.snapshot_id != after.snapshot_id:
-            return None
-        engagement.refresh()
-        return after.snapshot_id if engagement.seen.get("playback") == after.snapshot_id else None
-
-    return eventually(settled, attempts=60, pause_s=1)
 
 
 def _table(settings: MeshSettings, name: str, snapshot: int | None = None) -> list[dict[str, Any]]:
@@ -108,9 +55,9 @@ def _sessionize(events: list[dict[str, Any]]) -> dict[tuple[int, int, datetime],
     return sessions
 
 
-def test_engagement_sessions_equal_a_recomputation_from_the_playback_history(mesh: dict[str, Any]) -> None:
-    snapshot = _caught_up(mesh)
-    engagement = mesh["engagement.viewing"]
+def test_engagement_sessions_equal_a_recomputation_from_the_playback_history(running_mesh: RunningMesh) -> None:
+    snapshot = running_mesh.caught_up()
+    engagement = running_mesh["engagement.viewing"]
     settings = engagement.settings
     history = _table(settings, "playback.events_history_v1", snapshot)
     described = engagement.derivation.describe()
@@ -128,9 +75,9 @@ def test_engagement_sessions_equal_a_recomputation_from_the_playback_history(mes
     assert sum(s["events"] for s in sessions) == len(history)
 
 
-def test_daily_watch_time_sums_the_sessions_and_joins_titles_and_customers(mesh: dict[str, Any]) -> None:
-    _caught_up(mesh)
-    engagement = mesh["engagement.viewing"]
+def test_daily_watch_time_sums_the_sessions_and_joins_titles_and_customers(running_mesh: RunningMesh) -> None:
+    running_mesh.caught_up()
+    engagement = running_mesh["engagement.viewing"]
     rows = engagement.sql_query(
         "SELECT d.day, d.customer_id, d.title_id, d.sessions, d.watch_seconds, s.n, s.seconds "
         "FROM engagement.viewing_daily_v1 d FULL JOIN ("
@@ -151,9 +98,9 @@ def test_daily_watch_time_sums_the_sessions_and_joins_titles_and_customers(mesh:
             assert s["home_country"] == countries[s["customer_id"]]
 
 
-def test_sql_kpis_equal_a_recomputation_from_engagement_titles_and_subscriptions(mesh: dict[str, Any]) -> None:
-    _caught_up(mesh)
-    kpis = mesh["content-insights.kpis"]
+def test_sql_kpis_equal_a_recomputation_from_engagement_titles_and_subscriptions(running_mesh: RunningMesh) -> None:
+    running_mesh.caught_up()
+    kpis = running_mesh["content-insights.kpis"]
     kpis.refresh_now()
     settings = kpis.settings
     daily = _table(settings, "engagement.viewing_daily_v1", kpis.seen["engagement"])
@@ -183,9 +130,9 @@ def test_sql_kpis_equal_a_recomputation_from_engagement_titles_and_subscriptions
         assert row["active_subscribers"] == len(active)
 
 
-def test_recommendations_exist_for_every_active_customer_from_a_reproducible_model(mesh: dict[str, Any]) -> None:
-    _caught_up(mesh)
-    recommender = mesh["recommendations.next-title"]
+def test_recommendations_exist_for_every_active_customer_from_a_reproducible_model(running_mesh: RunningMesh) -> None:
+    running_mesh.caught_up()
+    recommender = running_mesh["recommendations.next-title"]
     recommender.refresh_now()
     settings = recommender.settings
     pinned = recommender.seen["sessions"]
