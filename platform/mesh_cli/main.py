@@ -175,16 +175,23 @@ def start(
     console.print(f"{folder.resolve().name} is running: {url}  (log: mesh logs product-{folder.resolve().name})")
 
 
-# The products `mesh demo` runs, with their REST and SQL ports.
-DEMO_PRODUCTS = {
-    "playback.events": ProductPorts(18100, 15433),
-    "subscriptions.customers": ProductPorts(18101, 15434),
-    "content.titles": ProductPorts(18102, 15435),
-    "subscriptions.subscriptions": ProductPorts(18103, 15436),
-    "engagement.viewing": ProductPorts(18104, 15437),
-    "content-insights.kpis": ProductPorts(18105, 15438),
-    "recommendations.next-title": ProductPorts(18106, 15439),
-}
+# The products `mesh demo` runs, in start order; each on the next REST and SQL port (settings).
+DEMO_PRODUCTS = (
+    "playback.events",
+    "subscriptions.customers",
+    "content.titles",
+    "subscriptions.subscriptions",
+    "engagement.viewing",
+    "content-insights.kpis",
+    "recommendations.next-title",
+)
+
+
+def demo_ports(settings: MeshSettings) -> dict[str, ProductPorts]:
+    return {
+        name: ProductPorts(settings.products_http_port + i, settings.products_sql_port + i)
+        for i, name in enumerate(DEMO_PRODUCTS)
+    }
 
 
 @app.command()
@@ -207,7 +214,7 @@ def demo(
         start_audit(settings)
     console.print("[green]✓[/] audit log running (mesh audit verify · mesh audit history KEY)")
     products = Path(__file__).resolve().parents[2] / "products"
-    for name, ports in DEMO_PRODUCTS.items():
+    for name, ports in demo_ports(settings).items():
         start(products / name, ports.http, ports.sql)
     mesh = str(Path(sys.executable).parent / "mesh")
     console.print(
@@ -235,8 +242,9 @@ def _get(port: int, path: str) -> Any:
 def _wait_for_the_mesh(settings: MeshSettings, timeout_s: float = 300) -> None:
     """Until the traffic has reached every product: engagement has processed playback's newest
     snapshot, the KPIs were recomputed after that, and a model trained on it serves recommendations."""
-    playback, engagement = DEMO_PRODUCTS["playback.events"].http, DEMO_PRODUCTS["engagement.viewing"].http
-    kpis = DEMO_PRODUCTS["content-insights.kpis"].http
+    ports = demo_ports(settings)
+    playback, engagement = ports["playback.events"].http, ports["engagement.viewing"].http
+    kpis = ports["content-insights.kpis"].http
     deadline = time.monotonic() + timeout_s
     with console.status("waiting for the data to flow through every product") as status:
         while time.monotonic() < deadline:
@@ -260,7 +268,7 @@ def _refresh_product(settings: MeshSettings, name: str) -> dict[str, Any]:
 
     from mesh_stack.products import control_token
 
-    port = DEMO_PRODUCTS[name].http
+    port = demo_ports(settings)[name].http
     token = control_token(settings, name)
     response = httpx.post(
         f"http://127.0.0.1:{port}/control/refresh", headers={"Authorization": f"Bearer {token}"}, timeout=600
@@ -292,7 +300,7 @@ def _print_demo(settings: MeshSettings) -> None:
     table.add_column("product", no_wrap=True, min_width=23)
     for column in ("rows", "snapshots", "dead letters", "freshness", "contract checks"):
         table.add_column(column)
-    for name, ports in DEMO_PRODUCTS.items():
+    for name, ports in demo_ports(settings).items():
         report = _get(ports.http, "/observations")
         fresh = report["freshness_seconds"]
         passed = sum(q["passed"] for q in report["quality"])
@@ -305,13 +313,14 @@ def _print_demo(settings: MeshSettings) -> None:
             f"{passed}/{len(report['quality'])} pass",
         )
     console.print(table)
-    _print_tour()
+    _print_tour(demo_ports(settings))
 
 
-def _print_tour() -> None:
-    playback = _get(DEMO_PRODUCTS["playback.events"].http, "/observations")
-    engagement = _get(DEMO_PRODUCTS["engagement.viewing"].http, "/")
-    model = _get(DEMO_PRODUCTS["recommendations.next-title"].http, "/").get("derivation", {}).get("model_card") or {}
+def _print_tour(ports: dict[str, ProductPorts]) -> None:
+    http = {name: p.http for name, p in ports.items()}
+    playback = _get(http["playback.events"], "/observations")
+    engagement = _get(http["engagement.viewing"], "/")
+    model = _get(http["recommendations.next-title"], "/").get("derivation", {}).get("model_card") or {}
     figures = Table(title="Live figures", show_header=False)
     figures.add_row("playback events ingested", f"{playback['volumes']['written']:,}")
     figures.add_row("open viewing sessions", str(engagement.get("derivation", {}).get("open_sessions", "-")))
@@ -328,15 +337,20 @@ def _print_tour() -> None:
     elif model:
         figures.add_row(f"model {model.get('version')}", f"not evaluated yet: {model.get('not_evaluated_because')}")
     console.print(figures)
+
+    def url(name: str) -> str:
+        return f"http://127.0.0.1:{http[name]}"
+
     console.print(
         "\n[bold]Look around[/] (each product: / discovery, /docs OpenAPI, /graphql, /observations, /metrics):\n"
-        "  raw       curl 'http://127.0.0.1:18100/history?limit=3&sort=-occurred_at'  ·  "
-        "curl http://127.0.0.1:18101/customers/42  ·  curl 'http://127.0.0.1:18102/titles?kind=film&limit=5'\n"
-        "  derived   curl 'http://127.0.0.1:18104/daily?sort=-watch_seconds&limit=5'  ·  "
-        "curl 'http://127.0.0.1:18104/sessions?customer_id=42'\n"
-        "  ML        curl 'http://127.0.0.1:18106/recommendations?customer_id=42&sort=rank'  ·  "
-        "curl http://127.0.0.1:18106/models  ·  mesh retrain\n"
-        "  BI / SQL  psql -h 127.0.0.1 -p 15438 -d content-insights -c 'SELECT * FROM "
+        f"  raw       curl '{url('playback.events')}/history?limit=3&sort=-occurred_at'  ·  "
+        f"curl {url('subscriptions.customers')}/customers/42  ·  "
+        f"curl '{url('content.titles')}/titles?kind=film&limit=5'\n"
+        f"  derived   curl '{url('engagement.viewing')}/daily?sort=-watch_seconds&limit=5'  ·  "
+        f"curl '{url('engagement.viewing')}/sessions?customer_id=42'\n"
+        f"  ML        curl '{url('recommendations.next-title')}/recommendations?customer_id=42&sort=rank'  ·  "
+        f"curl {url('recommendations.next-title')}/models  ·  mesh retrain\n"
+        f"  BI / SQL  psql -h 127.0.0.1 -p {ports['content-insights.kpis'].sql} -d content-insights -c 'SELECT * FROM "
         "content_insights.kpis_genre_daily_v1 ORDER BY watch_hours DESC'\n"
         "  CDC       mesh cdc status  ·  mesh generate legacy --rate 50    audit  mesh audit verify\n"
         "  more      mesh generate playback --rate 200  ·  mesh status  ·  mesh down"

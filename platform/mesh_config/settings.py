@@ -56,6 +56,10 @@ class MeshSettings(BaseSettings):
     connect_port: int = 18083
     connect_url: str | None = None
 
+    # `mesh demo` runs its products on consecutive ports from these (REST etc., and the SQL port).
+    products_http_port: int = 18100
+    products_sql_port: int = 15433
+
     catalog_name: str = "mesh"
     catalog_uri: str | None = None
 

@@ -72,7 +72,7 @@ class Inputs:
     now: datetime
     forced: bool = False  # asked for on the control port, even if no input changed
     _new: Mapping[str, pa.Table] = field(default_factory=dict)
-    _read: Callable[[str], pa.Table] | None = None
+    _read: Callable[[str, str | None], pa.Table] | None = None
 
     def new(self, port: str) -> pa.Table:
         """The rows the port's snapshots appended since the previous refresh (`read: increments`)."""
@@ -80,12 +80,13 @@ class Inputs:
             raise KeyError(f"input port {port!r} is not read as increments: declare `read: increments`")
         return self._new[port]
 
-    def table(self, port: str) -> pa.Table:
-        """The port's whole table as of its pinned snapshot."""
+    def table(self, port: str, where: str | None = None) -> pa.Table:
+        """The port's whole table as of its pinned snapshot, or only its rows matching `where` (an
+        Iceberg filter such as "occurred_at >= '2026-11-25T10:00:00+00:00'", which skips whole files)."""
         if port not in self.snapshots:
             raise KeyError(f"no input port {port!r}: the product has {sorted(self.snapshots)}")
         assert self._read is not None
-        return self._read(port)
+        return self._read(port, where)
 
     def sql(self, query: str, **tables: pa.Table) -> pa.Table:
         """Run DuckDB SQL over the input ports, each a relation named after its port (a dash becomes

@@ -114,6 +114,7 @@ class DerivedRuntime:
         self.refreshes = 0
         self.last_refresh: dict[str, Any] = {}
         self._input_cache: dict[str, tuple[int | None, pa.Table]] = {}
+        self._rows_read = 0  # input rows read from the lakehouse by the refresh under way
         self._lock = threading.Lock()  # one refresh at a time (the loop, or the control port)
         self._wake = threading.Event()
         self.ports = PortThreads(settings, options, self._duck, self.sql_views, self.observer)
@@ -190,12 +191,17 @@ class DerivedRuntime:
 
     # --- refreshing --------------------------------------------------------------------------------------
 
-    def _read_input(self, port: str, snapshot_id: int | None) -> pa.Table:
+    def _read_input(self, port: str, snapshot_id: int | None, where: str | None = None) -> pa.Table:
+        if where is not None:  # a slice, read for one purpose: not worth keeping
+            part = self.upstreams[port].rows(snapshot_id, where)
+            self._rows_read += part.num_rows
+            return part
         cached = self._input_cache.get(port)
         if cached is not None and cached[0] == snapshot_id:
             return cached[1]
         rows = self.upstreams[port].rows(snapshot_id)
         self._input_cache[port] = (snapshot_id, rows)
+        self._rows_read += rows.num_rows
         return rows
 
     def _inputs(
@@ -207,7 +213,7 @@ class DerivedRuntime:
             datetime.now(UTC),
             forced,
             new,
-            lambda port: self._read_input(port, snapshots[port]),
+            lambda port, where: self._read_input(port, snapshots[port], where),
         )
 
     def refresh_now(self) -> dict[str, Any] | None:
@@ -224,6 +230,7 @@ class DerivedRuntime:
             if not changed and not forced:
                 return None
             started = time.monotonic()
+            self._rows_read = 0
             try:
                 new = {p: self.upstreams[p].appended(self.seen.get(p), snapshots[p]) for p in self.increments}
             except NotIncremental as exc:
@@ -238,7 +245,8 @@ class DerivedRuntime:
                 )
             deltas = self._commit(snapshots, updates)
             self.seen = snapshots
-        self._after_commit(updates, deltas)
+            consumed = self._rows_read + sum(t.num_rows for t in new.values())
+        self._after_commit(updates, deltas, consumed)
         self.last_refresh = {
             "refresh": self.refreshes,
             "at": datetime.now(UTC).isoformat(),
@@ -268,7 +276,7 @@ class DerivedRuntime:
         )
         return deltas
 
-    def _after_commit(self, updates: dict[str, Update], deltas: dict[str, Delta]) -> None:
+    def _after_commit(self, updates: dict[str, Update], deltas: dict[str, Delta], consumed: int) -> None:
         for port, delta in deltas.items():
             update = updates.get(port)
             if update:
@@ -289,7 +297,7 @@ class DerivedRuntime:
         anchor = self.outputs[self.anchor].table.current_snapshot()
         self.observer.record_batch(
             BatchOutcome(
-                consumed=sum(len(u.rows) for u in updates.values()),
+                consumed=consumed,
                 written=written,
                 snapshot_id=anchor.snapshot_id if anchor is not None else None,
             )

@@ -44,12 +44,13 @@ class UpstreamTable:
         snapshot = self.table().current_snapshot()
         return snapshot.snapshot_id if snapshot is not None else None
 
-    def rows(self, snapshot_id: int | None) -> pa.Table:
-        """The whole table as of `snapshot_id` (an empty table before its first snapshot)."""
+    def rows(self, snapshot_id: int | None, where: str | None = None) -> pa.Table:
+        """The whole table as of `snapshot_id` (an empty table before its first snapshot), or its rows
+        matching the Iceberg filter `where`."""
         table = self.table()
         if snapshot_id is None:
             return table.schema().as_arrow().empty_table()
-        return table.scan(snapshot_id=snapshot_id).to_arrow()
+        return table.scan(snapshot_id=snapshot_id, row_filter=where or AlwaysTrue()).to_arrow()
 
     def appended(self, since: int | None, until: int | None) -> pa.Table:
         """The rows the snapshots after `since`, up to and including `until`, appended."""

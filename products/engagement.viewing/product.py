@@ -262,21 +262,25 @@ class Derivation:
 
     def restore(self, outputs: Mapping[str, pa.Table], inputs: Inputs) -> None:
         """Continue where the last complete refresh stopped: its sessions, and the events of the open
-        ones read again from the playback port as that refresh saw it."""
+        ones read again from the playback port as that refresh saw it: only the span they cover, so
+        start-up does not grow with the history."""
         self.sessionizer, self.daily = Sessionizer(), DailyTotals()
         sessions = outputs["sessions"].to_pylist()
         for row in sessions:
             self.daily.set(row)
-        if inputs.snapshots.get("playback") is None:
+        if not sessions or inputs.snapshots.get("playback") is None:
             return
-        history = inputs.table("playback")
-        if history.num_rows:
-            self.sessionizer.newest = pc.max(history["occurred_at"]).as_py()
+        # Every event processed is in a session but the dropped ones, and those are older.
+        self.sessionizer.newest = max(row["ended_at"] for row in sessions)
         by_key: dict[Key, list[tuple[dict[str, Any], Session]]] = {}
         for row in sessions:
             if row["status"] == "open":
                 session = Session(row["session_id"], row["customer_id"], row["title_id"])
                 by_key.setdefault((row["customer_id"], row["title_id"]), []).append((row, session))
+        if not by_key:
+            return
+        since = min(row["started_at"] for pairs in by_key.values() for row, _ in pairs)
+        history = inputs.table("playback", where=f"occurred_at >= '{since.astimezone(UTC).isoformat()}'")
         customers = pa.array({customer_id for customer_id, _ in by_key}, pa.int64())
         candidates = history.filter(pc.is_in(history["customer_id"], value_set=customers)).to_pylist()
         seen: set[str] = set()

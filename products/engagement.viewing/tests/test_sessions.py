@@ -62,7 +62,7 @@ class Mesh:
             frozenset({"playback"}),
             T0,
             _new={"playback": pa.Table.from_pylist(rows) if rows else pa.table({})},
-            _read=lambda port: tables[port],
+            _read=lambda port, where=None: tables[port],
         )
 
     def feed(self, *rows: dict[str, Any]) -> dict[str, Update]:
@@ -166,9 +166,11 @@ def test_restore_continues_open_sessions_from_the_outputs_and_the_playback_histo
             {"playback": 1, "titles": 1, "customers": 1},
             frozenset(),
             T0,
-            _read=lambda port: {"playback": pa.Table.from_pylist(history), "titles": TITLES, "customers": CUSTOMERS}[
-                port
-            ],
+            _read=lambda port, where=None: {
+                "playback": pa.Table.from_pylist(history),
+                "titles": TITLES,
+                "customers": CUSTOMERS,
+            }[port],
         ),
     )
     after.sessions = dict(before.sessions)
