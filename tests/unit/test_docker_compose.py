@@ -47,3 +47,9 @@ def test_products_reach_the_other_containers_through_mesh_variables(services: di
     assert env["MESH_S3_ENDPOINT"] == "http://minio:9000"
     assert env["MESH_POSTGRES_HOST"] == "postgres"
     assert (COMPOSE.parent / "Dockerfile").exists()
+
+
+def test_every_product_has_a_service_that_runs_it(services: dict[str, Any]) -> None:
+    products = {p.name for p in (COMPOSE.parent / "products").iterdir() if (p / "dataproduct.yaml").exists()}
+    run = {s["command"][1].removeprefix("products/") for s in services.values() if s.get("command", [""])[0] == "run"}
+    assert run == products
