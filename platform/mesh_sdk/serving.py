@@ -3,7 +3,7 @@ ingestion, change data capture, or derivation from other products)."""
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pyarrow as pa
 from fastapi import FastAPI
@@ -13,6 +13,9 @@ from mesh_sdk.policy import PolicyState
 from mesh_sdk.product import DataProduct
 from mesh_sdk.query import HistoryReader
 
+if TYPE_CHECKING:
+    from mesh_sdk.runtime import RuntimeOptions
+
 
 class Served(Protocol):
     product: DataProduct
@@ -20,6 +23,7 @@ class Served(Protocol):
     observer: Observer
     policy: PolicyState
     control_token: str
+    options: RuntimeOptions
 
     def served_tables(self) -> dict[str, HistoryReader]: ...
 

@@ -18,6 +18,7 @@ from mesh_config import MeshSettings
 from mesh_sdk.product import NamedQuery, load_product
 from mesh_sdk.runtime import ProductRuntime, RuntimeOptions
 from mesh_sdk.runtimes import build_runtime
+from mesh_sdk.serving import Served
 
 T = TypeVar("T")
 
@@ -86,13 +87,13 @@ def query_files(folder: Path) -> list[Path]:
     return sorted(p for p in (folder / "queries").glob("*") if p.suffix in (".sql", ".graphql"))
 
 
-def sql_rows(runtime: ProductRuntime, sql: str) -> list[dict[str, Any]]:
+def sql_rows(runtime: Served, sql: str) -> list[dict[str, Any]]:
     """A query through the product's SQL engine (the one behind `POST /sql` and the PostgreSQL port)."""
     rows: list[dict[str, Any]] = runtime.sql_query(sql.strip().rstrip(";"), []).to_pylist()
     return rows
 
 
-def example_query(runtime: ProductRuntime, name: str) -> NamedQuery:
+def example_query(runtime: Served, name: str) -> NamedQuery:
     return next(q for q in runtime.product.queries if q.name == name)
 
 
@@ -103,7 +104,7 @@ def graphql(http: httpx.Client, text: str, **variables: Any) -> dict[str, Any]:
     return data
 
 
-def check_query_catalogue(runtime: ProductRuntime, http: httpx.Client) -> None:
+def check_query_catalogue(runtime: Served, http: httpx.Client) -> None:
     """At least three SQL and two GraphQL questions, each saying what it answers, all on discovery."""
     files = query_files(runtime.product.folder)
     queries = runtime.product.queries
@@ -114,7 +115,7 @@ def check_query_catalogue(runtime: ProductRuntime, http: httpx.Client) -> None:
     assert {q["name"] for q in http.get("/").json()["queries"]} == {p.stem for p in files}
 
 
-def run_example_query(runtime: ProductRuntime, http: httpx.Client, path: Path) -> Any:
+def run_example_query(runtime: Served, http: httpx.Client, path: Path) -> Any:
     """An example query on its ports: SQL through `POST /sql` and the PostgreSQL port (same answer),
     GraphQL through `/graphql` (no errors). Returns the SQL rows or the GraphQL data."""
     text = path.read_text()
@@ -129,6 +130,6 @@ def run_example_query(runtime: ProductRuntime, http: httpx.Client, path: Path) -
     return rows
 
 
-def example_rows(runtime: ProductRuntime, name: str) -> list[dict[str, Any]]:
+def example_rows(runtime: Served, name: str) -> list[dict[str, Any]]:
     """The rows an example SQL query of the product's catalogue answers now."""
     return sql_rows(runtime, example_query(runtime, name).text)
