@@ -76,8 +76,7 @@ class Kafka(JvmComponent):
                     f"-Dlog4j2.configurationFile={self.log4j2_config()}",
                     "kafka.tools.StorageTool",
                     "format",
-                    "-t",
-                    cluster_id,
+                    f"--cluster-id={cluster_id}",  # one token: an id may start with "-"
                     "-c",
                     self.config_path,
                     "--ignore-formatted",
