@@ -5,13 +5,14 @@ pagination and time travel as REST, with GraphiQL to explore them."""
 # name types built at run time, so they must be real objects rather than strings.
 import dataclasses
 import datetime as dt
+import inspect
 from typing import TYPE_CHECKING, Any, NewType
 
 import strawberry
 from fastapi import FastAPI
 from strawberry.fastapi import GraphQLRouter
 
-from mesh_sdk.query import FILTER_OPS, QueryError
+from mesh_sdk.query import FILTER_OPS, HistoryReader, QueryError
 
 if TYPE_CHECKING:
     from mesh_sdk.serving import Served as ProductRuntime
@@ -36,9 +37,18 @@ def _pascal(name: str) -> str:
     return "".join(part.title() for part in name.replace("-", "_").split("_"))
 
 
-def build_schema(rt: "ProductRuntime") -> strawberry.Schema:
-    port = rt.product.served_port
-    props = rt.reader.props
+@strawberry.type
+class Snapshot:
+    snapshot_id: Long  # type: ignore[valid-type]
+    committed_at: dt.datetime
+    operation: str
+    added_rows: Long  # type: ignore[valid-type]
+    total_rows: Long  # type: ignore[valid-type]
+
+
+def _table_fields(rt: "ProductRuntime", port: str, reader: HistoryReader) -> tuple[list[tuple[str, Any]], Any]:
+    """`<port>(where, sort, first, after, asOf)`, `<port>ByKey(...)` and `<port>Snapshots` for one table."""
+    props = reader.props
     type_name = _pascal(f"{rt.product.descriptor.name}_{port}")
 
     row_fields = [
@@ -74,14 +84,6 @@ def build_schema(rt: "ProductRuntime") -> strawberry.Schema:
         )
     )
 
-    @strawberry.type
-    class Snapshot:
-        snapshot_id: Long  # type: ignore[valid-type]
-        committed_at: dt.datetime
-        operation: str
-        added_rows: Long  # type: ignore[valid-type]
-        total_rows: Long  # type: ignore[valid-type]
-
     def to_row(row: dict[str, Any]) -> Any:
         return row_type(**{k: row.get(k) for k in props})
 
@@ -103,7 +105,7 @@ def build_schema(rt: "ProductRuntime") -> strawberry.Schema:
 
     def rows(where: Any = None, sort: Any = None, first: Any = 100, after: Any = None, as_of: Any = None) -> Any:
         try:
-            page = rt.reader.page(to_filters(where), sort, first, after, as_of)
+            page = reader.page(to_filters(where), sort, first, after, as_of)
         except QueryError as exc:
             raise ValueError(str(exc)) from None
         return page_type(
@@ -120,14 +122,20 @@ def build_schema(rt: "ProductRuntime") -> strawberry.Schema:
         "return": page_type,
     }
 
-    def by_key(key: str, as_of: Any = None) -> Any:
+    # One key column: `key`; a composite key: one argument per column, named after it.
+    key_args = ["key"] if len(reader.key_columns) == 1 else list(reader.key_columns)
+
+    def by_key(**arguments: Any) -> Any:
         try:
-            found = rt.reader.lookup([key], as_of)
+            found = reader.lookup([str(arguments[a]) for a in key_args], arguments.get("as_of"))
         except QueryError as exc:
             raise ValueError(str(exc)) from None
         return to_row(found) if found else None
 
-    by_key.__annotations__ = {"key": str, "as_of": str | None, "return": row_type | None}
+    parameters = [inspect.Parameter(a, inspect.Parameter.KEYWORD_ONLY, annotation=str) for a in key_args]
+    parameters.append(inspect.Parameter("as_of", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=str | None))
+    by_key.__signature__ = inspect.Signature(parameters, return_annotation=row_type | None)  # type: ignore[attr-defined]
+    by_key.__annotations__ = {a: str for a in key_args} | {"as_of": str | None, "return": row_type | None}
 
     def snapshots() -> list[Snapshot]:
         return [
@@ -138,21 +146,32 @@ def build_schema(rt: "ProductRuntime") -> strawberry.Schema:
                 added_rows=s.added_rows,
                 total_rows=s.total_rows,
             )
-            for s in rt.reader.snapshots()
+            for s in reader.snapshots()
         ]
 
-    query_fields = [
+    keys = ", ".join(reader.key_columns)
+    fields = [
+        (_camel(port), strawberry.field(resolver=rows, description=f"{port} rows: filter, sort, page, as of")),
+        (_camel(f"{port}_by_key"), strawberry.field(resolver=by_key, description=f"One {port} row by {keys}")),
         (
-            _camel(port),
-            strawberry.field(resolver=rows, description=f"{port} rows: filter, sort, page, as of"),
+            _camel(f"{port}_snapshots"),
+            strawberry.field(resolver=snapshots, description=f"Snapshots of {port}, usable as asOf"),
         ),
-        (
-            _camel(f"{port}_by_key"),
-            strawberry.field(resolver=by_key, description=f"One row by {rt.reader.key_columns[0]}"),
-        ),
-        ("snapshots", strawberry.field(resolver=snapshots, description="Snapshots usable as asOf")),
     ]
-    query = strawberry.type(type("Query", (), {"__annotations__": {}, **dict(query_fields)}))
+    return fields, snapshots
+
+
+def build_schema(rt: "ProductRuntime") -> strawberry.Schema:
+    """Every table the product serves; `snapshots` is the main table's (the one REST lists first)."""
+    fields: list[tuple[str, Any]] = []
+    for port, reader in rt.served_tables().items():
+        table_fields, snapshots = _table_fields(rt, port, reader)
+        fields += table_fields
+        if port == rt.product.served_port:
+            fields.append(
+                ("snapshots", strawberry.field(resolver=snapshots, description=f"Snapshots of {port}, usable as asOf"))
+            )
+    query = strawberry.type(type("Query", (), {"__annotations__": {}, **dict(fields)}))
     return strawberry.Schema(query=query, scalar_overrides={})
 
 

@@ -226,6 +226,10 @@ class HistoryReader:
             raise QueryError(f"as_of: the table has no snapshot as early as {as_of}")
         return max(candidates, key=lambda s: s.timestamp_ms).snapshot_id
 
+    def has_snapshot(self, snapshot_id: int) -> bool:
+        snapshot = self._table().snapshot_by_id(snapshot_id)
+        return snapshot is not None and bool(_readable([snapshot]))
+
     # --- relations -----------------------------------------------------------------------------------
 
     def relation(self, snapshot_id: int | None) -> str:
@@ -431,3 +435,29 @@ def snapshots_relation(reader: HistoryReader) -> str:
         f"(SELECT * FROM (VALUES {', '.join(rows)}) s(snapshot_id, committed_at, added_rows, total_rows) "
         "WHERE snapshot_id IS NOT NULL)"
     )
+
+
+def snapshots_as_of(readers: Mapping[str, HistoryReader], as_of: str | None) -> dict[str, int | None]:
+    """Each table's snapshot for one `as_of` of a product with several tables. A snapshot id names a
+    snapshot of one of them; the others are read as they were when it was committed (empty if they
+    did not exist yet). A time applies to every table; a table younger than it is empty."""
+    if as_of is None or as_of == "" or len(readers) == 1:
+        return {port: reader.resolve_snapshot(as_of) for port, reader in readers.items()}
+    when = as_of
+    if as_of.isdigit():
+        owner = next((r for r in readers.values() if r.has_snapshot(int(as_of))), None)
+        if owner is None:
+            raise QueryError(f"as_of: no snapshot {as_of} in any of {', '.join(readers)}; list them at /snapshots")
+        when = next(s.committed_at for s in owner.snapshots() if s.snapshot_id == int(as_of)).isoformat()
+    resolved: dict[str, int | None] = {}
+    for port, reader in readers.items():
+        if as_of.isdigit() and reader.has_snapshot(int(as_of)):
+            resolved[port] = int(as_of)
+            continue
+        try:
+            resolved[port] = reader.resolve_snapshot(when)
+        except QueryError as exc:
+            if "no snapshot as early" not in str(exc):
+                raise
+            resolved[port] = None
+    return resolved

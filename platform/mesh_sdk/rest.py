@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import hmac
 import inspect
+import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
 import pyarrow as pa
-from fastapi import Body, Depends, FastAPI, Header, HTTPException, Query, Request, Response
+from fastapi import Body, Depends, FastAPI, Header, HTTPException, Path, Query, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -35,7 +36,6 @@ class SqlRequest(BaseModel):
 
 def build_app(rt: ProductRuntime) -> FastAPI:
     d = rt.product.descriptor
-    port = rt.product.served_port
     app = FastAPI(
         title=f"{d.id} — {d.name}",
         description=f"{d.description}\n\nOwner: {d.owner.team} ({d.owner.contact}).",
@@ -63,16 +63,12 @@ def build_app(rt: ProductRuntime) -> FastAPI:
             description="Filter with `column=value` or `column__op=value` (op: ne, gt, gte, lt, lte, "
             "in), sort with `sort=column` or `sort=-column`, page with `cursor`.",
         )
-    key_name = rt.reader.key_columns[0]
-
-    @app.get(f"/{port}/{{key}}", summary=f"One {port} row by {key_name}")
-    def lookup(
-        key: str, as_of: Annotated[str | None, Query(description="snapshot id or ISO time")] = None
-    ) -> dict[str, Any]:
-        row = rt.reader.lookup([key], as_of)
-        if row is None:
-            raise HTTPException(404, f"no row with {key_name}={key}")
-        return row
+        app.add_api_route(
+            "/" + "/".join([name, *(f"{{{c}}}" for c in _key_params(reader))]),
+            _lookup_endpoint(name, reader),
+            methods=["GET"],
+            summary=f"One {name} row by {', '.join(reader.key_columns)}",
+        )
 
     @app.get("/snapshots", summary="Iceberg snapshots of the history; any can be used as `as_of`")
     def snapshots() -> list[dict[str, Any]]:
@@ -90,7 +86,7 @@ def build_app(rt: ProductRuntime) -> FastAPI:
             with pa.ipc.new_stream(sink, result.schema) as writer:
                 writer.write_table(result)
             return Response(sink.getvalue().to_pybytes(), media_type="application/vnd.apache.arrow.stream")
-        rows = [list(r.values()) for r in result.to_pylist()]
+        rows = [[_finite(v) for v in r.values()] for r in result.to_pylist()]
         return JSONResponse(jsonable_encoder({"columns": result.schema.names, "rows": rows}))
 
     @app.get("/observations", summary="Freshness, volumes, dead letters, lag, quality checks, SLOs")
@@ -202,3 +198,39 @@ def _list_endpoint(reader: HistoryReader) -> Callable[..., dict[str, Any]]:
 
     list_rows.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
     return list_rows
+
+
+def _key_params(reader: HistoryReader) -> list[str]:
+    """A single key is `{key}` in the path; a composite key is one path segment per column."""
+    return ["key"] if len(reader.key_columns) == 1 else list(reader.key_columns)
+
+
+def _lookup_endpoint(name: str, reader: HistoryReader) -> Any:
+    names = _key_params(reader)
+
+    def lookup(**kwargs: Any) -> dict[str, Any]:
+        key = [str(kwargs[n]) for n in names]
+        row = reader.lookup(key, kwargs["as_of"])
+        if row is None:
+            wanted = ", ".join(f"{c}={k}" for c, k in zip(reader.key_columns, key, strict=True))
+            raise HTTPException(404, f"no {name} row with {wanted}")
+        return row
+
+    params = [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, annotation=Annotated[str, Path()]) for n in names]
+    params.append(
+        inspect.Parameter(
+            "as_of",
+            inspect.Parameter.KEYWORD_ONLY,
+            default=None,
+            annotation=Annotated[str | None, Query(description="snapshot id or ISO time")],
+        )
+    )
+    lookup.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    return lookup
+
+
+def _finite(value: Any) -> Any:
+    """JSON has no infinity or NaN: they are sent as text, as PostgreSQL's JSON functions do."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    return value

@@ -29,7 +29,7 @@ from mesh_sdk.policy import PolicyState
 from mesh_sdk.port_threads import PortThreads, close_producers
 from mesh_sdk.product import DataProduct
 from mesh_sdk.quality import record_rules, table_checks
-from mesh_sdk.query import HistoryReader, HotCopy, mask_columns, snapshots_relation
+from mesh_sdk.query import HistoryReader, HotCopy, mask_columns, snapshots_as_of, snapshots_relation
 from mesh_sdk.rest import build_app
 from mesh_sdk.stream_recovery import missing_rows, newest_published_batch
 from mesh_sdk.typing_map import arrow_schema, avro_schema, iceberg_schema
@@ -245,14 +245,10 @@ class ProductRuntime:
     def sql_views(self, as_of: str | None = None) -> dict[str, str]:
         """The relations SQL users may query: the history (masked) as of the current snapshot, or of
         `as_of`, under its qualified and short names, plus the table's snapshots."""
-        snapshot = self.reader.resolve_snapshot(as_of)
+        tables = self.served_tables()
+        snapshots = snapshots_as_of(tables, as_of)
+        views = {self.product.descriptor.table(port): r.relation(snapshots[port]) for port, r in tables.items()}
         qualified = self.product.descriptor.table(self.product.served_port)
-        views = {qualified: self.reader.relation(snapshot)}
-        if self.history_reader is not self.reader:
-            changes = self.history_reader
-            views[self.product.descriptor.table(self.product.history_port)] = changes.relation(
-                changes.resolve_snapshot(as_of)
-            )
         # Time travel over the wire protocol: the most recent snapshots as views of their own.
         for earlier in self.reader.snapshots()[-self.options.sql_snapshot_views :]:
             views[f"{qualified}_at_{earlier.snapshot_id}"] = self.reader.relation(earlier.snapshot_id)
