@@ -72,7 +72,7 @@ class Derivation:
         data = interactions(sessions)
         if not len(data):
             return {}
-        version = f"{inputs.now:%Y%m%dT%H%M%SZ}"
+        version = f"{inputs.now:%Y%m%dT%H%M%S}{inputs.now.microsecond // 1000:03d}Z"  # written once: unique
         model = ImplicitAls(**HYPER_PARAMETERS).fit(data)
         try:
             evaluation = evaluate(
