@@ -38,7 +38,7 @@ from mesh_sdk.policy import PolicyState
 from mesh_sdk.port_threads import PortThreads, close_producers
 from mesh_sdk.product import DataProduct
 from mesh_sdk.quality import table_checks
-from mesh_sdk.query import HistoryReader, HotCopy, mask_columns, snapshots_relation
+from mesh_sdk.query import HistoryReader, HotCopy, mask_columns, snapshots_as_of, snapshots_relation
 from mesh_sdk.rest import build_app
 from mesh_sdk.runtime import RuntimeOptions
 from mesh_sdk.typing_map import arrow_schema, avro_schema, iceberg_schema
@@ -116,6 +116,7 @@ class DerivedRuntime:
         self._input_cache: dict[str, tuple[int | None, pa.Table]] = {}
         self._rows_read = 0  # input rows read from the lakehouse by the refresh under way
         self._lock = threading.Lock()  # one refresh at a time (the loop, or the control port)
+        self._unsettled = False  # a refresh failed part way: tables and derivation may be ahead of the anchor
         self._wake = threading.Event()
         self.ports = PortThreads(settings, options, self._duck, self.sql_views, self.observer)
         self.app: FastAPI = build_app(self)
@@ -161,10 +162,14 @@ class DerivedRuntime:
         """Every output table under its qualified name (as of `as_of` when given), and each table's
         snapshots."""
         views: dict[str, str] = {}
+        snapshots = snapshots_as_of(self.readers, as_of)
         for port, reader in self.readers.items():
             qualified = self.product.descriptor.table(port)
-            views[qualified] = reader.relation(reader.resolve_snapshot(as_of))
+            views[qualified] = reader.relation(snapshots[port])
             views[f"{qualified}_snapshots"] = snapshots_relation(reader)
+            # Time travel over the wire protocol: the most recent snapshots as views of their own.
+            for earlier in reader.snapshots()[-self.options.sql_snapshot_views :]:
+                views[f"{qualified}_at_{earlier.snapshot_id}"] = reader.relation(earlier.snapshot_id)
         return views
 
     def sql_query(self, sql: str, params: list[Any], as_of: str | None = None) -> pa.Table:
@@ -225,26 +230,34 @@ class DerivedRuntime:
     def refresh(self, forced: bool = False) -> dict[str, Any] | None:
         """One refresh if an input has a new snapshot (or if `forced`); returns what it committed."""
         with self._lock:
+            if self._unsettled:
+                self._settle()
             snapshots = {port: up.newest_snapshot() for port, up in self.upstreams.items()}
             changed = frozenset(p for p, s in snapshots.items() if s != self.seen.get(p))
             if not changed and not forced:
                 return None
             started = time.monotonic()
             self._rows_read = 0
+            self._unsettled = True  # until the anchor commits: the derivation's state, then other tables, run ahead
             try:
-                new = {p: self.upstreams[p].appended(self.seen.get(p), snapshots[p]) for p in self.increments}
-            except NotIncremental as exc:
-                log.warning("%s: rebuilding every output from the inputs' whole tables", exc)
-                self._start_over()
-                new = {p: self.upstreams[p].rows(snapshots[p]) for p in self.increments}
-            updates = self.derivation.refresh(self._inputs(snapshots, changed, new, forced))
-            unknown = set(updates) - set(self.outputs)
-            if unknown:
-                raise ValueError(
-                    f"refresh returned updates for {sorted(unknown)}, not output ports {list(self.outputs)}"
-                )
-            deltas = self._commit(snapshots, updates)
+                try:
+                    new = {p: self.upstreams[p].appended(self.seen.get(p), snapshots[p]) for p in self.increments}
+                except NotIncremental as exc:
+                    log.warning("%s: rebuilding every output from the inputs' whole tables", exc)
+                    self._start_over()
+                    new = {p: self.upstreams[p].rows(snapshots[p]) for p in self.increments}
+                updates = self.derivation.refresh(self._inputs(snapshots, changed, new, forced))
+                unknown = set(updates) - set(self.outputs)
+                if unknown:
+                    raise ValueError(
+                        f"refresh returned updates for {sorted(unknown)}, not output ports {list(self.outputs)}"
+                    )
+                deltas = self._commit(snapshots, updates)
+            except Exception:
+                self._settle()  # if this fails too, the next refresh settles first
+                raise
             self.seen = snapshots
+            self._unsettled = False
             consumed = self._rows_read + sum(t.num_rows for t in new.values())
         self._after_commit(updates, deltas, consumed)
         self.last_refresh = {
@@ -328,10 +341,31 @@ class DerivedRuntime:
                 log.warning("%s rolled back to the last complete refresh (%d)", port, progress["refresh"])
         self.refreshes = int(progress["refresh"])
         self.seen = {p: progress["inputs"].get(p) for p in self.upstreams}
+        gone = [p for p in self.increments if self._expired(p, self.seen[p])]
+        if gone:  # what was appended since cannot be told apart: nothing to continue from
+            log.warning("the snapshots of %s the last refresh read were expired: rebuilding every output", gone)
+            self._start_over()
+            return
         restore = getattr(self.derivation, "restore", None)
         if callable(restore):
             outputs = {port: t.table.scan().to_arrow() for port, t in self.outputs.items()}
             restore(outputs, self._inputs(dict(self.seen), frozenset(), {}, False))
+
+    def _expired(self, port: str, snapshot_id: int | None) -> bool:
+        try:
+            return snapshot_id is not None and self.upstreams[port].table().snapshot_by_id(snapshot_id) is None
+        except UpstreamUnavailable:
+            return False
+
+    def _settle(self) -> None:
+        """After a refresh that failed part way, in a process that goes on: back to the last complete one."""
+        for table in self.outputs.values():
+            table.table.refresh()  # what was committed, whatever the failure left in memory
+        self._recover()
+        for reader in self.readers.values():
+            reader.invalidate()
+        self.ports.views_changed()
+        self._unsettled = False
 
     def _start_over(self) -> None:
         for table in self.outputs.values():
