@@ -36,8 +36,8 @@ def running_product(folder: Path, settings: MeshSettings, **options: object) -> 
     DerivedRuntime for a product derived from others)."""
     opts = RuntimeOptions(http_port=free_port(), sql_port=free_port(), control_token="test-token", **options)  # type: ignore[arg-type]
     runtime = build_runtime(load_product(folder), settings, opts)
-    runtime.start()
-    try:
+    try:  # a start that fails part way may have started threads and clients: stop them too
+        runtime.start()
         yield runtime
     finally:
         runtime.stop()

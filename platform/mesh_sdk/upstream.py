@@ -23,6 +23,10 @@ class NotIncremental(RuntimeError):
     only appended to. The reader must start over from the whole table."""
 
 
+class SnapshotExpired(NotIncremental):
+    """The pinned snapshot is gone (expired by the upstream product's maintenance)."""
+
+
 class UpstreamTable:
     def __init__(self, catalog: Catalog, name: str) -> None:
         self.catalog = catalog
@@ -50,6 +54,8 @@ class UpstreamTable:
         table = self.table()
         if snapshot_id is None:
             return table.schema().as_arrow().empty_table()
+        if table.snapshot_by_id(snapshot_id) is None:
+            raise SnapshotExpired(f"snapshot {snapshot_id} of {self.name} was expired: read a newer one")
         return table.scan(snapshot_id=snapshot_id, row_filter=where or AlwaysTrue()).to_arrow()
 
     def appended(self, since: int | None, until: int | None) -> pa.Table:
