@@ -293,7 +293,7 @@ class DerivedRuntime:
         for port, delta in deltas.items():
             update = updates.get(port)
             if update:
-                self._publish(port, delta.alive)
+                self._publish(port, delta)
             hot = self.hot[port]
             incremental = update is not None and not update.replace_all and delta.to_snapshot is not None
             if incremental and delta.from_snapshot is not None and hot.holds(delta.from_snapshot):
@@ -317,17 +317,28 @@ class DerivedRuntime:
         )
         self.ports.views_changed()
 
-    def _publish(self, port: str, rows: pa.Table) -> None:
+    def _publish(self, port: str, delta: Delta) -> None:
+        """Each row written, and a tombstone (a key without a value) for each key the refresh removed."""
         stream = self.streams.get(port)
-        if stream is None or not rows.num_rows:
+        if stream is None:
             return
         topic, encode = stream
-        keys = self.outputs[port].key_columns
-        for row in rows.to_pylist():
-            key = "|".join(str(row[k]) for k in keys)
-            self.producer.produce(topic, key=key.encode(), value=encode(row))
+        columns = self.outputs[port].key_columns
+
+        def key_of(row: dict[str, Any]) -> str:
+            return "|".join(str(row[k]) for k in columns)
+
+        alive = delta.alive.to_pylist()
+        written = {key_of(row) for row in alive}
+        removed = {key_of(row) for row in delta.keys.select(list(columns)).to_pylist()} - written
+        for row in alive:
+            self.producer.produce(topic, key=key_of(row).encode(), value=encode(row))
             self.producer.poll(0)
-        self.producer.flush(30)
+        for key in sorted(removed):
+            self.producer.produce(topic, key=key.encode(), value=None)
+            self.producer.poll(0)
+        if alive or removed:
+            self.producer.flush(30)
 
     # --- start, recovery, stop ---------------------------------------------------------------------------
 
