@@ -35,6 +35,7 @@ bench: setup  ## every benchmark; results in bench/results/
 	$(BIN)/python -m bench.sql_aggregate
 	$(BIN)/python -m bench.cdc_pipeline
 	$(BIN)/python -m bench.mesh_demo
+	$(BIN)/python -m bench.model_lift
 
 up down status: setup
 	$(BIN)/mesh $@

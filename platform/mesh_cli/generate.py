@@ -24,8 +24,19 @@ from mesh_generate import (
     send_traffic,
     sessions_for_rate,
 )
+from mesh_generate.backfill import DEFAULT_EVENTS, DEFAULT_VIEWERS, Backfill, history_ends
 from mesh_generate.errors import GeneratorError
-from mesh_generate.progress import live_table, progress_line, summary_line, summary_table
+from mesh_generate.messages import Outgoing
+from mesh_generate.progress import (
+    history_line,
+    history_position,
+    history_table,
+    live_table,
+    progress_line,
+    summary_line,
+    summary_table,
+)
+from mesh_generate.sending import Sink
 from mesh_sources import progress as source_progress
 from mesh_sources.content import ContentWorkload, install_content
 from mesh_sources.db import describe
@@ -65,11 +76,32 @@ def playback(
         ),
     ] = 0.01,
     topic: Annotated[str, typer.Option(help="input topic (created if missing)")] = DEFAULT_PLAYBACK_TOPIC,
+    backfill_hours: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            help="first send this many hours of viewing history, as fast as Kafka takes it, ending now (0: none)",
+        ),
+    ] = 0.0,
+    backfill_viewers: Annotated[
+        int, typer.Option(min=1, help="the history's audience: the N most active of the --customers")
+    ] = DEFAULT_VIEWERS,
+    backfill_events: Annotated[
+        int, typer.Option(min=1, help="about this many events in the history (the number of sessions follows)")
+    ] = DEFAULT_EVENTS,
 ) -> None:
     """App telemetry for `playback.events`: viewing sessions (play, heartbeat, pause, seek, stop) as Avro
     through the schema registry, keyed by session, with late, duplicate and malformed messages mixed in.
     Runs until --count, --duration or Ctrl-C. Late events arrive 15 s to 3 min after they happen, so
-    short runs send fewer of them than --late-fraction asks."""
+    short runs send fewer of them than --late-fraction asks.
+
+    With --backfill-hours, live traffic is preceded by a history for the recommender to learn from: the
+    sessions of the last H hours by the most active viewers, with the same imperfections, sent as fast
+    as Kafka takes them until the history catches up with the wall clock (never beyond it). --count and
+    --duration then apply to the live traffic; --duration 0 sends the history only. Send it to a fresh
+    mesh, before engagement.viewing reads it: engagement drops events older than its newest minus 10
+    minutes, and a history compressed into seconds reaches it out of order across partitions unless it
+    reads the history in one go."""
     if rate <= 0:
         raise typer.BadParameter(f"must be positive, not {rate}", param_hint="--rate")
     try:
@@ -78,6 +110,7 @@ def playback(
         raise typer.BadParameter(str(exc), param_hint="--*-fraction") from None
     if seed is None:
         seed = random.SystemRandom().randrange(2**31)
+    backfill = Backfill(backfill_hours, backfill_viewers, backfill_events) if backfill_hours > 0 else None
 
     from mesh_generate.kafka_sink import KafkaPlaybackSink  # imports the Kafka client only when needed
 
@@ -87,13 +120,19 @@ def playback(
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
         raise typer.Exit(code=1) from None
 
+    catalogue, population = Catalogue.generate(titles), Population.generate(customers)
+    if backfill is not None:
+        history = _send_history(backfill, catalogue, population, imperfections, sink, topic, seed)
+        if history.interrupted or duration == 0:
+            return
+
     sessions = sessions_for_rate(rate)
     simulator = PlaybackSimulator(
-        Catalogue.generate(titles),
-        Population.generate(customers),
+        catalogue,
+        population,
         concurrent_sessions=sessions,
         seed=seed,
-        start_ms=time.time_ns() // 1_000_000,
+        start_ms=_now_ms(),
     )
     traffic = PlaybackTraffic(simulator, imperfections, seed=seed)
     console.print(
@@ -102,20 +141,95 @@ def playback(
         highlight=False,
         soft_wrap=True,
     )
+    tally = _send(traffic, sink, rate=rate, count=count, duration=duration, table=live_table, line=progress_line)
+    console.print(summary_line(tally, topic, seed), highlight=False, soft_wrap=True)
+    _end_of_run(tally)
 
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _send_history(
+    backfill: Backfill,
+    catalogue: Catalogue,
+    population: Population,
+    imperfections: Imperfections,
+    sink: Sink,
+    topic: str,
+    seed: int,
+) -> Tally:
+    """The backfill: a seeded history (a seed of its own, so that its event ids are not the live
+    traffic's) sent unpaced until it reaches the present."""
+    history_seed = f"backfill:{seed}"
+    simulator = backfill.simulator(catalogue, population, seed=history_seed, now_ms=_now_ms())
+    traffic = PlaybackTraffic(simulator, imperfections, seed=history_seed)
+    audience = min(backfill.viewers, len(population))
+    console.print(
+        f"sending to [bold]{topic}[/] a history of {backfill.hours:g} h: about {backfill.expected_events:,} events "
+        f"from {backfill.concurrent_sessions} concurrent sessions of the {audience} most active of "
+        f"{len(population)} customers, {len(catalogue)} titles, seed {seed}, as fast as Kafka takes them, "
+        "until the history reaches the present. Ctrl-C stops.",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+    def position() -> str:
+        return history_position(simulator.start_ms, simulator.clock_ms, _now_ms())
+
+    tally = _send(
+        traffic,
+        sink,
+        rate=None,
+        stop_before=history_ends(_now_ms),
+        table=lambda t: history_table(t, position()),
+        line=lambda t: history_line(t, position()),
+    )
+    span = f"{_utc(simulator.start_ms)} to {_utc(simulator.clock_ms)} UTC"
+    console.print(f"history {summary_line(tally, topic, seed)}; it spans {span}", highlight=False, soft_wrap=True)
+    _end_of_run(tally)
+    return tally
+
+
+def _utc(ms: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ms / 1000))
+
+
+def _send(
+    traffic: PlaybackTraffic,
+    sink: Sink,
+    *,
+    rate: float | None,
+    count: int | None = None,
+    duration: float | None = None,
+    stop_before: Callable[[Outgoing], bool] | None = None,
+    table: Callable[[Tally], RenderableType],
+    line: Callable[[Tally], str],
+) -> Tally:
+    """`send_traffic` with progress: a live table on a terminal, else a line every few seconds."""
     if console.is_terminal:
         with Live(console=console, refresh_per_second=4, transient=True) as live:
-            tally = send_traffic(
+            return send_traffic(
                 traffic,
                 sink,
                 rate=rate,
                 count=count,
                 duration_s=duration,
-                on_progress=lambda t: live.update(live_table(t)),
+                stop_before=stop_before,
+                on_progress=lambda t: live.update(table(t)),
             )
-    else:
-        tally = send_traffic(traffic, sink, rate=rate, count=count, duration_s=duration, on_progress=_PlainProgress())
-    console.print(summary_line(tally, topic, seed), highlight=False, soft_wrap=True)
+    return send_traffic(
+        traffic,
+        sink,
+        rate=rate,
+        count=count,
+        duration_s=duration,
+        stop_before=stop_before,
+        on_progress=_PlainProgress(line),
+    )
+
+
+def _end_of_run(tally: Tally) -> None:
     console.print(summary_table(tally))
     if tally.deliveries.failed or tally.undelivered:
         err_console.print("[bold red]error:[/] some messages were not acknowledged by Kafka", highlight=False)
@@ -125,13 +239,14 @@ def playback(
 class _PlainProgress:
     """Without a terminal to redraw, a line every few seconds."""
 
-    def __init__(self) -> None:
+    def __init__(self, line: Callable[[Tally], str] = progress_line) -> None:
+        self.line = line
         self.next_at_s = PLAIN_PROGRESS_EVERY_S
 
     def __call__(self, tally: Tally) -> None:
         if tally.elapsed_s >= self.next_at_s:
             self.next_at_s = tally.elapsed_s + PLAIN_PROGRESS_EVERY_S
-            console.print(progress_line(tally), highlight=False, markup=False, soft_wrap=True)
+            console.print(self.line(tally), highlight=False, markup=False, soft_wrap=True)
 
 
 @generate_app.command()

@@ -198,9 +198,12 @@ def demo_ports(settings: MeshSettings) -> dict[str, ProductPorts]:
 def demo(
     rate: Annotated[int, typer.Option(help="playback events per second")] = 100,
     duration: Annotated[int, typer.Option(help="seconds of traffic")] = 30,
+    history: Annotated[
+        float, typer.Option(help="hours of viewing history sent before the live traffic, on a fresh mesh (0: none)")
+    ] = 72,
 ) -> None:
-    """The mesh end to end: the stack, change capture, the audit log, the products, realistic traffic
-    from the apps and the operational databases, then where to look."""
+    """The mesh end to end: the stack, change capture, the audit log, the products, a viewing history
+    and realistic traffic from the apps and the operational databases, then where to look."""
     import subprocess
 
     from mesh_cli.cdc import start_capture
@@ -214,9 +217,21 @@ def demo(
         start_audit(settings)
     console.print("[green]✓[/] audit log running (mesh audit verify · mesh audit history KEY)")
     products = Path(__file__).resolve().parents[2] / "products"
-    for name, ports in demo_ports(settings).items():
-        start(products / name, ports.http, ports.sql)
+    ports = demo_ports(settings)
     mesh = str(Path(sys.executable).parent / "mesh")
+    # engagement.viewing and the products after it start once playback.events holds the history, so that
+    # engagement's first refresh reads all of it at once, in time order.
+    readers = DEMO_PRODUCTS[DEMO_PRODUCTS.index("engagement.viewing") :]
+    for name in DEMO_PRODUCTS[: -len(readers)]:
+        start(products / name, ports[name].http, ports[name].sql)
+    if history > 0 and _get(ports["playback.events"].http, "/observations")["total_rows"] == 0:
+        console.print(f"\n[bold]A viewing history of {history:g} h[/] for the recommender to learn from")
+        backfill = [mesh, "generate", "playback", "--backfill-hours", f"{history:g}", "--duration", "0"]
+        if subprocess.run(backfill, check=False).returncode:
+            raise _fail(StackError("the viewing history could not be sent (see the output above)"))
+        _wait_for_ingestion(ports["playback.events"].http)
+    for name in readers:
+        start(products / name, ports[name].http, ports[name].sql)
     console.print(
         f"\n[bold]Traffic for {duration} s:[/] {rate} playback events/s (imperfections included), "
         "legacy subscription transactions and content team edits"
@@ -237,6 +252,24 @@ def _get(port: int, path: str) -> Any:
     import httpx
 
     return httpx.get(f"http://127.0.0.1:{port}{path}", timeout=30).json()
+
+
+def _wait_for_ingestion(port: int, timeout_s: float = 300) -> None:
+    """Until playback.events has ingested everything on its input topic. Its consumer lag is measured
+    at most every 5 s after a batch, so only a report from well after the history was sent counts."""
+    sent = time.monotonic()
+    with console.status("playback.events is ingesting the history") as status:
+        while time.monotonic() < sent + timeout_s:
+            lag = _get(port, "/observations")["consumer_lag"]
+            behind = sum(lag.values())
+            if lag and behind == 0 and time.monotonic() - sent > 8:
+                console.print("[green]✓[/] playback.events ingested the history")
+                return
+            status.update(f"playback.events is ingesting the history: {behind:,} events to go")
+            time.sleep(2)
+    raise _fail(
+        StackError("playback.events did not ingest the history in 5 minutes (mesh logs product-playback.events)")
+    )
 
 
 def _wait_for_the_mesh(settings: MeshSettings, timeout_s: float = 300) -> None:

@@ -151,6 +151,21 @@ class Population:
         customer_ids = range(1, len(self.countries) + 1)
         return rng.choices(customer_ids, cum_weights=self.cumulative_activity)[0]
 
+    def activity_of(self, customer_id: int) -> float:
+        """How much a customer watches, relative to the others (0 for one who never does)."""
+        i = customer_id - 1
+        return self.cumulative_activity[i] - (self.cumulative_activity[i - 1] if i else 0.0)
+
+    def most_active(self, count: int) -> Population:
+        """The same customers, but only the `count` who watch most ever watch (with the same activity
+        and country): the regulars, whose history is long enough to show their taste."""
+        if count < 1:
+            raise ValueError(f"at least one viewer is needed, not {count}")
+        activity = [self.activity_of(c) for c in range(1, len(self) + 1)]
+        regulars = set(sorted(range(len(activity)), key=lambda i: -activity[i])[:count])
+        kept = (a if i in regulars else 0.0 for i, a in enumerate(activity))
+        return Population(self.countries, tuple(itertools.accumulate(kept)))
+
 
 def sessions_for_rate(events_per_s: float) -> int:
     """How many concurrent sessions emit `events_per_s`, so simulated time keeps pace with the wall clock."""
@@ -179,7 +194,7 @@ class PlaybackSimulator:
         population: Population,
         *,
         concurrent_sessions: int,
-        seed: int,
+        seed: int | str,
         start_ms: int,
     ) -> None:
         if concurrent_sessions < 1:

@@ -3,6 +3,8 @@ the same summary at the end."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from rich.table import Table
 
 from mesh_generate.messages import Kind
@@ -43,6 +45,24 @@ def progress_line(tally: Tally) -> str:
         f"{tally.elapsed_s:7.1f} s  sent {tally.sent}  rate {tally.rate_per_s:.1f}/s  {kinds}  "
         f"acknowledged {tally.deliveries.delivered}  failed {tally.deliveries.failed}"
     )
+
+
+def history_position(start_ms: int, clock_ms: int, now_ms: int) -> str:
+    """Where a backfill's simulated clock stands: the history's time sent so far and the gap left."""
+    at = datetime.fromtimestamp(clock_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M")
+    done_h = max(0, clock_ms - start_ms) / 3_600_000
+    behind_h = max(0, now_ms - clock_ms) / 3_600_000
+    return f"history at {at} UTC: {done_h:.1f} h sent, {behind_h:.1f} h behind the present"
+
+
+def history_table(tally: Tally, position: str) -> Table:
+    table = live_table(tally)
+    table.caption = position
+    return table
+
+
+def history_line(tally: Tally, position: str) -> str:
+    return f"{progress_line(tally)}  {position}"
 
 
 def summary_line(tally: Tally, topic: str, seed: int) -> str:

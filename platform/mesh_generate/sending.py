@@ -48,6 +48,8 @@ class Tally:
     interrupted: bool = False
     elapsed_s: float = 0.0
     rate_per_s: float = 0.0  # over the last RATE_WINDOW_S seconds
+    # What the sink had acknowledged before this run: one sink can serve several (a history, then live).
+    baseline: Deliveries = field(default_factory=Deliveries, repr=False)
     _samples: deque[tuple[float, int]] = field(default_factory=deque, repr=False)
 
     @property
@@ -60,7 +62,11 @@ class Tally:
 
     def observe(self, now_s: float, deliveries: Deliveries) -> None:
         self.elapsed_s = now_s - self.started_s
-        self.deliveries = Deliveries(deliveries.delivered, deliveries.failed, deliveries.first_error)
+        self.deliveries = Deliveries(
+            deliveries.delivered - self.baseline.delivered,
+            deliveries.failed - self.baseline.failed,
+            deliveries.first_error,
+        )
         self._samples.append((now_s, self.sent))
         while len(self._samples) > 2 and now_s - self._samples[1][0] >= RATE_WINDOW_S:
             self._samples.popleft()
@@ -72,9 +78,10 @@ def send_traffic(
     messages: Iterable[Outgoing],
     sink: Sink,
     *,
-    rate: float,
+    rate: float | None,
     count: int | None = None,
     duration_s: float | None = None,
+    stop_before: Callable[[Outgoing], bool] | None = None,
     on_progress: Callable[[Tally], None] | None = None,
     progress_every_s: float = 0.25,
     flush_timeout_s: float = 30.0,
@@ -82,10 +89,13 @@ def send_traffic(
     sleep: Callable[[float], None] = time.sleep,
 ) -> Tally:
     """Send `messages` at `rate` per second until `count` are sent, `duration_s` has passed, the
-    messages run out or Ctrl-C; then flush the sink. Without count and duration it runs until Ctrl-C."""
-    bucket = TokenBucket(rate, clock=clock, sleep=sleep)
+    messages run out, `stop_before` is true of the next message (which is not sent) or Ctrl-C; then
+    flush the sink. Without count and duration it runs until Ctrl-C. A `rate` of None sends as fast as
+    the sink takes the messages."""
+    bucket = TokenBucket(rate, clock=clock, sleep=sleep) if rate is not None else None
     started = clock()
-    tally = Tally(started_s=started)
+    before = sink.deliveries
+    tally = Tally(started_s=started, baseline=Deliveries(before.delivered, before.failed, before.first_error))
     tally.observe(started, sink.deliveries)
     next_progress = started + progress_every_s
     source = iter(messages)
@@ -93,9 +103,10 @@ def send_traffic(
         while count is None or tally.sent < count:
             if duration_s is not None and clock() - started >= duration_s:
                 break
-            bucket.take()
+            if bucket is not None:
+                bucket.take()
             message = next(source, None)
-            if message is None:
+            if message is None or (stop_before is not None and stop_before(message)):
                 break
             sink.send(message)
             tally.by_kind[message.kind] += 1

@@ -66,7 +66,9 @@ class PlaybackTraffic:
     after events that happened later; runs shorter than that send few late events.
     """
 
-    def __init__(self, simulator: PlaybackSimulator, imperfections: Imperfections | None = None, *, seed: int) -> None:
+    def __init__(
+        self, simulator: PlaybackSimulator, imperfections: Imperfections | None = None, *, seed: int | str
+    ) -> None:
         self.simulator = simulator
         self.imperfections = imperfections or Imperfections()
         self._rng = random.Random(f"traffic:{seed}")

@@ -156,3 +156,22 @@ def test_a_token_bucket_allows_a_short_burst_after_idling(clock: FakeClock) -> N
 def test_a_rate_must_be_positive(rate: float) -> None:
     with pytest.raises(ValueError, match="positive"):
         TokenBucket(rate)
+
+
+def test_a_second_run_on_the_same_sink_counts_only_its_own_acknowledgements(clock: FakeClock) -> None:
+    sink = FakeSink(clock)
+    send_traffic(messages(), sink, rate=None, count=300, clock=clock, sleep=clock.sleep)
+
+    tally = send_traffic(messages(seed=2), sink, rate=1_000, count=100, clock=clock, sleep=clock.sleep)
+
+    assert len(sink.sent) == 400
+    assert tally.sent == tally.deliveries.delivered == 100
+
+
+def test_without_a_rate_nothing_waits(clock: FakeClock) -> None:
+    def no_sleep(seconds: float) -> None:
+        raise AssertionError("an unpaced run never sleeps")
+
+    tally = send_traffic(messages(), FakeSink(clock), rate=None, count=5_000, clock=clock, sleep=no_sleep)
+
+    assert tally.sent == 5_000
