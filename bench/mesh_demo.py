@@ -104,15 +104,17 @@ def _first_recommendation(url: str, started: float, stop: threading.Event, found
         stop.wait(1)
 
 
-# Lines of `mesh demo`'s output that mark the end of a phase.
+# How the lines of `mesh demo`'s output that end a phase begin.
 MILESTONES = {
     "The stack is up": "stack healthy",
     "✓ content:": "change capture running",
-    "audit log running": "audit log running",
-    "recommendations.next-title is running": "seven products running",
-    "Traffic for": "traffic started",
-    "done:": "playback traffic sent",
-    "data reached every product": "data through every product, model trained",
+    "✓ audit log running": "audit log running",
+    "subscriptions.subscriptions is running": "source-aligned products running",
+    "history done:": "viewing history sent",
+    "✓ playback.events ingested": "viewing history ingested",
+    "recommendations.next-title is running": "derived products running",
+    "done:": "live playback traffic sent",
+    "✓ data reached every product": "data through every product, model trained",
     "Look around": "tour printed",
 }
 
@@ -125,7 +127,7 @@ def _follow(demo: subprocess.Popen[str], started: float, log: Path, milestones: 
             elapsed = time.monotonic() - started
             out.write(f"{elapsed:7.1f}  {line}")
             for marker, phase in MILESTONES.items():
-                if marker in line and phase not in milestones:
+                if line.strip().startswith(marker) and phase not in milestones:
                     milestones[phase] = round(elapsed, 1)
 
 
@@ -251,6 +253,15 @@ def main() -> None:
         for phase, at in phases.items():
             console.print(f"  {at:6.1f} s  {phase}", highlight=False)
         console.print(f"  first recommendation after {first_s:.1f} s; the demo ended after {tour_s:.1f} s")
+        card = httpx.get(f"http://127.0.0.1:{BASE_PORT + 26}/", timeout=30).json()["derivation"]["model_card"]
+        model = card.get("evaluation") or {}
+        if model:
+            console.print(
+                f"  first model: precision@10 {model['model_precision']:.3f} against the popularity baseline's "
+                f"{model['baseline_precision']:.3f}, recall@10 {model['model_recall']:.3f} against "
+                f"{model['baseline_recall']:.3f}",
+                highlight=False,
+            )
         time.sleep(5)
         mesh_memory = _resident_memory(env)
         console.print("[bold]freshness[/]: probe events while 100 playback events/s flow")
@@ -304,6 +315,7 @@ def main() -> None:
             "memory_bytes": {"stack_alone": stack_memory, "whole_mesh": mesh_memory},
             "memory_total_bytes": {"stack_alone": stack_rss, "whole_mesh": mesh_rss},
             "memory_ratio": round(mesh_rss / stack_rss, 2),
+            "first_model_evaluation": model or card.get("not_evaluated_because"),
             "freshness": fresh,
             "freshness_ratio_engagement_vs_playback": round(freshness_ratio, 2) if freshness_ratio else None,
             "latencies_s": {k: [round(v, 2) for v in vs] for k, vs in latencies.items()},

@@ -222,16 +222,14 @@ def demo(
     # engagement.viewing and the products after it start once playback.events holds the history, so that
     # engagement's first refresh reads all of it at once, in time order.
     readers = DEMO_PRODUCTS[DEMO_PRODUCTS.index("engagement.viewing") :]
-    for name in DEMO_PRODUCTS[: -len(readers)]:
-        start(products / name, ports[name].http, ports[name].sql)
+    _start_side_by_side(settings, products, {n: ports[n] for n in DEMO_PRODUCTS[: -len(readers)]})
     if history > 0 and _get(ports["playback.events"].http, "/observations")["total_rows"] == 0:
         console.print(f"\n[bold]A viewing history of {history:g} h[/] for the recommender to learn from")
         backfill = [mesh, "generate", "playback", "--backfill-hours", f"{history:g}", "--duration", "0"]
         if subprocess.run(backfill, check=False).returncode:
             raise _fail(StackError("the viewing history could not be sent (see the output above)"))
         _wait_for_ingestion(ports["playback.events"].http)
-    for name in readers:
-        start(products / name, ports[name].http, ports[name].sql)
+    _start_side_by_side(settings, products, {n: ports[n] for n in readers})
     console.print(
         f"\n[bold]Traffic for {duration} s:[/] {rate} playback events/s (imperfections included), "
         "legacy subscription transactions and content team edits"
@@ -252,6 +250,20 @@ def _get(port: int, path: str) -> Any:
     import httpx
 
     return httpx.get(f"http://127.0.0.1:{port}{path}", timeout=30).json()
+
+
+def _start_side_by_side(settings: MeshSettings, products: Path, ports: dict[str, ProductPorts]) -> None:
+    """Start products at once (each is its own process) and wait until every one answers."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with console.status(f"starting {', '.join(ports)}"), ThreadPoolExecutor(len(ports)) as pool:
+        started = {name: pool.submit(start_product, settings, products / name, p) for name, p in ports.items()}
+        for name, future in started.items():
+            try:
+                url = future.result()
+            except StackError as exc:
+                raise _fail(exc) from None
+            console.print(f"{name} is running: {url}  (log: mesh logs product-{name})")
 
 
 def _wait_for_ingestion(port: int, timeout_s: float = 300) -> None:
