@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Annotated, NoReturn
 
@@ -207,26 +208,14 @@ def _send(
     line: Callable[[Tally], str],
 ) -> Tally:
     """`send_traffic` with progress: a live table on a terminal, else a line every few seconds."""
-    if console.is_terminal:
-        with Live(console=console, refresh_per_second=4, transient=True) as live:
-            return send_traffic(
-                traffic,
-                sink,
-                rate=rate,
-                count=count,
-                duration_s=duration,
-                stop_before=stop_before,
-                on_progress=lambda t: live.update(table(t)),
-            )
-    return send_traffic(
-        traffic,
-        sink,
-        rate=rate,
-        count=count,
-        duration_s=duration,
-        stop_before=stop_before,
-        on_progress=_PlainProgress(line),
-    )
+    with ExitStack() as stack:
+        progress: Callable[[Tally], None] = _PlainProgress(line)
+        if console.is_terminal:
+            live = stack.enter_context(Live(console=console, refresh_per_second=4, transient=True))
+            progress = lambda t: live.update(table(t))  # noqa: E731
+        return send_traffic(
+            traffic, sink, rate=rate, count=count, duration_s=duration, stop_before=stop_before, on_progress=progress
+        )
 
 
 def _end_of_run(tally: Tally) -> None:

@@ -43,6 +43,11 @@ def running_product(folder: Path, settings: MeshSettings, **options: object) -> 
         runtime.stop()
 
 
+def http_client(runtime: Served, timeout_s: float = 60) -> httpx.Client:
+    """A client of the product's HTTP ports (REST, GraphQL, discovery, observation, control)."""
+    return httpx.Client(base_url=f"http://127.0.0.1:{runtime.options.http_port}", timeout=timeout_s)
+
+
 def _comparable(value: Any) -> Any:
     return value.astimezone(UTC) if isinstance(value, datetime) and value.tzinfo else value
 

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from mesh_sdk.derived_runtime import DerivedRuntime
-from mesh_sdk.testing import graphql, sql_rows
+from mesh_sdk.testing import graphql, http_client, sql_rows
 from mesh_sdk.testing_mesh import RunningMesh
 
 pytestmark = pytest.mark.integration
@@ -27,7 +27,7 @@ def engagement(running_mesh: RunningMesh) -> DerivedRuntime:
 
 @pytest.fixture(scope="module")
 def client(engagement: DerivedRuntime) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=f"http://127.0.0.1:{engagement.options.http_port}", timeout=60) as http:
+    with http_client(engagement) as http:
         yield http
 
 

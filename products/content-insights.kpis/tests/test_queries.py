@@ -22,6 +22,7 @@ from mesh_sdk.testing import (
     example_query,
     example_rows,
     graphql,
+    http_client,
     query_files,
     run_example_query,
     sql_rows,
@@ -86,7 +87,7 @@ def inputs(kpis: DerivedRuntime) -> Inputs:
 
 @pytest.fixture(scope="module")
 def client(kpis: DerivedRuntime) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=f"http://127.0.0.1:{kpis.options.http_port}", timeout=60) as http:
+    with http_client(kpis) as http:
         yield http
 
 

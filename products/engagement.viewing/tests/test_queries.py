@@ -22,6 +22,7 @@ from mesh_sdk.testing import (
     example_query,
     example_rows,
     graphql,
+    http_client,
     query_files,
     run_example_query,
     sql_rows,
@@ -99,7 +100,7 @@ def recomputed(engagement: DerivedRuntime) -> list[Session]:
 
 @pytest.fixture(scope="module")
 def client(engagement: DerivedRuntime) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=f"http://127.0.0.1:{engagement.options.http_port}", timeout=60) as http:
+    with http_client(engagement) as http:
         yield http
 
 

@@ -18,7 +18,7 @@ from confluent_kafka.serialization import MessageField, SerializationContext
 
 from mesh_config import MeshSettings
 from mesh_sdk.runtime import ProductRuntime
-from mesh_sdk.testing import eventually, running_product
+from mesh_sdk.testing import eventually, http_client, running_product
 from mesh_stack import Stack
 
 TOPIC = "playback.telemetry.raw.v1"
@@ -85,7 +85,7 @@ def product(embedded_stack: Stack) -> Iterator[ProductRuntime]:
 
 @pytest.fixture(scope="module")
 def http(product: ProductRuntime) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=f"http://127.0.0.1:{product.options.http_port}", timeout=30) as client:
+    with http_client(product, 30) as client:
         yield client
 
 

@@ -19,6 +19,7 @@ from mesh_sdk.testing import (
     example_query,
     example_rows,
     graphql,
+    http_client,
     query_files,
     run_example_query,
     sql_rows,
@@ -57,7 +58,7 @@ def in_service(recommender: DerivedRuntime) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def client(recommender: DerivedRuntime) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=f"http://127.0.0.1:{recommender.options.http_port}", timeout=60) as http:
+    with http_client(recommender) as http:
         yield http
 
 

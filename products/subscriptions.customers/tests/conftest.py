@@ -11,7 +11,7 @@ import pytest
 
 from mesh_config import MeshSettings
 from mesh_sdk.runtime import ProductRuntime
-from mesh_sdk.testing import rows_by_key, running_product
+from mesh_sdk.testing import http_client, rows_by_key, running_product
 
 FOLDER = Path(__file__).resolve().parents[1]
 SEEDED_CUSTOMERS = 300  # as the root conftest seeds the legacy database
@@ -26,7 +26,7 @@ def customers_product(legacy_capture: MeshSettings) -> Iterator[ProductRuntime]:
 
 @pytest.fixture(scope="module")
 def http(customers_product: ProductRuntime) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=f"http://127.0.0.1:{customers_product.options.http_port}", timeout=30) as client:
+    with http_client(customers_product, 30) as client:
         yield client
 
 

@@ -19,6 +19,7 @@ from mesh_sdk.testing import (
     example_query,
     example_rows,
     graphql,
+    http_client,
     query_files,
     run_example_query,
     sql_rows,
@@ -51,7 +52,7 @@ def workload(customers_product: ProductRuntime) -> ChangeCounts:
 
 @pytest.fixture(scope="module")
 def client(customers_product: ProductRuntime) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=f"http://127.0.0.1:{customers_product.options.http_port}", timeout=30) as http:
+    with http_client(customers_product, 30) as http:
         yield http
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from mesh_config import MeshSettings
 from mesh_sdk.runtime import ProductRuntime
-from mesh_sdk.testing import rows_by_key, running_product
+from mesh_sdk.testing import http_client, rows_by_key, running_product
 
 FOLDER = Path(__file__).resolve().parents[1]
 COLUMNS = ("subscription_id", "customer_id", "plan_id", "status", "started_at", "cancelled_at", "updated_at")
@@ -25,7 +25,7 @@ def subscriptions_product(legacy_capture: MeshSettings) -> Iterator[ProductRunti
 
 @pytest.fixture(scope="module")
 def client(subscriptions_product: ProductRuntime) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=f"http://127.0.0.1:{subscriptions_product.options.http_port}", timeout=30) as http:
+    with http_client(subscriptions_product, 30) as http:
         yield http
 
 
