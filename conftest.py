@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -84,14 +85,41 @@ def content_capture(embedded_stack: Stack) -> Iterator[MeshSettings]:
     assert slot_active(CONTENT, settings) is None
 
 
+# The whole mesh runs its own instance of every product, on the session's tables: no other test may run
+# a product beside it. Its tests run one after another, and it stops as soon as they are done.
+_whole_mesh = ExitStack()
+MESH_FIXTURE = "running_mesh"
+
+
 @pytest.fixture(scope="session")
 def running_mesh(legacy_capture: MeshSettings, content_capture: MeshSettings) -> Iterator[RunningMesh]:
     """All seven products running in this process on the session's stack, after a burst of playback
     traffic and legacy transactions; the end-to-end test and the derived products' tests share it."""
     from mesh_sdk.testing_mesh import whole_mesh
 
-    with whole_mesh(legacy_capture, REPO / "products", customers=SEEDED_CUSTOMERS, titles=SEEDED_TITLES) as mesh:
-        yield mesh
+    products = REPO / "products"
+    yield _whole_mesh.enter_context(
+        whole_mesh(legacy_capture, products, customers=SEEDED_CUSTOMERS, titles=SEEDED_TITLES)
+    )
+    _whole_mesh.close()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests on the whole mesh, moved together where the first of them is."""
+    on_mesh = [item for item in items if MESH_FIXTURE in getattr(item, "fixturenames", ())]
+    if on_mesh:
+        first, moved = items.index(on_mesh[0]), {id(item) for item in on_mesh}
+        others = [item for item in items if id(item) not in moved]
+        items[:] = others[:first] + on_mesh + others[first:]
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    yield
+    if MESH_FIXTURE in getattr(item, "fixturenames", ()) and (
+        nextitem is None or MESH_FIXTURE not in getattr(nextitem, "fixturenames", ())
+    ):
+        _whole_mesh.close()  # before the next tests start products of their own
 
 
 @pytest.fixture(scope="session", params=["embedded", "compose"])
