@@ -1,0 +1,43 @@
+"""The central catalog of the mesh: what products there are, what they hold, where their data comes from.
+
+Pure core, no servers and no clock (times are passed in): `entries` (a product's discovery document read
+into a catalog entry), `registry` (the entries and their availability), `search` and `lineage`."""
+
+from mesh_catalog.entries import (
+    Availability,
+    CatalogEntry,
+    Column,
+    ExampleQuery,
+    InputPort,
+    MalformedDocument,
+    OutputPort,
+    Owner,
+    Slos,
+    Status,
+    parse_entry,
+)
+from mesh_catalog.lineage import Edge, LineageGraph, Node, UnknownNode
+from mesh_catalog.registry import Catalog, UnknownProduct
+from mesh_catalog.search import Hit, search
+
+__all__ = [
+    "Availability",
+    "Catalog",
+    "CatalogEntry",
+    "Column",
+    "Edge",
+    "ExampleQuery",
+    "Hit",
+    "InputPort",
+    "LineageGraph",
+    "MalformedDocument",
+    "Node",
+    "OutputPort",
+    "Owner",
+    "Slos",
+    "Status",
+    "UnknownNode",
+    "UnknownProduct",
+    "parse_entry",
+    "search",
+]

@@ -1,0 +1,110 @@
+"""Product-level lineage, from the input ports products declare: which products and external sources
+(Kafka topics, tables of an operational database captured by CDC) each product is made from."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from mesh_catalog.entries import CatalogEntry, InputPort
+
+UNKNOWN = "unknown"  # a product some input port names, but that has not registered (yet)
+
+
+class UnknownNode(LookupError):
+    def __init__(self, node_id: str) -> None:
+        self.node_id = node_id
+        super().__init__(f"no node {node_id!r} in the lineage graph")
+
+
+@dataclass(frozen=True)
+class Node:
+    id: str  # a product id, `kafka:<topic>`, or `cdc:<database>.<schema>.<table>`
+    kind: str  # product | kafka | cdc
+    label: str
+    status: str  # a product's availability, `unknown`, or `external`
+
+
+@dataclass(frozen=True)
+class Edge:
+    source: str  # upstream node id
+    target: str  # downstream product id
+    upstream_port: str  # the upstream product's output port, or the topic an external source is read from
+    input_port: str  # the downstream product's input port
+
+
+class LineageGraph:
+    def __init__(self, nodes: Iterable[Node], edges: Iterable[Edge]) -> None:
+        self.nodes = {n.id: n for n in nodes}
+        self.edges = list(edges)
+
+    @classmethod
+    def build(cls, entries: Iterable[CatalogEntry]) -> LineageGraph:
+        nodes: dict[str, Node] = {}
+        edges = []
+        for entry in entries:
+            nodes[entry.id] = Node(entry.id, "product", f"{entry.domain}.{entry.name}", entry.availability.status.value)
+            for port in entry.input_ports:
+                source = _source(port)
+                nodes.setdefault(source.id, source)
+                edges.append(Edge(source.id, entry.id, port.port or port.source, port.name))
+        return cls(nodes.values(), edges)
+
+    def upstream(self, node_id: str) -> list[Edge]:
+        """Every edge that leads to the node, nearest first."""
+        return self._walk(node_id, lambda e: e.target, lambda e: e.source)
+
+    def downstream(self, node_id: str) -> list[Edge]:
+        """Every edge that leads away from the node, nearest first."""
+        return self._walk(node_id, lambda e: e.source, lambda e: e.target)
+
+    def path(self, start: str, end: str) -> list[Edge] | None:
+        """A shortest chain of edges from `start` down to `end`; None when `end` is not downstream of it."""
+        self._node(end)
+        came_by: dict[str, Edge] = {}
+        for edge in self.downstream(start):
+            came_by.setdefault(edge.target, edge)
+        if end not in came_by:
+            return [] if start == end else None
+        chain = [came_by[end]]
+        while chain[0].source != start:
+            chain.insert(0, came_by[chain[0].source])
+        return chain
+
+    def as_dict(self) -> dict[str, Any]:
+        """The whole graph as plain data, for a picture."""
+        return {"nodes": [asdict(n) for n in self.nodes.values()], "edges": [asdict(e) for e in self.edges]}
+
+    def _node(self, node_id: str) -> Node:
+        try:
+            return self.nodes[node_id]
+        except KeyError:
+            raise UnknownNode(node_id) from None
+
+    def _walk(self, node_id: str, near: Callable[[Edge], str], far: Callable[[Edge], str]) -> list[Edge]:
+        self._node(node_id)
+        seen, out, queue = {node_id}, [], deque([node_id])
+        while queue:
+            current = queue.popleft()
+            for edge in self.edges:
+                if near(edge) != current:
+                    continue
+                out.append(edge)
+                if far(edge) not in seen:
+                    seen.add(far(edge))
+                    queue.append(far(edge))
+        return out
+
+
+def _source(port: InputPort) -> Node:
+    if port.kind == "product":
+        parts = port.source.split(":")  # urn:mesh:<domain>:<product>:v<major>
+        label = f"{parts[2]}.{parts[3]}" if len(parts) == 5 else port.source
+        return Node(port.source, "product", label, UNKNOWN)
+    if port.kind == "cdc":
+        # cdc.<database>.<schema>.<table>: the captured table is the source, the topic only carries it.
+        table = port.source.removeprefix("cdc.")
+        return Node(f"cdc:{table}", "cdc", table, "external")
+    return Node(f"kafka:{port.source}", "kafka", port.source, "external")
