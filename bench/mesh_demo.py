@@ -62,6 +62,7 @@ def _environment(settings: MeshSettings) -> dict[str, str]:
         "registry_port",
         "registry_management_port",
         "connect_port",
+        "product_catalog_port",
     ]
     env = {f"MESH_{n.upper()}": str(getattr(settings, n)) for n in names}
     env |= {
@@ -262,6 +263,9 @@ def main() -> None:
                 f"{model['baseline_recall']:.3f}",
                 highlight=False,
             )
+        listed = httpx.get(f"{settings.product_catalog_endpoint}/products", timeout=30).json()
+        available = sorted(p["id"] for p in listed if p["status"] == "available")
+        console.print(f"  the data product catalog lists {len(available)} available products", highlight=False)
         time.sleep(5)
         mesh_memory = _resident_memory(env)
         console.print("[bold]freshness[/]: probe events while 100 playback events/s flow")
@@ -316,6 +320,7 @@ def main() -> None:
             "memory_total_bytes": {"stack_alone": stack_rss, "whole_mesh": mesh_rss},
             "memory_ratio": round(mesh_rss / stack_rss, 2),
             "first_model_evaluation": model or card.get("not_evaluated_because"),
+            "catalog_lists_available": available,
             "freshness": fresh,
             "freshness_ratio_engagement_vs_playback": round(freshness_ratio, 2) if freshness_ratio else None,
             "latencies_s": {k: [round(v, 2) for v in vs] for k, vs in latencies.items()},

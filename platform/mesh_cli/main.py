@@ -15,6 +15,7 @@ from rich.live import Live
 from rich.table import Table
 
 from mesh_cli.audit import audit_app
+from mesh_cli.catalog import catalog_app
 from mesh_cli.cdc import cdc_app
 from mesh_cli.generate import generate_app
 from mesh_cli.run import run as run_product
@@ -29,6 +30,7 @@ app.command(name="run")(run_product)
 app.add_typer(generate_app, name="generate", help="Realistic traffic for the products' inputs.")
 app.add_typer(cdc_app, name="cdc", help="Change data capture of the operational databases.")
 app.add_typer(audit_app, name="audit", help="The immutable change audit log: run, verify, history.")
+app.add_typer(catalog_app, name="catalog", help="The data product catalog: run it.")
 console = Console()
 err_console = Console(stderr=True)
 
@@ -209,6 +211,7 @@ def demo(
     from mesh_cli.cdc import start_capture
     from mesh_sources.capture import SOURCES
     from mesh_stack.audit_service import start_audit
+    from mesh_stack.catalog_service import start_catalog
 
     up()
     settings = load_settings()
@@ -216,6 +219,13 @@ def demo(
     with console.status("starting the audit log"):
         start_audit(settings)
     console.print("[green]✓[/] audit log running (mesh audit verify · mesh audit history KEY)")
+    # Before the products: each registers with the catalog as soon as its ports answer.
+    with console.status("starting the data product catalog"):
+        try:
+            start_catalog(settings)
+        except StackError as exc:
+            raise _fail(exc) from None
+    console.print(f"[green]✓[/] data product catalog running: {settings.product_catalog_endpoint}")
     products = Path(__file__).resolve().parents[2] / "products"
     ports = demo_ports(settings)
     mesh = str(Path(sys.executable).parent / "mesh")
@@ -358,10 +368,10 @@ def _print_demo(settings: MeshSettings) -> None:
             f"{passed}/{len(report['quality'])} pass",
         )
     console.print(table)
-    _print_tour(demo_ports(settings))
+    _print_tour(demo_ports(settings), settings.product_catalog_endpoint)
 
 
-def _print_tour(ports: dict[str, ProductPorts]) -> None:
+def _print_tour(ports: dict[str, ProductPorts], catalog: str) -> None:
     http = {name: p.http for name, p in ports.items()}
     playback = _get(http["playback.events"], "/observations")
     engagement = _get(http["engagement.viewing"], "/")
@@ -397,6 +407,8 @@ def _print_tour(ports: dict[str, ProductPorts]) -> None:
         f"curl {url('recommendations.next-title')}/models  ·  mesh retrain\n"
         f"  BI / SQL  psql -h 127.0.0.1 -p {ports['content-insights.kpis'].sql} -d content-insights -c 'SELECT * FROM "
         "content_insights.kpis_genre_daily_v1 ORDER BY watch_hours DESC'\n"
+        f"  catalog   curl '{catalog}/search?q=watch_seconds'  ·  curl {catalog}/domains  ·  "
+        f"curl {catalog}/lineage/urn:mesh:recommendations:next-title:v1\n"
         "  CDC       mesh cdc status  ·  mesh generate legacy --rate 50    audit  mesh audit verify\n"
         "  more      mesh generate playback --rate 200  ·  mesh status  ·  mesh down"
     )
@@ -406,11 +418,12 @@ def _print_tour(ports: dict[str, ProductPorts]) -> None:
 def down() -> None:
     """Stop the products and every component of the stack; leaves no process behind. Data is kept."""
     from mesh_stack.audit_service import stop_audit
+    from mesh_stack.catalog_service import stop_catalog
 
     settings = load_settings()
     products = stop_products(settings)
-    audit = ["audit"] if stop_audit(settings) else []
-    stopped = products + audit + _stack().down()
+    services = [name for name, stop in (("audit", stop_audit), ("catalog-service", stop_catalog)) if stop(settings)]
+    stopped = products + services + _stack().down()
     console.print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
 
 
@@ -423,14 +436,16 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="machine-readabl
     """Each component: URL, health, pid and resident memory."""
     settings = load_settings()
     from mesh_stack.audit_service import audit_process
+    from mesh_stack.catalog_service import catalog_process
 
     rows = _stack().status()
-    audit = audit_process(settings)
-    for process in [*running_products(settings), *([audit] if audit.pid_path.exists() else [])]:
+    services = [p for p in (audit_process(settings), catalog_process(settings)) if p.pid_path.exists()]
+    urls = {"catalog-service": settings.product_catalog_endpoint}
+    for process in [*running_products(settings), *services]:
         rows.append(
             ComponentStatus(
                 process.name,
-                "",
+                urls.get(process.name, ""),
                 "running" if process.is_running() else "stopped",
                 process.pid,
                 process.rss_bytes(),
@@ -453,13 +468,19 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="machine-readabl
 
 @app.command()
 def logs(
-    component: Annotated[str, typer.Argument(help="postgres, seaweedfs, kafka, registry, connect")],
+    component: Annotated[
+        str, typer.Argument(help="postgres, seaweedfs, kafka, registry, connect, audit, catalog-service, product-NAME")
+    ],
     lines: Annotated[int, typer.Option("--lines", "-n")] = 50,
 ) -> None:
     """Print the last lines of a component's log."""
+    from mesh_stack.audit_service import audit_process
+    from mesh_stack.catalog_service import catalog_process
+
     stack = _stack()
     processes = {name: c.process for name, c in stack.components.items()}
     processes |= {p.name: p for p in running_products(stack.settings)}
+    processes |= {p.name: p for p in (audit_process(stack.settings), catalog_process(stack.settings))}
     if component not in processes:
         raise _fail(StackError(f"no component {component!r}; choose one of {', '.join(processes)}"))
     path = processes[component].log_path

@@ -63,6 +63,12 @@ class MeshSettings(BaseSettings):
     catalog_name: str = "mesh"
     catalog_uri: str | None = None
 
+    # The mesh's data product catalog (mesh_catalog), not the Iceberg catalog above (`catalog_*`):
+    # hence `product_catalog_*`. Products register there at start; it re-reads them every pull.
+    product_catalog_port: int = 18090
+    product_catalog_url: str | None = None
+    product_catalog_pull_s: float = 10.0
+
     startup_timeout_s: float = 120.0
     jvm_heap: str = Field("384m", description="max heap of each JVM server")
 
@@ -97,6 +103,11 @@ class MeshSettings(BaseSettings):
     @cached_property
     def kafka_connect_url(self) -> str:
         return self.connect_url or f"http://{self.host}:{self.connect_port}"
+
+    @cached_property
+    def product_catalog_endpoint(self) -> str:
+        """Where the data product catalog answers (what products register with)."""
+        return (self.product_catalog_url or f"http://{self.host}:{self.product_catalog_port}").rstrip("/")
 
     @cached_property
     def iceberg_catalog_uri(self) -> str:

@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from mesh_adapters import kafka
 from mesh_config import MeshSettings
 from mesh_sdk.observe import ObservationPublisher, Observer
+from mesh_sdk.registration import register_with_catalog
 from mesh_sql.engine import SqlEngine
 from mesh_sql.pgwire import PgWireServer
 
@@ -40,6 +41,7 @@ class PortThreads:
     ) -> None:
         self.host = settings.host
         self.http_port = options.http_port
+        self.catalog_url = settings.product_catalog_endpoint
         self.publisher = ObservationPublisher(observer, kafka.producer(settings), options.observe_interval_s)
         self.stopping = threading.Event()
         self._connect = connect
@@ -78,6 +80,15 @@ class PortThreads:
         self.sql_server.start()
         self.spawn("sql-refresh", self._keep_views_current)
         self.publisher.start()
+        self.spawn("catalog-registration", self._register_when_serving)
+
+    def _register_when_serving(self) -> None:
+        """Push to the data product catalog once the HTTP port answers: the catalog reads the discovery
+        document from it while handling the push, so registering any earlier would fail."""
+        while self._http is not None and not self._http.started:
+            if self.stopping.wait(0.1):
+                return
+        register_with_catalog(self.catalog_url, f"http://{self.host}:{self.http_port}")
 
     def _keep_views_current(self) -> None:
         while not self.stopping.is_set():

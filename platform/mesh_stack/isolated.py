@@ -23,7 +23,9 @@ def _state_root() -> Path:
 
 
 def isolated_settings(name: str, base_port: int) -> MeshSettings:
-    """Settings for a stack of its own: state under <state root>/<name>, eleven ports from base_port."""
+    """Settings for a stack of its own: state under <state root>/<name>, twelve ports from base_port.
+    The data product catalog's port is among them, so that products run on a private stack register
+    with its catalog (if one runs), never with the user's."""
     return load_settings(
         home=_state_root() / name,
         postgres_port=base_port,
@@ -37,4 +39,5 @@ def isolated_settings(name: str, base_port: int) -> MeshSettings:
         registry_management_port=base_port + 8,
         connect_port=base_port + 9,
         s3_admin_port=base_port + 10,
+        product_catalog_port=base_port + 11,
     )

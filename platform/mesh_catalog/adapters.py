@@ -1,0 +1,64 @@
+"""The catalog's driven adapters: discovery documents read over HTTP, registrations kept in a JSON file."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from mesh_catalog.records import UnreadableState
+from mesh_catalog.service import FetchFailed
+
+
+class HttpDocumentSource:
+    """`GET <base URL>/` of a product, the discovery port every product serves."""
+
+    def __init__(self, timeout_s: float = 5.0) -> None:
+        self.timeout_s = timeout_s
+
+    def fetch(self, url: str) -> Any:
+        where = f"{url.rstrip('/')}/"
+        try:
+            response = httpx.get(where, timeout=self.timeout_s, follow_redirects=False)
+        except httpx.ConnectError:
+            raise FetchFailed(where, "does not answer (connection refused or host unknown)") from None
+        except httpx.TimeoutException:
+            raise FetchFailed(where, f"did not answer within {self.timeout_s:g} s") from None
+        except httpx.HTTPError as exc:
+            raise FetchFailed(where, f"could not be read: {exc}") from None
+        if response.status_code != 200:
+            raise FetchFailed(where, f"answered HTTP {response.status_code}, expected 200 with a discovery document")
+        try:
+            return response.json()
+        except ValueError:
+            kind = response.headers.get("content-type", "no content type")
+            raise FetchFailed(where, f"answered {kind}, not a JSON discovery document") from None
+
+
+class JsonFileStore:
+    """One JSON file, replaced atomically: a crash mid-write leaves the previous version, never half a file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def load(self) -> Any | None:
+        try:
+            text = self.path.read_text()
+        except FileNotFoundError:
+            return None
+        try:
+            return json.loads(text)
+        except ValueError as exc:
+            raise UnreadableState(str(self.path), f"is not JSON ({exc}): move it away to start empty") from None
+
+    def save(self, state: dict[str, Any]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        scratch = self.path.with_name(f".{self.path.name}.tmp")
+        with open(scratch, "w") as out:
+            json.dump(state, out, indent=1)
+            out.flush()
+            os.fsync(out.fileno())  # on disk before it replaces the previous version
+        scratch.replace(self.path)

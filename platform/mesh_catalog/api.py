@@ -1,0 +1,178 @@
+"""The catalog's REST API (a driving adapter): HTTP in, `CatalogService` calls, JSON out.
+
+Errors are `{"error": <what is wrong>, "field": <which field, when one is to blame>}` with a 4xx status
+for a bad request and 502 when a product the catalog was asked to read does not answer."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, fields
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from fastapi import FastAPI, Query, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
+
+from mesh_catalog.entries import CatalogEntry, MalformedDocument, Status
+from mesh_catalog.lineage import UnknownNode
+from mesh_catalog.registry import UnknownProduct
+from mesh_catalog.service import CatalogService, FetchFailed
+
+
+class Registration(BaseModel):
+    """A product's push: its base URL, and optionally the document it serves there (otherwise the
+    catalog reads `GET <url>/` itself)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str
+    document: dict[str, Any] | None = None
+
+
+class BadRequest(Exception):
+    def __init__(self, field: str | None, message: str) -> None:
+        self.field, self.message = field, message
+        super().__init__(message)
+
+
+def build_app(service: CatalogService) -> FastAPI:
+    app = FastAPI(
+        title="Data product catalog",
+        description="Every product of the mesh: registered at its start, re-read every pull, never deleted.",
+    )
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's own 422 lists pydantic's internals; a client wants the field and the problem.
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"] if p not in ("body", "query", "path"))
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'] if p not in ('body', 'query', 'path')) or 'body'}: {e['msg']}"
+            for e in exc.errors()
+        )
+        return _error(400, f"bad request: {problems}", field or None)
+
+    @app.exception_handler(BadRequest)
+    async def _bad(_request: Request, exc: BadRequest) -> JSONResponse:
+        return _error(400, exc.message, exc.field)
+
+    @app.exception_handler(MalformedDocument)
+    async def _malformed(_request: Request, exc: MalformedDocument) -> JSONResponse:
+        return _error(400, str(exc), exc.field)
+
+    @app.exception_handler(FetchFailed)
+    async def _unreachable(_request: Request, exc: FetchFailed) -> JSONResponse:
+        return _error(502, f"the catalog could not read the discovery document: {exc}", "url")
+
+    @app.exception_handler(UnknownProduct)
+    async def _unknown_product(_request: Request, exc: UnknownProduct) -> JSONResponse:
+        return _error(404, str(exc))
+
+    @app.exception_handler(UnknownNode)
+    async def _unknown_node(_request: Request, exc: UnknownNode) -> JSONResponse:
+        return _error(404, str(exc))
+
+    @app.get("/health", summary="Liveness, with the pid a supervisor checks it started this process")
+    def health() -> dict[str, Any]:
+        entries = service.entries()
+        available = sum(e.availability.status is Status.AVAILABLE for e in entries)
+        return {"status": "ok", "pid": os.getpid(), "products": len(entries), "available": available}
+
+    @app.post("/products", status_code=201, summary="Register a product (push)")
+    def register(registration: Registration) -> dict[str, Any]:
+        url = _base_url(registration.url)
+        if registration.document is None:
+            entry = service.register_url(url)
+        else:
+            entry = service.register_document(registration.document, url)
+        return _view(entry)
+
+    @app.get("/products", summary="Every product, available or not")
+    def products(domain: str | None = None, type: str | None = None, status: str | None = None) -> list[dict[str, Any]]:
+        return [_view(e) for e in service.entries(domain=domain, type=type, status=_status(status))]
+
+    @app.get("/products/{product_id}", summary="One product, with the whole document it serves")
+    def product(product_id: str) -> dict[str, Any]:
+        entry = service.entry(product_id)
+        return _view(entry) | {"document": entry.document}
+
+    @app.get("/search", summary="Products matching every word, ranked, saying where each matched")
+    def search(
+        q: Annotated[str, Query(description="words matched against names, descriptions, columns, tags, owners")],
+        domain: str | None = None,
+        type: str | None = None,
+    ) -> list[dict[str, Any]]:
+        if not q.strip():
+            raise BadRequest("q", "q is empty: give the words to search for")
+        return [
+            {"id": h.entry.id, "score": h.score, "matches": list(h.matches), "product": _summary(h.entry)}
+            for h in service.search(q, domain=domain, type=type)
+        ]
+
+    @app.get("/domains", summary="Each domain with its products")
+    def domains() -> dict[str, list[str]]:
+        return service.domains()
+
+    @app.get("/lineage", summary="Product-level lineage: products and external sources, and their edges")
+    def lineage() -> dict[str, Any]:
+        return service.lineage().as_dict()
+
+    @app.get("/lineage/{node_id}", summary="What a product (or source) is made from, and what is made from it")
+    def lineage_of(node_id: str) -> dict[str, Any]:
+        node, upstream, downstream = service.lineage_of(node_id)
+        return {
+            "node": asdict(node),
+            "upstream": [asdict(e) for e in upstream],
+            "downstream": [asdict(e) for e in downstream],
+        }
+
+    return app
+
+
+def _error(status: int, message: str, field: str | None = None) -> JSONResponse:
+    return JSONResponse(status_code=status, content={"error": message, "field": field})
+
+
+def _base_url(url: str) -> str:
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise BadRequest("url", f"url is {url!r}, expected a product's base URL such as http://127.0.0.1:18100")
+    if parts.query or parts.fragment:
+        raise BadRequest("url", f"url is {url!r}: a base URL has no query or fragment")
+    return url.strip().rstrip("/")
+
+
+def _status(value: str | None) -> Status | None:
+    if value is None:
+        return None
+    try:
+        return Status(value)
+    except ValueError:
+        expected = ", ".join(s.value for s in Status)
+        raise BadRequest("status", f"status is {value!r}, expected one of {expected}") from None
+
+
+def _summary(entry: CatalogEntry) -> dict[str, Any]:
+    a = entry.availability
+    return {
+        "id": entry.id,
+        "domain": entry.domain,
+        "name": entry.name,
+        "type": entry.type,
+        "description": entry.description,
+        "url": entry.url,
+        "status": a.status.value,
+        "last_seen": a.last_seen.isoformat(),
+        "last_error": a.last_error,
+        "unavailable_since": a.unavailable_since.isoformat() if a.unavailable_since else None,
+    }
+
+
+def _view(entry: CatalogEntry) -> dict[str, Any]:
+    """Everything the catalog read from the product; the raw document only where asked for."""
+    details = {f.name: getattr(entry, f.name) for f in fields(entry) if f.name not in ("document", "availability")}
+    view: dict[str, Any] = jsonable_encoder(details) | _summary(entry) | {"tables": list(entry.tables)}
+    return view

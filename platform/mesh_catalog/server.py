@@ -1,0 +1,87 @@
+"""The composition root of the catalog service: settings in, a running HTTP API and pull thread out.
+`mesh catalog run` and the tests build it here, and nowhere else."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import uvicorn
+
+from mesh_catalog.adapters import HttpDocumentSource, JsonFileStore
+from mesh_catalog.api import build_app
+from mesh_catalog.service import CatalogService
+from mesh_config import MeshSettings
+
+log = logging.getLogger(__name__)
+
+
+def state_path(settings: MeshSettings) -> Path:
+    return settings.home / "catalog" / "registrations.json"
+
+
+class CatalogServer:
+    def __init__(self, settings: MeshSettings, *, port: int | None = None, pull_every_s: float | None = None) -> None:
+        self.host = settings.host
+        self.port = settings.product_catalog_port if port is None else port
+        self.pull_every_s = settings.product_catalog_pull_s if pull_every_s is None else pull_every_s
+        self.service = CatalogService(HttpDocumentSource(), JsonFileStore(state_path(settings)))
+        self.stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._http: uvicorn.Server | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self, timeout_s: float = 30) -> None:
+        """Reload the saved registrations, then serve and pull; returns once the API answers."""
+        restored = self.service.load()
+        config = uvicorn.Config(
+            build_app(self.service), host=self.host, port=self.port, log_level="warning", lifespan="off"
+        )
+        self._http = uvicorn.Server(config)
+        self._spawn("catalog-http", self._http.run)
+        deadline = time.monotonic() + timeout_s
+        while not self._http.started:
+            # uvicorn reports a port in use by logging and ending its thread, not by raising.
+            if not self._threads[0].is_alive() or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"the catalog could not serve on {self.url} (is the port in use?)")
+            time.sleep(0.05)
+        self._spawn("catalog-pull", self._pull_loop)
+        log.info(
+            "catalog serving on %s with %d restored products, pulling every %g s", self.url, restored, self.pull_every_s
+        )
+
+    def pull_now(self) -> None:
+        self.service.pull()
+
+    def _pull_loop(self) -> None:
+        # The first pull comes at once: products restored from disk may have gone (or come back) meanwhile.
+        while not self.stopping.is_set():
+            try:
+                self.service.pull()
+            except Exception:
+                log.exception("a pull failed; the next one comes in %g s", self.pull_every_s)
+            self.stopping.wait(self.pull_every_s)
+
+    def _spawn(self, name: str, target: Callable[[], object]) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def stop(self, join_timeout_s: float = 15) -> None:
+        self.stopping.set()
+        if self._http is not None:
+            self._http.should_exit = True
+        for thread in self._threads:
+            thread.join(timeout=join_timeout_s)
+
+    def wait(self) -> None:
+        """Until stop() is called (from a signal handler, say)."""
+        while not self.stopping.wait(1.0):
+            pass
