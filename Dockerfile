@@ -6,6 +6,7 @@ COPY pyproject.toml README.md ./
 COPY platform ./platform
 COPY products ./products
 COPY schemas ./schemas
+COPY governance ./governance
 RUN pip install --no-cache-dir -e .
 # Inside a container the servers listen on every interface of the container's own network;
 # compose publishes them on the host's 127.0.0.1 only.

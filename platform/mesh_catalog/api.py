@@ -1,7 +1,8 @@
 """The catalog's REST API (a driving adapter): HTTP in, `CatalogService` calls, JSON out.
 
 Errors are `{"error": <what is wrong>, "field": <which field, when one is to blame>}` with a 4xx status
-for a bad request and 502 when a product the catalog was asked to read does not answer."""
+for a bad request and 502 when a product the catalog was asked to read does not answer. A registration
+refused by governance is 422 and adds `violations`: each with its policy, product, field, problem and fix."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from pydantic import BaseModel, ConfigDict
 from mesh_catalog.entries import CatalogEntry, MalformedDocument, Status
 from mesh_catalog.lineage import UnknownNode
 from mesh_catalog.registry import UnknownProduct
-from mesh_catalog.service import CatalogService, FetchFailed
+from mesh_catalog.service import CatalogService, Compliance, FetchFailed, RegistrationRefused
 
 
 class Registration(BaseModel):
@@ -67,6 +68,18 @@ def build_app(service: CatalogService) -> FastAPI:
     async def _unreachable(_request: Request, exc: FetchFailed) -> JSONResponse:
         return _error(502, f"the catalog could not read the discovery document: {exc}", "url")
 
+    @app.exception_handler(RegistrationRefused)
+    async def _refused(_request: Request, exc: RegistrationRefused) -> JSONResponse:
+        first = exc.violations[0]
+        body = {
+            "error": f"registration of {exc.product_id} refused: it violates {len(exc.violations)} "
+            f"governance polic{'y' if len(exc.violations) == 1 else 'ies'}; fix them and register again",
+            "field": first.field,
+            "product": exc.product_id,
+            "violations": [v.as_dict() for v in exc.violations],
+        }
+        return JSONResponse(status_code=422, content=body)
+
     @app.exception_handler(UnknownProduct)
     async def _unknown_product(_request: Request, exc: UnknownProduct) -> JSONResponse:
         return _error(404, str(exc))
@@ -81,23 +94,59 @@ def build_app(service: CatalogService) -> FastAPI:
         available = sum(e.availability.status is Status.AVAILABLE for e in entries)
         return {"status": "ok", "pid": os.getpid(), "products": len(entries), "available": available}
 
-    @app.post("/products", status_code=201, summary="Register a product (push)")
+    @app.post(
+        "/products",
+        status_code=201,
+        summary="Register a product (push); 422 when it violates a governance policy that refuses",
+    )
     def register(registration: Registration) -> dict[str, Any]:
         url = _base_url(registration.url)
         if registration.document is None:
             entry = service.register_url(url)
         else:
             entry = service.register_document(registration.document, url)
-        return _view(entry)
+        return _view(entry, service.compliance(entry.id))
 
     @app.get("/products", summary="Every product, available or not")
     def products(domain: str | None = None, type: str | None = None, status: str | None = None) -> list[dict[str, Any]]:
-        return [_view(e) for e in service.entries(domain=domain, type=type, status=_status(status))]
+        entries = service.entries(domain=domain, type=type, status=_status(status))
+        compliance = service.violations()
+        return [_view(e, compliance.get(e.id)) for e in entries]
 
     @app.get("/products/{product_id}", summary="One product, with the whole document it serves")
     def product(product_id: str) -> dict[str, Any]:
         entry = service.entry(product_id)
-        return _view(entry) | {"document": entry.document}
+        return _view(entry, service.compliance(product_id)) | {"document": entry.document}
+
+    @app.get("/policies", summary="The governance policies in force, and their version")
+    def policies() -> dict[str, Any]:
+        return service.policies.as_dict()
+
+    @app.get("/violations", summary="Every product's current policy violations (an empty list: compliant)")
+    def violations(
+        severity: str | None = None, product: str | None = None, only_violating: bool = False
+    ) -> dict[str, Any]:
+        if severity not in (None, "refuse", "warn"):
+            raise BadRequest("severity", f"severity is {severity!r}, expected refuse or warn")
+        by_product = service.violations()
+        if product is not None:
+            by_product = {product: service.compliance(product)}
+        statuses = {e.id: e.availability.status.value for e in service.entries()}
+        out = []
+        for product_id, compliance in by_product.items():
+            found = [v for v in compliance.violations if severity is None or v.severity.value == severity]
+            if only_violating and not found:
+                continue
+            out.append(
+                {
+                    "product": product_id,
+                    "status": statuses.get(product_id),
+                    "evaluated_at": compliance.evaluated_at.isoformat(),
+                    "compliant": not compliance.refusing,
+                    "violations": [v.as_dict() for v in found],
+                }
+            )
+        return {"policies": {"version": service.policies.version, "digest": service.policies.digest}, "products": out}
 
     @app.get("/search", summary="Products matching every word, ranked, saying where each matched")
     def search(
@@ -171,8 +220,10 @@ def _summary(entry: CatalogEntry) -> dict[str, Any]:
     }
 
 
-def _view(entry: CatalogEntry) -> dict[str, Any]:
-    """Everything the catalog read from the product; the raw document only where asked for."""
+def _view(entry: CatalogEntry, compliance: Compliance | None) -> dict[str, Any]:
+    """Everything the catalog read from the product, and its policy violations; the raw document only
+    where asked for."""
     details = {f.name: getattr(entry, f.name) for f in fields(entry) if f.name not in ("document", "availability")}
     view: dict[str, Any] = jsonable_encoder(details) | _summary(entry) | {"tables": list(entry.tables)}
-    return view
+    violations = compliance.violations if compliance else ()
+    return view | {"violations": [v.as_dict() for v in violations]}

@@ -23,7 +23,10 @@ class Catalog:
 
     def register(self, doc: Any, url: str, now: datetime) -> CatalogEntry:
         """A product's push: its document replaces whatever the catalog held for its id."""
-        entry = parse_entry(doc, url, now)
+        return self.put(parse_entry(doc, url, now))
+
+    def put(self, entry: CatalogEntry) -> CatalogEntry:
+        """An entry read (and checked) by the caller replaces whatever the catalog held for its id."""
         self._entries[entry.id] = entry
         return entry
 

@@ -15,6 +15,7 @@ from mesh_catalog.adapters import HttpDocumentSource, JsonFileStore
 from mesh_catalog.api import build_app
 from mesh_catalog.service import CatalogService
 from mesh_config import MeshSettings
+from mesh_governance import load_policies
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +29,9 @@ class CatalogServer:
         self.host = settings.host
         self.port = settings.product_catalog_port if port is None else port
         self.pull_every_s = settings.product_catalog_pull_s if pull_every_s is None else pull_every_s
-        self.service = CatalogService(HttpDocumentSource(), JsonFileStore(state_path(settings)))
+        # A policy file that does not load stops the start: a catalog without its policies would let anything in.
+        self.policies = load_policies(settings.policies_file)
+        self.service = CatalogService(HttpDocumentSource(), JsonFileStore(state_path(settings)), policies=self.policies)
         self.stopping = threading.Event()
         self._threads: list[threading.Thread] = []
         self._http: uvicorn.Server | None = None
@@ -54,7 +57,13 @@ class CatalogServer:
             time.sleep(0.05)
         self._spawn("catalog-pull", self._pull_loop)
         log.info(
-            "catalog serving on %s with %d restored products, pulling every %g s", self.url, restored, self.pull_every_s
+            "catalog serving on %s with %d restored products, pulling every %g s, %d policies (version %d, %s)",
+            self.url,
+            restored,
+            self.pull_every_s,
+            len(self.policies.policies),
+            self.policies.version,
+            self.policies.digest[:12],
         )
 
     def pull_now(self) -> None:

@@ -2,7 +2,12 @@
 
 This layer knows no HTTP and no files: it talks to its outside through two ports, a `DocumentSource`
 (reads a product's discovery document) and a `StateStore` (keeps the registrations across restarts),
-so the same code runs behind the REST API, in the pull thread and in unit tests with fakes."""
+so the same code runs behind the REST API, in the pull thread and in unit tests with fakes.
+
+Governance: every document is evaluated against the mesh's policies (given as a `PolicySet`). A push
+with a `refuse` violation is refused (`RegistrationRefused`) and changes nothing; otherwise its
+violations (warnings) are kept with the product. Pulls and restarts re-evaluate, and only record: a
+product that starts violating a policy after it registered stays listed, with its violations."""
 
 from __future__ import annotations
 
@@ -13,11 +18,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from mesh_catalog.entries import CatalogEntry, MalformedDocument, Status
+from mesh_catalog.entries import CatalogEntry, MalformedDocument, Status, parse_entry
 from mesh_catalog.lineage import Edge, LineageGraph, Node
 from mesh_catalog.records import dump_state, load_state, restore, without_times
 from mesh_catalog.registry import Catalog
 from mesh_catalog.search import Hit, search
+from mesh_governance import NO_POLICIES, PolicySet, Violation, evaluate, refusals
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +52,31 @@ class StateStore(Protocol):
     def save(self, state: dict[str, Any]) -> None: ...
 
 
+class RegistrationRefused(Exception):
+    """A push whose document violates `refuse` policies; `violations` are those (warnings are not)."""
+
+    def __init__(self, product_id: str, url: str, violations: list[Violation]) -> None:
+        self.product_id, self.url, self.violations = product_id, url, violations
+        ids = ", ".join(dict.fromkeys(v.policy for v in violations))
+        super().__init__(
+            f"registration of {product_id} from {url} refused: {len(violations)} violation(s) of {ids}: "
+            + "; ".join(f"{v.policy} {v.field} {v.problem}" for v in violations)
+        )
+
+
+@dataclass(frozen=True)
+class Compliance:
+    """A product's violations of the policies in force, as of its document read at `evaluated_at`."""
+
+    violations: tuple[Violation, ...]
+    evaluated_at: datetime
+    policies_version: int
+
+    @property
+    def refusing(self) -> list[Violation]:
+        return refusals(self.violations)
+
+
 @dataclass(frozen=True)
 class PullReport:
     refreshed: list[str]
@@ -53,8 +84,17 @@ class PullReport:
 
 
 class CatalogService:
-    def __init__(self, source: DocumentSource, store: StateStore, clock: Clock = lambda: datetime.now(UTC)) -> None:
+    def __init__(
+        self,
+        source: DocumentSource,
+        store: StateStore,
+        clock: Clock = lambda: datetime.now(UTC),
+        *,
+        policies: PolicySet = NO_POLICIES,
+    ) -> None:
         self.catalog = Catalog()
+        self.policies = policies
+        self._compliance: dict[str, Compliance] = {}
         self._source, self._store, self._now = source, store, clock
         # The API's worker threads and the pull thread share the catalog: every read and write holds this
         # lock, never while waiting on the network.
@@ -72,6 +112,9 @@ class CatalogService:
         with self._lock:
             for product, exc in restore(self.catalog, load_state(data)):
                 log.warning("not restoring %s: %s", product.url, exc)
+            # The policies may have changed while the catalog was down: evaluate, never refuse, what was there.
+            for entry in self.catalog.all():
+                self._judge(entry, entry.availability.last_seen)
             self._saved = without_times(dump_state(self.catalog.all()))
             return len(self.catalog.all())
 
@@ -79,14 +122,24 @@ class CatalogService:
 
     def register_url(self, url: str) -> CatalogEntry:
         """A product's push by URL: the catalog reads the document itself, so what it lists is what the
-        product really serves. Raises FetchFailed or MalformedDocument."""
+        product really serves. Raises FetchFailed, MalformedDocument or RegistrationRefused."""
         return self.register_document(self._source.fetch(url), url)
 
     def register_document(self, document: Any, url: str) -> CatalogEntry:
+        """Raises MalformedDocument, or RegistrationRefused when the document violates a `refuse` policy:
+        then nothing changes (a product registered before stays as it was)."""
+        now = self._now()
+        entry = parse_entry(document, url, now)
+        violations = evaluate(self.policies, entry)
+        refused = refusals(violations)
+        if refused:
+            log.warning("refused the registration of %s from %s: %s", entry.id, url, "; ".join(map(str, refused)))
+            raise RegistrationRefused(entry.id, url, refused)
         with self._lock:
-            entry = self.catalog.register(document, url, self._now())
+            self.catalog.put(entry)
+            self._compliance[entry.id] = Compliance(violations, now, self.policies.version)
             self._persist()
-        log.info("registered %s at %s", entry.id, url)
+        log.info("registered %s at %s (%d warning(s))", entry.id, url, len(violations))
         return entry
 
     # --- pull -------------------------------------------------------------------------------------------
@@ -108,7 +161,7 @@ class CatalogService:
                 was = self.catalog.get(product_id).availability.status
                 if error is None:
                     try:
-                        self.catalog.refreshed(product_id, document, self._now())
+                        self._judge(self.catalog.refreshed(product_id, document, self._now()), self._now())
                     except MalformedDocument as exc:
                         error = str(exc)
                 if error is not None:
@@ -124,6 +177,15 @@ class CatalogService:
         with self._lock:
             self._persist()
         return report
+
+    def _judge(self, entry: CatalogEntry, at: datetime) -> None:
+        """Record the entry's current violations (caller holds the lock); say when refusals appear."""
+        compliance = Compliance(evaluate(self.policies, entry), at, self.policies.version)
+        before = self._compliance.get(entry.id)
+        new = [v for v in compliance.refusing if before is None or v not in before.violations]
+        if new:
+            log.warning("%s now violates: %s", entry.id, "; ".join(map(str, new)))
+        self._compliance[entry.id] = compliance
 
     # --- questions --------------------------------------------------------------------------------------
 
@@ -144,6 +206,17 @@ class CatalogService:
         """Raises UnknownProduct."""
         with self._lock:
             return self.catalog.get(product_id)
+
+    def compliance(self, product_id: str) -> Compliance:
+        """The product's violations as last evaluated; raises UnknownProduct."""
+        with self._lock:
+            entry = self.catalog.get(product_id)
+            return self._compliance.get(entry.id) or Compliance((), entry.availability.last_seen, 0)
+
+    def violations(self) -> dict[str, Compliance]:
+        """Every product's current violations (an empty tuple: compliant), by product id."""
+        with self._lock:
+            return {e.id: self.compliance(e.id) for e in self.catalog.all()}
 
     def search(self, query: str, *, domain: str | None = None, type: str | None = None) -> list[Hit]:
         return search(self.entries(), query, domain=domain, type=type)

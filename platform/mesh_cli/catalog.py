@@ -32,6 +32,7 @@ def run_catalog(
     """Run the catalog service in the foreground until Ctrl-C or SIGTERM."""
     from mesh_catalog.records import UnreadableState
     from mesh_catalog.server import CatalogServer, state_path
+    from mesh_governance import PolicyError
 
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_JsonLogs())
@@ -39,10 +40,10 @@ def run_catalog(
     for chatty in ("httpx", "httpcore"):
         logging.getLogger(chatty).setLevel(logging.WARNING)
     settings = load_settings()
-    server = CatalogServer(settings, port=port, pull_every_s=pull_every)
     try:
+        server = CatalogServer(settings, port=port, pull_every_s=pull_every)  # reads the governance policies
         server.start()
-    except (UnreadableState, RuntimeError) as exc:
+    except (UnreadableState, PolicyError, OSError, RuntimeError) as exc:
         err_console.print(f"[bold red]error:[/] the catalog could not start: {exc}", highlight=False)
         raise typer.Exit(1) from None
     for sig in (signal.SIGINT, signal.SIGTERM):

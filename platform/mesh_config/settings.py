@@ -68,6 +68,8 @@ class MeshSettings(BaseSettings):
     product_catalog_port: int = 18090
     product_catalog_url: str | None = None
     product_catalog_pull_s: float = 10.0
+    # The mesh's global policies (mesh_governance), versioned in the repository; the catalog applies them.
+    policies_file: Path = Field(_PROJECT_ROOT / "governance" / "policies.yaml", description="governance policies")
 
     startup_timeout_s: float = 120.0
     jvm_heap: str = Field("384m", description="max heap of each JVM server")

@@ -125,6 +125,25 @@ def test_a_malformed_registration_is_refused_naming_the_field(mesh: Mesh, http: 
     assert listed(http).keys() == {PLAYBACK, CUSTOMERS}
 
 
+def test_governance_passes_the_running_products_and_refuses_a_violating_push(mesh: Mesh, http: httpx.Client) -> None:
+    # The products' real ports (topics, tables) are checked against the naming conventions too.
+    current = {p["product"]: p for p in http.get("/violations").json()["products"]}
+    assert current.keys() == {PLAYBACK, CUSTOMERS}
+    assert all(p["compliant"] and p["violations"] == [] for p in current.values()), current
+    assert {p["id"] for p in http.get("/policies").json()["policies"]} >= {"GOV-001", "GOV-006"}
+
+    document = copy.deepcopy(httpx.get(f"{mesh.url('playback.events')}/", timeout=30).json())
+    del document["descriptor"]["owner"]
+    document["ports"]["stream"] = "kafka://127.0.0.1:1/playback-events"
+    response = http.post("/products", json={"url": "http://127.0.0.1:1", "document": document})
+    assert response.status_code == 422
+    assert [(v["policy"], v["field"]) for v in response.json()["violations"]] == [
+        ("GOV-001", "descriptor.owner"),
+        ("GOV-006", "ports.stream"),
+    ]
+    assert listed(http)[PLAYBACK]["url"] == mesh.url("playback.events")
+
+
 def test_a_stopped_product_is_shown_unavailable_not_deleted(mesh: Mesh, http: httpx.Client) -> None:
     mesh.stop_product("playback.events")
 

@@ -18,12 +18,20 @@ from mesh_catalog import Status
 from mesh_catalog.adapters import JsonFileStore
 from mesh_catalog.api import build_app
 from mesh_catalog.records import UnreadableState, dump_state, load_state
-from mesh_catalog.service import CatalogService, FetchFailed
+from mesh_catalog.service import CatalogService, FetchFailed, RegistrationRefused
+from mesh_governance import PolicySet, load_policies
 from mesh_sdk.product import dump, load_product
 
 PRODUCTS = Path(__file__).resolve().parents[2] / "products"
 START = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 VIEWING, PLAYBACK = "urn:mesh:engagement:viewing:v1", "urn:mesh:playback:events:v1"
+NEXT_TITLE = "urn:mesh:recommendations:next-title:v1"
+POLICIES = Path(__file__).resolve().parents[2] / "governance" / "policies.yaml"
+
+
+@cache
+def _policies() -> PolicySet:
+    return load_policies(POLICIES)
 
 
 @cache
@@ -88,7 +96,7 @@ def store(tmp_path: Path) -> CountingStore:
 
 @pytest.fixture
 def service(products: FakeProducts, store: CountingStore, clock: Clock) -> CatalogService:
-    return CatalogService(products, store, clock)
+    return CatalogService(products, store, clock, policies=_policies())
 
 
 @pytest.fixture
@@ -151,7 +159,7 @@ def test_registrations_survive_a_restart_as_they_were(
     clock.tick()
     service.pull()
 
-    restarted = CatalogService(FakeProducts(), JsonFileStore(store.path), clock)
+    restarted = CatalogService(FakeProducts(), JsonFileStore(store.path), clock, policies=_policies())
     assert restarted.load() == 7
     assert [e.id for e in restarted.entries()] == [e.id for e in service.entries()]
     gone = restarted.entry(PLAYBACK).availability
@@ -288,6 +296,138 @@ def test_health_counts_products(api: TestClient, service: CatalogService) -> Non
     service.register_url("http://engagement.viewing")
     health = api.get("/health").json()
     assert health["status"] == "ok" and health["products"] == 1 and health["available"] == 1
+
+
+# --- governance ----------------------------------------------------------------------------------------
+
+
+def broken_playback() -> dict[str, Any]:
+    """playback.events with no owner, its PII column unclassified, a bad id and no freshness SLO."""
+    document = copy.deepcopy(_documents()["http://playback.events"])
+    del document["descriptor"]["owner"]
+    del document["contract"]["schema"][0]["properties"][8]["classification"]  # country
+    document["descriptor"]["id"] = document["contract"]["id"] = "urn:mesh:playback:events"
+    del document["descriptor"]["slos"]["freshness_seconds"]
+    return document
+
+
+def test_a_registration_that_violates_a_policy_is_refused_and_the_fixed_one_accepted(
+    service: CatalogService, products: FakeProducts
+) -> None:
+    products.documents["http://playback.events"] = broken_playback()
+    with pytest.raises(RegistrationRefused) as caught:
+        service.register_url("http://playback.events")
+    assert [(v.policy, v.field) for v in caught.value.violations] == [
+        ("GOV-001", "descriptor.owner"),
+        ("GOV-002", "contract.schema[0].properties[8].classification"),
+        ("GOV-005", "descriptor.slos.freshness_seconds"),
+        ("GOV-006", "descriptor.id"),
+    ]
+    assert caught.value.product_id == "urn:mesh:playback:events"
+    assert "refused: 4 violation(s) of GOV-001, GOV-002, GOV-005, GOV-006" in str(caught.value)
+    assert service.entries() == []
+
+    products.documents["http://playback.events"] = copy.deepcopy(_documents()["http://playback.events"])
+    assert service.register_url("http://playback.events").id == PLAYBACK
+    assert service.compliance(PLAYBACK).violations == ()
+
+
+def test_a_refused_push_leaves_the_registered_product_as_it_was(service: CatalogService) -> None:
+    service.register_url("http://playback.events")
+    broken = copy.deepcopy(_documents()["http://playback.events"])
+    broken["contract"]["schema"][0]["properties"][8]["primaryKey"] = True  # country, PII, as a key
+    with pytest.raises(RegistrationRefused, match=r"GOV-003 contract\.schema\[0\]\.properties\[8\]\.primaryKey"):
+        service.register_document(broken, "http://elsewhere")
+    assert service.entry(PLAYBACK).url == "http://playback.events"
+
+
+def test_warnings_are_accepted_and_kept_with_the_product(service: CatalogService) -> None:
+    entry = service.register_url("http://recommendations.next-title")
+    (warning,) = service.compliance(entry.id).violations
+    assert (warning.policy, warning.severity.value, warning.field) == ("GOV-007", "warn", "contract.slaProperties")
+    assert not service.compliance(entry.id).refusing
+
+
+def test_a_pull_records_violations_that_appear_after_registration_and_keeps_the_product(
+    service: CatalogService, products: FakeProducts, clock: Clock
+) -> None:
+    register_all(service)
+    del products.documents["http://engagement.viewing"]["descriptor"]["owner"]
+    clock.tick()
+    report = service.pull()
+    assert VIEWING in report.refreshed
+    entry, compliance = service.entry(VIEWING), service.compliance(VIEWING)
+    assert entry.availability.status is Status.AVAILABLE and entry.owner is None
+    assert [(v.policy, v.field) for v in compliance.refusing] == [("GOV-001", "descriptor.owner")]
+    assert compliance.evaluated_at == clock.now
+
+    products.documents["http://engagement.viewing"] = copy.deepcopy(_documents()["http://engagement.viewing"])
+    service.pull()
+    assert service.compliance(VIEWING).violations == ()
+
+
+def test_a_restarted_catalog_evaluates_what_it_reloads(
+    service: CatalogService, store: CountingStore, clock: Clock
+) -> None:
+    register_all(service)
+    restarted = CatalogService(FakeProducts(), JsonFileStore(store.path), clock, policies=_policies())
+    restarted.load()
+    assert {p: [v.policy for v in c.violations] for p, c in restarted.violations().items() if c.violations} == {
+        NEXT_TITLE: ["GOV-007"]
+    }
+
+
+def test_the_api_refuses_a_violating_registration_with_422_listing_the_violations(api: TestClient) -> None:
+    response = api.post("/products", json={"url": "http://playback.events", "document": broken_playback()})
+    assert response.status_code == 422
+    body = response.json()
+    assert body["product"] == "urn:mesh:playback:events" and body["field"] == "descriptor.owner"
+    assert "violates 4 governance policies" in body["error"]
+    assert [(v["policy"], v["severity"], v["product"], v["field"]) for v in body["violations"]] == [
+        ("GOV-001", "refuse", "urn:mesh:playback:events", "descriptor.owner"),
+        ("GOV-002", "refuse", "urn:mesh:playback:events", "contract.schema[0].properties[8].classification"),
+        ("GOV-005", "refuse", "urn:mesh:playback:events", "descriptor.slos.freshness_seconds"),
+        ("GOV-006", "refuse", "urn:mesh:playback:events", "descriptor.id"),
+    ]
+    assert all(v["fix"] and v["problem"] and v["title"] for v in body["violations"])
+    assert api.get("/products").json() == []
+
+    fixed = api.post(
+        "/products", json={"url": "http://playback.events", "document": _documents()["http://playback.events"]}
+    )
+    assert fixed.status_code == 201 and fixed.json()["id"] == PLAYBACK and fixed.json()["violations"] == []
+
+
+def test_the_api_serves_the_policies_and_the_violations(
+    api: TestClient, service: CatalogService, products: FakeProducts
+) -> None:
+    policies = api.get("/policies").json()
+    assert policies["version"] == _policies().version and policies["digest"] == _policies().digest
+    assert [p["id"] for p in policies["policies"]][:2] == ["GOV-001", "GOV-002"]
+    assert {"id", "title", "severity", "rationale", "fix"} <= policies["policies"][0].keys()
+
+    register_all(service)
+    del products.documents["http://engagement.viewing"]["descriptor"]["slos"]
+    service.pull()
+    everything = api.get("/violations").json()
+    assert everything["policies"] == {"version": _policies().version, "digest": _policies().digest}
+    by_product = {p["product"]: p for p in everything["products"]}
+    assert len(by_product) == 7 and by_product[PLAYBACK]["violations"] == [] and by_product[PLAYBACK]["compliant"]
+    viewing = by_product[VIEWING]
+    assert not viewing["compliant"] and viewing["status"] == "available"
+    assert [(v["policy"], v["field"]) for v in viewing["violations"]] == [("GOV-005", "descriptor.slos")]
+    refusing = api.get("/violations", params={"severity": "refuse", "only_violating": True}).json()["products"]
+    assert [p["product"] for p in refusing] == [VIEWING]
+    warned = api.get("/violations", params={"severity": "warn", "only_violating": True}).json()["products"]
+    assert [p["product"] for p in warned] == [NEXT_TITLE]
+    assert api.get("/violations", params={"product": NEXT_TITLE}).json()["products"][0]["violations"][0]["policy"] == (
+        "GOV-007"
+    )
+    assert api.get("/violations", params={"severity": "fatal"}).status_code == 400
+    assert api.get("/violations", params={"product": "urn:mesh:nope:nope:v1"}).status_code == 404
+    assert api.get(f"/products/{VIEWING}").json()["violations"][0]["policy"] == "GOV-005"
+    listed = {p["id"]: p["violations"] for p in api.get("/products").json()}
+    assert listed[NEXT_TITLE][0]["severity"] == "warn"
 
 
 # --- a product's push ----------------------------------------------------------------------------------
