@@ -41,6 +41,7 @@ from mesh_sdk.quality import table_checks
 from mesh_sdk.query import HistoryReader, HotCopy, mask_columns, snapshots_as_of, snapshots_relation
 from mesh_sdk.rest import build_app
 from mesh_sdk.runtime import RuntimeOptions
+from mesh_sdk.serving import serving_urls
 from mesh_sdk.typing_map import arrow_schema, avro_schema, iceberg_schema
 from mesh_sdk.upstream import NotIncremental, UpstreamTable, UpstreamUnavailable
 
@@ -143,17 +144,7 @@ class DerivedRuntime:
         urls |= {
             f"stream_{port}": f"kafka://{s.bootstrap_servers}/{topic}" for port, (topic, _) in self.streams.items()
         }
-        return urls | {
-            "rest": f"{base}/{self.anchor}",
-            "graphql": f"{base}/graphql",
-            "sql": f"postgresql://{s.host}:{o.sql_port}/{d.domain}",
-            "sql_http": f"{base}/sql",
-            "observation": f"{base}/observations",
-            "metrics": f"{base}/metrics",
-            "control": f"{base}/control/policy",
-            "refresh": f"{base}/control/refresh",
-            "snapshots": f"{base}/snapshots",
-        }
+        return urls | serving_urls(s, o, d.domain, self.anchor) | {"refresh": f"{base}/control/refresh"}
 
     def mount_graphql(self, app: FastAPI) -> None:
         graphql.mount(app, self)

@@ -31,6 +31,7 @@ from mesh_sdk.product import DataProduct
 from mesh_sdk.quality import record_rules, table_checks
 from mesh_sdk.query import HistoryReader, HotCopy, mask_columns, snapshots_as_of, snapshots_relation
 from mesh_sdk.rest import build_app
+from mesh_sdk.serving import serving_urls
 from mesh_sdk.stream_recovery import missing_rows, newest_published_batch
 from mesh_sdk.typing_map import arrow_schema, avro_schema, iceberg_schema
 
@@ -220,21 +221,11 @@ class ProductRuntime:
         self.ports.views_changed()
 
     def port_urls(self) -> dict[str, str]:
-        s, o = self.settings, self.options
-        base = f"http://{s.host}:{o.http_port}"
-        d = self.product.descriptor
-        return {
-            "rest": f"{base}/{self.product.served_port}",
-            "graphql": f"{base}/graphql",
-            "sql": f"postgresql://{s.host}:{o.sql_port}/{d.domain}",
-            "sql_http": f"{base}/sql",
-            "iceberg": f"{d.table(self.product.served_port)} in catalog {s.catalog_name}",
+        s, d, served = self.settings, self.product.descriptor, self.product.served_port
+        return serving_urls(s, self.options, d.domain, served) | {
+            "iceberg": f"{d.table(served)} in catalog {s.catalog_name}",
             "stream": f"kafka://{s.bootstrap_servers}/{self.stream_topic}",
             "dead_letters": f"kafka://{s.bootstrap_servers}/{self.deadletter_topic}",
-            "observation": f"{base}/observations",
-            "metrics": f"{base}/metrics",
-            "control": f"{base}/control/policy",
-            "snapshots": f"{base}/snapshots",
         }
 
     def mount_graphql(self, app: FastAPI) -> None:

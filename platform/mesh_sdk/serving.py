@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import pyarrow as pa
 from fastapi import FastAPI
 
+from mesh_config import MeshSettings
 from mesh_sdk.observe import Observer
 from mesh_sdk.policy import PolicyState
 from mesh_sdk.product import DataProduct
@@ -38,3 +39,18 @@ class Served(Protocol):
     def refresh_now(self) -> dict[str, Any] | None:
         """Recompute now and say what was committed (None: the product has nothing to recompute)."""
         ...
+
+
+def serving_urls(settings: MeshSettings, options: RuntimeOptions, domain: str, main_port: str) -> dict[str, str]:
+    """The URLs every product's ports answer on, whichever engine feeds it (discovery lists them)."""
+    base = f"http://{settings.host}:{options.http_port}"
+    return {
+        "rest": f"{base}/{main_port}",
+        "graphql": f"{base}/graphql",
+        "sql": f"postgresql://{settings.host}:{options.sql_port}/{domain}",
+        "sql_http": f"{base}/sql",
+        "observation": f"{base}/observations",
+        "metrics": f"{base}/metrics",
+        "control": f"{base}/control/policy",
+        "snapshots": f"{base}/snapshots",
+    }
