@@ -1,7 +1,8 @@
 """The central catalog of the mesh: what products there are, what they hold, where their data comes from.
 
 Pure core, no servers and no clock (times are passed in): `entries` (a product's discovery document read
-into a catalog entry), `registry` (the entries and their availability), `search` and `lineage`.
+into a catalog entry), `registry` (the entries and their availability), `search`, `lineage` and
+`scorecard` (imported by name: it reads governance's violations, and governance reads the entries).
 
 Around it, imported by name and never from here so that the core stays free of servers: `records` (the
 state kept across restarts, as plain data), `service` (the use cases, behind two ports), `adapters` (HTTP

@@ -14,13 +14,19 @@ from mesh_catalog.service import FetchFailed
 
 
 class HttpDocumentSource:
-    """`GET <base URL>/` of a product, the discovery port every product serves."""
+    """`GET <base URL>/` of a product, the discovery port every product serves, and `GET <base
+    URL>/observations`, its observation port (same timeout)."""
 
     def __init__(self, timeout_s: float = 5.0) -> None:
         self.timeout_s = timeout_s
 
     def fetch(self, url: str) -> Any:
-        where = f"{url.rstrip('/')}/"
+        return self._get(f"{url.rstrip('/')}/", "a discovery document")
+
+    def fetch_observations(self, url: str) -> Any:
+        return self._get(f"{url.rstrip('/')}/observations", "an observation report")
+
+    def _get(self, where: str, what: str) -> Any:
         try:
             response = httpx.get(where, timeout=self.timeout_s, follow_redirects=False)
         except httpx.ConnectError:
@@ -30,12 +36,12 @@ class HttpDocumentSource:
         except httpx.HTTPError as exc:
             raise FetchFailed(where, f"could not be read: {exc}") from None
         if response.status_code != 200:
-            raise FetchFailed(where, f"answered HTTP {response.status_code}, expected 200 with a discovery document")
+            raise FetchFailed(where, f"answered HTTP {response.status_code}, expected 200 with {what}")
         try:
             return response.json()
         except ValueError:
             kind = response.headers.get("content-type", "no content type")
-            raise FetchFailed(where, f"answered {kind}, not a JSON discovery document") from None
+            raise FetchFailed(where, f"answered {kind}, not {what} in JSON") from None
 
 
 class JsonFileStore:

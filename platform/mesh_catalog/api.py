@@ -118,6 +118,14 @@ def build_app(service: CatalogService) -> FastAPI:
         entry = service.entry(product_id)
         return _view(entry, service.compliance(product_id)) | {"document": entry.document}
 
+    @app.get("/scorecards", summary="Every product's scorecard, the worst first")
+    def scorecards() -> list[dict[str, Any]]:
+        return [card.as_dict() for card in service.scorecards()]
+
+    @app.get("/products/{product_id}/scorecard", summary="A product's scorecard: completeness, quality, freshness")
+    def product_scorecard(product_id: str) -> dict[str, Any]:
+        return service.scorecard(product_id).as_dict()
+
     @app.get("/policies", summary="The governance policies in force, and their version")
     def policies() -> dict[str, Any]:
         return service.policies.as_dict()

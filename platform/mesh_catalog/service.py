@@ -4,6 +4,10 @@ This layer knows no HTTP and no files: it talks to its outside through two ports
 (reads a product's discovery document) and a `StateStore` (keeps the registrations across restarts),
 so the same code runs behind the REST API, in the pull thread and in unit tests with fakes.
 
+Observations: each pull also reads the observation port of every product that answered (`GET
+<url>/observations`). The latest report is kept in memory only, for the scorecards: a report that could
+not be read, or a product that did not answer, leaves its observations unknown until the next pull.
+
 Governance: every document is evaluated against the mesh's policies (given as a `PolicySet`). A push
 with a `refuse` violation is refused (`RegistrationRefused`) and changes nothing; otherwise its
 violations (warnings) are kept with the product. Pulls and restarts re-evaluate, and only record: a
@@ -22,6 +26,7 @@ from mesh_catalog.entries import CatalogEntry, MalformedDocument, Status, parse_
 from mesh_catalog.lineage import Edge, LineageGraph, Node
 from mesh_catalog.records import dump_state, load_state, restore, without_times
 from mesh_catalog.registry import Catalog
+from mesh_catalog.scorecard import Scorecard, scorecard, worst_first
 from mesh_catalog.search import Hit, search
 from mesh_governance import NO_POLICIES, PolicySet, Violation, evaluate, refusals
 
@@ -41,6 +46,10 @@ class FetchFailed(Exception):
 class DocumentSource(Protocol):
     def fetch(self, url: str) -> Any:
         """The discovery document served at `url` (a product's base URL); raises FetchFailed."""
+        ...
+
+    def fetch_observations(self, url: str) -> Any:
+        """The observation report served at `<url>/observations`; raises FetchFailed."""
         ...
 
 
@@ -95,6 +104,7 @@ class CatalogService:
         self.catalog = Catalog()
         self.policies = policies
         self._compliance: dict[str, Compliance] = {}
+        self._observations: dict[str, Any] = {}  # product id -> its latest report, from the last pull
         self._source, self._store, self._now = source, store, clock
         # The API's worker threads and the pull thread share the catalog: every read and write holds this
         # lock, never while waiting on the network.
@@ -145,8 +155,9 @@ class CatalogService:
     # --- pull -------------------------------------------------------------------------------------------
 
     def pull(self) -> PullReport:
-        """Re-read every registered product's discovery port once. A product that does not answer, or
-        answers with a document the catalog cannot read, stays listed, marked unavailable."""
+        """Re-read every registered product's discovery port once, and the observation port of each that
+        answered. A product that does not answer, or answers with a document the catalog cannot read,
+        stays listed, marked unavailable; one whose observations cannot be read only has them unknown."""
         with self._lock:
             targets = [(e.id, e.url) for e in self.catalog.all()]
         report = PullReport([], [])
@@ -155,6 +166,7 @@ class CatalogService:
                 document, error = self._source.fetch(url), None
             except FetchFailed as exc:
                 document, error = None, str(exc)
+            observations = None if error is not None else self._read_observations(product_id, url)
             with self._lock:
                 if self.catalog.get(product_id).url != url:
                     continue  # it registered again from elsewhere while this pull was reading
@@ -166,6 +178,11 @@ class CatalogService:
                         error = str(exc)
                 if error is not None:
                     self.catalog.unreachable(product_id, error, self._now())
+                    observations = None
+                if observations is None:
+                    self._observations.pop(product_id, None)
+                else:
+                    self._observations[product_id] = observations
             if error is None:
                 report.refreshed.append(product_id)
                 if was is Status.UNAVAILABLE:
@@ -176,6 +193,17 @@ class CatalogService:
                     log.warning("%s is unavailable: %s", product_id, error)
         with self._lock:
             self._persist()
+        return report
+
+    def _read_observations(self, product_id: str, url: str) -> Any | None:
+        try:
+            report = self._source.fetch_observations(url)
+        except FetchFailed as exc:
+            log.info("observations of %s unknown: %s", product_id, exc)
+            return None
+        if not isinstance(report, dict):
+            log.info("observations of %s unknown: %s/observations answered no JSON object", product_id, url)
+            return None
         return report
 
     def _judge(self, entry: CatalogEntry, at: datetime) -> None:
@@ -217,6 +245,22 @@ class CatalogService:
         """Every product's current violations (an empty tuple: compliant), by product id."""
         with self._lock:
             return {e.id: self.compliance(e.id) for e in self.catalog.all()}
+
+    def observations(self, product_id: str) -> Any | None:
+        """The product's observation report read by the last pull, or None; raises UnknownProduct."""
+        with self._lock:
+            return self._observations.get(self.catalog.get(product_id).id)
+
+    def scorecard(self, product_id: str) -> Scorecard:
+        """Raises UnknownProduct."""
+        with self._lock:
+            entry = self.catalog.get(product_id)
+            return scorecard(entry, self._observations.get(entry.id), self.compliance(entry.id).violations)
+
+    def scorecards(self) -> list[Scorecard]:
+        """Every product's scorecard, the worst first."""
+        with self._lock:
+            return worst_first(self.scorecard(e.id) for e in self.catalog.all())
 
     def search(self, query: str, *, domain: str | None = None, type: str | None = None) -> list[Hit]:
         return search(self.entries(), query, domain=domain, type=type)

@@ -144,6 +144,20 @@ def test_governance_passes_the_running_products_and_refuses_a_violating_push(mes
     assert listed(http)[PLAYBACK]["url"] == mesh.url("playback.events")
 
 
+def test_a_running_products_scorecard_reads_its_observations(mesh: Mesh, http: httpx.Client) -> None:
+    def observed() -> dict[str, Any] | None:
+        card = http.get(f"/products/{CUSTOMERS}/scorecard").json()
+        known = card["quality"]["pass_rate"] is not None and card["freshness"]["verdict"] != "unknown"
+        return card if known else None
+
+    card = eventually(observed)
+    assert 0.0 <= card["quality"]["pass_rate"] <= 1.0 and card["quality"]["checks"] > 0
+    assert card["freshness"]["verdict"] in ("met", "missed") and card["freshness"]["objective_seconds"] == 60.0
+    assert card["available"] and card["compliance"]["compliant"] and card["completeness"]["score"] == 1.0
+    assert card["grade"] in "ABCD" and card["observed_at"]
+    assert {c["product"] for c in http.get("/scorecards").json()} == {PLAYBACK, CUSTOMERS}
+
+
 def test_a_stopped_product_is_shown_unavailable_not_deleted(mesh: Mesh, http: httpx.Client) -> None:
     mesh.stop_product("playback.events")
 

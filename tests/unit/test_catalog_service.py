@@ -43,11 +43,19 @@ def _documents() -> dict[str, dict[str, Any]]:
     return docs
 
 
+def observation_report(freshness: float | None = 5.0, passed: tuple[bool, ...] = (True, True)) -> dict[str, Any]:
+    """An observation port's answer, in the shape of `Observer.report()` (the parts a scorecard reads)."""
+    quality = [{"check": f"check_{i}", "description": "", "value": 0, "passed": p} for i, p in enumerate(passed)]
+    return {"observed_at": START.isoformat(), "freshness_seconds": freshness, "quality": quality, "volumes": {}}
+
+
 class FakeProducts:
-    """The discovery ports: every real product answers until it is stopped."""
+    """The discovery and observation ports: every real product answers until it is stopped; the
+    observation port answers what `observations` holds for it (HTTP 404 when nothing)."""
 
     def __init__(self) -> None:
         self.documents = copy.deepcopy(_documents())
+        self.observations: dict[str, Any] = {url: observation_report() for url in self.documents}
         self.stopped: set[str] = set()
         self.fetched: list[str] = []
 
@@ -56,6 +64,12 @@ class FakeProducts:
         if url in self.stopped or url not in self.documents:
             raise FetchFailed(f"{url}/", "does not answer (connection refused or host unknown)")
         return copy.deepcopy(self.documents[url])
+
+    def fetch_observations(self, url: str) -> Any:
+        self.fetched.append(f"{url}/observations")
+        if url in self.stopped or url not in self.observations:
+            raise FetchFailed(f"{url}/observations", "answered HTTP 404, expected 200 with an observation report")
+        return copy.deepcopy(self.observations[url])
 
 
 class Clock:
@@ -441,3 +455,71 @@ def test_a_product_carries_on_when_no_catalog_answers(caplog: pytest.LogCaptureF
     assert register_with_catalog(f"http://127.0.0.1:{free_port()}", "http://127.0.0.1:1", timeout_s=2) is False
     (record,) = caplog.records
     assert record.levelno == logging.INFO and "no data product catalog at" in record.getMessage()
+
+
+# --- scorecards ----------------------------------------------------------------------------------------
+
+
+def test_a_pull_reads_each_available_products_observations_for_its_scorecard(
+    service: CatalogService, products: FakeProducts
+) -> None:
+    register_all(service)
+    before = service.scorecard(PLAYBACK)
+    assert before.quality.pass_rate is None and before.freshness.verdict.value == "unknown"
+    products.observations["http://playback.events"] = observation_report(freshness=90.0, passed=(True, False))
+    products.stopped.add("http://content.titles")
+    products.fetched.clear()
+    service.pull()
+    assert "http://playback.events/observations" in products.fetched
+    assert "http://content.titles/observations" not in products.fetched  # not read from a product that is down
+    card = service.scorecard(PLAYBACK)
+    assert card.quality.pass_rate == 0.5 and card.quality.failed == ("check_1",)
+    assert (card.freshness.verdict.value, card.freshness.observed_seconds, card.freshness.objective_seconds) == (
+        "missed",
+        90.0,
+        60.0,
+    )
+    assert (service.observations(PLAYBACK) or {})["freshness_seconds"] == 90.0
+    viewing = service.scorecard(VIEWING)
+    assert viewing.quality.pass_rate == 1.0 and viewing.freshness.verdict.value == "met" and viewing.grade == "A"
+
+
+def test_observations_that_cannot_be_read_are_unknown_and_the_product_stays_available(
+    service: CatalogService, products: FakeProducts
+) -> None:
+    register_all(service)
+    service.pull()
+    assert service.scorecard(PLAYBACK).quality.pass_rate == 1.0
+    del products.observations["http://playback.events"]
+    products.observations["http://engagement.viewing"] = ["not", "a", "report"]
+    report = service.pull()
+    assert PLAYBACK in report.refreshed and service.entry(PLAYBACK).availability.status is Status.AVAILABLE
+    for product in (PLAYBACK, VIEWING):
+        card = service.scorecard(product)
+        assert card.quality.pass_rate is None and card.freshness.verdict.value == "unknown" and card.available
+        assert service.observations(product) is None
+
+
+def test_the_api_serves_scorecards_worst_first_and_one_products(
+    api: TestClient, service: CatalogService, products: FakeProducts
+) -> None:
+    register_all(service)
+    products.observations["http://playback.events"] = observation_report(passed=(False, False))
+    products.stopped.add("http://content.titles")
+    service.pull()
+    cards = api.get("/scorecards").json()
+    assert len(cards) == 7
+    assert [c["score"] for c in cards] == sorted(c["score"] for c in cards)
+    by_id = {c["product"]: c for c in cards}
+    titles = by_id["urn:mesh:content:titles:v1"]
+    assert cards[0]["product"] == titles["product"]  # down and unobserved: 20 + 0 + 0 + 20 + 0
+    assert not titles["available"] and titles["quality"]["pass_rate"] is None and titles["grade"] == "D"
+    assert by_id[NEXT_TITLE]["compliance"] == {"refusing": 0, "warnings": 1, "policies": ["GOV-007"], "compliant": True}
+
+    one = api.get(f"/products/{PLAYBACK}/scorecard").json()
+    assert one == by_id[PLAYBACK]
+    assert one["quality"]["pass_rate"] == 0.0 and one["freshness"]["verdict"] == "met"
+    assert (one["score"], one["grade"]) == (75.0, "C")  # 20 + 0 + 25 + 20 + 10, but every check fails
+    assert set(one) >= {"grade", "score", "parts", "weights", "completeness", "quality", "freshness", "compliance"}
+    missing = api.get("/products/urn:mesh:nope:nope:v1/scorecard")
+    assert missing.status_code == 404 and "urn:mesh:nope:nope:v1" in missing.json()["error"]
