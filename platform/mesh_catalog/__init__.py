@@ -6,7 +6,8 @@ into a catalog entry), `registry` (the entries and their availability), `search`
 
 Around it, imported by name and never from here so that the core stays free of servers: `records` (the
 state kept across restarts, as plain data), `service` (the use cases, behind two ports), `adapters` (HTTP
-fetching, the JSON file), `api` (the REST API) and `server` (the composition root of `mesh catalog run`)."""
+fetching, the JSON file), `api` (the REST API), `graphql_api` (the GraphQL API, which `api` mounts) and
+`server` (the composition root of `mesh catalog run`)."""
 
 from mesh_catalog.entries import (
     Availability,

@@ -2,7 +2,8 @@
 
 Errors are `{"error": <what is wrong>, "field": <which field, when one is to blame>}` with a 4xx status
 for a bad request and 502 when a product the catalog was asked to read does not answer. A registration
-refused by governance is 422 and adds `violations`: each with its policy, product, field, problem and fix."""
+refused by governance is 422 and adds `violations`: each with its policy, product, field, problem and fix.
+The same questions are answered over GraphQL at `/graphql` (`graphql_api.py`)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 
+from mesh_catalog import graphql_api
 from mesh_catalog.entries import CatalogEntry, MalformedDocument, Status
 from mesh_catalog.lineage import UnknownNode
 from mesh_catalog.registry import UnknownProduct
@@ -186,6 +188,7 @@ def build_app(service: CatalogService) -> FastAPI:
             "downstream": [asdict(e) for e in downstream],
         }
 
+    graphql_api.mount(app, service)  # the same service over GraphQL, at /graphql (GraphiQL in a browser)
     return app
 
 
