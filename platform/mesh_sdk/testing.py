@@ -48,6 +48,16 @@ def http_client(runtime: Served, timeout_s: float = 60) -> httpx.Client:
     return httpx.Client(base_url=f"http://127.0.0.1:{runtime.options.http_port}", timeout=timeout_s)
 
 
+def table_rows(settings: MeshSettings, name: str, snapshot: int | None = None) -> list[dict[str, Any]]:
+    """An Iceberg table's rows as of `snapshot` (its newest when None), read as a consumer reads them."""
+    from mesh_adapters.lakehouse import iceberg_catalog
+    from mesh_sdk.upstream import UpstreamTable
+
+    table = UpstreamTable(iceberg_catalog(settings), name)
+    rows: list[dict[str, Any]] = table.rows(snapshot if snapshot is not None else table.newest_snapshot()).to_pylist()
+    return rows
+
+
 def _comparable(value: Any) -> Any:
     return value.astimezone(UTC) if isinstance(value, datetime) and value.tzinfo else value
 

@@ -14,23 +14,12 @@ from typing import Any
 import pytest
 from confluent_kafka import Consumer
 
-from mesh_adapters.lakehouse import iceberg_catalog
-from mesh_config import MeshSettings
-from mesh_sdk.testing import eventually
+from mesh_sdk.testing import eventually, table_rows
 from mesh_sdk.testing_mesh import RunningMesh
-from mesh_sdk.upstream import UpstreamTable
 
 pytestmark = pytest.mark.integration
 GAP = timedelta(minutes=30)
 MAX_GAP_COUNTED = timedelta(minutes=1)
-
-
-def _table(settings: MeshSettings, name: str, snapshot: int | None = None) -> list[dict[str, Any]]:
-    upstream = UpstreamTable(iceberg_catalog(settings), name)
-    rows: list[dict[str, Any]] = upstream.rows(
-        snapshot if snapshot is not None else upstream.newest_snapshot()
-    ).to_pylist()
-    return rows
 
 
 def _sessionize(events: list[dict[str, Any]]) -> dict[tuple[int, int, datetime], tuple[int, float]]:
@@ -59,12 +48,12 @@ def test_engagement_sessions_equal_a_recomputation_from_the_playback_history(run
     snapshot = running_mesh.caught_up()
     engagement = running_mesh["engagement.viewing"]
     settings = engagement.settings
-    history = _table(settings, "playback.events_history_v1", snapshot)
+    history = table_rows(settings, "playback.events_history_v1", snapshot)
     described = engagement.derivation.describe()
     assert described["late_events_dropped"] == 0 and described["duplicate_events_dropped"] == 0
 
     expected = _sessionize(history)
-    sessions = _table(settings, "engagement.viewing_sessions_v1")
+    sessions = table_rows(settings, "engagement.viewing_sessions_v1")
     actual = {(s["customer_id"], s["title_id"], s["started_at"]): (s["events"], s["watch_seconds"]) for s in sessions}
     assert len(sessions) == len(actual) == len(expected)
     assert actual.keys() == expected.keys()
@@ -90,9 +79,9 @@ def test_daily_watch_time_sums_the_sessions_and_joins_titles_and_customers(runni
         assert r["sessions"] == r["n"]
         assert r["watch_seconds"] == pytest.approx(r["seconds"], abs=1e-3)
     settings = engagement.settings
-    titles = {t["title_id"]: t["name"] for t in _table(settings, "content.titles_titles_v1")}
-    countries = {c["customer_id"]: c["country"] for c in _table(settings, "subscriptions.customers_customers_v1")}
-    for s in _table(settings, "engagement.viewing_sessions_v1"):
+    titles = {t["title_id"]: t["name"] for t in table_rows(settings, "content.titles_titles_v1")}
+    countries = {c["customer_id"]: c["country"] for c in table_rows(settings, "subscriptions.customers_customers_v1")}
+    for s in table_rows(settings, "engagement.viewing_sessions_v1"):
         assert s["title_name"] == titles.get(s["title_id"])
         if s["status"] == "open" and s["customer_id"] in countries:
             assert s["home_country"] == countries[s["customer_id"]]
@@ -103,8 +92,8 @@ def test_sql_kpis_equal_a_recomputation_from_engagement_titles_and_subscriptions
     kpis = running_mesh["content-insights.kpis"]
     kpis.refresh_now()
     settings = kpis.settings
-    daily = _table(settings, "engagement.viewing_daily_v1", kpis.seen["engagement"])
-    titles = {t["title_id"]: t for t in _table(settings, "content.titles_titles_v1", kpis.seen["titles"])}
+    daily = table_rows(settings, "engagement.viewing_daily_v1", kpis.seen["engagement"])
+    titles = {t["title_id"]: t for t in table_rows(settings, "content.titles_titles_v1", kpis.seen["titles"])}
     expected: dict[tuple[Any, int], dict[str, Any]] = {}
     for row in daily:
         kpi = expected.setdefault((row["day"], row["title_id"]), {"viewers": set(), "sessions": 0, "seconds": 0.0})
@@ -119,7 +108,7 @@ def test_sql_kpis_equal_a_recomputation_from_engagement_titles_and_subscriptions
         assert row["watch_hours"] == pytest.approx(kpi["seconds"] / 3600, abs=1e-6)
         assert row["title_name"] == titles.get(row["title_id"], {}).get("name")
 
-    subscriptions = _table(settings, "subscriptions.subscriptions_subscriptions_v1", kpis.seen["subscriptions"])
+    subscriptions = table_rows(settings, "subscriptions.subscriptions_subscriptions_v1", kpis.seen["subscriptions"])
     for row in kpis.sql_query("SELECT day, active_subscribers FROM content_insights.kpis_daily_v1", []).to_pylist():
         start = datetime(row["day"].year, row["day"].month, row["day"].day, tzinfo=UTC)
         active = [
@@ -136,14 +125,14 @@ def test_recommendations_exist_for_every_active_customer_from_a_reproducible_mod
     recommender.refresh_now()
     settings = recommender.settings
     pinned = recommender.seen["sessions"]
-    sessions = _table(settings, "engagement.viewing_sessions_v1", pinned)
+    sessions = table_rows(settings, "engagement.viewing_sessions_v1", pinned)
     active = {s["customer_id"] for s in sessions if s["watch_seconds"] > 0}
     watched = defaultdict(set)
     for s in sessions:
         if s["watch_seconds"] > 0:
             watched[s["customer_id"]].add(s["title_id"])
 
-    recommendations = _table(settings, "recommendations.next_title_recommendations_v1")
+    recommendations = table_rows(settings, "recommendations.next_title_recommendations_v1")
     per_customer = defaultdict(list)
     for r in recommendations:
         per_customer[r["customer_id"]].append(r)
@@ -152,7 +141,7 @@ def test_recommendations_exist_for_every_active_customer_from_a_reproducible_mod
         assert 1 <= len(rows) <= 10
         assert not {r["title_id"] for r in rows} & watched[customer], "already watched titles are not recommended"
 
-    models = _table(settings, "recommendations.next_title_models_v1")
+    models = table_rows(settings, "recommendations.next_title_models_v1")
     newest = max(models, key=lambda m: m["version"])
     assert newest["sessions_snapshot"] == pinned and newest["in_service"]
     card = recommender.discovery_extras()["derivation"]["model_card"]

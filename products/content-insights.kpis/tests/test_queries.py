@@ -26,6 +26,7 @@ from mesh_sdk.testing import (
     query_files,
     run_example_query,
     sql_rows,
+    table_rows,
 )
 from mesh_sdk.testing_mesh import RunningMesh
 from mesh_sdk.upstream import UpstreamTable
@@ -202,6 +203,6 @@ def test_daily_as_of_a_refresh_reads_the_snapshot_asked_for(kpis: DerivedRuntime
     for snapshot in (snapshots[0], snapshots[-1]):
         then = graphql(client, text, asOf=str(snapshot))["daily"]
         assert then["snapshotId"] == snapshot
-        table = UpstreamTable(iceberg_catalog(kpis.settings), DAILY).rows(snapshot).to_pylist()
+        table = table_rows(kpis.settings, DAILY, snapshot)
         rows = sorted(table, key=lambda r: r["day"], reverse=True)[:7]
         assert [(i["day"], i["viewers"]) for i in then["items"]] == [(r["day"].isoformat(), r["viewers"]) for r in rows]

@@ -12,7 +12,6 @@ from typing import Any
 import httpx
 import pytest
 
-from mesh_adapters.lakehouse import iceberg_catalog
 from mesh_sdk.derived_runtime import DerivedRuntime
 from mesh_sdk.testing import (
     check_query_catalogue,
@@ -23,9 +22,9 @@ from mesh_sdk.testing import (
     query_files,
     run_example_query,
     sql_rows,
+    table_rows,
 )
 from mesh_sdk.testing_mesh import RunningMesh
-from mesh_sdk.upstream import UpstreamTable
 
 pytestmark = pytest.mark.integration
 FOLDER = Path(__file__).resolve().parents[1]
@@ -62,11 +61,6 @@ def client(recommender: DerivedRuntime) -> Iterator[httpx.Client]:
         yield http
 
 
-def _read(recommender: DerivedRuntime, table: str, snapshot: int) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = UpstreamTable(iceberg_catalog(recommender.settings), table).rows(snapshot).to_pylist()
-    return rows
-
-
 def test_the_catalog_holds_documented_sql_and_graphql_queries(
     recommender: DerivedRuntime, client: httpx.Client
 ) -> None:
@@ -90,10 +84,13 @@ def test_a_customers_top_10_is_their_served_list_with_the_catalogues_names(
     assert [r["rank"] for r in rows] == list(range(1, 11))
     assert [r["title_id"] for r in rows] == [r["title_id"] for r in mine]
     assert {r["model_version"] for r in rows} == {in_service["version"]}
-    titles = {t["title_id"]: t for t in _read(recommender, "content.titles_titles_v1", in_service["titles_snapshot"])}
+    titles = {
+        t["title_id"]: t
+        for t in table_rows(recommender.settings, "content.titles_titles_v1", in_service["titles_snapshot"])
+    }
     assert [r["title_name"] for r in rows] == [titles[r["title_id"]]["name"] for r in rows]
     assert [r["primary_genre"] for r in rows] == [titles[r["title_id"]]["primary_genre"] for r in rows]
-    sessions = _read(recommender, "engagement.viewing_sessions_v1", in_service["sessions_snapshot"])
+    sessions = table_rows(recommender.settings, "engagement.viewing_sessions_v1", in_service["sessions_snapshot"])
     watched = {s["title_id"] for s in sessions if s["customer_id"] == CUSTOMER and s["watch_seconds"] > 0}
     assert watched and not watched & {r["title_id"] for r in rows}, "titles already watched are not recommended"
 
@@ -152,7 +149,7 @@ def test_catalogue_coverage_sums_up_the_table(
     assert row["model_version"] == in_service["version"]
     top_ten = sum(n for _, n in Counter(r["title_id"] for r in served).most_common(10))
     assert row["top_ten_share"] == pytest.approx(top_ten / len(served), abs=6e-4)
-    sessions = _read(recommender, "engagement.viewing_sessions_v1", in_service["sessions_snapshot"])
+    sessions = table_rows(recommender.settings, "engagement.viewing_sessions_v1", in_service["sessions_snapshot"])
     assert row["customers"] == len({s["customer_id"] for s in sessions if s["watch_seconds"] > 0})
 
 
