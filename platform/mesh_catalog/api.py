@@ -18,10 +18,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 
-from mesh_catalog import graphql_api
+from mesh_catalog import graphql_api, portal
+from mesh_catalog.audit_browser import AuditLog
 from mesh_catalog.entries import CatalogEntry, MalformedDocument, Status
 from mesh_catalog.lineage import UnknownNode
 from mesh_catalog.registry import UnknownProduct
+from mesh_catalog.runs import MalformedEvent
 from mesh_catalog.service import CatalogService, Compliance, FetchFailed, RegistrationRefused
 
 
@@ -41,7 +43,9 @@ class BadRequest(Exception):
         super().__init__(message)
 
 
-def build_app(service: CatalogService) -> FastAPI:
+def build_app(service: CatalogService, audit: AuditLog | None = None, registry_url: str | None = None) -> FastAPI:
+    """The REST API, the GraphQL API at /graphql and the web portal at /portal (which shows the audit
+    log when given one)."""
     app = FastAPI(
         title="Data product catalog",
         description="Every product of the mesh: registered at its start, re-read every pull, never deleted.",
@@ -64,6 +68,10 @@ def build_app(service: CatalogService) -> FastAPI:
 
     @app.exception_handler(MalformedDocument)
     async def _malformed(_request: Request, exc: MalformedDocument) -> JSONResponse:
+        return _error(400, str(exc), exc.field)
+
+    @app.exception_handler(MalformedEvent)
+    async def _malformed_event(_request: Request, exc: MalformedEvent) -> JSONResponse:
         return _error(400, str(exc), exc.field)
 
     @app.exception_handler(FetchFailed)
@@ -179,6 +187,44 @@ def build_app(service: CatalogService) -> FastAPI:
     def lineage() -> dict[str, Any]:
         return service.lineage().as_dict()
 
+    @app.post(
+        "/api/v1/lineage",
+        status_code=201,
+        summary="Receive an OpenLineage run event (the endpoint OpenLineage clients send to)",
+    )
+    async def openlineage_event(request: Request) -> dict[str, Any]:
+        try:
+            document = await request.json()
+        except ValueError:
+            raise BadRequest(None, "the body is not JSON: send an OpenLineage run event") from None
+        event, run = service.record_run_event(document)
+        return {"job": event.job_name, "run": event.run_id, "state": run.state, "events": run.events}
+
+    @app.get("/lineage/runs", summary="Each product's latest OpenLineage run: state, datasets and their versions")
+    def lineage_runs() -> list[dict[str, Any]]:
+        return [run.as_dict() for run in service.latest_runs().values()]
+
+    @app.get("/lineage/events", summary="The most recent OpenLineage run events received, newest first")
+    def lineage_events(job: str | None = None, limit: Annotated[int, Query(ge=1, le=500)] = 50) -> list[dict[str, Any]]:
+        return [e.raw for e in service.run_events(job, limit)]
+
+    @app.get("/lineage/columns", summary="Column-level lineage: every column's sources, or one column's chain")
+    def column_lineage(
+        column: Annotated[
+            str | None,
+            Query(description="a column id: <product id>/<table>.<column>, or kafka:<topic>/<field>"),
+        ] = None,
+    ) -> dict[str, Any]:
+        if column is None:
+            return service.column_lineage().as_dict()
+        node, upstream, downstream, sources = service.column_lineage_of(column)
+        return {
+            "column": asdict(node),
+            "upstream": [asdict(e) for e in upstream],
+            "downstream": [asdict(e) for e in downstream],
+            "sources": sources,
+        }
+
     @app.get("/lineage/{node_id}", summary="What a product (or source) is made from, and what is made from it")
     def lineage_of(node_id: str) -> dict[str, Any]:
         node, upstream, downstream = service.lineage_of(node_id)
@@ -189,6 +235,7 @@ def build_app(service: CatalogService) -> FastAPI:
         }
 
     graphql_api.mount(app, service)  # the same service over GraphQL, at /graphql (GraphiQL in a browser)
+    portal.mount(app, service, audit, registry_url)  # and for people, at /portal
     return app
 
 

@@ -1,14 +1,19 @@
 """Product-level lineage, from the input ports products declare: which products and external sources
-(Kafka topics, tables of an operational database captured by CDC) each product is made from."""
+(Kafka topics, tables of an operational database captured by CDC) each product is made from.
+
+The OpenLineage run events products send confirm it: an edge is `observed` when the downstream
+product's latest run read that upstream; a dependency a run shows but no input port declares is added
+with `declared` false, for governance to see."""
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from mesh_catalog.entries import CatalogEntry, InputPort
+from mesh_catalog.runs import Run
 
 UNKNOWN = "unknown"  # a product some input port names, but that has not registered (yet)
 
@@ -33,6 +38,8 @@ class Edge:
     target: str  # downstream product id
     upstream_port: str  # the upstream product's output port, or the topic an external source is read from
     input_port: str  # the downstream product's input port
+    declared: bool = True  # an input port says so
+    observed: bool = False  # the downstream product's latest run read it
 
 
 class LineageGraph:
@@ -41,15 +48,26 @@ class LineageGraph:
         self.edges = list(edges)
 
     @classmethod
-    def build(cls, entries: Iterable[CatalogEntry]) -> LineageGraph:
+    def build(cls, entries: Iterable[CatalogEntry], runs: Mapping[str, Run] | None = None) -> LineageGraph:
         nodes: dict[str, Node] = {}
         edges = []
+        entries = list(entries)
         for entry in entries:
             nodes[entry.id] = Node(entry.id, "product", f"{entry.domain}.{entry.name}", entry.availability.status.value)
+        for entry in entries:
+            run = (runs or {}).get(entry.id)
+            read = {d.node_id: d for d in run.inputs} if run is not None else {}
             for port in entry.input_ports:
                 source = _source(port)
                 nodes.setdefault(source.id, source)
-                edges.append(Edge(source.id, entry.id, port.port or port.source, port.name))
+                edges.append(Edge(source.id, entry.id, port.port or port.source, port.name, True, source.id in read))
+            declared = {e.source for e in edges if e.target == entry.id}
+            for node_id, dataset in read.items():
+                if node_id in declared:
+                    continue
+                nodes.setdefault(node_id, Node(node_id, node_id.split(":", 1)[0], dataset.name, "external"))
+                port_name = dataset.port.split("/", 1)[1] if dataset.port else dataset.name
+                edges.append(Edge(node_id, entry.id, port_name, "(undeclared)", False, True))
         return cls(nodes.values(), edges)
 
     def upstream(self, node_id: str) -> list[Edge]:
@@ -96,6 +114,11 @@ class LineageGraph:
                     seen.add(far(edge))
                     queue.append(far(edge))
         return out
+
+
+def source_node_id(port: InputPort) -> str:
+    """The node an input port reads: the upstream product, the Kafka topic, or the captured table."""
+    return _source(port).id
 
 
 def _source(port: InputPort) -> Node:

@@ -11,8 +11,11 @@ from pathlib import Path
 
 import uvicorn
 
+from mesh_adapters.lakehouse import iceberg_catalog
+from mesh_audit.log_table import AuditTable
 from mesh_catalog.adapters import HttpDocumentSource, JsonFileStore
 from mesh_catalog.api import build_app
+from mesh_catalog.audit_browser import IcebergAuditLog
 from mesh_catalog.service import CatalogService
 from mesh_config import MeshSettings
 from mesh_governance import load_policies
@@ -32,6 +35,8 @@ class CatalogServer:
         # A policy file that does not load stops the start: a catalog without its policies would let anything in.
         self.policies = load_policies(settings.policies_file)
         self.service = CatalogService(HttpDocumentSource(), JsonFileStore(state_path(settings)), policies=self.policies)
+        self.audit = IcebergAuditLog(lambda: AuditTable.load(iceberg_catalog(settings)))
+        self.registry_url = settings.schema_registry_url
         self.stopping = threading.Event()
         self._threads: list[threading.Thread] = []
         self._http: uvicorn.Server | None = None
@@ -44,7 +49,11 @@ class CatalogServer:
         """Reload the saved registrations, then serve and pull; returns once the API answers."""
         restored = self.service.load()
         config = uvicorn.Config(
-            build_app(self.service), host=self.host, port=self.port, log_level="warning", lifespan="off"
+            build_app(self.service, self.audit, self.registry_url),
+            host=self.host,
+            port=self.port,
+            log_level="warning",
+            lifespan="off",
         )
         self._http = uvicorn.Server(config)
         self._spawn("catalog-http", self._http.run)

@@ -11,21 +11,27 @@ not be read, or a product that did not answer, leaves its observations unknown u
 Governance: every document is evaluated against the mesh's policies (given as a `PolicySet`). A push
 with a `refuse` violation is refused (`RegistrationRefused`) and changes nothing; otherwise its
 violations (warnings) are kept with the product. Pulls and restarts re-evaluate, and only record: a
-product that starts violating a policy after it registered stays listed, with its violations."""
+product that starts violating a policy after it registered stays listed, with its violations.
+
+Lineage: products send OpenLineage run events (`record_run_event`); each job's latest run is kept with
+the registrations, so a restarted catalog still shows what the runs observed."""
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from mesh_catalog.column_graph import ColumnEdge, ColumnGraph, ColumnNode
 from mesh_catalog.entries import CatalogEntry, MalformedDocument, Status, parse_entry
 from mesh_catalog.lineage import Edge, LineageGraph, Node
 from mesh_catalog.records import dump_state, load_state, restore, without_times
 from mesh_catalog.registry import Catalog
+from mesh_catalog.runs import Run, RunEvent, RunLog, parse_event
 from mesh_catalog.scorecard import Scorecard, scorecard, worst_first
 from mesh_catalog.search import Hit, search
 from mesh_governance import NO_POLICIES, PolicySet, Violation, evaluate, refusals
@@ -33,6 +39,28 @@ from mesh_governance import NO_POLICIES, PolicySet, Violation, evaluate, refusal
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+
+
+HISTORY_POINTS = 360  # an hour of pulls every 10 s
+
+
+def _figures(report: dict[str, Any]) -> dict[str, float | None]:
+    """The numbers of an observation report worth drawing over time; what is missing is None."""
+
+    def number(value: Any) -> float | None:
+        return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+    volumes: dict[str, Any] = report.get("volumes") or {}
+    dead: dict[str, Any] = report.get("dead_letters") or {}
+    if not isinstance(volumes, dict) or not isinstance(dead, dict):
+        volumes, dead = {}, {}
+    dead_total = [number(v) for v in dead.values()]
+    return {
+        "total_rows": number(report.get("total_rows")),
+        "freshness_seconds": number(report.get("freshness_seconds")),
+        "consumed": number(volumes.get("consumed")),
+        "dead_letters": sum(v for v in dead_total if v is not None) if dead else None,
+    }
 
 
 class FetchFailed(Exception):
@@ -105,6 +133,9 @@ class CatalogService:
         self.policies = policies
         self._compliance: dict[str, Compliance] = {}
         self._observations: dict[str, Any] = {}  # product id -> its latest report, from the last pull
+        self.runs = RunLog()
+        # product id -> (time, figures) of each pull's observations, for the portal's charts
+        self._history: dict[str, deque[tuple[datetime, dict[str, float | None]]]] = {}
         self._source, self._store, self._now = source, store, clock
         # The API's worker threads and the pull thread share the catalog: every read and write holds this
         # lock, never while waiting on the network.
@@ -122,10 +153,11 @@ class CatalogService:
         with self._lock:
             for product, exc in restore(self.catalog, load_state(data)):
                 log.warning("not restoring %s: %s", product.url, exc)
+            self.runs.restore(data.get("runs") or [])
             # The policies may have changed while the catalog was down: evaluate, never refuse, what was there.
             for entry in self.catalog.all():
                 self._judge(entry, entry.availability.last_seen)
-            self._saved = without_times(dump_state(self.catalog.all()))
+            self._saved = without_times(self._state())
             return len(self.catalog.all())
 
     # --- push -------------------------------------------------------------------------------------------
@@ -183,6 +215,9 @@ class CatalogService:
                     self._observations.pop(product_id, None)
                 else:
                     self._observations[product_id] = observations
+                    self._history.setdefault(product_id, deque(maxlen=HISTORY_POINTS)).append(
+                        (self._now(), _figures(observations))
+                    )
             if error is None:
                 report.refreshed.append(product_id)
                 if was is Status.UNAVAILABLE:
@@ -251,6 +286,12 @@ class CatalogService:
         with self._lock:
             return self._observations.get(self.catalog.get(product_id).id)
 
+    def observation_history(self, product_id: str) -> list[tuple[datetime, dict[str, float | None]]]:
+        """The figures of the observations each pull read (the newest last, at most HISTORY_POINTS);
+        raises UnknownProduct."""
+        with self._lock:
+            return list(self._history.get(self.catalog.get(product_id).id, ()))
+
     def scorecard(self, product_id: str) -> Scorecard:
         """Raises UnknownProduct."""
         with self._lock:
@@ -269,8 +310,36 @@ class CatalogService:
         with self._lock:
             return self.catalog.domains()
 
+    def record_run_event(self, document: Any) -> tuple[RunEvent, Run]:
+        """An OpenLineage run event; raises MalformedEvent. Events of jobs that are not registered
+        products are kept too: they show as lineage of datasets outside the mesh's products."""
+        event = parse_event(document)
+        with self._lock:
+            run = self.runs.record(event)
+            if event.event_type != "RUNNING" or run.events <= 2:
+                self._persist()  # a new run, or its end: RUNNING events only move versions
+        return event, run
+
+    def latest_runs(self) -> dict[str, Run]:
+        with self._lock:
+            return dict(self.runs.latest)
+
+    def run_events(self, job: str | None = None, limit: int = 50) -> list[RunEvent]:
+        with self._lock:
+            return self.runs.events(job, limit)
+
     def lineage(self) -> LineageGraph:
-        return LineageGraph.build(self.entries())
+        return LineageGraph.build(self.entries(), self.latest_runs())
+
+    def column_lineage(self) -> ColumnGraph:
+        return ColumnGraph.build(self.entries(), self.latest_runs())
+
+    def column_lineage_of(self, column: str) -> tuple[ColumnNode, list[ColumnEdge], list[ColumnEdge], list[str]]:
+        """The column, every edge up to it and down from it, and the columns its data enters the mesh
+        by; raises UnknownNode."""
+        graph = self.column_lineage()
+        upstream = graph.upstream(column)
+        return graph.nodes[column], upstream, graph.downstream(column), graph.sources(column)
 
     def lineage_of(self, node_id: str) -> tuple[Node, list[Edge], list[Edge]]:
         """The node with every edge up to it and down from it; raises UnknownNode."""
@@ -283,7 +352,7 @@ class CatalogService:
     def _persist(self) -> None:
         """Write the registrations when they changed (caller holds the lock). A failed write is logged
         and retried at the next change or pull: the catalog keeps serving from memory."""
-        state = dump_state(self.catalog.all())
+        state = self._state()
         unchanged = without_times(state)
         if unchanged == self._saved:
             return
@@ -293,3 +362,6 @@ class CatalogService:
             log.warning("could not save the catalog's registrations: %s", exc)
             return
         self._saved = unchanged
+
+    def _state(self) -> dict[str, Any]:
+        return dump_state(self.catalog.all()) | {"runs": self.runs.dump()}

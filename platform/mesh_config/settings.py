@@ -71,6 +71,11 @@ class MeshSettings(BaseSettings):
     # The mesh's global policies (mesh_governance), versioned in the repository; the catalog applies them.
     policies_file: Path = Field(_PROJECT_ROOT / "governance" / "policies.yaml", description="governance policies")
 
+    # OpenLineage run events of every product (mesh_sdk.openlineage_run): by default to the catalog's
+    # OpenLineage endpoint; any OpenLineage HTTP backend (Marquez, say) works, `off` sends none.
+    lineage_url: str | None = None
+    lineage_every_s: float = Field(30.0, description="at most one RUNNING event per product this often")
+
     startup_timeout_s: float = 120.0
     jvm_heap: str = Field("384m", description="max heap of each JVM server")
 
@@ -110,6 +115,13 @@ class MeshSettings(BaseSettings):
     def product_catalog_endpoint(self) -> str:
         """Where the data product catalog answers (what products register with)."""
         return (self.product_catalog_url or f"http://{self.host}:{self.product_catalog_port}").rstrip("/")
+
+    @cached_property
+    def lineage_endpoint(self) -> str | None:
+        """The base URL OpenLineage events go to (the client adds `/api/v1/lineage`), or None: none sent."""
+        if self.lineage_url is not None and self.lineage_url.strip().lower() in ("", "off"):
+            return None
+        return (self.lineage_url or self.product_catalog_endpoint).rstrip("/")
 
     @cached_property
     def iceberg_catalog_uri(self) -> str:

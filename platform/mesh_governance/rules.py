@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mesh_catalog.entries import CatalogEntry
+from mesh_sdk.column_lineage import derivations
 from mesh_sdk.contract import PII
 from mesh_sdk.descriptor import PRODUCT_ID
 
@@ -385,6 +386,20 @@ def pii_terms_of_use(entry: CatalogEntry, _params: Mapping[str, Any]) -> Iterato
         yield Finding("contract.customProperties", f"has no termsOfUse although {shown} are personal data")
 
 
+def column_lineage_declared(entry: CatalogEntry, _params: Mapping[str, Any]) -> Iterator[Finding]:
+    """Every column names its sources or says how it is set; every source names a real input or table."""
+    ports = [str(p.get("name")) for _, p in _items(_descriptor(entry), "inputPorts")]
+    _found, problems = derivations(_contract(entry), ports)
+    for problem in problems:
+        yield Finding(f"contract.{problem.field}", problem.problem, problem.fix)
+    for where, table, column, prop in _columns(entry):
+        if not any(prop.get(k) for k in ("transformSourceObjects", "transformDescription", "transformLogic")):
+            yield Finding(
+                f"{where}.transformSourceObjects",
+                f"column {table}.{column} says neither where its values come from nor how they are set",
+            )
+
+
 RULES: dict[str, Rule] = {
     "owner_and_contract": Rule(owner_and_contract),
     "columns_classified": Rule(columns_classified, {"classifications": "list of text"}),
@@ -394,4 +409,5 @@ RULES: dict[str, Rule] = {
     "naming": Rule(naming),
     "latency_sla_matches_slo": Rule(latency_sla_matches_slo),
     "pii_terms_of_use": Rule(pii_terms_of_use),
+    "column_lineage_declared": Rule(column_lineage_declared),
 }

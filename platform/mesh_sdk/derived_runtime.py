@@ -119,7 +119,7 @@ class DerivedRuntime:
         self._lock = threading.Lock()  # one refresh at a time (the loop, or the control port)
         self._unsettled = False  # a refresh failed part way: tables and derivation may be ahead of the anchor
         self._wake = threading.Event()
-        self.ports = PortThreads(settings, options, self._duck, self.sql_views, self.observer)
+        self.ports = PortThreads(settings, options, self._duck, self.sql_views, self.observer, self._versions)
         self.app: FastAPI = build_app(self)
         self.waiting_for: str | None = None  # an input whose product has not written its table yet
 
@@ -165,6 +165,15 @@ class DerivedRuntime:
 
     def sql_query(self, sql: str, params: list[Any], as_of: str | None = None) -> pa.Table:
         return self.ports.query(sql, params, as_of)
+
+    def _versions(self) -> dict[str, str | None]:
+        """The input snapshots of the last complete refresh and the snapshot each table reached, for the
+        product's OpenLineage events."""
+        versions = {port: None if s is None else str(s) for port, s in self.seen.items()}
+        for port, table in self.outputs.items():
+            current = table.table.current_snapshot()
+            versions[port] = str(current.snapshot_id) if current is not None else None
+        return versions
 
     def _policy_changed(self, masked: frozenset[str]) -> None:
         mask_columns(self.readers.values(), masked)

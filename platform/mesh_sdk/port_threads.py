@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from mesh_adapters import kafka
 from mesh_config import MeshSettings
 from mesh_sdk.observe import ObservationPublisher, Observer
+from mesh_sdk.openlineage_run import RunReporter, Versions
 from mesh_sdk.registration import register_with_catalog
 from mesh_sql.engine import SqlEngine
 from mesh_sql.pgwire import PgWireServer
@@ -38,11 +39,13 @@ class PortThreads:
         connect: Callable[[], duckdb.DuckDBPyConnection],
         views: Views,
         observer: Observer,
+        versions: Versions,
     ) -> None:
         self.host = settings.host
         self.http_port = options.http_port
         self.catalog_url = settings.product_catalog_endpoint
         self.publisher = ObservationPublisher(observer, kafka.producer(settings), options.observe_interval_s)
+        self.lineage = RunReporter(observer.product, settings, versions, lambda: observer.last_commit)
         self.stopping = threading.Event()
         self._connect = connect
         self._views = views
@@ -89,6 +92,7 @@ class PortThreads:
             if self.stopping.wait(0.1):
                 return
         register_with_catalog(self.catalog_url, f"http://{self.host}:{self.http_port}")
+        self.lineage.start()  # after the push: the catalog knows the product its run events name
 
     def _keep_views_current(self) -> None:
         while not self.stopping.is_set():
@@ -112,6 +116,7 @@ class PortThreads:
         self.publisher.stop()
         for thread in self._threads:
             thread.join(timeout=join_timeout_s)
+        self.lineage.stop()
         busy = [t.name for t in self._threads if t.is_alive()]
         return [*busy, "observation publisher"] if self.publisher.running else busy
 

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from mesh_sdk.agreement import disagreements
+from mesh_sdk.column_lineage import derivations
 from mesh_sdk.contract import Contract, load_contract
 from mesh_sdk.descriptor import CdcInput, Descriptor, KafkaInput, ProductInput, load_descriptor
 from mesh_sdk.errors import SpecError, SpecProblem
@@ -191,7 +192,7 @@ def load_product(folder: Path, schemas_dir: Path = SCHEMAS_DIR) -> DataProduct:
             continue
         input_schemas[port.name] = avro
         problems += disagreements(avro, avro_path, props, contract.path)
-    problems += _id_problems(descriptor, contract)
+    problems += _id_problems(descriptor, contract) + _lineage_problems(descriptor, contract, input_schemas)
     if problems:
         raise SpecError(problems)
     logic = _load_logic(folder, _load_module(folder))
@@ -234,7 +235,7 @@ def _load_derived(folder: Path, descriptor: Descriptor, contract: Contract) -> D
                     f"set source to one of {tables}",
                 )
             )
-    problems += _id_problems(descriptor, contract)
+    problems += _id_problems(descriptor, contract) + _lineage_problems(descriptor, contract, {})
     module = _load_module(folder)
     if problems:
         raise SpecError(problems)
@@ -253,6 +254,32 @@ def _id_problems(descriptor: Descriptor, contract: Contract) -> list[SpecProblem
             "use the descriptor's id",
         )
     ]
+
+
+def _lineage_problems(
+    descriptor: Descriptor, contract: Contract, input_schemas: dict[str, dict[str, Any]]
+) -> list[SpecProblem]:
+    """Each column's declared sources name a real input port or table, and a column that exists where
+    the product can tell (its own tables, the Avro records of its Kafka inputs); the columns of other
+    products and of captured tables are checked by the catalog, which has their documents."""
+    raw = yaml.safe_load(contract.path.read_text())
+    found, lineage_problems = derivations(raw, [p.name for p in descriptor.input_ports])
+    problems = [SpecProblem(contract.path, p.field, p.problem, p.fix) for p in lineage_problems]
+    columns = {o.name: {p.name for p in o.properties or []} for o in contract.model.schema_ or []}
+    fields = {port: {f["name"] for f in avro.get("fields", [])} for port, avro in input_schemas.items()}
+    for d in found:
+        for ref in d.sources:
+            known = columns.get(ref.name) if ref.via == "table" else fields.get(ref.name)
+            if known is not None and ref.column not in known:
+                problems.append(
+                    SpecProblem(
+                        contract.path,
+                        f"schema.{d.table}.properties.{d.column}.transformSourceObjects",
+                        f"{ref} names no column of {ref.name!r}",
+                        f"use one of {sorted(known)}",
+                    )
+                )
+    return problems
 
 
 def _properties(contract: Contract, name: str, problems: list[SpecProblem], fix: str) -> list[Any]:

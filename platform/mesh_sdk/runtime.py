@@ -119,7 +119,7 @@ class ProductRuntime:
             batch_interval_s=options.batch_interval_s,
             on_batch=self._after_batch,
         )
-        self.ports = PortThreads(settings, options, self._duck, self.sql_views, self.observer)
+        self.ports = PortThreads(settings, options, self._duck, self.sql_views, self.observer, self._versions)
         self.app: FastAPI = build_app(self)
 
     # --- wiring ----------------------------------------------------------------------------------------
@@ -231,6 +231,13 @@ class ProductRuntime:
     def mount_graphql(self, app: FastAPI) -> None:
         graphql.mount(app, self)
 
+    def _versions(self) -> dict[str, str | None]:
+        """The snapshot each table has reached, for the product's OpenLineage events."""
+        tables = {self.product.history_port: self.ingestor.table}
+        if self.state is not None:
+            tables[self.product.served_port] = self.state.table
+        return {port: _snapshot_id(table) for port, table in tables.items()}
+
     # --- SQL -------------------------------------------------------------------------------------------
 
     def sql_views(self, as_of: str | None = None) -> dict[str, str]:
@@ -284,6 +291,11 @@ class ProductRuntime:
             ingestor.consumer.close()
         except Exception as exc:
             log.debug("closing the consumer: %s", exc)
+
+
+def _snapshot_id(table: Table) -> str | None:
+    snapshot = table.current_snapshot()
+    return str(snapshot.snapshot_id) if snapshot is not None else None
 
 
 def _record_name(port: str) -> str:

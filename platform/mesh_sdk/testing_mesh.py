@@ -24,6 +24,7 @@ LEGACY_TRANSACTIONS = 100
 class RunningMesh:
     settings: MeshSettings
     products: dict[str, Any]  # runtimes by product name
+    catalog: Any  # the data product catalog (a mesh_catalog.server.CatalogServer) they registered with
 
     def __getitem__(self, name: str) -> Any:
         return self.products[name]
@@ -49,14 +50,21 @@ class RunningMesh:
 
 @contextmanager
 def whole_mesh(settings: MeshSettings, products: Path, customers: int, titles: int) -> Iterator[RunningMesh]:
-    """Every product of `products` running (source-aligned first), then 6,000 playback events (some late,
-    some duplicated) from `customers` viewers over `titles` titles, and 100 legacy transactions."""
+    """The data product catalog and every product of `products` running (source-aligned first), then
+    6,000 playback events (some late, some duplicated) from `customers` viewers over `titles` titles, and
+    100 legacy transactions. Products report their runs every second, so lineage shows them at once."""
+    from mesh_catalog.server import CatalogServer, state_path
     from mesh_generate import Imperfections, PlaybackSimulator, PlaybackTraffic, Population, send_traffic
     from mesh_generate.kafka_sink import KafkaPlaybackSink
     from mesh_generate.playback_sessions import Catalogue
     from mesh_sources.legacy import LegacyWorkload
 
+    settings = settings.model_copy(update={"lineage_every_s": 1.0})
+    state_path(settings).unlink(missing_ok=True)  # an earlier session's registrations
     with ExitStack() as stack:
+        catalog = CatalogServer(settings, pull_every_s=2.0)
+        catalog.start()
+        stack.callback(catalog.stop)
         runtimes = {
             name: stack.enter_context(running_product(products / name, settings, batch_interval_s=0.5))
             for name in (*SOURCE_ALIGNED, *DERIVED)
@@ -74,4 +82,4 @@ def whole_mesh(settings: MeshSettings, products: Path, customers: int, titles: i
         with LegacyWorkload.connect(settings.postgres_dsn(settings.legacy_db), seed=5) as legacy:
             for _ in range(LEGACY_TRANSACTIONS):
                 legacy.step()
-        yield RunningMesh(settings, runtimes)
+        yield RunningMesh(settings, runtimes, catalog)

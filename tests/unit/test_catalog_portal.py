@@ -1,0 +1,182 @@
+"""The portal's pages, rendered in-process over a catalog of the seven real products (their documents
+built without servers), and its pure parts: the lineage layout, the charts, the examples, the audit
+pages. The browser tests (tests/integration/test_portal_browser.py) drive the same pages in Chromium."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from mesh_audit.record import AuditRecord, ChainHead, Change, link_all
+from mesh_catalog.api import build_app
+from mesh_catalog.audit_browser import AuditUnavailable, audit_page
+from mesh_catalog.portal.charts import line_chart
+from mesh_catalog.portal.examples import examples
+from mesh_catalog.portal.layout import layout
+from mesh_catalog.service import CatalogService
+from tests.unit.test_catalog_column_lineage import Documents, MemoryStore, _products, run_event
+
+NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+CUSTOMERS = "urn:mesh:subscriptions:customers:v1"
+
+
+def _records(n: int) -> list[AuditRecord]:
+    changes = [
+        Change(NOW, "cdc.legacy.public.customers", "legacy.public.customers", str(i % 3), "u", None, "d", f"p{i}")
+        for i in range(n)
+    ]
+    return link_all(changes, ChainHead(), NOW)
+
+
+class FakeAuditLog:
+    def __init__(self, records: list[AuditRecord] | None, error: str | None = None) -> None:
+        self._records, self._error = records, error
+
+    def records(self) -> list[AuditRecord]:
+        if self._error:
+            raise AuditUnavailable(self._error)
+        return self._records or []
+
+
+@pytest.fixture(scope="module")
+def service() -> CatalogService:
+    service = CatalogService(Documents(), MemoryStore(), lambda: NOW)
+    for name in _products():
+        service.register_url(f"http://{name}")
+    for product in _products().values():
+        service.record_run_event(run_event(product))
+    return service
+
+
+@pytest.fixture(scope="module")
+def portal(service: CatalogService) -> TestClient:
+    return TestClient(build_app(service, FakeAuditLog(_records(120)), "http://127.0.0.1:18081/apis/ccompat/v7"))
+
+
+def test_the_root_leads_to_the_portal(portal: TestClient) -> None:
+    answer = portal.get("/", follow_redirects=False)
+    assert answer.status_code == 307 and answer.headers["location"] == "/portal/"
+
+
+def test_home_lists_every_domain_and_product_with_its_health(portal: TestClient) -> None:
+    page = portal.get("/portal/").text
+    for product in _products().values():
+        assert f'href="/portal/products/{product.id}"' in page
+        assert f'id="domain-{product.descriptor.domain}"' in page
+    assert "7</b> products" in page and "grade" in page
+
+
+def test_a_product_page_shows_contract_pii_ports_queries_and_lineage(portal: TestClient) -> None:
+    page = portal.get(f"/portal/products/{CUSTOMERS}").text
+    for section in ("ports", "contract", "schemas", "queries", "observations", "snapshots", "scorecard", "lineage"):
+        assert f'id="{section}"' in page
+    email = re.search(r"<code>email</code>.*?</tr>", page, re.S)
+    assert email is not None and 'class="badge pii"' in email.group(0)
+    assert "cdc:legacy.public.customers/email" in page  # where the column comes from
+    assert "Latest run (OpenLineage)" in page and "RUNNING" in page
+    for query in _products()["subscriptions.customers"].queries:
+        assert f'data-query="{query.name}"' in page
+
+
+def test_an_unknown_product_page_is_a_404_naming_it(portal: TestClient) -> None:
+    answer = portal.get("/portal/products/urn:mesh:nobody:nothing:v1")
+    assert answer.status_code == 404 and "urn:mesh:nobody:nothing:v1" in answer.text
+
+
+def test_the_lineage_page_draws_every_product_and_source(portal: TestClient, service: CatalogService) -> None:
+    page = portal.get("/portal/lineage").text
+    for node in service.lineage().nodes:
+        assert f'data-node="{node}"' in page
+    assert page.count('class="edge observed') == sum(e.observed for e in service.lineage().edges)
+
+
+def test_the_lineage_page_traces_a_column(portal: TestClient) -> None:
+    column = "urn:mesh:recommendations:next-title:v1/recommendations.title_id"
+    page = portal.get("/portal/lineage", params={"column": column}).text
+    assert 'id="column-trace"' in page and "kafka:playback.telemetry.raw.v1/title_id" in page
+    assert portal.get("/portal/lineage", params={"column": "no/such.column"}).status_code == 404
+
+
+def test_policies_and_violations(portal: TestClient, service: CatalogService) -> None:
+    page = portal.get("/portal/policies").text
+    for policy in service.policies.policies:
+        assert f'id="{policy.id}"' in page
+    assert "violations-table" in page
+
+
+def test_the_audit_page_pages_through_a_linked_chain(portal: TestClient) -> None:
+    page = portal.get("/portal/audit").text
+    assert 'id="audit-intact"' in page and "120 record(s)" in page
+    older = re.search(r'id="older" href="([^"]+)"', page)
+    assert older is not None and "before=71" in older.group(1).replace("&amp;", "&")
+    assert "40 record(s)" in portal.get("/portal/audit", params={"key": "1"}).text
+
+
+def test_the_audit_page_says_when_a_record_was_tampered_with() -> None:
+    records = _records(5)
+    records[2] = dataclasses.replace(records[2], operation="d")  # changed after it was hashed
+    page = audit_page(records)
+    assert not page.all_intact
+    broken = {c.record.sequence: (c.intact, c.linked) for c in page.records}
+    assert broken[3] == (False, True) and broken[4] == (True, True)
+
+
+def test_the_audit_page_explains_an_unreadable_log(service: CatalogService) -> None:
+    client = TestClient(build_app(service, FakeAuditLog(None, "the audit log has no table yet: start it")))
+    assert "has no table yet" in client.get("/portal/audit").text
+
+
+def test_search_finds_a_product_by_a_column_name(portal: TestClient) -> None:
+    page = portal.get("/portal/search", params={"q": "watch_seconds"}).text
+    assert 'href="/portal/products/urn:mesh:engagement:viewing:v1"' in page
+
+
+def test_the_static_assets_are_served_by_the_catalog_itself(portal: TestClient) -> None:
+    for asset in ("portal.css", "portal.js"):
+        assert portal.get(f"/portal/static/{asset}").status_code == 200
+    page = portal.get("/portal/").text
+    external = re.findall(r'(?:src|href)="(https?://[^"]+)"', page)
+    assert external == []
+
+
+def test_layout_puts_sources_left_of_what_reads_them() -> None:
+    drawn = layout(
+        [("a", "a", "kafka", "external"), ("b", "b", "product", "available"), ("c", "c", "product", "available")],
+        [("a", "b", True, True), ("b", "c", True, False), ("a", "c", True, False)],
+    )
+    x = {n.id: n.x for n in drawn.nodes}
+    assert x["a"] < x["b"] < x["c"] and len(drawn.routes) == 3
+
+
+def test_a_chart_draws_known_values_and_the_objective() -> None:
+    points: list[tuple[datetime, float | None]] = [(NOW + timedelta(seconds=10 * i), float(i)) for i in range(5)]
+    points.insert(2, (NOW + timedelta(seconds=15), None))
+    chart = line_chart("Freshness", points, " s", objective=3.0)
+    assert chart.svg.count("<polyline") == 2 and 'class="objective"' in chart.svg and chart.latest == "4 s"
+    assert "not enough" in line_chart("Rows", []).svg
+
+
+def test_examples_cover_every_port_the_document_lists(service: CatalogService) -> None:
+    entry = service.entry(CUSTOMERS)
+    document: dict[str, Any] = dict(entry.document) | {
+        "ports": {
+            "rest": "http://127.0.0.1:18101/customers",
+            "graphql": "http://127.0.0.1:18101/graphql",
+            "sql": "postgresql://127.0.0.1:15434/subscriptions",
+            "sql_http": "http://127.0.0.1:18101/sql",
+            "iceberg": "subscriptions.customers_customers_v1 in catalog mesh",
+            "stream": "kafka://127.0.0.1:19092/subscriptions.customers.stream.v1",
+        }
+    }
+    made = examples(dataclasses.replace(entry, document=document), "http://127.0.0.1:18081/apis/ccompat/v7")
+    assert {e.port for e in made} == {"REST", "GraphQL", "SQL", "Kafka"}
+    psql = next(e.command for e in made if e.command.startswith("psql"))
+    assert (
+        psql
+        == "psql -h 127.0.0.1 -p 15434 -d subscriptions -c 'SELECT * FROM subscriptions.customers_customers_v1 LIMIT 5'"
+    )
