@@ -18,6 +18,7 @@ demo: setup  ## the mesh end to end: stack, products, traffic, then where to loo
 	$(BIN)/mesh demo
 
 test: setup lint  ## lint, type-check, then every test (starts and stops its own servers)
+	@platform/scripts/ensure-browser.sh
 	$(BIN)/pytest
 
 lint: setup

@@ -4,6 +4,7 @@ ports and state directory, so a stack a developer is running (`make demo`) is le
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -56,6 +57,38 @@ def compose_stack() -> Iterator[MeshSettings]:
     with DockerCompose(REPO, compose_file_name="docker-compose.yml", wait=True):
         provision_services(settings)
         yield settings
+
+
+# Flags for a root, offline, headless Chromium: without the background-networking ones it keeps trying
+# Google's hosts, which this machine cannot reach.
+CHROMIUM_FLAGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[object]:
+    """Headless Chromium (Debian's `chromium`, or MESH_CHROMIUM), driven by Playwright; never a browser
+    download. Missing in CI is a failure; elsewhere the browser tests are skipped saying how to get it."""
+    from playwright.sync_api import sync_playwright
+
+    path = os.environ.get("MESH_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        message = "no chromium on this machine: `apt-get install chromium` (or set MESH_CHROMIUM to a Chromium binary)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=path, args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,5 @@
-"""The catalog's driven adapters: discovery documents read over HTTP, registrations kept in a JSON file."""
+"""The catalog's driven adapters: discovery documents read over HTTP, registrations kept in a JSON file,
+the policies in force published on the control topic."""
 
 from __future__ import annotations
 
@@ -9,8 +10,12 @@ from typing import Any
 
 import httpx
 
+from mesh_adapters import kafka
 from mesh_catalog.records import UnreadableState
 from mesh_catalog.service import FetchFailed
+from mesh_config import MeshSettings
+from mesh_governance import PolicySet, directives
+from mesh_sdk.control_topic import POLICIES_KEY, ensure_control_topic, policies_message
 
 
 class HttpDocumentSource:
@@ -68,3 +73,35 @@ class JsonFileStore:
             out.flush()
             os.fsync(out.fileno())  # on disk before it replaces the previous version
         scratch.replace(self.path)
+
+
+class KafkaControlPublisher:
+    """Publishes the policies in force on the control topic (keyed `policies`, compacted: a product that
+    starts later reads the latest at once). Raises RuntimeError when the broker did not take it."""
+
+    def __init__(self, settings: MeshSettings) -> None:
+        self.settings = settings
+        self.topic = settings.control_topic
+        self._producer: Any = None
+
+    def publish(self, policies: PolicySet) -> None:
+        if self._producer is None:
+            ensure_control_topic(self.settings)
+            self._producer = kafka.producer(self.settings)
+        failures: list[str] = []
+
+        def delivered(err: Any, _msg: Any) -> None:
+            if err is not None:
+                failures.append(str(err))
+
+        value = policies_message(policies.version, policies.digest, directives(policies))
+        self._producer.produce(self.topic, key=POLICIES_KEY, value=value, on_delivery=delivered)
+        left = self._producer.flush(10)
+        if left or failures:
+            raise RuntimeError(f"the policies were not published on {self.topic}: {failures or 'timed out'}")
+
+    def close(self) -> None:
+        if self._producer is not None:
+            self._producer.flush(5)
+            self._producer.close()
+            self._producer = None

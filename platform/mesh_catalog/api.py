@@ -138,7 +138,8 @@ def build_app(service: CatalogService, audit: AuditLog | None = None, registry_u
 
     @app.get("/policies", summary="The governance policies in force, and their version")
     def policies() -> dict[str, Any]:
-        return service.policies.as_dict()
+        # `error`: the policy file changed but does not load; the policies shown stay in force.
+        return service.policies.as_dict() | {"error": service.policy_error}
 
     @app.get("/violations", summary="Every product's current policy violations (an empty list: compliant)")
     def violations(

@@ -13,12 +13,12 @@ import uvicorn
 
 from mesh_adapters.lakehouse import iceberg_catalog
 from mesh_audit.log_table import AuditTable
-from mesh_catalog.adapters import HttpDocumentSource, JsonFileStore
+from mesh_catalog.adapters import HttpDocumentSource, JsonFileStore, KafkaControlPublisher
 from mesh_catalog.api import build_app
 from mesh_catalog.audit_browser import IcebergAuditLog
 from mesh_catalog.service import CatalogService
 from mesh_config import MeshSettings
-from mesh_governance import load_policies
+from mesh_governance import PolicyError, git_blob_id, load_policies
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,10 @@ class CatalogServer:
         self.port = settings.product_catalog_port if port is None else port
         self.pull_every_s = settings.product_catalog_pull_s if pull_every_s is None else pull_every_s
         # A policy file that does not load stops the start: a catalog without its policies would let anything in.
-        self.policies = load_policies(settings.policies_file)
+        self.policies_file = settings.policies_file
+        self.policies = load_policies(self.policies_file)
+        self.control = KafkaControlPublisher(settings)
+        self._published: str | None = None  # the digest of the policies last published
         self.service = CatalogService(HttpDocumentSource(), JsonFileStore(state_path(settings)), policies=self.policies)
         self.audit = IcebergAuditLog(lambda: AuditTable.load(iceberg_catalog(settings)))
         self.registry_url = settings.schema_registry_url
@@ -78,10 +81,39 @@ class CatalogServer:
     def pull_now(self) -> None:
         self.service.pull()
 
+    def follow_policies(self) -> None:
+        """Put the policy file in force when it changed, and publish the policies in force on the control
+        topic until the broker takes them. A file that no longer loads leaves the previous policies in
+        force (`policy_error` says why): a typo must not switch governance off."""
+        try:
+            digest = git_blob_id(self.policies_file.read_bytes())
+        except OSError as exc:
+            digest, self.service.policy_error = self.policies.digest, f"{self.policies_file} cannot be read: {exc}"
+        if digest != self.policies.digest:
+            try:
+                policies = load_policies(self.policies_file)
+            except PolicyError as exc:
+                if self.service.policy_error != str(exc):
+                    log.error("the changed policy file is not in force, the previous policies stay: %s", exc)
+                self.service.policy_error = str(exc)
+            else:
+                log.info(
+                    "policies version %d (%s) in force, were %d", policies.version, digest[:12], self.policies.version
+                )
+                self.policies, self.service.policy_error = policies, None
+                self.service.replace_policies(policies)
+        if self._published != self.policies.digest:
+            try:
+                self.control.publish(self.policies)
+                self._published = self.policies.digest
+            except Exception as exc:
+                log.warning("could not publish the policies on %s (retrying): %s", self.control.topic, exc)
+
     def _pull_loop(self) -> None:
         # The first pull comes at once: products restored from disk may have gone (or come back) meanwhile.
         while not self.stopping.is_set():
             try:
+                self.follow_policies()
                 self.service.pull()
             except Exception:
                 log.exception("a pull failed; the next one comes in %g s", self.pull_every_s)
@@ -98,6 +130,7 @@ class CatalogServer:
             self._http.should_exit = True
         for thread in self._threads:
             thread.join(timeout=join_timeout_s)
+        self.control.close()
 
     def wait(self) -> None:
         """Until stop() is called (from a signal handler, say)."""

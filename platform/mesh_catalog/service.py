@@ -131,6 +131,7 @@ class CatalogService:
     ) -> None:
         self.catalog = Catalog()
         self.policies = policies
+        self.policy_error: str | None = None  # why the policy file as it is now is not in force
         self._compliance: dict[str, Compliance] = {}
         self._observations: dict[str, Any] = {}  # product id -> its latest report, from the last pull
         self.runs = RunLog()
@@ -249,6 +250,13 @@ class CatalogService:
         if new:
             log.warning("%s now violates: %s", entry.id, "; ".join(map(str, new)))
         self._compliance[entry.id] = compliance
+
+    def replace_policies(self, policies: PolicySet) -> None:
+        """New policies in force (the file changed): every product is evaluated again against them."""
+        with self._lock:
+            self.policies = policies
+            for entry in self.catalog.all():
+                self._judge(entry, self._now())
 
     # --- questions --------------------------------------------------------------------------------------
 

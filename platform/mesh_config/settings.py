@@ -71,6 +71,8 @@ class MeshSettings(BaseSettings):
     # The mesh's global policies (mesh_governance), versioned in the repository; the catalog applies them.
     policies_file: Path = Field(_PROJECT_ROOT / "governance" / "policies.yaml", description="governance policies")
 
+    # Where the catalog publishes the governance policies in force and every product applies them.
+    control_topic: str = "mesh.control"
     # OpenLineage run events of every product (mesh_sdk.openlineage_run): by default to the catalog's
     # OpenLineage endpoint; any OpenLineage HTTP backend (Marquez, say) works, `off` sends none.
     lineage_url: str | None = None

@@ -82,6 +82,16 @@ class PolicySet:
 NO_POLICIES = PolicySet(0, "", "<none>", ())
 
 
+def directives(policies: PolicySet) -> dict[str, Any]:
+    """What the policies ask every running product to do, as the catalog publishes it on the control
+    topic: the classifications of column masked on every port (from each `masks_classified` policy)."""
+    classes: list[str] = []
+    for policy in policies.policies:
+        if policy.rule == "masks_classified":
+            classes += [c for c in policy.parameters.get("classifications", []) if c not in classes]
+    return {"mask_classifications": classes}
+
+
 def git_blob_id(content: bytes) -> str:
     """What `git hash-object` prints for a file with this content."""
     return hashlib.sha1(b"blob %d\0" % len(content) + content, usedforsecurity=False).hexdigest()
@@ -134,10 +144,11 @@ def _policy(item: Any, where: str, source: str) -> Policy:
     policy_id = text("id")
     if not POLICY_ID.match(policy_id):
         raise PolicyError(source, f"{where}.id", f"is {policy_id!r}, expected GOV-<three digits>")
+    severity_text = text("severity")
     try:
-        severity = Severity(text("severity"))
+        severity = Severity(severity_text)
     except ValueError:
-        raise PolicyError(source, f"{where}.severity", f"is {item['severity']!r}, expected refuse or warn") from None
+        raise PolicyError(source, f"{where}.severity", f"is {severity_text!r}, expected refuse or warn") from None
     rule_name = text("rule")
     rule = RULES.get(rule_name)
     if rule is None:

@@ -400,6 +400,23 @@ def column_lineage_declared(entry: CatalogEntry, _params: Mapping[str, Any]) -> 
             )
 
 
+def masks_classified(entry: CatalogEntry, params: Mapping[str, Any]) -> Iterator[Finding]:
+    """The product masks, on every port, each column of the classifications the policy names. Read from
+    the policy state its discovery port reports (the catalog pushes the policies on the control topic)."""
+    wanted = {c.lower() for c in _word_list(params.get("classifications"))}
+    policy = entry.document.get("policy")
+    masked = set(policy.get("masked") or []) if isinstance(policy, dict) else set()
+    for _where, table, column, prop in _columns(entry):
+        classification = str(prop.get("classification") or "").lower()
+        if classification in wanted and column not in masked:
+            yield Finding(
+                "policy.masked",
+                f"column {table}.{column} is classified {classification} but its ports serve it unmasked",
+                "the product applies the policies the catalog publishes on the control topic (mesh.control): "
+                "check its log for the control topic, or restart it",
+            )
+
+
 RULES: dict[str, Rule] = {
     "owner_and_contract": Rule(owner_and_contract),
     "columns_classified": Rule(columns_classified, {"classifications": "list of text"}),
@@ -410,4 +427,5 @@ RULES: dict[str, Rule] = {
     "latency_sla_matches_slo": Rule(latency_sla_matches_slo),
     "pii_terms_of_use": Rule(pii_terms_of_use),
     "column_lineage_declared": Rule(column_lineage_declared),
+    "masks_classified": Rule(masks_classified, {"classifications": "list of text"}),
 }

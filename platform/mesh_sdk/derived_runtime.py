@@ -106,7 +106,10 @@ class DerivedRuntime:
 
         checks = [c for port in self.outputs for c in table_checks(contract.object(port))]
         self.observer = Observer(product, self.reader, checks, tables=self.readers, freshness=self._reflects_up_to)
-        self.policy = PolicyState({n for r in self.readers.values() for n in r.props})
+        self.policy = PolicyState(
+            {n for r in self.readers.values() for n in r.props},
+            {n: prop.classification for r in self.readers.values() for n, prop in r.props.items()},
+        )
         self.policy.on_change(self._policy_changed)
 
         prefix = f"{d.domain}/{d.name}"
@@ -119,7 +122,9 @@ class DerivedRuntime:
         self._lock = threading.Lock()  # one refresh at a time (the loop, or the control port)
         self._unsettled = False  # a refresh failed part way: tables and derivation may be ahead of the anchor
         self._wake = threading.Event()
-        self.ports = PortThreads(settings, options, self._duck, self.sql_views, self.observer, self._versions)
+        self.ports = PortThreads(
+            settings, options, self._duck, self.sql_views, self.observer, self._versions, self.policy
+        )
         self.app: FastAPI = build_app(self)
         self.waiting_for: str | None = None  # an input whose product has not written its table yet
 

@@ -17,6 +17,7 @@ from fastapi import FastAPI
 
 from mesh_adapters import kafka
 from mesh_config import MeshSettings
+from mesh_sdk.control_topic import ControlListener
 from mesh_sdk.observe import ObservationPublisher, Observer
 from mesh_sdk.openlineage_run import RunReporter, Versions
 from mesh_sdk.registration import register_with_catalog
@@ -24,6 +25,7 @@ from mesh_sql.engine import SqlEngine
 from mesh_sql.pgwire import PgWireServer
 
 if TYPE_CHECKING:
+    from mesh_sdk.policy import PolicyState
     from mesh_sdk.runtime import RuntimeOptions
 
 log = logging.getLogger(__name__)
@@ -40,11 +42,13 @@ class PortThreads:
         views: Views,
         observer: Observer,
         versions: Versions,
+        policy: PolicyState,
     ) -> None:
         self.host = settings.host
         self.http_port = options.http_port
         self.catalog_url = settings.product_catalog_endpoint
         self.publisher = ObservationPublisher(observer, kafka.producer(settings), options.observe_interval_s)
+        self.control = ControlListener(settings, policy, observer.product.id)
         self.lineage = RunReporter(observer.product, settings, versions, lambda: observer.last_commit)
         self.stopping = threading.Event()
         self._connect = connect
@@ -83,6 +87,7 @@ class PortThreads:
         self.sql_server.start()
         self.spawn("sql-refresh", self._keep_views_current)
         self.publisher.start()
+        self.control.start()
         self.spawn("catalog-registration", self._register_when_serving)
 
     def _register_when_serving(self) -> None:
@@ -118,6 +123,8 @@ class PortThreads:
             thread.join(timeout=join_timeout_s)
         self.lineage.stop()
         busy = [t.name for t in self._threads if t.is_alive()]
+        if not self.control.stop():
+            busy.append("control topic")
         return [*busy, "observation publisher"] if self.publisher.running else busy
 
 

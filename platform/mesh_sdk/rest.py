@@ -48,7 +48,7 @@ def build_app(rt: ProductRuntime) -> FastAPI:
 
     @app.get("/", summary="Discovery: descriptor, contract, schemas, ports and example queries")
     def discovery() -> dict[str, Any]:
-        return dump(rt.product) | {"ports": rt.port_urls()} | rt.discovery_extras()
+        return dump(rt.product) | {"ports": rt.port_urls(), "policy": rt.policy.describe()} | rt.discovery_extras()
 
     @app.get("/health", summary="Liveness")
     def health() -> dict[str, str]:
@@ -105,7 +105,10 @@ def build_app(rt: ProductRuntime) -> FastAPI:
 
     @app.get("/control/policy", dependencies=[Depends(control_token)], summary="The policy in force")
     def current_policy() -> dict[str, Any]:
-        return {"mask": sorted(rt.policy.masked), "history": [p.model_dump() for p in rt.policy.history]}
+        return rt.policy.describe() | {
+            "mask": sorted(rt.policy.masked),
+            "history": [p.model_dump() for p in rt.policy.history],
+        }
 
     @app.put(
         "/control/policy",

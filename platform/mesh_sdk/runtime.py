@@ -98,7 +98,10 @@ class ProductRuntime:
             else self.reader
         )
         self.observer = Observer(product, self.reader, table_checks(contract.object(served)))
-        self.policy = PolicyState({p.name for p in self.history_props if p.name})
+        self.policy = PolicyState(
+            {p.name for p in self.history_props if p.name},
+            {p.name: p.classification for p in self.history_props if p.name},
+        )
         self.policy.on_change(self._policy_changed)
 
         self.ingestor = Ingestor(
@@ -119,7 +122,9 @@ class ProductRuntime:
             batch_interval_s=options.batch_interval_s,
             on_batch=self._after_batch,
         )
-        self.ports = PortThreads(settings, options, self._duck, self.sql_views, self.observer, self._versions)
+        self.ports = PortThreads(
+            settings, options, self._duck, self.sql_views, self.observer, self._versions, self.policy
+        )
         self.app: FastAPI = build_app(self)
 
     # --- wiring ----------------------------------------------------------------------------------------

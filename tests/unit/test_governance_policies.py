@@ -19,7 +19,7 @@ POLICIES = Path(__file__).resolve().parents[2] / "governance" / "policies.yaml"
 def test_the_repositorys_policies_load() -> None:
     policies = load_policies(POLICIES)
     assert policies.version >= 1
-    assert [p.id for p in policies.policies] == [f"GOV-00{i}" for i in range(1, 10)]
+    assert [p.id for p in policies.policies] == [f"GOV-{i:03d}" for i in range(1, 11)]
     refusing = {p.id for p in policies.policies if p.severity is Severity.REFUSE}
     assert refusing == {"GOV-001", "GOV-002", "GOV-003", "GOV-004", "GOV-005", "GOV-006"}
     assert {p.rule for p in policies.policies} == set(RULES), "every rule is in force"
@@ -66,6 +66,7 @@ def _set(index: int, key: str, value: Any) -> Any:
         (_set(0, "id", "POL-1"), "policies[0].id", "expected GOV-<three digits>"),
         (_set(1, "id", "GOV-001"), "policies[1].id", "GOV-001 is used twice"),
         (_set(0, "severity", "block"), "policies[0].severity", "expected refuse or warn"),
+        (_drop("severity"), "policies[0].severity", "is missing"),
         (_set(0, "rule", "owner_exists"), "policies[0].rule", "expected one of"),
         (_set(0, "owner", "me"), "policies[0].owner", "is not a policy field"),
         (_set(1, "parameters", {"levels": ["pii"]}), "policies[1].parameters.levels", "not a parameter"),

@@ -141,6 +141,7 @@ def mount(
             "policies.html",
             title="Policies",
             policies=service.policies,
+            error=service.policy_error,
             violations=sorted(by_product.items(), key=lambda item: (-len(item[1].refusing), item[0])),
         )
 
