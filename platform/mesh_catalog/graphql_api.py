@@ -135,6 +135,32 @@ class LineageEdge:
     target: str
     upstream_port: str
     input_port: str
+    declared: bool = strawberry.field(description="an input port of the downstream product declares it")
+    observed: bool = strawberry.field(description="the downstream product's latest OpenLineage run read it")
+
+
+@strawberry.type(description="A column: <product id>/<table>.<column>, or <source>/<field> outside the mesh")
+class LineageColumn:
+    id: str
+    node: str
+    table: str | None
+    column: str
+
+
+@strawberry.type(description="A column computed from another")
+class ColumnEdge:
+    source: str
+    target: str
+    description: str
+    observed: bool = strawberry.field(description="the target product's latest run reported it")
+
+
+@strawberry.type(description="One column's lineage: every edge up to it and down from it, and where it enters the mesh")
+class ColumnLineage:
+    column: LineageColumn
+    upstream: list[ColumnEdge]
+    downstream: list[ColumnEdge]
+    sources: list[str]
 
 
 @strawberry.type(description="Nodes and the edges between them")
@@ -195,7 +221,31 @@ def _node(node: Node) -> LineageNode:
 
 def _edge(edge: Edge) -> LineageEdge:
     return LineageEdge(
-        source=edge.source, target=edge.target, upstream_port=edge.upstream_port, input_port=edge.input_port
+        source=edge.source,
+        target=edge.target,
+        upstream_port=edge.upstream_port,
+        input_port=edge.input_port,
+        declared=edge.declared,
+        observed=edge.observed,
+    )
+
+
+def _resolve_column_lineage(info: Info[Any, Any], column: str) -> ColumnLineage:
+    try:
+        node, upstream, downstream, sources = _service(info).column_lineage_of(column)
+    except UnknownNode as exc:
+        raise ValueError(f"{exc}: a column id reads <product id>/<table>.<column>") from None
+
+    def edges(found: list[Any]) -> list[ColumnEdge]:
+        return [
+            ColumnEdge(source=e.source, target=e.target, description=e.description, observed=e.observed) for e in found
+        ]
+
+    return ColumnLineage(
+        column=LineageColumn(id=node.id, node=node.node, table=node.table, column=node.column),
+        upstream=edges(upstream),
+        downstream=edges(downstream),
+        sources=sources,
     )
 
 
@@ -277,6 +327,10 @@ class Query:
     )
     policies: Policies = strawberry.field(
         resolver=_resolve_policies, description="The governance policies in force, and their version"
+    )
+    column_lineage: ColumnLineage = strawberry.field(
+        resolver=_resolve_column_lineage,
+        description="Column-level lineage of one column, declared by the contracts and observed in the runs",
     )
 
 

@@ -8,8 +8,10 @@ import signal
 import sys
 from typing import Annotated
 
+import httpx
 import typer
 from rich.console import Console
+from rich.tree import Tree
 
 from mesh_cli.run import _JsonLogs
 from mesh_config import load_settings
@@ -20,6 +22,7 @@ catalog_app = typer.Typer(
     add_completion=False,
 )
 err_console = Console(stderr=True)
+console = Console()
 
 
 @catalog_app.command("run")
@@ -56,3 +59,46 @@ def run_catalog(
     )
     server.wait()
     server.stop()
+
+
+@catalog_app.command("lineage")
+def lineage(
+    node: Annotated[
+        str,
+        typer.Argument(
+            help="a product id (urn:mesh:...), a source (kafka:<topic>, cdc:<table>), or a column "
+            "(<product id>/<table>.<column>)"
+        ),
+    ],
+) -> None:
+    """What a product or a column is made from, as the running catalog knows it (declared and observed)."""
+    settings = load_settings()
+    column = "/" in node
+    path, params = ("/lineage/columns", {"column": node}) if column else (f"/lineage/{node}", {})
+    try:
+        answer = httpx.get(settings.product_catalog_endpoint + path, params=params, timeout=30)
+    except httpx.HTTPError as exc:
+        err_console.print(
+            f"[bold red]error:[/] no catalog at {settings.product_catalog_endpoint} ({exc}): start the "
+            "mesh (mesh demo) or the catalog (mesh catalog run)",
+            highlight=False,
+        )
+        raise typer.Exit(1) from None
+    if answer.status_code != 200:
+        err_console.print(f"[bold red]error:[/] {answer.json().get('error', answer.text)}", highlight=False)
+        raise typer.Exit(1)
+    data = answer.json()
+    tree = Tree(f"[bold]{node}[/]")
+    branches = {node: tree}
+    for edge in data["upstream"]:  # nearest first: each edge's target is already in the tree
+        seen = "observed" if edge.get("observed") else "declared only"
+        if not edge.get("declared", True):
+            seen = "[red]observed, not declared[/]"
+        label = f"{edge['source']}  [dim]({seen})[/]"
+        parent = branches.get(edge["target"], tree)
+        branches.setdefault(edge["source"], parent.add(label))
+    console.print(tree)
+    if column:
+        console.print(
+            "enters the mesh from: " + (", ".join(data["sources"]) or "nowhere upstream (set by the product)")
+        )

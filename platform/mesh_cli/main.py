@@ -407,8 +407,9 @@ def _print_tour(ports: dict[str, ProductPorts], catalog: str) -> None:
         f"curl {url('recommendations.next-title')}/models  ·  mesh retrain\n"
         f"  BI / SQL  psql -h 127.0.0.1 -p {ports['content-insights.kpis'].sql} -d content-insights -c 'SELECT * FROM "
         "content_insights.kpis_genre_daily_v1 ORDER BY watch_hours DESC'\n"
-        f"  catalog   curl '{catalog}/search?q=watch_seconds'  ·  curl {catalog}/domains  ·  "
-        f"curl {catalog}/lineage/urn:mesh:recommendations:next-title:v1\n"
+        f"  portal    open {catalog}/portal/  (products, lineage graph, policies, audit log)\n"
+        f"  catalog   curl '{catalog}/search?q=watch_seconds'  ·  curl {catalog}/lineage/runs  ·  "
+        "mesh catalog lineage urn:mesh:recommendations:next-title:v1/recommendations.title_id\n"
         "  CDC       mesh cdc status  ·  mesh generate legacy --rate 50    audit  mesh audit verify\n"
         "  more      mesh generate playback --rate 200  ·  mesh status  ·  mesh down"
     )

@@ -132,6 +132,11 @@ class MeshSettings(BaseSettings):
             f"@{self.pg_host}:{self.postgres_port}/{self.catalog_db}"
         )
 
+    def replaced(self, **changes: object) -> MeshSettings:
+        """These settings with some fields changed. Not `model_copy`: it would carry over the derived
+        values already computed (endpoints are cached properties) from the old fields."""
+        return type(self)(**(self.model_dump() | changes))
+
     def environment(self, base: Mapping[str, str] | None = None) -> dict[str, str]:
         """Environment variables that point another mesh process (a product, a CLI call) at these
         settings: `base` (default: this process's environment) without its MESH_* variables, plus

@@ -59,7 +59,7 @@ def whole_mesh(settings: MeshSettings, products: Path, customers: int, titles: i
     from mesh_generate.playback_sessions import Catalogue
     from mesh_sources.legacy import LegacyWorkload
 
-    settings = settings.model_copy(update={"lineage_every_s": 1.0})
+    settings = settings.replaced(lineage_every_s=1.0)
     state_path(settings).unlink(missing_ok=True)  # an earlier session's registrations
     with ExitStack() as stack:
         catalog = CatalogServer(settings, pull_every_s=2.0)

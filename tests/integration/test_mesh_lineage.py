@@ -7,8 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
 from mesh_catalog.runs import Run
+from mesh_cli.main import app
 from mesh_sdk.testing import eventually, table_rows
 from mesh_sdk.testing_mesh import RunningMesh
 
@@ -95,3 +97,12 @@ def test_lineage_from_a_playback_event_to_a_recommendation_is_complete_and_corre
         r["customer_id"] for r in recommendations.readers["recommendations"].page({}, None, 1000, None, None).items
     }
     assert served, "recommendations are served from that run"
+
+
+def test_the_cli_traces_a_column_through_the_running_catalog(running_mesh: RunningMesh) -> None:
+    env = {"MESH_PRODUCT_CATALOG_URL": running_mesh.catalog.url, "COLUMNS": "250"}
+    traced = CliRunner().invoke(app, ["catalog", "lineage", RECOMMENDED_TITLE], env=env)
+    assert traced.exit_code == 0, traced.output
+    assert f"{TELEMETRY}/title_id" in traced.output and "observed" in traced.output
+    unknown = CliRunner().invoke(app, ["catalog", "lineage", "urn:mesh:nobody:nothing:v1"], env=env)
+    assert unknown.exit_code == 1 and "no node" in unknown.output

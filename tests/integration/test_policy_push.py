@@ -40,13 +40,11 @@ def write_policies(path: Path, version: int, masked: list[str]) -> None:
 def governed(legacy_capture: MeshSettings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     policies = tmp_path_factory.mktemp("governance") / "policies.yaml"
     write_policies(policies, 3, ["restricted"])
-    settings = legacy_capture.model_copy(
-        update={
-            "product_catalog_port": free_port(),
-            "control_topic": f"mesh.control.test-{uuid.uuid4().hex[:8]}",
-            "policies_file": policies,
-            "lineage_url": "off",
-        }
+    settings = legacy_capture.replaced(
+        product_catalog_port=free_port(),
+        control_topic=f"mesh.control.test-{uuid.uuid4().hex[:8]}",
+        policies_file=policies,
+        lineage_url="off",
     )
     state_path(settings).unlink(missing_ok=True)
     catalog = CatalogServer(settings, pull_every_s=0.5)

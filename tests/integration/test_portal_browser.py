@@ -109,3 +109,11 @@ def test_search_and_the_audit_log_render(visitor: Visitor) -> None:
     assert page.locator('.hits a[href="/portal/products/urn:mesh:engagement:viewing:v1"]').count() == 1
     page = visitor.open("/portal/audit")
     assert page.locator("table.audit, #audit-error").count() == 1
+
+
+def test_the_graphql_console_runs_a_query_against_the_catalog(visitor: Visitor) -> None:
+    page = visitor.open("/portal/graphql")
+    page.click("#graphql-console button")
+    page.wait_for_function("document.querySelector('#graphql-result code').textContent.includes('columnLineage')")
+    assert "kafka:playback.telemetry.raw.v1/title_id" in page.locator("#graphql-result").inner_text()
+    assert page.locator("#graphql-status").inner_text() == "HTTP 200"

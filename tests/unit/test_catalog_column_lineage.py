@@ -185,3 +185,14 @@ def test_the_api_takes_events_and_answers_column_questions() -> None:
     runs = client.get("/lineage/runs").json()
     assert {r["job"] for r in runs} == {p.id for p in _products().values()}
     assert client.get("/lineage/events", params={"limit": 3}).json()[0]["eventType"] == "RUNNING"
+
+
+def test_graphql_traces_a_column_and_names_a_bad_one() -> None:
+    client = TestClient(build_app(catalog()))
+    query = "query($c: String!) { columnLineage(column: $c) { sources upstream { source target observed } } }"
+    answer = client.post("/graphql", json={"query": query, "variables": {"c": RECOMMENDED_TITLE}}).json()
+    assert f"{TELEMETRY}/title_id" in answer["data"]["columnLineage"]["sources"]
+    bad = client.post("/graphql", json={"query": query, "variables": {"c": "nope"}}).json()
+    assert "a column id reads" in bad["errors"][0]["message"]
+    edges = client.post("/graphql", json={"query": "{ lineage { edges { declared observed } } }"}).json()
+    assert all(e["declared"] and not e["observed"] for e in edges["data"]["lineage"]["edges"])

@@ -180,3 +180,10 @@ def test_examples_cover_every_port_the_document_lists(service: CatalogService) -
         psql
         == "psql -h 127.0.0.1 -p 15434 -d subscriptions -c 'SELECT * FROM subscriptions.customers_customers_v1 LIMIT 5'"
     )
+
+
+def test_the_graphql_console_page_carries_a_runnable_example(portal: TestClient) -> None:
+    page = portal.get("/portal/graphql").text
+    assert 'id="graphql-console"' in page and "columnLineage" in page
+    playback = portal.get("/portal/products/urn:mesh:playback:events:v1").text
+    assert 'data-schema="telemetry"' in playback  # the input's Avro record, field by field

@@ -39,3 +39,13 @@ def test_dependencies_name_components_that_start_earlier() -> None:
     for component_type in COMPONENT_TYPES:
         assert set(component_type.depends_on) <= seen, component_type.name
         seen.add(component_type.name)
+
+
+def test_replaced_settings_derive_their_endpoints_anew() -> None:
+    from mesh_config import load_settings
+
+    settings = load_settings()
+    assert settings.product_catalog_endpoint.endswith(":18090")  # computed, and cached
+    moved = settings.replaced(product_catalog_port=18999, lineage_url="off")
+    assert moved.product_catalog_endpoint.endswith(":18999") and moved.lineage_endpoint is None
+    assert moved.kafka_port == settings.kafka_port

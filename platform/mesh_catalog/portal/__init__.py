@@ -28,6 +28,15 @@ from mesh_catalog.registry import UnknownProduct
 from mesh_catalog.service import CatalogService
 
 HERE = Path(__file__).parent
+EXAMPLE_QUERY = """{
+  search(q: "watch_seconds") {
+    product { id status scorecard { grade score } }
+    matched
+  }
+  columnLineage(column: "urn:mesh:recommendations:next-title:v1/recommendations.title_id") {
+    sources
+  }
+}"""
 PREFIX = "/portal"
 
 
@@ -83,6 +92,7 @@ def mount(
             for sources_of in [[x.source for x in columns.edges if x.target == e.target]]
         }
         run = service.latest_runs().get(entry.id)
+        classes = {c.name: c.classification or "—" for c in entry.columns}
         return page(
             request,
             "product.html",
@@ -91,6 +101,8 @@ def mount(
             contract=entry.document.get("contract") or {},
             descriptor=entry.document.get("descriptor") or {},
             schemas=entry.document.get("schemas") or {},
+            classes=classes,
+            pii_fields={c.name for c in entry.columns if c.pii},
             queries=[q for q in entry.document.get("queries") or [] if isinstance(q, dict)],
             ports=entry.document.get("ports") or {},
             examples=examples(entry, registry_url),
@@ -163,6 +175,10 @@ def mount(
         return page(
             request, "audit.html", title="Audit log", page=shown, error=error, key=key, source=source, sources=sources
         )
+
+    @app.get(f"{PREFIX}/graphql", response_class=HTMLResponse, include_in_schema=False)
+    def graphql_console(request: Request) -> HTMLResponse:
+        return page(request, "graphql.html", title="GraphQL console", example=EXAMPLE_QUERY)
 
     @app.get(f"{PREFIX}/search", response_class=HTMLResponse, include_in_schema=False)
     def search(request: Request, q: str = "", domain: str | None = None) -> HTMLResponse:

@@ -83,3 +83,27 @@ function selectText(element) {
   const fromHash = decodeURIComponent(window.location.hash.replace(/^#node-/, ""));
   if (fromHash && nodes.has(fromHash)) { chosen = fromHash; select(fromHash); }
 })();
+
+(function graphqlConsole() {
+  const form = document.getElementById("graphql-console");
+  if (!form) return;
+  const status = document.getElementById("graphql-status");
+  const result = document.querySelector("#graphql-result code");
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    status.textContent = "running…";
+    try {
+      const answer = await fetch("/graphql", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ query: document.getElementById("graphql-query").value }),
+      });
+      const body = await answer.json();
+      result.textContent = JSON.stringify(body, null, 2);
+      status.textContent = body.errors ? `${body.errors.length} error(s)` : `HTTP ${answer.status}`;
+    } catch (error) {
+      status.textContent = "the catalog did not answer";
+      result.textContent = String(error);
+    }
+  });
+})();
