@@ -42,7 +42,12 @@ def ensure_bucket(client: S3Client, bucket: str, *, object_lock: bool = False) -
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchBucket", "NotFound"):
             raise
-    if object_lock:
-        client.create_bucket(Bucket=bucket, ObjectLockEnabledForBucket=True)
-    else:
-        client.create_bucket(Bucket=bucket)
+    try:
+        if object_lock:
+            client.create_bucket(Bucket=bucket, ObjectLockEnabledForBucket=True)
+        else:
+            client.create_bucket(Bucket=bucket)
+    except ClientError as exc:
+        # Two products starting side by side may both find it missing: the later one's create says so.
+        if exc.response.get("Error", {}).get("Code") != "BucketAlreadyOwnedByYou":
+            raise
