@@ -14,6 +14,7 @@ from typing import Any
 from rich.console import Console
 
 from mesh_config import MeshSettings
+from mesh_sdk.testing import publish_grant
 from mesh_stack import Stack
 from mesh_stack.isolated import isolated_settings
 from mesh_stack.products import ProductPorts, start_product, stop_products
@@ -66,3 +67,11 @@ def product_process(settings: MeshSettings, http_port: int, sql_port: int) -> It
         yield start_product(settings, folder, ProductPorts(http_port, sql_port))
     finally:
         stop_products(settings)
+
+
+BENCH_CONSUMER = "bench"
+
+
+def bench_key(settings: MeshSettings) -> str:
+    """A key of the consumer `bench`, granted playback.events on the bench's own stack (no catalog)."""
+    return publish_grant(settings, BENCH_CONSUMER, ["urn:mesh:playback:events:v1"])

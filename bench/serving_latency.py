@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx
 from confluent_kafka import Consumer
 
-from bench.common import bench_stack, console, percentile, product_process, write_results
+from bench.common import bench_key, bench_stack, console, percentile, product_process, write_results
 from bench.playback_events import INPUT_TOPIC, SCHEMA, event
 from mesh_adapters.avro import AvroWireEncoder
 from mesh_adapters.kafka import ensure_topics, producer
@@ -67,7 +67,7 @@ def measure_freshness(
             if key in sent_at:
                 kafka_latency.append(time.monotonic() - sent_at[key])
 
-    http = httpx.Client(base_url=f"http://127.0.0.1:{http_port}", timeout=10)
+    http = httpx.Client(base_url=f"http://127.0.0.1:{http_port}", timeout=10, headers=_auth(settings))
 
     def await_visible(event_id: str) -> None:
         deadline = time.monotonic() + 60
@@ -110,12 +110,25 @@ def measure_freshness(
     return rest_latency, kafka_latency, list(sent_at)
 
 
-def measure_load(http_port: int, path_for: list[str], threads: int, requests: int) -> list[float]:
+_KEYS: dict[str, str] = {}
+
+
+def _auth(settings: MeshSettings) -> dict[str, str]:
+    """The bench consumer's credential (one key per stack, published once)."""
+    home = str(settings.home)
+    if home not in _KEYS:
+        _KEYS[home] = bench_key(settings)
+    return {"Authorization": f"Bearer {_KEYS[home]}"}
+
+
+def measure_load(
+    http_port: int, path_for: list[str], threads: int, requests: int, headers: dict[str, str] | None = None
+) -> list[float]:
     latencies: list[float] = []
     lock = threading.Lock()
 
     def worker(n: int) -> None:
-        with httpx.Client(base_url=f"http://127.0.0.1:{http_port}", timeout=30) as client:
+        with httpx.Client(base_url=f"http://127.0.0.1:{http_port}", timeout=30, headers=headers or {}) as client:
             mine = []
             for _ in range(n):
                 path = random.choice(path_for)
@@ -146,8 +159,8 @@ def main() -> None:
             rest, kafka, keys = measure_freshness(settings, http_port, args.rate, args.seconds, sample_every=10)
             lookups = [f"/history/{k}" for k in keys]
             console.print(f"REST lookups: {args.threads} threads, {args.requests} requests ...")
-            cold = measure_load(http_port, lookups, args.threads, args.requests)
-            warm = measure_load(http_port, lookups, args.threads, args.requests)
+            cold = measure_load(http_port, lookups, args.threads, args.requests, _auth(settings))
+            warm = measure_load(http_port, lookups, args.threads, args.requests, _auth(settings))
             health = measure_load(http_port, ["/health"], args.threads, args.requests)
 
     fresh = {"p50_s": percentile(rest, 50), "p99_s": percentile(rest, 99), "samples": len(rest)}

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import psycopg
 
-from bench.common import bench_stack, console, product_process, write_results
+from bench.common import BENCH_CONSUMER, bench_key, bench_stack, console, product_process, write_results
 from mesh_adapters.lakehouse import duckdb_connection, iceberg_catalog, scan_sql
 from mesh_config import MeshSettings
 from mesh_sdk.history import ensure_table
@@ -81,7 +81,7 @@ def main() -> None:
         fill(settings, args.rows)
         sql_port, http_port = free_port(), free_port()
         with product_process(settings, http_port, sql_port):
-            dsn = f"postgresql://bench@127.0.0.1:{sql_port}/playback"
+            dsn = f"postgresql://{BENCH_CONSUMER}:{bench_key(settings)}@127.0.0.1:{sql_port}/playback"
             eventually(lambda: _answers(dsn), attempts=300)
             conn = psycopg.connect(dsn, autocommit=True)
             through_port = QUERY.format(table=TABLE)

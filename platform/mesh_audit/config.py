@@ -13,6 +13,7 @@ PREFIX = "chain/"
 # librdkafka regex subscriptions: a pattern must begin with "^".
 CDC_PATTERN = r"^cdc\..+"
 STREAM_PATTERN = r"^[a-z][a-z0-9_-]*\.[a-z][a-z0-9_-]*\.stream\.v[0-9]+$"
+ACCESS_PATTERN = r"^mesh\.access$"  # every data access on the products' ports (mesh_sdk.access)
 DEADLETTER_TOPIC = "mesh.audit.dlq"
 RETENTION_DAYS = 3650.0
 
@@ -25,6 +26,7 @@ class AuditOptions(BaseSettings):
     object_prefix: str = Field(PREFIX, description="key prefix of the locked objects in the audit bucket")
     cdc_pattern: str = CDC_PATTERN
     stream_pattern: str = STREAM_PATTERN
+    access_pattern: str = ACCESS_PATTERN
     deadletter_topic: str = DEADLETTER_TOPIC
     retention_days: float = Field(RETENTION_DAYS, gt=0, description="Object Lock (COMPLIANCE) retention")
     batch_size: int = Field(5000, gt=0, description="most changes in one micro-batch")

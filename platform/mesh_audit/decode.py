@@ -3,6 +3,7 @@ messages that cannot be read (recorded anyway, and sent to the dead-letter topic
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -11,14 +12,23 @@ from enum import StrEnum
 from typing import Any
 
 from mesh_adapters.avro import WireFormatError
-from mesh_audit.config import CDC_PATTERN, STREAM_PATTERN
-from mesh_audit.events import Coordinates, cdc_change, entity_key, from_millis, stream_change, unreadable_change
+from mesh_audit.config import ACCESS_PATTERN, CDC_PATTERN, STREAM_PATTERN
+from mesh_audit.events import (
+    Coordinates,
+    access_change,
+    cdc_change,
+    entity_key,
+    from_millis,
+    stream_change,
+    unreadable_change,
+)
 from mesh_audit.record import Change
 
 
 class TopicKind(StrEnum):
     CDC = "cdc"
     STREAM = "stream"
+    ACCESS = "access"
 
 
 @dataclass(frozen=True)
@@ -54,10 +64,18 @@ class ChangeReader:
     schema only) and raises WireFormatError for payloads it cannot read."""
 
     def __init__(
-        self, decode: Callable[[bytes], Any], cdc_pattern: str = CDC_PATTERN, stream_pattern: str = STREAM_PATTERN
+        self,
+        decode: Callable[[bytes], Any],
+        cdc_pattern: str = CDC_PATTERN,
+        stream_pattern: str = STREAM_PATTERN,
+        access_pattern: str = ACCESS_PATTERN,
     ) -> None:
         self._decode = decode
-        self._patterns = ((TopicKind.CDC, re.compile(cdc_pattern)), (TopicKind.STREAM, re.compile(stream_pattern)))
+        self._patterns = (
+            (TopicKind.CDC, re.compile(cdc_pattern)),
+            (TopicKind.STREAM, re.compile(stream_pattern)),
+            (TopicKind.ACCESS, re.compile(access_pattern)),
+        )
 
     def kind(self, topic: str) -> TopicKind | None:
         for kind, pattern in self._patterns:
@@ -83,6 +101,12 @@ class ChangeReader:
             elif kind is TopicKind.STREAM:
                 key = self._text_key(msg.key)
                 value = self._decode(msg.value)
+            elif kind is TopicKind.ACCESS:
+                key = self._text_key(msg.key)
+                try:
+                    value = json.loads(msg.value)
+                except ValueError as exc:  # UnicodeDecodeError included: it names the value, not the key
+                    return self._unreadable(msg, key, f"an access record that is not JSON: {exc}")
             else:
                 return self._unreadable(msg, key, f"topic {msg.topic!r} matches none of the audited patterns")
         except WireFormatError as exc:
@@ -93,6 +117,8 @@ class ChangeReader:
             if kind is TopicKind.CDC:
                 headers = {k: v for k, v in msg.headers if v is not None}
                 return cdc_change(at, decoded_key, value, headers)
+            if kind is TopicKind.ACCESS:
+                return access_change(at, value)
             return stream_change(at, key, value)
         except Exception as exc:  # decoded, but not a shape the audit log can describe
             return self._unreadable(msg, key, f"decoded, but not a change event: {exc!r}")

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from mesh_audit.record import UNREADABLE, Change, digest, payload_ref, raw_digest
+from mesh_audit.record import UNREADABLE, Change, canonical_json, digest, payload_ref, raw_digest
 
 OUTBOX_TYPE_HEADER = "type"
 
@@ -123,6 +123,34 @@ def stream_change(at: Coordinates, key: str | None, row: Any) -> Change:
         after_digest=digest(after),
         payload_ref=at.ref,
     )
+
+
+def access_change(at: Coordinates, event: Mapping[str, Any]) -> Change:
+    """A data access on a product's port (mesh_sdk.access): who (the entity), which product and port,
+    allowed (read) or refused (denied), and in `detail` the rows, the purposes and the reason."""
+    product, port, outcome = event["product"], event["port"], event["outcome"]
+    if not all(isinstance(v, str) and v for v in (product, port, outcome)):
+        raise ValueError("product, port and outcome must be text")
+    detail = {k: event.get(k) for k in ("port", "resource", "rows", "pii", "purposes", "key_id", "status", "reason")}
+    return Change(
+        occurred_at=_parse_time(event.get("at")) or at.timestamp,
+        source=at.topic,
+        source_table=product,
+        entity_key=event.get("consumer") or "(no identity)",
+        operation=f"{outcome}:{port}",
+        before_digest=None,
+        after_digest=digest(event),
+        payload_ref=at.ref,
+        detail=canonical_json(detail),
+    )
+
+
+def _parse_time(text: Any) -> datetime | None:
+    try:
+        at = datetime.fromisoformat(str(text))
+    except ValueError:
+        return None
+    return at if at.tzinfo else None
 
 
 def unreadable_change(at: Coordinates, key: str | None, raw: bytes) -> Change:

@@ -34,6 +34,7 @@ SCHEMA = Schema(
     NestedField(10, "payload_ref", StringType(), required=True, doc="kafka://topic/partition/offset"),
     NestedField(11, "prev_hash", StringType(), required=True, doc="hash of the previous record"),
     NestedField(12, "hash", StringType(), required=True, doc="sha256 of prev_hash + this record's content"),
+    NestedField(13, "detail", StringType(), required=False, doc="JSON: a data access's port, rows, purposes"),
 )
 
 
@@ -54,7 +55,14 @@ class AuditTable:
         namespace = name.rsplit(".", 1)[0]
         with contextlib.suppress(NamespaceAlreadyExistsError):
             catalog.create_namespace(namespace, {"owner": "mesh platform team"})
-        return cls(ensure_table(catalog, name, SCHEMA, DESCRIPTION))
+        table = ensure_table(catalog, name, SCHEMA, DESCRIPTION)
+        missing = [f for f in SCHEMA.fields if f.name not in table.schema().column_names]
+        if missing:  # a log created before these columns existed: they are added, never rewritten
+            with table.update_schema() as update:
+                for f in missing:
+                    update.add_column(f.name, f.field_type, doc=f.doc)
+            table = table.refresh()
+        return cls(table)
 
     @classmethod
     def load(cls, catalog: Catalog, name: str = TABLE) -> AuditTable:

@@ -30,6 +30,8 @@ FIELDS = (
     "prev_hash",
     "hash",
 )
+# Fields added later: absent (None) from older records, whose hashes therefore stay what they were.
+OPTIONAL_FIELDS = ("detail",)
 _UNHASHED = ("prev_hash", "hash")
 
 
@@ -81,6 +83,7 @@ class Change:
     before_digest: str | None
     after_digest: str | None
     payload_ref: str
+    detail: str | None = None  # canonical JSON of what a change's digests cannot say (a data access's rows)
 
 
 @dataclass(frozen=True)
@@ -97,10 +100,16 @@ class AuditRecord:
     payload_ref: str
     prev_hash: str
     hash: str
+    detail: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """The record as JSON values, fields in column order (times as ISO 8601 text)."""
-        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        """The record as JSON values, fields in column order (times as ISO 8601 text); an optional
+        field only when it is set."""
+        data = {
+            f.name: getattr(self, f.name)
+            for f in fields(self)
+            if f.name not in OPTIONAL_FIELDS or getattr(self, f.name) is not None
+        }
         data["recorded_at"] = format_time(self.recorded_at)
         data["occurred_at"] = format_time(self.occurred_at)
         return data
@@ -118,7 +127,7 @@ class AuditRecord:
         missing = [name for name in FIELDS if name not in data]
         if missing:
             raise ValueError(f"not an audit record: missing {', '.join(missing)}")
-        values = {name: data[name] for name in FIELDS}
+        values = {name: data[name] for name in FIELDS} | {n: data.get(n) for n in OPTIONAL_FIELDS}
         for name in ("recorded_at", "occurred_at"):
             value = values[name]
             if isinstance(value, str):
@@ -163,6 +172,7 @@ def link(change: Change, head: ChainHead, recorded_at: datetime) -> AuditRecord:
         payload_ref=change.payload_ref,
         prev_hash=head.hash,
         hash="",
+        detail=change.detail,
     )
     return replace(unsigned, hash=unsigned.expected_hash())
 

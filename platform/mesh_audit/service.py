@@ -22,7 +22,15 @@ from mesh_adapters import kafka
 from mesh_adapters.avro import AvroWireReader
 from mesh_adapters.lakehouse import iceberg_catalog
 from mesh_adapters.s3 import s3_client
-from mesh_audit.config import CDC_PATTERN, DEADLETTER_TOPIC, PREFIX, STREAM_PATTERN, TABLE, AuditOptions
+from mesh_audit.config import (
+    ACCESS_PATTERN,
+    CDC_PATTERN,
+    DEADLETTER_TOPIC,
+    PREFIX,
+    STREAM_PATTERN,
+    TABLE,
+    AuditOptions,
+)
 from mesh_audit.decode import ChangeReader, RawMessage, Unreadable
 from mesh_audit.locked_store import DEFAULT_RETENTION, LockedChainStore
 from mesh_audit.log_table import AuditTable
@@ -79,6 +87,7 @@ class AuditService:
         object_prefix: str = PREFIX,
         cdc_pattern: str = CDC_PATTERN,
         stream_pattern: str = STREAM_PATTERN,
+        access_pattern: str = ACCESS_PATTERN,
         deadletter_topic: str = DEADLETTER_TOPIC,
         group_id: str | None = None,
         batch_size: int = 5000,
@@ -88,13 +97,16 @@ class AuditService:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         on_batch: Callable[[BatchResult], None] = lambda _: None,
     ) -> None:
-        for pattern in (cdc_pattern, stream_pattern):
+        for pattern in (cdc_pattern, stream_pattern, access_pattern):
             if not pattern.startswith("^"):
                 raise ValueError(f"topic pattern {pattern!r} must begin with ^ (a Kafka regex subscription)")
         self.settings = settings
-        self.patterns = [cdc_pattern, stream_pattern]
+        self.patterns = [cdc_pattern, stream_pattern, access_pattern]
         self.reader = ChangeReader(
-            AvroWireReader(SchemaRegistryClient({"url": settings.schema_registry_url})), cdc_pattern, stream_pattern
+            AvroWireReader(SchemaRegistryClient({"url": settings.schema_registry_url})),
+            cdc_pattern,
+            stream_pattern,
+            access_pattern,
         )
         if self.reader.kind(deadletter_topic) is not None:
             raise ValueError(f"the dead-letter topic {deadletter_topic!r} must not be audited itself (a loop)")
@@ -127,6 +139,7 @@ class AuditService:
             object_prefix=options.object_prefix,
             cdc_pattern=options.cdc_pattern,
             stream_pattern=options.stream_pattern,
+            access_pattern=options.access_pattern,
             deadletter_topic=options.deadletter_topic,
             batch_size=options.batch_size,
             batch_interval_s=options.batch_interval_ms / 1000,

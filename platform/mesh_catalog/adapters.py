@@ -15,6 +15,7 @@ from mesh_catalog.records import UnreadableState
 from mesh_catalog.service import FetchFailed
 from mesh_config import MeshSettings
 from mesh_governance import PolicySet, directives
+from mesh_sdk.access import ACCESS_KEY
 from mesh_sdk.control_topic import POLICIES_KEY, ensure_control_topic, policies_message
 
 
@@ -76,8 +77,9 @@ class JsonFileStore:
 
 
 class KafkaControlPublisher:
-    """Publishes the policies in force on the control topic (keyed `policies`, compacted: a product that
-    starts later reads the latest at once). Raises RuntimeError when the broker did not take it."""
+    """Publishes on the control topic (compacted: a product that starts later reads the latest at once)
+    the policies in force (keyed `policies`) and the access list (keyed `access`). Raises RuntimeError
+    when the broker did not take a message."""
 
     def __init__(self, settings: MeshSettings) -> None:
         self.settings = settings
@@ -85,6 +87,12 @@ class KafkaControlPublisher:
         self._producer: Any = None
 
     def publish(self, policies: PolicySet) -> None:
+        self._send(POLICIES_KEY, policies_message(policies.version, policies.digest, directives(policies)))
+
+    def publish_access(self, message: dict[str, Any]) -> None:
+        self._send(ACCESS_KEY, json.dumps(message).encode())
+
+    def _send(self, key: bytes, value: bytes) -> None:
         if self._producer is None:
             ensure_control_topic(self.settings)
             self._producer = kafka.producer(self.settings)
@@ -94,11 +102,10 @@ class KafkaControlPublisher:
             if err is not None:
                 failures.append(str(err))
 
-        value = policies_message(policies.version, policies.digest, directives(policies))
-        self._producer.produce(self.topic, key=POLICIES_KEY, value=value, on_delivery=delivered)
+        self._producer.produce(self.topic, key=key, value=value, on_delivery=delivered)
         left = self._producer.flush(10)
         if left or failures:
-            raise RuntimeError(f"the policies were not published on {self.topic}: {failures or 'timed out'}")
+            raise RuntimeError(f"{key.decode()} was not published on {self.topic}: {failures or 'timed out'}")
 
     def close(self) -> None:
         if self._producer is not None:

@@ -18,13 +18,16 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 
+from mesh_access import AccessService
 from mesh_catalog import graphql_api, portal
+from mesh_catalog.access_api import mount_access
 from mesh_catalog.audit_browser import AuditLog
 from mesh_catalog.entries import CatalogEntry, MalformedDocument, Status
 from mesh_catalog.lineage import UnknownNode
 from mesh_catalog.registry import UnknownProduct
 from mesh_catalog.runs import MalformedEvent
 from mesh_catalog.service import CatalogService, Compliance, FetchFailed, RegistrationRefused
+from mesh_sdk.http_errors import validation_problem
 
 
 class Registration(BaseModel):
@@ -43,9 +46,16 @@ class BadRequest(Exception):
         super().__init__(message)
 
 
-def build_app(service: CatalogService, audit: AuditLog | None = None, registry_url: str | None = None) -> FastAPI:
-    """The REST API, the GraphQL API at /graphql and the web portal at /portal (which shows the audit
-    log when given one)."""
+def build_app(
+    service: CatalogService,
+    audit: AuditLog | None = None,
+    registry_url: str | None = None,
+    access: AccessService | None = None,
+    platform_token: str | None = None,
+) -> FastAPI:
+    """The REST API, the GraphQL API at /graphql, the access API at /access (given an access service
+    and the platform token) and the web portal at /portal (which shows the audit log and access when
+    given them)."""
     app = FastAPI(
         title="Data product catalog",
         description="Every product of the mesh: registered at its start, re-read every pull, never deleted.",
@@ -53,14 +63,8 @@ def build_app(service: CatalogService, audit: AuditLog | None = None, registry_u
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        # FastAPI's own 422 lists pydantic's internals; a client wants the field and the problem.
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"] if p not in ("body", "query", "path"))
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'] if p not in ('body', 'query', 'path')) or 'body'}: {e['msg']}"
-            for e in exc.errors()
-        )
-        return _error(400, f"bad request: {problems}", field or None)
+        field, problem = validation_problem(exc)
+        return _error(400, problem, field)
 
     @app.exception_handler(BadRequest)
     async def _bad(_request: Request, exc: BadRequest) -> JSONResponse:
@@ -236,7 +240,9 @@ def build_app(service: CatalogService, audit: AuditLog | None = None, registry_u
         }
 
     graphql_api.mount(app, service)  # the same service over GraphQL, at /graphql (GraphiQL in a browser)
-    portal.mount(app, service, audit, registry_url)  # and for people, at /portal
+    if access is not None and platform_token is not None:
+        mount_access(app, access, platform_token)
+    portal.mount(app, service, audit, registry_url, access)  # and for people, at /portal
     return app
 
 

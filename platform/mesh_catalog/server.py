@@ -11,6 +11,8 @@ from pathlib import Path
 
 import uvicorn
 
+from mesh_access import AccessService
+from mesh_access.platform_token import platform_token
 from mesh_adapters.lakehouse import iceberg_catalog
 from mesh_audit.log_table import AuditTable
 from mesh_catalog.adapters import HttpDocumentSource, JsonFileStore, KafkaControlPublisher
@@ -27,6 +29,11 @@ def state_path(settings: MeshSettings) -> Path:
     return settings.home / "catalog" / "registrations.json"
 
 
+def access_path(settings: MeshSettings) -> Path:
+    """Consumer identities (key hashes only), access requests and decisions."""
+    return settings.home / "catalog" / "access.json"
+
+
 class CatalogServer:
     def __init__(self, settings: MeshSettings, *, port: int | None = None, pull_every_s: float | None = None) -> None:
         self.host = settings.host
@@ -38,6 +45,8 @@ class CatalogServer:
         self.control = KafkaControlPublisher(settings)
         self._published: str | None = None  # the digest of the policies last published
         self.service = CatalogService(HttpDocumentSource(), JsonFileStore(state_path(settings)), policies=self.policies)
+        self.access = AccessService(JsonFileStore(access_path(settings)), self.control, self.product_owner)
+        self.platform_token = platform_token(settings)
         self.audit = IcebergAuditLog(lambda: AuditTable.load(iceberg_catalog(settings)))
         self.registry_url = settings.schema_registry_url
         self.stopping = threading.Event()
@@ -52,7 +61,7 @@ class CatalogServer:
         """Reload the saved registrations, then serve and pull; returns once the API answers."""
         restored = self.service.load()
         config = uvicorn.Config(
-            build_app(self.service, self.audit, self.registry_url),
+            build_app(self.service, self.audit, self.registry_url, self.access, self.platform_token),
             host=self.host,
             port=self.port,
             log_level="warning",
@@ -77,6 +86,15 @@ class CatalogServer:
             self.policies.version,
             self.policies.digest[:12],
         )
+
+    def product_owner(self, product: str) -> tuple[str, str]:
+        """A product's id and owning team, from its id or its folder name (`subscriptions.customers`)."""
+        for entry in self.service.entries():
+            if product in (entry.id, f"{entry.domain}.{entry.name}"):
+                if entry.owner is None:
+                    raise LookupError(f"{entry.id} names no owner")
+                return entry.id, entry.owner.team
+        raise LookupError(product)
 
     def pull_now(self) -> None:
         self.service.pull()
@@ -114,6 +132,7 @@ class CatalogServer:
         while not self.stopping.is_set():
             try:
                 self.follow_policies()
+                self.access.publish()  # until the broker has taken the newest access list
                 self.service.pull()
             except Exception:
                 log.exception("a pull failed; the next one comes in %g s", self.pull_every_s)

@@ -25,6 +25,16 @@ err_console = Console(stderr=True)
 console = Console()
 
 
+def no_catalog(endpoint: str, exc: Exception) -> typer.Exit:
+    """Say that no catalog answers, and how to start one; the command exits with 1."""
+    err_console.print(
+        f"[bold red]error:[/] no catalog at {endpoint} ({exc}): start the mesh (mesh demo) or the catalog "
+        "(mesh catalog run)",
+        highlight=False,
+    )
+    return typer.Exit(1)
+
+
 @catalog_app.command("run")
 def run_catalog(
     port: Annotated[int | None, typer.Option(help="HTTP port (env MESH_PRODUCT_CATALOG_PORT; default 18090)")] = None,
@@ -78,12 +88,7 @@ def lineage(
     try:
         answer = httpx.get(settings.product_catalog_endpoint + path, params=params, timeout=30)
     except httpx.HTTPError as exc:
-        err_console.print(
-            f"[bold red]error:[/] no catalog at {settings.product_catalog_endpoint} ({exc}): start the "
-            "mesh (mesh demo) or the catalog (mesh catalog run)",
-            highlight=False,
-        )
-        raise typer.Exit(1) from None
+        raise no_catalog(settings.product_catalog_endpoint, exc) from None
     if answer.status_code != 200:
         err_console.print(f"[bold red]error:[/] {answer.json().get('error', answer.text)}", highlight=False)
         raise typer.Exit(1)

@@ -14,9 +14,11 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from mesh_cli.access import access_app
 from mesh_cli.audit import audit_app
 from mesh_cli.catalog import catalog_app
 from mesh_cli.cdc import cdc_app
+from mesh_cli.demo_access import ANALYST, demo_access, key_path
 from mesh_cli.generate import generate_app
 from mesh_cli.run import run as run_product
 from mesh_config import MeshSettings, load_settings
@@ -31,6 +33,7 @@ app.add_typer(generate_app, name="generate", help="Realistic traffic for the pro
 app.add_typer(cdc_app, name="cdc", help="Change data capture of the operational databases.")
 app.add_typer(audit_app, name="audit", help="The immutable change audit log: run, verify, history.")
 app.add_typer(catalog_app, name="catalog", help="The data product catalog: run it.")
+app.add_typer(access_app, name="access", help="Who may read which product: identities, requests, grants.")
 console = Console()
 err_console = Console(stderr=True)
 
@@ -253,7 +256,12 @@ def demo(
     for workload in workloads:
         workload.wait(timeout=120)
     _wait_for_the_mesh(settings)
-    _print_demo(settings)
+    with console.status("issuing the demo analyst's API key and grants"):
+        key = demo_access(settings)
+    console.print(
+        f"[green]✓[/] consumer {ANALYST} granted every product (PII masked); its key is in {key_path(settings)}"
+    )
+    _print_demo(settings, key)
 
 
 def _get(port: int, path: str) -> Any:
@@ -349,7 +357,7 @@ def retrain(
     console.print(f"{product}: refresh {result.get('refresh')} committed {result.get('committed', {})}")
 
 
-def _print_demo(settings: MeshSettings) -> None:
+def _print_demo(settings: MeshSettings, key: str) -> None:
     time.sleep(2)  # the last micro-batches commit
     table = Table(title="The products after the traffic")
     table.add_column("product", no_wrap=True, min_width=23)
@@ -368,10 +376,10 @@ def _print_demo(settings: MeshSettings) -> None:
             f"{passed}/{len(report['quality'])} pass",
         )
     console.print(table)
-    _print_tour(demo_ports(settings), settings.product_catalog_endpoint)
+    _print_tour(demo_ports(settings), settings.product_catalog_endpoint, key)
 
 
-def _print_tour(ports: dict[str, ProductPorts], catalog: str) -> None:
+def _print_tour(ports: dict[str, ProductPorts], catalog: str, key: str) -> None:
     http = {name: p.http for name, p in ports.items()}
     playback = _get(http["playback.events"], "/observations")
     engagement = _get(http["engagement.viewing"], "/")
@@ -396,17 +404,21 @@ def _print_tour(ports: dict[str, ProductPorts], catalog: str) -> None:
     def url(name: str) -> str:
         return f"http://127.0.0.1:{http[name]}"
 
+    auth = '-H "Authorization: Bearer $MESH_API_KEY"'
     console.print(
-        "\n[bold]Look around[/] (each product: / discovery, /docs OpenAPI, /graphql, /observations, /metrics):\n"
-        f"  raw       curl '{url('playback.events')}/history?limit=3&sort=-occurred_at'  ·  "
-        f"curl {url('subscriptions.customers')}/customers/42  ·  "
-        f"curl '{url('content.titles')}/titles?kind=film&limit=5'\n"
-        f"  derived   curl '{url('engagement.viewing')}/daily?sort=-watch_seconds&limit=5'  ·  "
-        f"curl '{url('engagement.viewing')}/sessions?customer_id=42'\n"
-        f"  ML        curl '{url('recommendations.next-title')}/recommendations?customer_id=42&sort=rank'  ·  "
-        f"curl {url('recommendations.next-title')}/models  ·  mesh retrain\n"
-        f"  BI / SQL  psql -h 127.0.0.1 -p {ports['content-insights.kpis'].sql} -d content-insights -c 'SELECT * FROM "
-        "content_insights.kpis_genre_daily_v1 ORDER BY watch_hours DESC'\n"
+        "\n[bold]Look around[/] (each product: / discovery, /docs OpenAPI, /graphql, /observations, /metrics).\n"
+        f"Data ports need an API key; the demo analyst's (PII masked):\n  export MESH_API_KEY={key}\n"
+        f"  raw       curl {auth} '{url('playback.events')}/history?limit=3&sort=-occurred_at'  ·  "
+        f"curl {auth} {url('subscriptions.customers')}/customers/42  ·  "
+        f"curl {auth} '{url('content.titles')}/titles?kind=film&limit=5'\n"
+        f"  derived   curl {auth} '{url('engagement.viewing')}/daily?sort=-watch_seconds&limit=5'  ·  "
+        f"curl {auth} '{url('engagement.viewing')}/sessions?customer_id=42'\n"
+        f"  ML        curl {auth} '{url('recommendations.next-title')}/recommendations?customer_id=42&sort=rank'  ·  "
+        f"curl {auth} {url('recommendations.next-title')}/models  ·  mesh retrain\n"
+        f"  BI / SQL  PGPASSWORD=$MESH_API_KEY psql -h 127.0.0.1 -p {ports['content-insights.kpis'].sql} -U {ANALYST} "
+        "-d content-insights -c 'SELECT * FROM content_insights.kpis_genre_daily_v1 ORDER BY watch_hours DESC'\n"
+        "  access    mesh access whoami  ·  mesh access request subscriptions.customers --purpose '...' --pii  ·  "
+        f"the owners' keys: {key_path(load_settings()).parent}\n"
         f"  portal    open {catalog}/portal/  (products, lineage graph, policies, audit log)\n"
         f"  catalog   curl '{catalog}/search?q=watch_seconds'  ·  curl {catalog}/lineage/runs  ·  "
         "mesh catalog lineage urn:mesh:recommendations:next-title:v1/recommendations.title_id\n"

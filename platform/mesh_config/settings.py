@@ -71,6 +71,9 @@ class MeshSettings(BaseSettings):
     # The mesh's global policies (mesh_governance), versioned in the repository; the catalog applies them.
     policies_file: Path = Field(_PROJECT_ROOT / "governance" / "policies.yaml", description="governance policies")
 
+    # Creates consumer identities at the catalog's access API; generated under `home` when not set.
+    platform_token: str | None = Field(None, description="the platform's token (mesh_access.platform_token)")
+
     # Where the catalog publishes the governance policies in force and every product applies them.
     control_topic: str = "mesh.control"
     # OpenLineage run events of every product (mesh_sdk.openlineage_run): by default to the catalog's

@@ -1,7 +1,8 @@
 """The control topic (`mesh.control`, one partition, compacted): how the platform's governance policies
-reach every running product without a restart. The catalog publishes the policies in force under the
-key `policies` whenever they change; each product reads the topic from its start (so a product started
-later gets the latest policies at once) and applies each message as it arrives.
+and access list reach every running product without a restart. The catalog publishes the policies in
+force under the key `policies`, and the identities and grants under the key `access`, whenever they
+change; each product reads the topic from its start (so a product started later gets the latest at once)
+and applies each message as it arrives.
 
 A message the product cannot read is logged and skipped: the policies in force stay as they were."""
 
@@ -16,6 +17,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from mesh_adapters import kafka
 from mesh_config import MeshSettings
+from mesh_sdk.access import ACCESS_KEY, AccessGate
 from mesh_sdk.policy import PolicyState
 
 log = logging.getLogger(__name__)
@@ -48,10 +50,11 @@ def apply_message(policy: PolicyState, value: bytes | None) -> bool:
 
 
 class ControlListener:
-    """A thread that applies the control topic's `policies` messages to the product's policy state."""
+    """A thread that applies the control topic's messages: `policies` to the product's policy state,
+    `access` to its access gate."""
 
-    def __init__(self, settings: MeshSettings, policy: PolicyState, product_id: str) -> None:
-        self.settings, self.policy = settings, policy
+    def __init__(self, settings: MeshSettings, policy: PolicyState, product_id: str, access: AccessGate) -> None:
+        self.settings, self.policy, self.access = settings, policy, access
         self.topic = settings.control_topic
         self.applied = 0
         self._consumer: Consumer | None = None
@@ -75,7 +78,9 @@ class ControlListener:
             message = self._consumer.poll(0.5)
             if message is None or message.error() is not None:
                 continue
-            if message.key() == POLICIES_KEY and apply_message(self.policy, message.value()):
+            appliers = {POLICIES_KEY: lambda v: apply_message(self.policy, v), ACCESS_KEY: self.access.apply_message}
+            apply = appliers.get(message.key() or b"")
+            if apply is not None and apply(message.value()):
                 self.applied += 1
 
     def stop(self) -> bool:

@@ -38,7 +38,7 @@ from mesh_sdk.policy import PolicyState
 from mesh_sdk.port_threads import PortThreads, close_producers
 from mesh_sdk.product import DataProduct
 from mesh_sdk.quality import table_checks
-from mesh_sdk.query import HistoryReader, HotCopy, mask_columns, snapshots_as_of, snapshots_relation
+from mesh_sdk.query import HistoryReader, HotCopy, mask_columns, sql_views
 from mesh_sdk.rest import build_app
 from mesh_sdk.runtime import RuntimeOptions
 from mesh_sdk.serving import serving_urls
@@ -154,22 +154,14 @@ class DerivedRuntime:
     def mount_graphql(self, app: FastAPI) -> None:
         graphql.mount(app, self)
 
-    def sql_views(self, as_of: str | None = None) -> dict[str, str]:
-        """Every output table under its qualified name (as of `as_of` when given), and each table's
-        snapshots."""
-        views: dict[str, str] = {}
-        snapshots = snapshots_as_of(self.readers, as_of)
-        for port, reader in self.readers.items():
-            qualified = self.product.descriptor.table(port)
-            views[qualified] = reader.relation(snapshots[port])
-            views[f"{qualified}_snapshots"] = snapshots_relation(reader)
-            # Time travel over the wire protocol: the most recent snapshots as views of their own.
-            for earlier in reader.snapshots()[-self.options.sql_snapshot_views :]:
-                views[f"{qualified}_at_{earlier.snapshot_id}"] = reader.relation(earlier.snapshot_id)
-        return views
+    def sql_views(self, as_of: str | None = None, hide: frozenset[str] = frozenset()) -> dict[str, str]:
+        """Every output table under its qualified name, as of `as_of` when given, `hide` masked."""
+        return sql_views(self.readers, self.product.descriptor.table, as_of, hide, self.options.sql_snapshot_views)
 
-    def sql_query(self, sql: str, params: list[Any], as_of: str | None = None) -> pa.Table:
-        return self.ports.query(sql, params, as_of)
+    def sql_query(
+        self, sql: str, params: list[Any], as_of: str | None = None, hide: frozenset[str] = frozenset()
+    ) -> pa.Table:
+        return self.ports.query(sql, params, as_of, hide)
 
     def _versions(self) -> dict[str, str | None]:
         """The input snapshots of the last complete refresh and the snapshot each table reached, for the
@@ -424,4 +416,4 @@ class DerivedRuntime:
         if busy:
             log.warning("threads still running at stop (%s): their Kafka clients are left open", ", ".join(busy))
             return
-        close_producers((self.producer, self.ports.publisher.producer))
+        close_producers((self.producer, *self.ports.producers()))

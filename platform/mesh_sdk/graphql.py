@@ -1,18 +1,30 @@
 """The GraphQL output port, its types generated from the contract: the same rows, filters,
-pagination and time travel as REST, with GraphiQL to explore them."""
+pagination and time travel as REST, with GraphiQL to explore them. The same API key and grants as
+REST, the same PII masking; queries deeper, wider (aliases) or longer than any real question over a
+product's tables are refused before they run."""
 
 # No `from __future__ import annotations` here: strawberry reads the resolvers' annotations, which
 # name types built at run time, so they must be real objects rather than strings.
 import dataclasses
 import datetime as dt
 import inspect
-from typing import TYPE_CHECKING, Any, NewType
+from typing import TYPE_CHECKING, Annotated, Any, NewType
 
 import strawberry
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI, Request
+from fastapi.security import HTTPAuthorizationCredentials
+from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 from strawberry.fastapi import GraphQLRouter
 
+from mesh_access import Access
+from mesh_sdk.access import AccessGate
 from mesh_sdk.query import FILTER_OPS, HistoryReader, QueryError
+from mesh_sdk.rest import API_KEY, BEARER, consumer_dependency
+
+# Generous for any honest question (GraphiQL's own introspection query is 13 deep), fatal to bombs.
+MAX_DEPTH = 15
+MAX_ALIASES = 50
+MAX_TOKENS = 5000
 
 if TYPE_CHECKING:
     from mesh_sdk.serving import Served as ProductRuntime
@@ -103,17 +115,24 @@ def _table_fields(rt: "ProductRuntime", port: str, reader: HistoryReader) -> tup
             filters[key] = ",".join(map(str, value)) if op == "in" else str(value)
         return filters
 
-    def rows(where: Any = None, sort: Any = None, first: Any = 100, after: Any = None, as_of: Any = None) -> Any:
+    gate = rt.ports.access
+
+    def rows(
+        info: Any, where: Any = None, sort: Any = None, first: Any = 100, after: Any = None, as_of: Any = None
+    ) -> Any:
+        access = _access(info)
         try:
-            page = reader.page(to_filters(where), sort, first, after, as_of)
+            page = reader.page(to_filters(where), sort, first, after, as_of, gate.hidden(access))
         except QueryError as exc:
             raise ValueError(str(exc)) from None
+        gate.read(access, "graphql", port, len(page.items))
         return page_type(
             items=[to_row(r) for r in page.items], next_cursor=page.next_cursor, snapshot_id=page.snapshot_id
         )
 
     # strawberry reads the resolvers' annotations: the generated types, not what a type checker can see.
     rows.__annotations__ = {
+        "info": strawberry.Info,
         "where": filter_type | None,
         "sort": str | None,
         "first": int,
@@ -126,16 +145,21 @@ def _table_fields(rt: "ProductRuntime", port: str, reader: HistoryReader) -> tup
     key_args = ["key"] if len(reader.key_columns) == 1 else list(reader.key_columns)
 
     def by_key(**arguments: Any) -> Any:
+        access = _access(arguments["info"])
         try:
-            found = reader.lookup([str(arguments[a]) for a in key_args], arguments.get("as_of"))
+            found = reader.lookup([str(arguments[a]) for a in key_args], arguments.get("as_of"), gate.hidden(access))
         except QueryError as exc:
             raise ValueError(str(exc)) from None
+        gate.read(access, "graphql", port, 1 if found else 0)
         return to_row(found) if found else None
 
-    parameters = [inspect.Parameter(a, inspect.Parameter.KEYWORD_ONLY, annotation=str) for a in key_args]
+    parameters = [inspect.Parameter("info", inspect.Parameter.KEYWORD_ONLY, annotation=strawberry.Info)]
+    parameters += [inspect.Parameter(a, inspect.Parameter.KEYWORD_ONLY, annotation=str) for a in key_args]
     parameters.append(inspect.Parameter("as_of", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=str | None))
     by_key.__signature__ = inspect.Signature(parameters, return_annotation=row_type | None)  # type: ignore[attr-defined]
-    by_key.__annotations__ = {a: str for a in key_args} | {"as_of": str | None, "return": row_type | None}
+    by_key.__annotations__ = (
+        {"info": strawberry.Info} | {a: str for a in key_args} | {"as_of": str | None, "return": row_type | None}
+    )
 
     def snapshots() -> list[Snapshot]:
         return [
@@ -172,8 +196,36 @@ def build_schema(rt: "ProductRuntime") -> strawberry.Schema:
                 ("snapshots", strawberry.field(resolver=snapshots, description=f"Snapshots of {port}, usable as asOf"))
             )
     query = strawberry.type(type("Query", (), {"__annotations__": {}, **dict(fields)}))
-    return strawberry.Schema(query=query, scalar_overrides={})
+    limits = [
+        lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
+        lambda: MaxAliasesLimiter(MAX_ALIASES),
+        lambda: MaxTokensLimiter(MAX_TOKENS),
+    ]
+    return strawberry.Schema(query=query, scalar_overrides={}, extensions=limits)
+
+
+def _access(info: Any) -> Access:
+    access: Access | None = info.context.get("access")
+    if access is None:  # only GraphiQL's page is served without a key, and it runs no query
+        raise ValueError("no API key: send `Authorization: Bearer <key>`")
+    return access
+
+
+def _context_getter(gate: AccessGate) -> Any:
+    check = consumer_dependency(gate, "graphql", "graphql")
+
+    def context(
+        request: Request,
+        bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)],
+        api_key: Annotated[str | None, Depends(API_KEY)],
+    ) -> dict[str, Any]:
+        if request.method == "GET" and "query" not in request.query_params:
+            return {"access": None}  # the GraphiQL page; its queries carry the key (its Headers tab)
+        return {"access": check(bearer, api_key)}
+
+    return context
 
 
 def mount(app: FastAPI, rt: "ProductRuntime") -> None:
-    app.include_router(GraphQLRouter(build_schema(rt), graphql_ide="graphiql"), prefix="/graphql")
+    router = GraphQLRouter(build_schema(rt), graphql_ide="graphiql", context_getter=_context_getter(rt.ports.access))
+    app.include_router(router, prefix="/graphql")

@@ -54,6 +54,9 @@ class PolicyState:
         self.history: list[PolicyUpdate] = []
         self._listeners: list[Callable[[frozenset[str]], None]] = []
 
+    def columns_of(self, classification: str) -> frozenset[str]:
+        return frozenset(c for c, k in self._classes.items() if k == classification.lower())
+
     @property
     def masked(self) -> frozenset[str]:
         return self.manual | (self.platform.masked if self.platform else frozenset())

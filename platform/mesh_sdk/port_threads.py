@@ -1,6 +1,6 @@
 """What every running product runs beside the engine that feeds it (Kafka ingestion or derivation):
 the HTTP ports (REST, GraphQL, discovery, observation, control), the PostgreSQL wire port with its
-views kept current, and the observation publisher."""
+views kept current, the access gate every output port asks, and the observation publisher."""
 
 from __future__ import annotations
 
@@ -17,10 +17,13 @@ from fastapi import FastAPI
 
 from mesh_adapters import kafka
 from mesh_config import MeshSettings
+from mesh_sdk.access import AccessGate
+from mesh_sdk.access_log import KafkaAccessLog
 from mesh_sdk.control_topic import ControlListener
 from mesh_sdk.observe import ObservationPublisher, Observer
 from mesh_sdk.openlineage_run import RunReporter, Versions
 from mesh_sdk.registration import register_with_catalog
+from mesh_sdk.sql_access import sql_login
 from mesh_sql.engine import SqlEngine
 from mesh_sql.pgwire import PgWireServer
 
@@ -30,7 +33,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-Views = Callable[[str | None], dict[str, str]]  # relation name -> SQL, as of a snapshot or time (None: now)
+# relation name -> SQL, as of a snapshot or time (None: now), with some columns masked for one consumer
+Views = Callable[[str | None, frozenset[str]], dict[str, str]]
 
 
 class PortThreads:
@@ -48,14 +52,22 @@ class PortThreads:
         self.http_port = options.http_port
         self.catalog_url = settings.product_catalog_endpoint
         self.publisher = ObservationPublisher(observer, kafka.producer(settings), options.observe_interval_s)
-        self.control = ControlListener(settings, policy, observer.product.id)
+        product = observer.product
+        self.access_log = KafkaAccessLog(settings)
+        self.access = AccessGate(product.id, policy.columns_of("pii"), self.access_log, observer.registry)
+        self.control = ControlListener(settings, policy, product.id, self.access)
         self.lineage = RunReporter(observer.product, settings, versions, lambda: observer.last_commit)
         self.stopping = threading.Event()
         self._connect = connect
         self._views = views
         self._max_rows = options.sql_max_rows
-        self.sql_engine = SqlEngine(connect, views(None), max_rows=self._max_rows, timeout_s=options.sql_timeout_s)
-        self.sql_server = PgWireServer(self.sql_engine, settings.host, options.sql_port)
+        self._timeout_s = options.sql_timeout_s
+        self._engines: dict[frozenset[str], SqlEngine] = {}
+        self._engines_lock = threading.Lock()
+        self.sql_engine = self.engine_for(frozenset())
+        self.sql_server = PgWireServer(
+            self.sql_engine, settings.host, options.sql_port, authenticator=sql_login(self.access, self.engine_for)
+        )
         self._stale = threading.Event()
         self._threads: list[threading.Thread] = []
         self._http: uvicorn.Server | None = None
@@ -65,15 +77,31 @@ class PortThreads:
         connection; the refresher does it at most once a second."""
         self._stale.set()
 
-    def refresh_views_now(self) -> None:
-        self.sql_engine.refresh(self._views(None))
+    def engine_for(self, hide: frozenset[str]) -> SqlEngine:
+        """The SQL engine whose views mask `hide` (one per set of hidden columns: a few at most)."""
+        with self._engines_lock:
+            engine = self._engines.get(hide)
+            if engine is None:
+                engine = SqlEngine(
+                    self._connect, self._views(None, hide), max_rows=self._max_rows, timeout_s=self._timeout_s
+                )
+                self._engines[hide] = engine
+            return engine
 
-    def query(self, sql: str, params: list[Any], as_of: str | None = None) -> pa.Table:
-        """`POST /sql`: the same engine and rules as the PostgreSQL port."""
+    def refresh_views_now(self) -> None:
+        with self._engines_lock:
+            engines = dict(self._engines)
+        for hide, engine in engines.items():
+            engine.refresh(self._views(None, hide))
+
+    def query(
+        self, sql: str, params: list[Any], as_of: str | None = None, hide: frozenset[str] = frozenset()
+    ) -> pa.Table:
+        """`POST /sql`: the same engines and rules as the PostgreSQL port."""
         if as_of:
-            with SqlEngine(self._connect, self._views(as_of), max_rows=self._max_rows) as engine:
+            with SqlEngine(self._connect, self._views(as_of, hide), max_rows=self._max_rows) as engine:
                 return engine.execute(sql, params).table
-        return self.sql_engine.execute(sql, params).table
+        return self.engine_for(hide).execute(sql, params).table
 
     def spawn(self, name: str, target: Any) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)
@@ -109,6 +137,10 @@ class PortThreads:
                     log.warning("the SQL port keeps its previous views: %s", exc)
                     self._stale.set()
                 self.stopping.wait(1.0)
+
+    def producers(self) -> list[Producer]:
+        """The Kafka producers of the ports, for the runtime to close with its own."""
+        return [self.publisher.producer, self.access_log.producer]
 
     def stop(self, join_timeout_s: float) -> list[str]:
         """Stop every thread (the engine's too, once it has been told to stop); returns those still

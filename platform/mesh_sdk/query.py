@@ -209,7 +209,7 @@ class HistoryReader:
         if as_of is None or as_of == "":
             current = table.current_snapshot()
             return current.snapshot_id if current else None
-        if as_of.isdigit():
+        if _is_snapshot_id(as_of):
             snapshot = table.snapshot_by_id(int(as_of))
             if snapshot is None or not _readable([snapshot]):
                 raise QueryError(f"as_of: no snapshot {as_of}; list them at /snapshots")
@@ -232,34 +232,41 @@ class HistoryReader:
 
     # --- relations -----------------------------------------------------------------------------------
 
-    def relation(self, snapshot_id: int | None) -> str:
-        """SQL for the history in the lakehouse as of a snapshot, masked columns replaced."""
+    def relation(self, snapshot_id: int | None, hide: frozenset[str] = frozenset()) -> str:
+        """SQL for the history in the lakehouse as of a snapshot, masked columns (the policies' and
+        `hide`, what one consumer may not see) replaced."""
         table = self._table()
         location = table.metadata_location.replace("'", "''")
         scan = f"iceberg_scan('{location}'" + (f", snapshot_from_id={snapshot_id})" if snapshot_id else ")")
         if snapshot_id is None:
             cols = ", ".join(f"CAST(NULL AS VARCHAR) AS {_quote(c)}" for c in self.props)
             return f"(SELECT {cols} WHERE false)"
-        return self._mask(scan)
+        return self._mask(scan, hide)
 
-    def _mask(self, relation: str) -> str:
-        if not self.masked:
+    def mask_for(self, hide: frozenset[str]) -> frozenset[str]:
+        return (self.masked | hide) & frozenset(self.props)
+
+    def _mask(self, relation: str, hide: frozenset[str]) -> str:
+        masked = self.mask_for(hide)
+        if not masked:
             return relation
         # Text is replaced by the mask; other types by NULL, so a column keeps its type on every port.
         replaced = ", ".join(
             f"'{MASK}' AS {_quote(c)}"
             if (self.props[c].logicalType or "string") == "string"
             else f"NULL AS {_quote(c)}"
-            for c in sorted(self.masked)
+            for c in sorted(masked)
         )
         return f"(SELECT * REPLACE ({replaced}) FROM {relation})"
 
-    def _source(self, snapshot_id: int | None) -> tuple[duckdb.DuckDBPyConnection, str]:
+    def _source(
+        self, snapshot_id: int | None, hide: frozenset[str] = frozenset()
+    ) -> tuple[duckdb.DuckDBPyConnection, str]:
         """Where to read a snapshot: the in-memory copy when it holds that snapshot, else the lakehouse."""
         hot = self.hot
         if hot is not None and snapshot_id is not None and hot.holds(snapshot_id):
-            return hot.conn, self._mask(HotCopy.TABLE)
-        return self._duck, self.relation(snapshot_id)
+            return hot.conn, self._mask(HotCopy.TABLE, hide)
+        return self._duck, self.relation(snapshot_id, hide)
 
     def _run(self, sql: str, params: Sequence[Any], conn: duckdb.DuckDBPyConnection | None = None) -> pa.Table:
         cursor = (conn or self._duck).cursor()
@@ -277,6 +284,7 @@ class HistoryReader:
         limit: int,
         cursor: str | None,
         as_of: str | None,
+        hide: frozenset[str] = frozenset(),
     ) -> Page:
         if not 1 <= limit <= self.max_page:
             raise QueryError(f"limit must be between 1 and {self.max_page}")
@@ -293,13 +301,13 @@ class HistoryReader:
             params.extend(_flatten_position(position))
         direction = "DESC" if descending else "ASC"
         order = ", ".join(f"{_quote(c)} {direction}" for c in order_cols)
-        conn, relation = self._source(snapshot_id)
+        conn, relation = self._source(snapshot_id, hide)
         sql = (
             f"SELECT * FROM {relation} "
             + (f"WHERE {' AND '.join(where)} " if where else "")
             + f"ORDER BY {order} LIMIT {limit + 1}"
         )
-        key = ("list", snapshot_id, self.masked, sql, tuple(map(str, params)))
+        key = ("list", snapshot_id, self.mask_for(hide), sql, tuple(map(str, params)))
         rows: list[dict[str, Any]] = self._cached(key, lambda: self._run(sql, params, conn).to_pylist())
         next_cursor = None
         if len(rows) > limit:
@@ -309,15 +317,17 @@ class HistoryReader:
             next_cursor = self._encode_cursor(snapshot_id, [last[c] for c in order_cols], sort_text)
         return Page(rows, next_cursor, snapshot_id)
 
-    def lookup(self, key: Sequence[str], as_of: str | None) -> dict[str, Any] | None:
+    def lookup(
+        self, key: Sequence[str], as_of: str | None, hide: frozenset[str] = frozenset()
+    ) -> dict[str, Any] | None:
         if len(key) != len(self.key_columns):
             raise QueryError(f"a key has {len(self.key_columns)} part(s): {', '.join(self.key_columns)}")
         snapshot_id = self.resolve_snapshot(as_of)
         where = " AND ".join(f"CAST({_quote(c)} AS VARCHAR) = ?" for c in self.key_columns)
-        conn, relation = self._source(snapshot_id)
+        conn, relation = self._source(snapshot_id, hide)
         sql = f"SELECT * FROM {relation} WHERE {where} LIMIT 1"
         rows: list[dict[str, Any]] = self._cached(
-            ("lookup", snapshot_id, self.masked, *key), lambda: self._run(sql, list(key), conn).to_pylist()
+            ("lookup", snapshot_id, self.mask_for(hide), *key), lambda: self._run(sql, list(key), conn).to_pylist()
         )
         return rows[0] if rows else None
 
@@ -410,6 +420,11 @@ class HistoryReader:
             raise QueryError("cursor: not a cursor this port issued; start again without one") from None
 
 
+def _is_snapshot_id(as_of: str) -> bool:
+    # str.isdigit() also accepts digits int() refuses ("²"): only ASCII digits name a snapshot.
+    return as_of.isascii() and as_of.isdigit()
+
+
 def _flatten_position(position: list[Any]) -> list[Any]:
     """Parameters for the keyset condition built by `_after`, in its order."""
     out: list[Any] = []
@@ -437,6 +452,28 @@ def snapshots_relation(reader: HistoryReader) -> str:
     )
 
 
+def sql_views(
+    readers: Mapping[str, HistoryReader],
+    name_of: Callable[[str], str],
+    as_of: str | None,
+    hide: frozenset[str],
+    recent_snapshots: int,
+) -> dict[str, str]:
+    """The relations the SQL port serves: every table under its qualified name (`name_of(port)`), as
+    of `as_of` when given, with `hide` masked; each table's snapshots (`<table>_snapshots`); and its
+    most recent snapshots as views of their own (`<table>_at_<snapshot id>`), for clients that cannot
+    pass `as_of`."""
+    views: dict[str, str] = {}
+    snapshots = snapshots_as_of(readers, as_of)
+    for port, reader in readers.items():
+        qualified = name_of(port)
+        views[qualified] = reader.relation(snapshots[port], hide)
+        views[f"{qualified}_snapshots"] = snapshots_relation(reader)
+        for earlier in reader.snapshots()[-recent_snapshots:] if recent_snapshots else []:
+            views[f"{qualified}_at_{earlier.snapshot_id}"] = reader.relation(earlier.snapshot_id, hide)
+    return views
+
+
 def snapshots_as_of(readers: Mapping[str, HistoryReader], as_of: str | None) -> dict[str, int | None]:
     """Each table's snapshot for one `as_of` of a product with several tables. A snapshot id names a
     snapshot of one of them; the others are read as they were when it was committed (empty if they
@@ -444,14 +481,14 @@ def snapshots_as_of(readers: Mapping[str, HistoryReader], as_of: str | None) -> 
     if as_of is None or as_of == "" or len(readers) == 1:
         return {port: reader.resolve_snapshot(as_of) for port, reader in readers.items()}
     when = as_of
-    if as_of.isdigit():
+    if _is_snapshot_id(as_of):
         owner = next((r for r in readers.values() if r.has_snapshot(int(as_of))), None)
         if owner is None:
             raise QueryError(f"as_of: no snapshot {as_of} in any of {', '.join(readers)}; list them at /snapshots")
         when = next(s.committed_at for s in owner.snapshots() if s.snapshot_id == int(as_of)).isoformat()
     resolved: dict[str, int | None] = {}
     for port, reader in readers.items():
-        if as_of.isdigit() and reader.has_snapshot(int(as_of)):
+        if _is_snapshot_id(as_of) and reader.has_snapshot(int(as_of)):
             resolved[port] = int(as_of)
             continue
         try:

@@ -1,5 +1,9 @@
 """The REST output port, generated from the contract: list with filters, sorting and cursor
-pagination, lookup by key, time travel, snapshots, SQL, discovery, observation and control."""
+pagination, lookup by key, time travel, snapshots, SQL, discovery, observation and control.
+
+Rows (lists, lookups, SQL) need a consumer's API key with a grant for the product; PII columns are
+masked unless a grant includes PII. Discovery, observation, snapshots and metrics describe the product,
+not its data, and stay open: the catalog and monitoring read them."""
 
 from __future__ import annotations
 
@@ -12,10 +16,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 import pyarrow as pa
 from fastapi import Body, Depends, FastAPI, Header, HTTPException, Path, Query, Request, Response
 from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 
+from mesh_access import Access, Denied
+from mesh_sdk.access import AccessGate, statement_digest
+from mesh_sdk.http_errors import validation_problem
 from mesh_sdk.policy import PolicyUpdate
 from mesh_sdk.product import dump
 from mesh_sdk.query import FILTER_OPS, HistoryReader, QueryError
@@ -34,6 +43,26 @@ class SqlRequest(BaseModel):
     as_of: str | None = Field(None, description="snapshot id or ISO-8601 time")
 
 
+BEARER = HTTPBearer(auto_error=False, description="a consumer's API key (mesh access consumer create)")
+API_KEY = APIKeyHeader(name="X-API-Key", auto_error=False, description="the same key, for clients without Bearer")
+
+
+def consumer_dependency(gate: AccessGate, port: str, resource: str) -> Callable[..., Access]:
+    """A FastAPI dependency: the caller's access to the product, or 401/403 naming what is wrong."""
+
+    def access(
+        bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)],
+        api_key: Annotated[str | None, Depends(API_KEY)],
+    ) -> Access:
+        try:
+            return gate.check(api_key or (bearer.credentials if bearer else None), port, resource)
+        except Denied as exc:
+            headers = {"WWW-Authenticate": 'Bearer realm="mesh"'} if exc.status == 401 else None
+            raise HTTPException(exc.status, exc.message, headers=headers) from None
+
+    return access
+
+
 def build_app(rt: ProductRuntime) -> FastAPI:
     d = rt.product.descriptor
     app = FastAPI(
@@ -46,18 +75,28 @@ def build_app(rt: ProductRuntime) -> FastAPI:
     async def _bad_query(_request: Request, exc: QueryError) -> JSONResponse:
         return JSONResponse(status_code=400, content={"error": str(exc)})
 
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        field, problem = validation_problem(exc)
+        return JSONResponse(status_code=400, content={"error": problem, "field": field})
+
     @app.get("/", summary="Discovery: descriptor, contract, schemas, ports and example queries")
     def discovery() -> dict[str, Any]:
-        return dump(rt.product) | {"ports": rt.port_urls(), "policy": rt.policy.describe()} | rt.discovery_extras()
+        return (
+            dump(rt.product)
+            | {"ports": rt.port_urls(), "policy": rt.policy.describe(), "access": gate.describe()}
+            | rt.discovery_extras()
+        )
 
     @app.get("/health", summary="Liveness")
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
+    gate = rt.ports.access
     for name, reader in rt.served_tables().items():
         app.add_api_route(
             f"/{name}",
-            _list_endpoint(reader),
+            _list_endpoint(name, reader, gate),
             methods=["GET"],
             summary=f"List {name} rows",
             description="Filter with `column=value` or `column__op=value` (op: ne, gt, gte, lt, lte, "
@@ -65,7 +104,7 @@ def build_app(rt: ProductRuntime) -> FastAPI:
         )
         app.add_api_route(
             "/" + "/".join([name, *(f"{{{c}}}" for c in _key_params(reader))]),
-            _lookup_endpoint(name, reader),
+            _lookup_endpoint(name, reader, gate),
             methods=["GET"],
             summary=f"One {name} row by {', '.join(reader.key_columns)}",
         )
@@ -75,12 +114,19 @@ def build_app(rt: ProductRuntime) -> FastAPI:
         return [s.__dict__ for s in rt.reader.snapshots()]
 
     @app.post("/sql", summary="A read-only SQL query over the product's tables (JSON or Arrow)")
-    def sql(request: Annotated[SqlRequest, Body()]) -> Response:
+    def sql(
+        request: Annotated[SqlRequest, Body()],
+        # A default rather than Annotated: postponed annotations cannot name this function's locals.
+        access: Access = Depends(consumer_dependency(gate, "sql_http", "sql")),  # noqa: B008
+    ) -> Response:
         try:
-            result = rt.sql_query(request.sql, request.params, request.as_of)
+            result = rt.sql_query(request.sql, request.params, request.as_of, gate.hidden(access))
         except SqlError as exc:
             status = 403 if isinstance(exc, SqlRefused) else 400
             return JSONResponse(status_code=status, content={"error": str(exc), "sqlstate": exc.sqlstate})
+        except QueryError as exc:  # a malformed as_of
+            return JSONResponse(status_code=400, content={"error": str(exc)})
+        gate.read(access, "sql_http", statement_digest(request.sql), result.num_rows)
         if request.format == "arrow":
             sink = pa.BufferOutputStream()
             with pa.ipc.new_stream(sink, result.schema) as writer:
@@ -137,11 +183,16 @@ def build_app(rt: ProductRuntime) -> FastAPI:
     return app
 
 
-def _list_endpoint(reader: HistoryReader) -> Callable[..., dict[str, Any]]:
+def _list_endpoint(table: str, reader: HistoryReader, gate: AccessGate) -> Callable[..., dict[str, Any]]:
     """A list handler whose query parameters are the contract's columns and their operators, so the
     OpenAPI document describes every filter with the contract's words."""
     params = [
         inspect.Parameter("request", inspect.Parameter.KEYWORD_ONLY, annotation=Request),
+        inspect.Parameter(
+            "access",
+            inspect.Parameter.KEYWORD_ONLY,
+            annotation=Annotated[Access, Depends(consumer_dependency(gate, "rest", table))],
+        ),
         inspect.Parameter(
             "sort",
             inspect.Parameter.KEYWORD_ONLY,
@@ -196,7 +247,11 @@ def _list_endpoint(reader: HistoryReader) -> Callable[..., dict[str, Any]]:
                 f"(op: {', '.join(o for o in FILTER_OPS if o)}, in) on {', '.join(reader.props)}"
             )
         filters = {q: str(kwargs[p]) for p, q in filter_names if kwargs.get(p) is not None}
-        page = reader.page(filters, kwargs["sort"], kwargs["limit"], kwargs["cursor"], kwargs["as_of"])
+        access: Access = kwargs["access"]
+        page = reader.page(
+            filters, kwargs["sort"], kwargs["limit"], kwargs["cursor"], kwargs["as_of"], gate.hidden(access)
+        )
+        gate.read(access, "rest", table, len(page.items))
         return {"items": page.items, "next_cursor": page.next_cursor, "snapshot_id": page.snapshot_id}
 
     list_rows.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
@@ -208,18 +263,27 @@ def _key_params(reader: HistoryReader) -> list[str]:
     return ["key"] if len(reader.key_columns) == 1 else list(reader.key_columns)
 
 
-def _lookup_endpoint(name: str, reader: HistoryReader) -> Any:
+def _lookup_endpoint(name: str, reader: HistoryReader, gate: AccessGate) -> Any:
     names = _key_params(reader)
 
     def lookup(**kwargs: Any) -> dict[str, Any]:
         key = [str(kwargs[n]) for n in names]
-        row = reader.lookup(key, kwargs["as_of"])
+        access: Access = kwargs["access"]
+        row = reader.lookup(key, kwargs["as_of"], gate.hidden(access))
+        gate.read(access, "rest", name, 0 if row is None else 1)
         if row is None:
             wanted = ", ".join(f"{c}={k}" for c, k in zip(reader.key_columns, key, strict=True))
             raise HTTPException(404, f"no {name} row with {wanted}")
         return row
 
     params = [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, annotation=Annotated[str, Path()]) for n in names]
+    params.append(
+        inspect.Parameter(
+            "access",
+            inspect.Parameter.KEYWORD_ONLY,
+            annotation=Annotated[Access, Depends(consumer_dependency(gate, "rest", name))],
+        )
+    )
     params.append(
         inspect.Parameter(
             "as_of",

@@ -29,7 +29,7 @@ from mesh_sdk.policy import PolicyState
 from mesh_sdk.port_threads import PortThreads, close_producers
 from mesh_sdk.product import DataProduct
 from mesh_sdk.quality import record_rules, table_checks
-from mesh_sdk.query import HistoryReader, HotCopy, mask_columns, snapshots_as_of, snapshots_relation
+from mesh_sdk.query import HistoryReader, HotCopy, mask_columns, sql_views
 from mesh_sdk.rest import build_app
 from mesh_sdk.serving import serving_urls
 from mesh_sdk.stream_recovery import missing_rows, newest_published_batch
@@ -245,21 +245,16 @@ class ProductRuntime:
 
     # --- SQL -------------------------------------------------------------------------------------------
 
-    def sql_views(self, as_of: str | None = None) -> dict[str, str]:
-        """The relations SQL users may query: the history (masked) as of the current snapshot, or of
-        `as_of`, under its qualified and short names, plus the table's snapshots."""
+    def sql_views(self, as_of: str | None = None, hide: frozenset[str] = frozenset()) -> dict[str, str]:
+        """The relations SQL users may query: the served tables (masked) as of the current snapshot, or
+        of `as_of`, and their snapshots."""
         tables = self.served_tables()
-        snapshots = snapshots_as_of(tables, as_of)
-        views = {self.product.descriptor.table(port): r.relation(snapshots[port]) for port, r in tables.items()}
-        qualified = self.product.descriptor.table(self.product.served_port)
-        # Time travel over the wire protocol: the most recent snapshots as views of their own.
-        for earlier in self.reader.snapshots()[-self.options.sql_snapshot_views :]:
-            views[f"{qualified}_at_{earlier.snapshot_id}"] = self.reader.relation(earlier.snapshot_id)
-        views[f"{qualified}_snapshots"] = snapshots_relation(self.reader)
-        return views
+        return sql_views(tables, self.product.descriptor.table, as_of, hide, self.options.sql_snapshot_views)
 
-    def sql_query(self, sql: str, params: list[Any], as_of: str | None = None) -> pa.Table:
-        return self.ports.query(sql, params, as_of)
+    def sql_query(
+        self, sql: str, params: list[Any], as_of: str | None = None, hide: frozenset[str] = frozenset()
+    ) -> pa.Table:
+        return self.ports.query(sql, params, as_of, hide)
 
     # --- life cycle ------------------------------------------------------------------------------------
 
@@ -291,7 +286,7 @@ class ProductRuntime:
             log.warning("threads still running at stop (%s): their Kafka clients are left open", ", ".join(busy))
             return
         ingestor = self.ingestor
-        close_producers((ingestor.stream_producer, ingestor.deadletter_producer, self.ports.publisher.producer))
+        close_producers((ingestor.stream_producer, ingestor.deadletter_producer, *self.ports.producers()))
         try:
             ingestor.consumer.close()
         except Exception as exc:

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from mesh_config import MeshSettings
 from mesh_sdk.observe import Observer
 from mesh_sdk.policy import PolicyState
+from mesh_sdk.port_threads import PortThreads
 from mesh_sdk.product import DataProduct
 from mesh_sdk.query import HistoryReader
 
@@ -25,6 +26,7 @@ class Served(Protocol):
     policy: PolicyState
     control_token: str
     options: RuntimeOptions
+    ports: PortThreads
 
     def served_tables(self) -> dict[str, HistoryReader]: ...
 
@@ -32,7 +34,9 @@ class Served(Protocol):
 
     def port_urls(self) -> dict[str, str]: ...
 
-    def sql_query(self, sql: str, params: list[Any], as_of: str | None = None) -> pa.Table: ...
+    def sql_query(
+        self, sql: str, params: list[Any], as_of: str | None = None, hide: frozenset[str] = frozenset()
+    ) -> pa.Table: ...
 
     def mount_graphql(self, app: FastAPI) -> None: ...
 

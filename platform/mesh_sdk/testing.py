@@ -43,9 +43,25 @@ def running_product(folder: Path, settings: MeshSettings, **options: object) -> 
         runtime.stop()
 
 
-def http_client(runtime: Served, timeout_s: float = 60) -> httpx.Client:
-    """A client of the product's HTTP ports (REST, GraphQL, discovery, observation, control)."""
-    return httpx.Client(base_url=f"http://127.0.0.1:{runtime.options.http_port}", timeout=timeout_s)
+def consumer_key(runtime: Served, consumer: str = "tester", *, pii: bool = True) -> str:
+    """An API key known to this process alone, with a grant on the product (including PII unless
+    `pii` is False): tests of a product need no catalog to be let in."""
+    return runtime.ports.access.admit(consumer, pii=pii, purpose="the product's tests")
+
+
+def http_client(runtime: Served, timeout_s: float = 60, *, key: str | None = None) -> httpx.Client:
+    """A client of the product's HTTP ports (REST, GraphQL, discovery, observation, control), sending
+    `key` (by default a test consumer's, granted PII; "" sends none)."""
+    key = consumer_key(runtime) if key is None else key
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    return httpx.Client(base_url=f"http://127.0.0.1:{runtime.options.http_port}", timeout=timeout_s, headers=headers)
+
+
+def sql_dsn(runtime: Served, consumer: str = "tester", *, key: str | None = None) -> str:
+    """A PostgreSQL URL of the product's SQL port: the consumer logs in with its API key as password."""
+    password = consumer_key(runtime, consumer) if key is None else key
+    domain = runtime.product.descriptor.domain
+    return f"postgresql://{consumer}:{password}@127.0.0.1:{runtime.options.sql_port}/{domain}"
 
 
 def table_rows(settings: MeshSettings, name: str, snapshot: int | None = None) -> list[dict[str, Any]]:
@@ -139,8 +155,7 @@ def run_example_query(runtime: Served, http: httpx.Client, path: Path) -> Any:
     response = http.post("/sql", json={"sql": text.strip().rstrip(";")})
     assert response.status_code == 200, response.text
     rows = response.json()["rows"]
-    dsn = f"postgresql://analyst@127.0.0.1:{runtime.options.sql_port}/{runtime.product.descriptor.domain}"
-    with psycopg.connect(dsn, autocommit=True) as conn:
+    with psycopg.connect(sql_dsn(runtime), autocommit=True) as conn:
         assert len(conn.execute(text).fetchall()) == len(rows), "the PostgreSQL port gives the same answer"
     return rows
 
@@ -148,3 +163,25 @@ def run_example_query(runtime: Served, http: httpx.Client, path: Path) -> Any:
 def example_rows(runtime: Served, name: str) -> list[dict[str, Any]]:
     """The rows an example SQL query of the product's catalogue answers now."""
     return sql_rows(runtime, example_query(runtime, name).text)
+
+
+def publish_grant(settings: MeshSettings, consumer: str, products: Sequence[str], *, pii: bool = True) -> str:
+    """On a stack of one's own (a benchmark's, a test running product processes, no catalog): publish an
+    access list granting `consumer` the products (ids) on the control topic, as the catalog would, and
+    return its key. Any catalog publishing later replaces it."""
+    from mesh_access import AccessBook
+    from mesh_catalog.adapters import KafkaControlPublisher
+
+    now = datetime.now(UTC)
+    book = AccessBook()
+    _, key = book.create_consumer(consumer, "Benchmarks", "", now)
+    owner, _ = book.create_consumer("platform-owner", "platform", "", now)
+    for product in products:
+        request = book.request(consumer, product, "benchmarking the mesh", pii, now)
+        book.decide(request.id, owner, "platform", True, "", now)
+    publisher = KafkaControlPublisher(settings)
+    try:
+        publisher.publish_access(book.access_list().to_message())
+    finally:
+        publisher.close()
+    return key

@@ -53,7 +53,7 @@ def whole_mesh(settings: MeshSettings, products: Path, customers: int, titles: i
     """The data product catalog and every product of `products` running (source-aligned first), then
     6,000 playback events (some late, some duplicated) from `customers` viewers over `titles` titles, and
     100 legacy transactions. Products report their runs every second, so lineage shows them at once."""
-    from mesh_catalog.server import CatalogServer, state_path
+    from mesh_catalog.server import CatalogServer, access_path, state_path
     from mesh_generate import Imperfections, PlaybackSimulator, PlaybackTraffic, Population, send_traffic
     from mesh_generate.kafka_sink import KafkaPlaybackSink
     from mesh_generate.playback_sessions import Catalogue
@@ -61,6 +61,7 @@ def whole_mesh(settings: MeshSettings, products: Path, customers: int, titles: i
 
     settings = settings.replaced(lineage_every_s=1.0)
     state_path(settings).unlink(missing_ok=True)  # an earlier session's registrations
+    access_path(settings).unlink(missing_ok=True)  # and its consumers
     with ExitStack() as stack:
         catalog = CatalogServer(settings, pull_every_s=2.0)
         catalog.start()

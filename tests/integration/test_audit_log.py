@@ -75,6 +75,7 @@ class Lane:
             object_prefix=self.prefix,
             cdc_pattern=rf"^cdc\.t{self.tag}\..+",
             stream_pattern=rf"^a{self.tag}\.[a-z][a-z0-9_-]*\.stream\.v[0-9]+$",
+            access_pattern=rf"^access{self.tag}$",
             deadletter_topic=self.dlq,
             retention=timedelta(days=1),
             metadata_refresh_ms=1000,

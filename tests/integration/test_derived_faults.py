@@ -44,7 +44,7 @@ from mesh_sdk.derivation import Inputs, Update
 from mesh_sdk.derived_runtime import PROGRESS, REFRESH, DerivedRuntime
 from mesh_sdk.history import ensure_table
 from mesh_sdk.product import load_product
-from mesh_sdk.testing import eventually, free_port, running_product
+from mesh_sdk.testing import eventually, free_port, http_client, running_product
 from mesh_sdk.typing_map import iceberg_schema
 from mesh_sdk.upstream import NotIncremental, UpstreamTable
 from mesh_stack import Stack
@@ -482,9 +482,9 @@ def test_a_refresh_whose_derivation_raises_changes_nothing_and_the_ports_keep_se
         playback.send()
         assert fired.wait(60)
         assert (dict(runtime.seen), crash_state(settings)) == before
-        base = f"http://{settings.host}:{runtime.options.http_port}"
-        assert httpx.get(f"{base}/health", timeout=10).status_code == 200
-        assert httpx.get(f"{base}/daily", timeout=10).status_code == 200
+        with http_client(runtime, 10) as http:
+            assert http.get("/health").status_code == 200
+            assert http.get("/daily").status_code == 200
         snapshot = caught_up(playback, runtime)
         assert progress(catalog)["refresh"] > before[1].progress["refresh"]
     assert_outputs_correct(settings, snapshot)

@@ -6,7 +6,8 @@ the internet, and every page reads without the script (it only adds highlighting
 Pages: home (domains, products, health at a glance), a product (descriptor, contract with PII badges
 and column lineage, schemas, ports with copy-paste examples, example queries, observation charts,
 snapshots, scorecard, latest run), lineage (the whole mesh as a graph, and one column's chain),
-policies and their violations, the audit log, and search."""
+policies and their violations, access (consumers, requests awaiting their owners, grants), the audit
+log, and search."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
+from mesh_access import AccessService
 from mesh_catalog.audit_browser import AuditLog, AuditUnavailable, audit_page
 from mesh_catalog.entries import CatalogEntry, Status
 from mesh_catalog.lineage import UnknownNode
@@ -41,7 +43,11 @@ PREFIX = "/portal"
 
 
 def mount(
-    app: FastAPI, service: CatalogService, audit: AuditLog | None = None, registry_url: str | None = None
+    app: FastAPI,
+    service: CatalogService,
+    audit: AuditLog | None = None,
+    registry_url: str | None = None,
+    access: AccessService | None = None,
 ) -> None:
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.globals.update(prefix=PREFIX, box_w=BOX_W, box_h=BOX_H)
@@ -174,6 +180,21 @@ def mount(
                 error = str(exc)
         return page(
             request, "audit.html", title="Audit log", page=shown, error=error, key=key, source=source, sources=sources
+        )
+
+    @app.get(f"{PREFIX}/access", response_class=HTMLResponse, include_in_schema=False)
+    def access_page(request: Request) -> HTMLResponse:
+        if access is None:
+            return page(request, "error.html", 404, title="Access", message="This catalog serves no access API.")
+        requests = sorted(access.requests(), key=lambda r: r.requested_at, reverse=True)
+        return page(
+            request,
+            "access.html",
+            title="Access",
+            consumers=access.consumers(),
+            pending=[r for r in requests if r.status == "pending"],
+            decided=[r for r in requests if r.status != "pending"],
+            owners={e.id: e.owner.team if e.owner else "—" for e in service.entries()},
         )
 
     @app.get(f"{PREFIX}/graphql", response_class=HTMLResponse, include_in_schema=False)

@@ -2,6 +2,6 @@
 clients query a product's tables through `mesh_sql.SqlEngine`."""
 
 from mesh_sql.pgwire.server import DEFAULT_PORT, PgWireServer, serve
-from mesh_sql.pgwire.session import PasswordChecker
+from mesh_sql.pgwire.session import Authenticator, LoginRefused, Queryable
 
-__all__ = ["DEFAULT_PORT", "PasswordChecker", "PgWireServer", "serve"]
+__all__ = ["DEFAULT_PORT", "Authenticator", "LoginRefused", "PgWireServer", "Queryable", "serve"]

@@ -13,7 +13,7 @@ from typing import Any
 
 from mesh_sql.engine import SqlEngine
 from mesh_sql.pgwire import codec
-from mesh_sql.pgwire.session import PasswordChecker, Session
+from mesh_sql.pgwire.session import Authenticator, Session
 
 log = logging.getLogger(__name__)
 
@@ -21,9 +21,10 @@ DEFAULT_PORT = 5433
 
 
 class PgWireServer:
-    """Serves an engine to PostgreSQL clients (psql, psycopg, JDBC, BI tools). With a
-    `password_checker` clients must send a cleartext password (use it only on loopback or behind
-    TLS termination); without one every client is trusted."""
+    """Serves an engine to PostgreSQL clients (psql, psycopg, JDBC, BI tools). With an `authenticator`
+    clients must send a cleartext password (use it only on loopback or behind TLS termination), and
+    each session queries what the authenticator returns for its user; without one every client is
+    trusted with the engine."""
 
     def __init__(
         self,
@@ -31,13 +32,13 @@ class PgWireServer:
         host: str = "127.0.0.1",
         port: int = DEFAULT_PORT,
         *,
-        password_checker: PasswordChecker | None = None,
+        authenticator: Authenticator | None = None,
         max_workers: int = 8,
     ) -> None:
         self.engine = engine
         self.host = host
         self._requested_port = port
-        self._password_checker = password_checker
+        self._authenticator = authenticator
         self._executor = ThreadPoolExecutor(max_workers, thread_name_prefix="mesh-sql-query")
         self._server: asyncio.Server | None = None
         self._sessions: dict[int, Session] = {}
@@ -97,7 +98,7 @@ class PgWireServer:
                 self._executor,
                 process_id=process_id,
                 secret=secrets.randbelow(2**31),
-                password_checker=self._password_checker,
+                authenticator=self._authenticator,
             )
             self._sessions[process_id] = session
             try:
@@ -173,8 +174,8 @@ def serve(
     host: str = "127.0.0.1",
     port: int = DEFAULT_PORT,
     *,
-    password_checker: PasswordChecker | None = None,
+    authenticator: Authenticator | None = None,
 ) -> None:
     """Serve the engine on host:port until interrupted."""
-    server = PgWireServer(engine, host, port, password_checker=password_checker)
+    server = PgWireServer(engine, host, port, authenticator=authenticator)
     asyncio.run(server.serve_forever())

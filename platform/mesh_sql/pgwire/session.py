@@ -5,20 +5,42 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
-from mesh_sql.engine import Cancellation, SqlEngine
+from mesh_sql.engine import Cancellation, Column, QueryResult
 from mesh_sql.errors import SqlError
+from mesh_sql.guard import CheckedQuery
 from mesh_sql.pgwire import codec
 from mesh_sql.pgwire.commands import REPORTED_PARAMETERS, LocalStatement, local_statement, split_statements
 from mesh_sql.pgwire.results import Outcome, fields_of, local_fields, local_outcome, query_outcome
 from mesh_sql.pgwire.types import TEXT, decode_param
 
-PasswordChecker = Callable[[str, str], bool]
-"""Called with (user, password); True lets the client in."""
+
+class Queryable(Protocol):
+    """What a session runs its queries on: an SqlEngine, or one consumer's view of it."""
+
+    def check(self, sql: str) -> CheckedQuery: ...
+
+    def describe(self, sql: str) -> tuple[Column, ...]: ...
+
+    def execute(
+        self, sql: str, params: Sequence[object] = (), *, cancellation: Cancellation | None = None
+    ) -> QueryResult: ...
+
+
+class LoginRefused(Exception):
+    """Raised by an authenticator: the client is turned away with this SQLSTATE and message."""
+
+    def __init__(self, message: str, sqlstate: str = "28P01") -> None:
+        self.message, self.sqlstate = message, sqlstate
+        super().__init__(message)
+
+
+Authenticator = Callable[[str, str], Queryable]
+"""Called with (user, password): what that user may query, or LoginRefused."""
 
 _T = TypeVar("_T")
 _FLUSH_BYTES = 256 * 1024
@@ -56,14 +78,14 @@ class Session:
 
     def __init__(
         self,
-        engine: SqlEngine,
+        engine: Queryable,
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
         executor: Executor,
         *,
         process_id: int,
         secret: int,
-        password_checker: PasswordChecker | None = None,
+        authenticator: Authenticator | None = None,
     ) -> None:
         self._engine = engine
         self._reader = reader
@@ -71,7 +93,7 @@ class Session:
         self._executor = executor
         self.process_id = process_id
         self.secret = secret
-        self._password_checker = password_checker
+        self._authenticator = authenticator
         self._cancellation = Cancellation()
         self._out: list[bytes] = []
         self._out_bytes = 0
@@ -107,7 +129,7 @@ class Session:
             await self._flush()
             return False
         user = startup.params.get("user", "")
-        if self._password_checker is not None and not await self._authenticate(user):
+        if self._authenticator is not None and not await self._authenticate(user):
             return False
         self._send(codec.authentication_ok())
         unsupported = [name for name in startup.params if name.startswith("_pq_.")]
@@ -128,11 +150,13 @@ class Session:
         message = await codec.read_message(self._reader)
         if not isinstance(message, codec.Password):
             raise codec.ProtocolViolation("expected a password message")
-        checker = self._password_checker
-        assert checker is not None
-        if await self._in_thread(checker, user, message.password):
+        authenticator = self._authenticator
+        assert authenticator is not None
+        try:
+            self._engine = await self._in_thread(authenticator, user, message.password)
             return True
-        self._send(codec.fatal_response("28P01", f'password authentication failed for user "{user}"'))
+        except LoginRefused as exc:
+            self._send(codec.fatal_response(exc.sqlstate, exc.message))
         await self._flush()
         return False
 

@@ -6,12 +6,11 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-import httpx
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 from mesh_sdk.runtime import ProductRuntime
-from mesh_sdk.testing import eventually, state_matches
+from mesh_sdk.testing import eventually, http_client, state_matches
 from mesh_sources.content import ContentWorkload
 
 from .conftest import COLUMNS, SEEDED_TITLES, database_titles
@@ -40,7 +39,7 @@ def test_the_catalogue_follows_the_content_teams_events(titles_product: ProductR
     everything = titles_product.ingestor.table.scan(selected_fields=("event_id",)).to_arrow()["event_id"].to_pylist()
     assert len(everything) == len(set(everything)) >= SEEDED_TITLES
 
-    with httpx.Client(base_url=f"http://127.0.0.1:{titles_product.options.http_port}") as http:
+    with http_client(titles_product) as http:
         some = next(iter(database_titles(settings).values()))
         assert http.get(f"/titles/{some['title_id']}").json()["name"] == some["name"]
         assert http.get("/changes", params={"title_id": some["title_id"]}).json()["items"]

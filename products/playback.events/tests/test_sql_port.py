@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ import pyarrow as pa
 import pytest
 
 from mesh_sdk.runtime import ProductRuntime
-from mesh_sdk.testing import eventually
+from mesh_sdk.testing import consumer_key, eventually, sql_dsn
 
 pytestmark = pytest.mark.integration
 TABLE = "playback.events_history_v1"
@@ -27,7 +28,7 @@ def _psql() -> Path:
 
 @pytest.fixture
 def dsn(product: ProductRuntime) -> str:
-    return f"postgresql://analyst@127.0.0.1:{product.options.sql_port}/playback"
+    return sql_dsn(product)
 
 
 def _session_count(dsn: str, session: str) -> int:
@@ -67,7 +68,7 @@ def test_psql_sees_the_same_rows(product: ProductRuntime, session_events: list[d
             "-p",
             str(product.options.sql_port),
             "-U",
-            "analyst",
+            "tester",
             "-d",
             "playback",
             "-c",
@@ -77,6 +78,7 @@ def test_psql_sees_the_same_rows(product: ProductRuntime, session_events: list[d
         text=True,
         timeout=60,
         check=False,
+        env={**os.environ, "PGPASSWORD": consumer_key(product)},  # the API key is the password
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "20"

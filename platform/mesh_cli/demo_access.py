@@ -1,0 +1,75 @@
+"""`mesh demo`'s consumers: an analyst granted every product without PII, through the real path (its
+requests approved by an identity of each owning team), so the tour's commands work with one key."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from mesh_access.platform_token import platform_token
+from mesh_config import MeshSettings
+
+ANALYST = "demo-analyst"
+PURPOSE = "mesh demo: learning the data mesh"
+
+
+def key_path(settings: MeshSettings) -> Path:
+    return settings.home / "access" / f"{ANALYST}.key"
+
+
+def _slug(team: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", team.lower()).strip("-")[:50] + "-owner"
+
+
+def _keep(path: Path, key: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as out:
+        out.write(key)
+
+
+def demo_access(settings: MeshSettings) -> str:
+    """The demo analyst's key (issued, or rotated if the analyst exists from an earlier demo), with a
+    grant on every registered product; owners' keys are kept beside it for the labs."""
+    token = platform_token(settings)
+    with httpx.Client(base_url=settings.product_catalog_endpoint, timeout=30) as api:
+
+        def identity(consumer: str, team: str) -> str:
+            made = api.post(
+                "/access/consumers", json={"id": consumer, "team": team}, headers={"Authorization": f"Bearer {token}"}
+            )
+            if made.status_code == 409:  # from an earlier demo: a fresh key instead
+                made = api.post(
+                    f"/access/consumers/{consumer}/keys", json={}, headers={"Authorization": f"Bearer {token}"}
+                )
+            made.raise_for_status()
+            key: str = made.json()["api_key"]
+            _keep(settings.home / "access" / f"{consumer}.key", key)
+            return key
+
+        analyst = identity(ANALYST, "Learners")
+        granted = {g["product"] for g in api.get("/access/grants", params={"consumer": ANALYST}).json()}
+        owners: dict[str, str] = {}
+        products: list[dict[str, Any]] = api.get("/products").json()
+        for product in products:
+            team = (product.get("owner") or {}).get("team")
+            if not team or product["id"] in granted:
+                continue
+            if team not in owners:
+                owners[team] = identity(_slug(team), team)
+            asked = api.post(
+                "/access/requests",
+                json={"product": product["id"], "purpose": PURPOSE, "pii": False},
+                headers={"Authorization": f"Bearer {analyst}"},
+            )
+            if asked.status_code == 201:
+                api.post(
+                    f"/access/requests/{asked.json()['id']}/approve",
+                    json={"note": "granted by mesh demo"},
+                    headers={"Authorization": f"Bearer {owners[team]}"},
+                ).raise_for_status()
+    return analyst

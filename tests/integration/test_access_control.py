@@ -1,0 +1,232 @@
+"""Access control on every port of a running product, through the real path: identities and grants
+made at the catalog's access API, published on the control topic, enforced by the product on REST,
+GraphQL, POST /sql and the PostgreSQL port, and every access appended to the audit log."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+
+from mesh_adapters.lakehouse import iceberg_catalog
+from mesh_audit.log_table import AuditTable
+from mesh_audit.service import AuditService
+from mesh_sdk.runtime import ProductRuntime
+from mesh_sdk.testing import eventually
+from mesh_sdk.testing_mesh import RunningMesh
+
+pytestmark = pytest.mark.integration
+MASK = "***"
+
+
+@dataclass
+class Consumers:
+    """Keys of: `masked` (a grant without PII), `pii` (a grant with PII), `owner` (no grant here)."""
+
+    masked: str
+    pii: str
+    owner: str
+    names: dict[str, str]
+
+
+@pytest.fixture(scope="module")
+def customers(running_mesh: RunningMesh) -> ProductRuntime:
+    runtime: ProductRuntime = running_mesh["subscriptions.customers"]
+    return runtime
+
+
+@pytest.fixture(scope="module")
+def catalog_api(running_mesh: RunningMesh) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=running_mesh.catalog.url, timeout=30) as client:
+        yield client
+
+
+def _create(api: httpx.Client, token: str, consumer: str, team: str) -> str:
+    made = api.post("/access/consumers", json={"id": consumer, "team": team}, headers=_bearer(token))
+    assert made.status_code == 201, made.text
+    key: str = made.json()["api_key"]
+    return key
+
+
+def _bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+@pytest.fixture(scope="module")
+def consumers(running_mesh: RunningMesh, catalog_api: httpx.Client, customers: ProductRuntime) -> Consumers:
+    token = running_mesh.catalog.platform_token
+    tag = uuid.uuid4().hex[:6]
+    names = {"masked": f"analyst-{tag}", "pii": f"support-{tag}", "owner": f"subs-owner-{tag}"}
+    masked = _create(catalog_api, token, names["masked"], "Marketing analytics")
+    pii = _create(catalog_api, token, names["pii"], "Customer support")
+    owner = _create(catalog_api, token, names["owner"], customers.product.descriptor.owner.team)
+    assert catalog_api.post("/access/consumers", json={"id": "x", "team": "t"}).status_code == 401
+    for key, with_pii in ((masked, False), (pii, True)):
+        asked = catalog_api.post(
+            "/access/requests",
+            json={"product": "subscriptions.customers", "purpose": "churn analysis", "pii": with_pii},
+            headers=_bearer(key),
+        )
+        assert asked.status_code == 201, asked.text
+        refused = catalog_api.post(f"/access/requests/{asked.json()['id']}/approve", json={}, headers=_bearer(key))
+        assert refused.status_code == 403, "only the owning team approves"
+        approved = catalog_api.post(f"/access/requests/{asked.json()['id']}/approve", json={}, headers=_bearer(owner))
+        assert approved.status_code == 200 and approved.json()["status"] == "approved", approved.text
+    return Consumers(masked, pii, owner, names)
+
+
+def _rest(runtime: ProductRuntime, key: str | None, path: str = "/customers", **params: Any) -> httpx.Response:
+    headers = _bearer(key) if key else {}
+    return httpx.get(f"http://127.0.0.1:{runtime.options.http_port}{path}", params=params, headers=headers, timeout=30)
+
+
+def _graphql(runtime: ProductRuntime, key: str | None, query: str) -> httpx.Response:
+    headers = _bearer(key) if key else {}
+    url = f"http://127.0.0.1:{runtime.options.http_port}/graphql"
+    return httpx.post(url, json={"query": query}, headers=headers, timeout=30)
+
+
+def _dsn(runtime: ProductRuntime, user: str, password: str) -> str:
+    return f"postgresql://{user}:{password}@127.0.0.1:{runtime.options.sql_port}/subscriptions?connect_timeout=10"
+
+
+def _table(runtime: ProductRuntime) -> str:
+    return runtime.product.descriptor.table(runtime.product.served_port)
+
+
+@pytest.fixture(scope="module")
+def published(customers: ProductRuntime, consumers: Consumers) -> Consumers:
+    """Once the product has the catalog's access list (the control topic takes a moment)."""
+    eventually(lambda: _rest(customers, consumers.pii, limit=1).status_code == 200, attempts=100, pause_s=0.3)
+    return consumers
+
+
+def test_every_port_refuses_a_missing_or_invalid_key(customers: ProductRuntime, published: Consumers) -> None:
+    for key in (None, "", "mk_aaaaaaaaaaaa_" + "A" * 43, "garbage"):
+        answer = _rest(customers, key)
+        assert answer.status_code == 401, answer.text
+        assert answer.headers["www-authenticate"].startswith("Bearer")
+        assert _graphql(customers, key, "{ customers(first: 1) { items { email } } }").status_code == 401
+        assert _rest(customers, key, "/customers/1").status_code == 401
+    sql = httpx.post(f"http://127.0.0.1:{customers.options.http_port}/sql", json={"sql": "SELECT 1"}, timeout=30)
+    assert sql.status_code == 401
+    with pytest.raises(psycopg.OperationalError, match="not valid"):
+        psycopg.connect(_dsn(customers, published.names["pii"], "mk_aaaaaaaaaaaa_" + "A" * 43))
+    with pytest.raises(psycopg.OperationalError, match=r"no API key|password"):
+        psycopg.connect(_dsn(customers, published.names["pii"], ""))
+    with pytest.raises(psycopg.OperationalError, match="connect as user"):
+        psycopg.connect(_dsn(customers, "someone-else", published.pii))
+    assert _rest(customers, None, "/health").status_code == 200, "the product still serves"
+
+
+def test_a_consumer_without_a_grant_is_forbidden_on_every_port(customers: ProductRuntime, published: Consumers) -> None:
+    answer = _rest(customers, published.owner)
+    assert answer.status_code == 403 and "mesh access request" in answer.json()["detail"]
+    assert _graphql(customers, published.owner, "{ customers(first: 1) { items { email } } }").status_code == 403
+    with pytest.raises(psycopg.OperationalError, match="no grant"):
+        psycopg.connect(_dsn(customers, published.names["owner"], published.owner))
+
+
+def test_pii_is_masked_without_a_pii_grant_and_the_same_on_every_port(
+    customers: ProductRuntime, published: Consumers
+) -> None:
+    table = _table(customers)
+    for key, name, masked in ((published.masked, "masked", True), (published.pii, "pii", False)):
+        rows = _rest(customers, key, limit=5, sort="customer_id").json()["items"]
+        assert rows, "the product holds customers"
+        first = rows[0]
+        assert (first["email"] == MASK) is masked and (first["full_name"] == MASK) is masked
+        assert first["customer_id"] is not None, "keys are never masked"
+        looked_up = _rest(customers, key, f"/customers/{first['customer_id']}").json()
+        data = _graphql(
+            customers, key, f'{{ customersByKey(key: "{first["customer_id"]}") {{ email fullName birthYear }} }}'
+        ).json()["data"]["customersByKey"]
+        sql_http = httpx.post(
+            f"http://127.0.0.1:{customers.options.http_port}/sql",
+            json={
+                "sql": f"SELECT email, birth_year FROM {table} WHERE customer_id = $1",
+                "params": [first["customer_id"]],
+            },
+            headers=_bearer(key),
+            timeout=30,
+        ).json()["rows"][0]
+        with psycopg.connect(_dsn(customers, published.names[name], key)) as conn:
+            wire = conn.execute(
+                f"SELECT email, birth_year FROM {table} WHERE customer_id = %s", [first["customer_id"]]
+            ).fetchone()
+        assert looked_up["email"] == data["email"] == sql_http[0] == (wire or [None])[0] == first["email"]
+        assert (looked_up["birth_year"] is None) is masked and (wire or [0, None])[1] == looked_up["birth_year"]
+        filtered = _rest(customers, key, email=first["email"]).json()["items"]
+        assert masked or filtered, "a PII grant can filter on PII"
+
+
+def test_a_revoked_key_is_shut_out_of_every_port_even_an_open_session(
+    running_mesh: RunningMesh, catalog_api: httpx.Client, customers: ProductRuntime, published: Consumers
+) -> None:
+    # A key of its own, so the other tests keep theirs.
+    rotated = catalog_api.post(
+        f"/access/consumers/{published.names['masked']}/keys",
+        json={"grace_seconds": 3600},
+        headers=_bearer(published.masked),
+    )
+    assert rotated.status_code == 201, rotated.text
+    doomed = rotated.json()["api_key"]
+    eventually(lambda: _rest(customers, doomed, limit=1).status_code == 200, attempts=100, pause_s=0.3)
+    session = psycopg.connect(_dsn(customers, published.names["masked"], doomed), autocommit=True)
+    assert session.execute("SELECT 1").fetchone() == (1,)
+    key_id = doomed.split("_")[1]
+    assert catalog_api.delete(f"/access/keys/{key_id}", headers=_bearer(doomed)).status_code == 200
+    eventually(lambda: _rest(customers, doomed).status_code == 401, attempts=100, pause_s=0.3)
+    assert "revoked" in _rest(customers, doomed).json()["detail"]
+    assert _graphql(customers, doomed, "{ customers(first: 1) { items { email } } }").status_code == 401
+    with pytest.raises(psycopg.Error, match="revoked"):
+        session.execute(f"SELECT count(*) FROM {_table(customers)}")
+    session.close()
+    with pytest.raises(psycopg.OperationalError, match="revoked"):
+        psycopg.connect(_dsn(customers, published.names["masked"], doomed))
+    assert _rest(customers, published.masked, limit=1).status_code == 200, "the grace period keeps the old key"
+
+
+def test_every_data_access_is_appended_to_the_audit_log(running_mesh: RunningMesh, published: Consumers) -> None:
+    """An audit service of this test's own (its own table and objects) reads the access topic."""
+    tag = uuid.uuid4().hex[:8]
+    settings = running_mesh.settings
+    service = AuditService(
+        settings,
+        table_name=f"mesh.audit_access_{tag}_v1",
+        object_prefix=f"tests/{tag}/chain/",
+        cdc_pattern=rf"^cdc\.none{tag}$",
+        stream_pattern=rf"^none{tag}\.x\.stream\.v1$",
+        deadletter_topic=f"mesh.audit.test-{tag}.dlq",
+        group_id=f"audit-access-{tag}",
+        metadata_refresh_ms=1000,
+    )
+    service.start()
+    try:
+        who = published.names["masked"]
+
+        def recorded() -> list[Any]:
+            service.step()
+            table = AuditTable.load(iceberg_catalog(settings), f"mesh.audit_access_{tag}_v1")
+            return [r for r in table.records() if r.entity_key == who]
+
+        wanted = {"read:rest", "read:graphql", "read:sql", "read:sql_http"}
+
+        def all_ports() -> list[Any] | None:
+            found = recorded()
+            return found if {r.operation for r in found} >= wanted else None
+
+        records = eventually(all_ports, attempts=60, pause_s=0.5)
+    finally:
+        service.stop()
+        service.close()
+    product = running_mesh["subscriptions.customers"].product.id
+    assert all(r.source == "mesh.access" and r.source_table == product for r in records)
+    listed = [r for r in records if r.operation == "read:rest" and '"resource":"customers"' in (r.detail or "")]
+    assert any('"rows":5' in (r.detail or "") for r in listed), [r.detail for r in records]
+    assert all(r.expected_hash() == r.hash for r in records)
