@@ -53,7 +53,8 @@ def compose_stack() -> Iterator[MeshSettings]:
 
     from mesh_stack.provision import provision_services
 
-    settings = load_settings()  # compose publishes the embedded defaults on 127.0.0.1
+    # compose publishes the embedded defaults on 127.0.0.1; its broker keeps the image defaults (no SASL)
+    settings = load_settings(kafka_security_protocol="PLAINTEXT")
     with DockerCompose(REPO, compose_file_name="docker-compose.yml", wait=True):
         provision_services(settings)
         yield settings

@@ -74,7 +74,7 @@ def _latency(settings: MeshSettings, rate: float, seconds: float) -> dict[str, A
     keys = AvroWireReader(SchemaRegistryClient({"url": settings.schema_registry_url}))
 
     def watch_topic() -> None:
-        consumer = Consumer({"bootstrap.servers": settings.bootstrap_servers, "group.id": str(uuid.uuid4())})
+        consumer = Consumer({**settings.kafka_client(), "group.id": str(uuid.uuid4())})
         end = consumer.get_watermark_offsets(TopicPartition(TOPIC, 0), timeout=10)[1]
         consumer.assign([TopicPartition(TOPIC, 0, end)])
         while not stop.is_set():
@@ -133,7 +133,7 @@ def _latency(settings: MeshSettings, rate: float, seconds: float) -> dict[str, A
 
 
 def _group_lag(settings: MeshSettings, group: str, topics: list[str]) -> int:
-    consumer = Consumer({"bootstrap.servers": settings.bootstrap_servers, "group.id": group})
+    consumer = Consumer({**settings.kafka_client(), "group.id": group})
     try:
         partitions = [TopicPartition(t, 0) for t in topics]
         committed = consumer.committed(partitions, timeout=10)

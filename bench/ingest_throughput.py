@@ -52,7 +52,7 @@ def baseline(settings: MeshSettings, events: int, batch: int, lean: bool) -> flo
 
     consumer = Consumer(
         {
-            "bootstrap.servers": settings.bootstrap_servers,
+            **settings.kafka_client(),
             "group.id": f"bench-{uuid.uuid4()}",
             "enable.auto.commit": False,
         }

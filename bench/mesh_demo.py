@@ -207,7 +207,7 @@ def _freshness(settings: MeshSettings, env: dict[str, str]) -> dict[str, list[fl
     http = BASE_PORT + 20
     playback, engagement = f"http://127.0.0.1:{http}/history", f"http://127.0.0.1:{http + 4}/daily"
     serializer = AvroSerializer(SchemaRegistryClient({"url": settings.schema_registry_url}), SCHEMA.read_text())
-    producer = Producer({"bootstrap.servers": settings.bootstrap_servers, "acks": "all", "linger.ms": 0})
+    producer = Producer({**settings.kafka_client(), "acks": "all", "linger.ms": 0})
     context = SerializationContext(INPUT_TOPIC, MessageField.VALUE)
     seconds = PROBES * 8 + 30
     traffic = subprocess.Popen(

@@ -39,7 +39,7 @@ def fill_topic(settings: MeshSettings, events: int) -> None:
     serializer = AvroSerializer(SchemaRegistryClient({"url": settings.schema_registry_url}), SCHEMA.read_text())
     producer = Producer(
         {
-            "bootstrap.servers": settings.bootstrap_servers,
+            **settings.kafka_client(),
             "linger.ms": 20,
             "acks": "all",
             "enable.idempotence": True,

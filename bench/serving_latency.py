@@ -50,7 +50,7 @@ def measure_freshness(
     # Baseline: a bare consumer on the input topic, from its end.
     consumer = Consumer(
         {
-            "bootstrap.servers": settings.bootstrap_servers,
+            **settings.kafka_client(),
             "group.id": f"bench-{uuid.uuid4()}",
             "auto.offset.reset": "latest",
         }

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -26,6 +26,27 @@ class Publisher(Protocol):
         ...
 
 
+class Broker(Protocol):
+    """The event backbone's own access control (Kafka: SCRAM credentials and ACLs)."""
+
+    def set_password(self, consumer: str, key: str) -> None:
+        """The consumer authenticates with this key from now on (its previous one stops working)."""
+        ...
+
+    def remove(self, consumer: str) -> None: ...
+
+    def allow(self, topics: Mapping[str, set[str]]) -> None:
+        """Exactly these consumers may read exactly these topics (and use consumer groups named
+        `<consumer>.…`); every other consumer's ACLs go."""
+        ...
+
+
+class Topics(Protocol):
+    def __call__(self, product: str) -> tuple[list[str], bool]:
+        """A product's Kafka output topics, and whether they carry PII (LookupError: no such product)."""
+        ...
+
+
 class Owners(Protocol):
     def __call__(self, product: str) -> tuple[str, str]:
         """A product's id and owning team from an id or a name (`subscriptions.customers`); LookupError
@@ -40,8 +61,12 @@ class AccessService:
         publisher: Publisher | None,
         owners: Owners,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        broker: Broker | None = None,
+        topics: Topics | None = None,
     ) -> None:
         self.store, self.publisher, self.owners, self.clock = store, publisher, owners, clock
+        self.broker, self.topics = broker, topics
+        self.broker_version: int | None = None  # the book's version the broker's ACLs reflect
         state = store.load()
         self.book = AccessBook.from_state(state) if state else AccessBook()
         self.published_version: int | None = None
@@ -51,8 +76,42 @@ class AccessService:
         self.store.save(self.book.to_state())
         self.publish()
 
+    def sync_broker(self) -> bool:
+        """Bring the broker's ACLs in line with the grants (once per version); False on failure."""
+        if self.broker is None or self.broker_version == self.book.version:
+            return True
+        try:
+            self.broker.allow(self.kafka_topics())
+        except Exception as exc:
+            log.warning("the broker's ACLs (version %d) are not in line yet: %s", self.book.version, exc)
+            return False
+        self.broker_version = self.book.version
+        return True
+
+    def kafka_topics(self) -> dict[str, set[str]]:
+        """What each consumer may read on Kafka: the streams of the products it holds a grant for. A
+        stream carries whole rows, so one with PII needs a grant that includes PII."""
+        allowed: dict[str, set[str]] = {c: set() for c in self.book.consumers}
+        for grant in self.book.grants():
+            try:
+                topics, pii = self.topics(grant.product) if self.topics else ([], False)
+            except LookupError:
+                continue
+            if grant.pii or not pii:
+                allowed[grant.consumer].update(topics)
+        return allowed
+
+    def _broker_call(self, what: str, call: Callable[[], None]) -> None:
+        if self.broker is None:
+            return
+        try:
+            call()
+        except Exception as exc:  # the key works on every other port; Kafka catches up at the next change
+            log.error("the broker did not take %s: %s", what, exc)
+
     def publish(self) -> bool:
         """Publish the access list unless the products already have this version; False on failure."""
+        self.sync_broker()
         if self.publisher is None or self.published_version == self.book.version:
             return True
         try:
@@ -78,6 +137,9 @@ class AccessService:
         with self._lock:
             created = self.book.create_consumer(consumer_id, team, contact, self.clock())
             self._changed()
+        broker = self.broker
+        if broker is not None:
+            self._broker_call(f"{consumer_id}'s credential", lambda: broker.set_password(consumer_id, created[1]))
         log.info("consumer %s (%s) created", consumer_id, team)
         return created
 
@@ -87,6 +149,9 @@ class AccessService:
         with self._lock:
             rotated = self.book.rotate(consumer_id, self.clock(), timedelta(seconds=grace_s))
             self._changed()
+        broker = self.broker
+        if broker is not None:  # Kafka holds one password a consumer: the newest key, at once
+            self._broker_call(f"{consumer_id}'s new credential", lambda: broker.set_password(consumer_id, rotated[0]))
         return rotated
 
     def revoke_key(self, key_id: str, by: Consumer | None) -> ApiKey:
@@ -97,6 +162,10 @@ class AccessService:
                 raise AccessError(403, f"{by.id} may revoke only its own keys; {key_id} is {key.consumer}'s")
             revoked = self.book.revoke_key(key_id, self.clock())
             self._changed()
+            newest = self.book.keys_of(revoked.consumer)[-1]
+        broker = self.broker
+        if broker is not None and newest.id == key_id:  # it was the consumer's Kafka password
+            self._broker_call(f"removing {revoked.consumer}'s credential", lambda: broker.remove(revoked.consumer))
         return revoked
 
     # --- requests and grants ---------------------------------------------------------------------------

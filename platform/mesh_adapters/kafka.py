@@ -12,7 +12,7 @@ from mesh_config import MeshSettings
 
 
 def admin(settings: MeshSettings) -> AdminClient:
-    return AdminClient({"bootstrap.servers": settings.bootstrap_servers})
+    return AdminClient(settings.kafka_client())
 
 
 def ensure_topics(settings: MeshSettings, names: list[str], partitions: int = 3, **config: str) -> dict[str, int]:
@@ -40,7 +40,7 @@ def ensure_topics(settings: MeshSettings, names: list[str], partitions: int = 3,
 def producer(settings: MeshSettings, **extra: Any) -> Producer:
     return Producer(
         {
-            "bootstrap.servers": settings.bootstrap_servers,
+            **settings.kafka_client(),
             "enable.idempotence": True,
             "acks": "all",
             "linger.ms": 5,
@@ -52,7 +52,7 @@ def producer(settings: MeshSettings, **extra: Any) -> Producer:
 def consumer(settings: MeshSettings, group: str, **extra: Any) -> Consumer:
     return Consumer(
         {
-            "bootstrap.servers": settings.bootstrap_servers,
+            **settings.kafka_client(),
             "group.id": group,
             "enable.auto.commit": False,
             "auto.offset.reset": "earliest",

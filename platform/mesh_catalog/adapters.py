@@ -1,14 +1,30 @@
 """The catalog's driven adapters: discovery documents read over HTTP, registrations kept in a JSON file,
-the policies in force published on the control topic."""
+the policies in force and the access list published on the control topic, consumers' credentials and
+ACLs on the Kafka broker."""
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import httpx
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import (
+    AclBinding,
+    AclBindingFilter,
+    AclOperation,
+    AclPermissionType,
+    AdminClient,
+    ResourcePatternType,
+    ResourceType,
+    ScramCredentialInfo,
+    ScramMechanism,
+    UserScramCredentialDeletion,
+    UserScramCredentialUpsertion,
+)
 
 from mesh_adapters import kafka
 from mesh_catalog.records import UnreadableState
@@ -112,3 +128,79 @@ class KafkaControlPublisher:
             self._producer.flush(5)
             self._producer.close()
             self._producer = None
+
+
+class KafkaBroker:
+    """Consumers' access on the broker itself: a SCRAM credential per consumer (its newest API key), and
+    READ ACLs on the topics its grants allow plus on consumer groups named `<consumer>.…`. Only the ACLs
+    of the book's consumers are touched: the platform's own principal is a super user and has none."""
+
+    MECHANISM = ScramMechanism.SCRAM_SHA_256
+
+    def __init__(self, settings: MeshSettings, consumers: Callable[[], Iterable[str]]) -> None:
+        self.settings = settings
+        self.consumers = consumers  # every consumer the book knows, granted or not
+        self._admin: AdminClient | None = None
+
+    @property
+    def admin(self) -> AdminClient:
+        if self._admin is None:
+            self._admin = kafka.admin(self.settings)
+        return self._admin
+
+    def set_password(self, consumer: str, key: str) -> None:
+        info = ScramCredentialInfo(self.MECHANISM, 8192)
+        for future in self.admin.alter_user_scram_credentials(
+            [UserScramCredentialUpsertion(consumer, info, key.encode())]
+        ).values():
+            future.result(timeout=15)
+
+    def remove(self, consumer: str) -> None:
+        for future in self.admin.alter_user_scram_credentials(
+            [UserScramCredentialDeletion(consumer, self.MECHANISM)]
+        ).values():
+            try:
+                future.result(timeout=15)
+            except KafkaException as exc:
+                if "RESOURCE_NOT_FOUND" not in str(exc):  # already gone
+                    raise
+
+    def allow(self, topics: Mapping[str, set[str]]) -> None:
+        wanted = set()
+        for consumer, names in topics.items():
+            principal = f"User:{consumer}"
+            wanted |= {_acl(ResourceType.TOPIC, name, ResourcePatternType.LITERAL, principal) for name in names}
+            if names:
+                wanted.add(_acl(ResourceType.GROUP, f"{consumer}.", ResourcePatternType.PREFIXED, principal))
+        managed = {f"User:{c}" for c in self.consumers()}
+        everything = AclBindingFilter(
+            ResourceType.ANY, None, ResourcePatternType.ANY, None, None, AclOperation.ANY, AclPermissionType.ANY
+        )
+        present = {_key(b) for b in self.admin.describe_acls(everything).result(timeout=15) if b.principal in managed}
+        missing = [_binding(k) for k in wanted - present]
+        extra = [_filter(k) for k in present - wanted]
+        if missing:
+            for future in self.admin.create_acls(missing).values():
+                future.result(timeout=15)
+        if extra:
+            for future in self.admin.delete_acls(extra).values():
+                future.result(timeout=15)
+
+
+_AclKey = tuple[ResourceType, str, ResourcePatternType, str]
+
+
+def _acl(kind: ResourceType, name: str, pattern: ResourcePatternType, principal: str) -> _AclKey:
+    return (kind, name, pattern, principal)
+
+
+def _key(binding: AclBinding) -> _AclKey:
+    return (binding.restype, binding.name, binding.resource_pattern_type, binding.principal)
+
+
+def _binding(key: _AclKey) -> AclBinding:
+    return AclBinding(key[0], key[1], key[2], key[3], "*", AclOperation.READ, AclPermissionType.ALLOW)
+
+
+def _filter(key: _AclKey) -> AclBindingFilter:
+    return AclBindingFilter(key[0], key[1], key[2], key[3], "*", AclOperation.ANY, AclPermissionType.ANY)

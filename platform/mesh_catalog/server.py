@@ -15,7 +15,7 @@ from mesh_access import AccessService
 from mesh_access.platform_token import platform_token
 from mesh_adapters.lakehouse import iceberg_catalog
 from mesh_audit.log_table import AuditTable
-from mesh_catalog.adapters import HttpDocumentSource, JsonFileStore, KafkaControlPublisher
+from mesh_catalog.adapters import HttpDocumentSource, JsonFileStore, KafkaBroker, KafkaControlPublisher
 from mesh_catalog.api import build_app
 from mesh_catalog.audit_browser import IcebergAuditLog
 from mesh_catalog.service import CatalogService
@@ -27,6 +27,10 @@ log = logging.getLogger(__name__)
 
 def state_path(settings: MeshSettings) -> Path:
     return settings.home / "catalog" / "registrations.json"
+
+
+def _secured(settings: MeshSettings) -> bool:
+    return settings.kafka_security_protocol.upper() != "PLAINTEXT"
 
 
 def access_path(settings: MeshSettings) -> Path:
@@ -45,7 +49,14 @@ class CatalogServer:
         self.control = KafkaControlPublisher(settings)
         self._published: str | None = None  # the digest of the policies last published
         self.service = CatalogService(HttpDocumentSource(), JsonFileStore(state_path(settings)), policies=self.policies)
-        self.access = AccessService(JsonFileStore(access_path(settings)), self.control, self.product_owner)
+        broker = KafkaBroker(settings, lambda: list(self.access.book.consumers)) if _secured(settings) else None
+        self.access = AccessService(
+            JsonFileStore(access_path(settings)),
+            self.control,
+            self.product_owner,
+            broker=broker,
+            topics=self.product_topics,
+        )
         self.platform_token = platform_token(settings)
         self.audit = IcebergAuditLog(lambda: AuditTable.load(iceberg_catalog(settings)))
         self.registry_url = settings.schema_registry_url
@@ -95,6 +106,13 @@ class CatalogServer:
                     raise LookupError(f"{entry.id} names no owner")
                 return entry.id, entry.owner.team
         raise LookupError(product)
+
+    def product_topics(self, product: str) -> tuple[list[str], bool]:
+        """A product's Kafka output topics (by the naming convention) and whether its data holds PII."""
+        entry = self.service.entry(product)  # UnknownProduct is a LookupError
+        major = product.rsplit(":v", 1)[-1]
+        topics = [f"{entry.domain}.{entry.name}.{p.name}.v{major}" for p in entry.output_ports if p.kind == "kafka"]
+        return topics, any(c.pii for c in entry.columns)
 
     def pull_now(self) -> None:
         self.service.pull()

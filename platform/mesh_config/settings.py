@@ -48,6 +48,12 @@ class MeshSettings(BaseSettings):
     kafka_port: int = 19092
     kafka_controller_port: int = 19093
     kafka_bootstrap: str | None = None
+    # Every client authenticates (SASL/SCRAM) and the broker authorizes each request (ACLs). The platform's
+    # own services and products use this principal, a super user; consumers use their own identities.
+    kafka_security_protocol: str = Field("SASL_PLAINTEXT", description="SASL_PLAINTEXT, or PLAINTEXT: no auth")
+    kafka_sasl_mechanism: str = "SCRAM-SHA-256"
+    kafka_user: str = "mesh-platform"
+    kafka_password: str = "mesh-platform-secret"
 
     registry_port: int = 18081
     registry_management_port: int = 18091
@@ -106,6 +112,31 @@ class MeshSettings(BaseSettings):
     @cached_property
     def bootstrap_servers(self) -> str:
         return self.kafka_bootstrap or f"{self.host}:{self.kafka_port}"
+
+    def kafka_client(self, user: str | None = None, password: str | None = None) -> dict[str, str]:
+        """librdkafka settings to reach the broker: as the platform, or as `user` with `password` (a
+        consumer's id and API key)."""
+        config = {"bootstrap.servers": self.bootstrap_servers}
+        if self.kafka_security_protocol.upper() == "PLAINTEXT":
+            return config
+        return config | {
+            "security.protocol": self.kafka_security_protocol,
+            "sasl.mechanisms": self.kafka_sasl_mechanism,
+            "sasl.username": self.kafka_user if user is None else user,
+            "sasl.password": self.kafka_password if user is None else (password or ""),
+        }
+
+    def kafka_java_client(self) -> dict[str, str]:
+        """The same, as a Java client's properties (Kafka Connect, Debezium)."""
+        if self.kafka_security_protocol.upper() == "PLAINTEXT":
+            return {"bootstrap.servers": self.bootstrap_servers}
+        module = "org.apache.kafka.common.security.scram.ScramLoginModule"
+        return {
+            "bootstrap.servers": self.bootstrap_servers,
+            "security.protocol": self.kafka_security_protocol,
+            "sasl.mechanism": self.kafka_sasl_mechanism,
+            "sasl.jaas.config": f'{module} required username="{self.kafka_user}" password="{self.kafka_password}";',
+        }
 
     @cached_property
     def schema_registry_url(self) -> str:

@@ -33,7 +33,7 @@ def playback_schema() -> str:
 
 def ensure_topic(settings: MeshSettings, topic: str, partitions: int = PARTITIONS, timeout_s: float = 5) -> None:
     """Create `topic` unless it exists: the broker does not create topics on first use."""
-    admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers, "log_level": 0})
+    admin = AdminClient({**settings.kafka_client(), "log_level": 0})
     try:
         existing = admin.list_topics(timeout=timeout_s).topics
     except KafkaException:
@@ -80,7 +80,7 @@ class KafkaPlaybackSink:
         registry = SchemaRegistryClient({"url": settings.schema_registry_url})
         producer = Producer(
             {
-                "bootstrap.servers": settings.bootstrap_servers,
+                **settings.kafka_client(),
                 "enable.idempotence": True,
                 "acks": "all",
                 "linger.ms": 5,

@@ -170,7 +170,12 @@ class AccessGate:
             version = self.published.version
             granted = sorted({g.consumer for g in self.published.grants if g.product == self.product_id})
         return {
-            "authentication": "Authorization: Bearer <API key> (HTTP); user <consumer>, password <API key> (SQL)",
+            "authentication": {
+                "http": "Authorization: Bearer <API key> (or X-API-Key: <API key>)",
+                "sql": "user <consumer>, password <API key>",
+                "kafka": "SASL/SCRAM-SHA-256, username <consumer>, password <API key> (the newest); consumer "
+                "groups <consumer>.<anything>; a stream with PII needs a grant with PII",
+            },
             "pii_columns": sorted(self.pii_columns),
             "access_list_version": version,
             "granted_consumers": granted,

@@ -12,6 +12,8 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
+from confluent_kafka import Consumer, KafkaException
+from confluent_kafka.admin import AdminClient
 
 from mesh_adapters.lakehouse import iceberg_catalog
 from mesh_audit.log_table import AuditTable
@@ -230,3 +232,60 @@ def test_every_data_access_is_appended_to_the_audit_log(running_mesh: RunningMes
     listed = [r for r in records if r.operation == "read:rest" and '"resource":"customers"' in (r.detail or "")]
     assert any('"rows":5' in (r.detail or "") for r in listed), [r.detail for r in records]
     assert all(r.expected_hash() == r.hash for r in records)
+
+
+def _stream(settings: Any, user: str, key: str, topic: str) -> tuple[int, str | None]:
+    """Messages a consumer reads from the start of `topic` within a few seconds, and the error if any."""
+    consumer = Consumer(
+        {**settings.kafka_client(user, key), "group.id": f"{user}.tests", "auto.offset.reset": "earliest"}
+    )
+    consumer.subscribe([topic])
+    read, error = 0, None
+    try:
+        for _ in range(40):
+            message = consumer.poll(0.5)
+            if message is None:
+                continue
+            if message.error() is not None:
+                error = message.error().name()
+                break
+            read += 1
+            if read >= 5:
+                break
+    finally:
+        consumer.close()
+    return read, error
+
+
+def _authenticates(settings: Any, user: str, key: str) -> bool:
+    try:
+        AdminClient({**settings.kafka_client(user, key), "log_level": 0}).list_topics(timeout=5)
+    except KafkaException:
+        return False
+    return True
+
+
+def test_kafka_takes_the_same_key_and_allows_what_the_grants_allow(
+    running_mesh: RunningMesh, catalog_api: httpx.Client, customers: ProductRuntime, published: Consumers
+) -> None:
+    settings, names = running_mesh.settings, published.names
+    topic = customers.stream_topic
+    assert _stream(settings, names["pii"], published.pii, topic)[0] > 0, "a grant with PII reads the stream"
+    # The stream carries whole rows, personal data included: without a PII grant it stays closed. (The
+    # consumer's Kafka password is its newest key: an earlier test revoked that one, so a fresh key.)
+    masked = catalog_api.post(
+        f"/access/consumers/{names['masked']}/keys", json={"grace_seconds": 3600}, headers=_bearer(published.masked)
+    ).json()["api_key"]
+    refused = {"TOPIC_AUTHORIZATION_FAILED", "GROUP_AUTHORIZATION_FAILED"}
+    for user, key in ((names["masked"], masked), (names["owner"], published.owner)):
+        read, error = _stream(settings, user, key, topic)
+        assert read == 0 and error in refused, (user, error)
+    assert not _authenticates(settings, names["pii"], "mk_aaaaaaaaaaaa_" + "A" * 43)
+    assert not _authenticates(settings, "nobody", published.pii)
+    # A key of its own, revoked: the broker forgets the credential.
+    rotated = catalog_api.post(
+        f"/access/consumers/{names['pii']}/keys", json={"grace_seconds": 3600}, headers=_bearer(published.pii)
+    ).json()["api_key"]
+    assert _authenticates(settings, names["pii"], rotated) and not _authenticates(settings, names["pii"], published.pii)
+    assert catalog_api.delete(f"/access/keys/{rotated.split('_')[1]}", headers=_bearer(rotated)).status_code == 200
+    assert not _authenticates(settings, names["pii"], rotated)

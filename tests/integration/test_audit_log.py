@@ -99,7 +99,7 @@ def settings(embedded_stack: Stack) -> MeshSettings:
 
 
 def _create(settings: MeshSettings, *topics: str, partitions: int = 2) -> None:
-    admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers})
+    admin = AdminClient(settings.kafka_client())
     for future in admin.create_topics([NewTopic(t, partitions, 1) for t in topics]).values():
         future.result(timeout=30)
 
@@ -199,10 +199,8 @@ class Traffic:
         self.key = AvroSerializer(self.registry, json.dumps(key))
         self.text = AvroSerializer(self.registry, '"string"')
         self.order = AvroSerializer(self.registry, json.dumps(order))
-        self.producer = Producer({"bootstrap.servers": settings.bootstrap_servers, "enable.idempotence": True})
-        self.streams = Producer(
-            {"bootstrap.servers": settings.bootstrap_servers, "transactional.id": f"tests-audit-{lane.tag}"}
-        )
+        self.producer = Producer({**settings.kafka_client(), "enable.idempotence": True})
+        self.streams = Producer({**settings.kafka_client(), "transactional.id": f"tests-audit-{lane.tag}"})
         self.streams.init_transactions(30)
         self.lsn = 0
 
@@ -363,7 +361,7 @@ def test_every_change_becomes_exactly_one_record_in_both_stores(
 def _drain(settings: MeshSettings, topic: str, expected: int) -> list[Any]:
     consumer = Consumer(
         {
-            "bootstrap.servers": settings.bootstrap_servers,
+            **settings.kafka_client(),
             "group.id": f"tests-{uuid.uuid4().hex[:6]}",
             "auto.offset.reset": "earliest",
         }
@@ -579,6 +577,7 @@ def test_the_service_runs_as_a_managed_process(
         "OBJECT_PREFIX": lane.prefix,
         "CDC_PATTERN": rf"^cdc\.t{lane.tag}\..+",
         "STREAM_PATTERN": rf"^a{lane.tag}\.[a-z][a-z0-9_-]*\.stream\.v[0-9]+$",
+        "ACCESS_PATTERN": rf"^access{lane.tag}$",
         "DEADLETTER_TOPIC": lane.dlq,
         "RETENTION_DAYS": "1",
         "METADATA_REFRESH_MS": "1000",

@@ -49,7 +49,7 @@ def topic(mesh_services: MeshSettings) -> Iterator[str]:
     """A fresh input topic name; the topic and its registry subject are removed afterwards."""
     name = f"test.generate.{uuid.uuid4().hex[:8]}.v1"
     yield name
-    admin = AdminClient({"bootstrap.servers": mesh_services.bootstrap_servers})
+    admin = AdminClient(mesh_services.kafka_client())
     if name in admin.list_topics(timeout=10).topics:
         admin.delete_topics([name])[name].result(timeout=30)
     registry = SchemaRegistryClient({"url": mesh_services.schema_registry_url})
@@ -62,7 +62,7 @@ def consume(settings: MeshSettings, topic: str, expected: int, max_empty_polls: 
     """Read the topic from the start until `expected` messages came, then make sure no more follow."""
     consumer = Consumer(
         {
-            "bootstrap.servers": settings.bootstrap_servers,
+            **settings.kafka_client(),
             "group.id": f"test-generate-{uuid.uuid4().hex[:6]}",
             "auto.offset.reset": "earliest",
             "enable.auto.commit": False,
@@ -138,7 +138,7 @@ def test_sent_traffic_reads_back_kind_by_kind(mesh_services: MeshSettings, topic
     assert len(received) == SENT
 
     # Keyed by session: each session's messages sit in one partition, in the order they were sent.
-    partitions = AdminClient({"bootstrap.servers": mesh_services.bootstrap_servers}).list_topics(topic)
+    partitions = AdminClient(mesh_services.kafka_client()).list_topics(topic)
     assert len(partitions.topics[topic].partitions) == PARTITIONS
     expected_by_key: dict[str, list[bytes]] = defaultdict(list)
     for message in sent:

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 def topic(mesh_services: MeshSettings) -> Iterator[str]:
     name = f"test.kafka.{uuid.uuid4().hex[:8]}.v1"
-    admin = AdminClient({"bootstrap.servers": mesh_services.bootstrap_servers})
+    admin = AdminClient(mesh_services.kafka_client())
     admin.create_topics([NewTopic(name, num_partitions=1, replication_factor=1)])[name].result(timeout=30)
     yield name
     admin.delete_topics([name])[name].result(timeout=30)
@@ -26,7 +26,7 @@ def topic(mesh_services: MeshSettings) -> Iterator[str]:
 def _consumer(settings: MeshSettings, group: str, **extra: str) -> Consumer:
     return Consumer(
         {
-            "bootstrap.servers": settings.bootstrap_servers,
+            **settings.kafka_client(),
             "group.id": group,
             "auto.offset.reset": "earliest",
             "enable.auto.commit": False,
@@ -51,9 +51,7 @@ def _drain(consumer: Consumer, expected: int, max_polls: int = 60) -> list[Messa
 
 
 def test_idempotent_producer_with_acks_all(mesh_services: MeshSettings, topic: str) -> None:
-    producer = Producer(
-        {"bootstrap.servers": mesh_services.bootstrap_servers, "enable.idempotence": True, "acks": "all"}
-    )
+    producer = Producer({**mesh_services.kafka_client(), "enable.idempotence": True, "acks": "all"})
     delivered: list[int] = []
     for i in range(100):
         producer.produce(topic, key=str(i), value=f"v{i}", on_delivery=lambda err, msg: delivered.append(msg.offset()))
@@ -68,7 +66,7 @@ def test_idempotent_producer_with_acks_all(mesh_services: MeshSettings, topic: s
 
 
 def test_consumer_group_commits_and_resumes(mesh_services: MeshSettings, topic: str) -> None:
-    producer = Producer({"bootstrap.servers": mesh_services.bootstrap_servers})
+    producer = Producer(mesh_services.kafka_client())
     for i in range(10):
         producer.produce(topic, value=str(i))
     producer.flush(30)
@@ -94,7 +92,7 @@ def test_consumer_group_commits_and_resumes(mesh_services: MeshSettings, topic: 
 def test_read_committed_consumer_sees_committed_transactions_only(mesh_services: MeshSettings, topic: str) -> None:
     producer = Producer(
         {
-            "bootstrap.servers": mesh_services.bootstrap_servers,
+            **mesh_services.kafka_client(),
             "transactional.id": f"tx-{uuid.uuid4().hex[:6]}",
         }
     )

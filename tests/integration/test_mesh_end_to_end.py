@@ -166,7 +166,7 @@ def test_recommendations_exist_for_every_active_customer_from_a_reproducible_mod
     # ... and the recommendations were published to the product's stream.
     consumer = Consumer(
         {
-            "bootstrap.servers": settings.bootstrap_servers,
+            **settings.kafka_client(),
             "group.id": f"e2e-{time.time_ns()}",
             "auto.offset.reset": "earliest",
         }

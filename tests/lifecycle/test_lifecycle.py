@@ -80,9 +80,9 @@ def test_data_survives_down_and_up_and_up_twice_is_harmless(private_stack: MeshS
         conn.execute("CREATE TABLE survivor (marker text)")
         conn.execute("INSERT INTO survivor VALUES (%s)", [marker])
     s3_client(s).put_object(Bucket=s.warehouse_bucket, Key=f"survivor/{marker}", Body=marker.encode())
-    admin = AdminClient({"bootstrap.servers": s.bootstrap_servers})
+    admin = AdminClient(s.kafka_client())
     admin.create_topics([NewTopic(topic, 1, 1)])[topic].result(timeout=30)
-    producer = Producer({"bootstrap.servers": s.bootstrap_servers, "acks": "all"})
+    producer = Producer({**s.kafka_client(), "acks": "all"})
     producer.produce(topic, value=marker)
     assert producer.flush(30) == 0
 
@@ -102,7 +102,7 @@ def test_data_survives_down_and_up_and_up_twice_is_harmless(private_stack: MeshS
     assert (
         s3_client(s).get_object(Bucket=s.warehouse_bucket, Key=f"survivor/{marker}")["Body"].read() == marker.encode()
     )
-    consumer = Consumer({"bootstrap.servers": s.bootstrap_servers, "group.id": marker, "auto.offset.reset": "earliest"})
+    consumer = Consumer({**s.kafka_client(), "group.id": marker, "auto.offset.reset": "earliest"})
     consumer.subscribe([topic])
     values = []
     for _ in range(60):

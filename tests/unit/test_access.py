@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -210,3 +211,62 @@ def test_records_without_a_detail_hash_as_they_always_did() -> None:
     record = link(change, ChainHead(), NOW)
     plain = link(Change(NOW, "cdc.x", None, "1", "c", None, None, "kafka://cdc.x/0/1"), ChainHead(), NOW)
     assert "detail" in record.to_json() and "detail" not in plain.to_json()
+
+
+class FakeBroker:
+    def __init__(self) -> None:
+        self.passwords: dict[str, str] = {}
+        self.allowed: dict[str, set[str]] = {}
+
+    def set_password(self, consumer: str, key: str) -> None:
+        self.passwords[consumer] = key
+
+    def remove(self, consumer: str) -> None:
+        self.passwords.pop(consumer, None)
+
+    def allow(self, topics: Mapping[str, set[str]]) -> None:
+        self.allowed = {c: set(t) for c, t in topics.items()}
+
+
+def test_kafka_gets_the_newest_key_and_acls_follow_the_grants_and_pii() -> None:
+    broker = FakeBroker()
+    streams = {CUSTOMERS: (["subscriptions.customers.stream.v1"], True)}
+
+    def topics(product: str) -> tuple[list[str], bool]:
+        return streams[product]
+
+    service = AccessService(MemoryStore(), Control(), owners, clock=lambda: NOW, broker=broker, topics=topics)
+    masked, masked_key = service.create_consumer("analyst", "Marketing analytics", "")
+    support, support_key = service.create_consumer("support", "Customer care", "")
+    owner, _ = service.create_consumer("subs-owner", OWNERS, "")
+    assert broker.passwords["analyst"] == masked_key
+    for consumer, pii in ((masked, False), (support, True)):
+        service.decide(service.request(consumer, CUSTOMERS, "churn analysis", pii).id, owner, approve=True)
+    assert broker.allowed == {
+        "analyst": set(),  # the stream carries PII: a grant without PII does not open it
+        "support": {"subscriptions.customers.stream.v1"},
+        "subs-owner": set(),
+    }
+    new_key, _ = service.rotate("support", grace_s=60)
+    assert broker.passwords["support"] == new_key, "Kafka holds one password: the newest key, at once"
+    service.revoke_key(str(key_id_of(support_key)), None)
+    assert broker.passwords["support"] == new_key, "revoking an older key leaves the newest in place"
+    service.revoke_key(str(key_id_of(new_key)), None)
+    assert "support" not in broker.passwords
+
+
+def test_clients_authenticate_as_the_platform_or_as_a_consumer() -> None:
+    from mesh_config import load_settings
+    from mesh_stack.components.kafka import Kafka
+
+    settings = load_settings()
+    assert settings.kafka_client()["sasl.username"] == settings.kafka_user
+    assert settings.kafka_client("analyst", "mk_x")["sasl.password"] == "mk_x"
+    assert "sasl.jaas.config" in settings.kafka_java_client()
+    plain = load_settings(kafka_security_protocol="PLAINTEXT")
+    assert plain.kafka_client() == {"bootstrap.servers": plain.bootstrap_servers}
+    properties = Kafka(settings)._properties()
+    assert "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer" in properties
+    assert "allow.everyone.if.no.acl.found=false" in properties
+    assert "BROKER:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT" in properties
+    assert "StandardAuthorizer" not in Kafka(plain)._properties()

@@ -26,8 +26,12 @@ class Connect(JvmComponent):
 
     def _properties(self) -> str:
         s = self.settings
+        # The worker, and the producers, consumers and admin clients it makes for connectors, all
+        # authenticate as the platform.
+        client = s.kafka_java_client()
+        security = {f"{prefix}{k}": v for prefix in ("", "producer.", "consumer.", "admin.") for k, v in client.items()}
         props = {
-            "bootstrap.servers": s.bootstrap_servers,
+            **security,
             "group.id": "mesh-connect",
             "config.storage.topic": "mesh.connect.configs",
             "offset.storage.topic": "mesh.connect.offsets",

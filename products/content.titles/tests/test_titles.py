@@ -47,19 +47,19 @@ def test_the_catalogue_follows_the_content_teams_events(titles_product: ProductR
 
 def test_an_unknown_event_type_and_a_payload_that_is_not_json_are_dead_lettered(titles_product: ProductRuntime) -> None:
     settings = titles_product.settings
-    source = Consumer({"bootstrap.servers": settings.bootstrap_servers, "group.id": str(uuid.uuid4())})
+    source = Consumer({**settings.kafka_client(), "group.id": str(uuid.uuid4())})
     source.assign([TopicPartition(TOPIC, 0, 0)])
     real = eventually(lambda: source.poll(1.0))
     source.close()
     headers = {k: v for k, v in real.headers() or []}
-    producer = Producer({"bootstrap.servers": settings.bootstrap_servers})
+    producer = Producer(settings.kafka_client())
     unknown = [("id", str(uuid.uuid4()).encode()), ("type", b"TitleTeleported")]
     producer.produce(TOPIC, key=real.key(), value=real.value(), headers=unknown)
     broken = real.value()[:5] + b"\x08{{{{"  # Avro string "{{{{": not JSON
     producer.produce(TOPIC, key=real.key(), value=broken, headers=[("id", headers["id"]), ("type", headers["type"])])
     assert producer.flush(30) == 0
 
-    consumer = Consumer({"bootstrap.servers": settings.bootstrap_servers, "group.id": str(uuid.uuid4())})
+    consumer = Consumer({**settings.kafka_client(), "group.id": str(uuid.uuid4())})
     consumer.assign([TopicPartition(titles_product.deadletter_topic, p, 0) for p in range(3)])
     letters: list[dict[str, str]] = []
     for _ in range(60):

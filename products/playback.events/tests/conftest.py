@@ -46,9 +46,7 @@ class Sender:
     def __init__(self, settings: MeshSettings) -> None:
         registry = SchemaRegistryClient({"url": settings.schema_registry_url})
         self.serializer = AvroSerializer(registry, SCHEMA.read_text())
-        self.producer = Producer(
-            {"bootstrap.servers": settings.bootstrap_servers, "enable.idempotence": True, "acks": "all"}
-        )
+        self.producer = Producer({**settings.kafka_client(), "enable.idempotence": True, "acks": "all"})
 
     def valid(self, record: dict[str, Any]) -> None:
         value = self.serializer(record, SerializationContext(TOPIC, MessageField.VALUE))

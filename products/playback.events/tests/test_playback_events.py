@@ -51,7 +51,7 @@ def test_valid_events_are_republished_once_on_the_output_stream(
     deserialize = AvroDeserializer(registry)
     consumer = Consumer(
         {
-            "bootstrap.servers": product.settings.bootstrap_servers,
+            **product.settings.kafka_client(),
             "group.id": str(uuid.uuid4()),
             "auto.offset.reset": "earliest",
             "isolation.level": "read_committed",
@@ -76,7 +76,7 @@ def test_dead_letters_carry_their_reason(product: ProductRuntime, session_events
     session = session_events[0]["session_id"].encode()
     consumer = Consumer(
         {
-            "bootstrap.servers": product.settings.bootstrap_servers,
+            **product.settings.kafka_client(),
             "group.id": str(uuid.uuid4()),
             "auto.offset.reset": "earliest",
         }
@@ -202,7 +202,7 @@ def test_observations_are_published_for_the_catalog(
 ) -> None:
     consumer = Consumer(
         {
-            "bootstrap.servers": product.settings.bootstrap_servers,
+            **product.settings.kafka_client(),
             "group.id": str(uuid.uuid4()),
             "auto.offset.reset": "earliest",
         }

@@ -123,7 +123,7 @@ def test_kill_9_mid_ingest_loses_nothing_and_duplicates_nothing(
     deserialize = AvroDeserializer(registry)
     consumer = Consumer(
         {
-            "bootstrap.servers": settings.bootstrap_servers,
+            **settings.kafka_client(),
             "group.id": str(uuid.uuid4()),
             "auto.offset.reset": "earliest",
             "isolation.level": "read_committed",

@@ -93,7 +93,7 @@ def test_cdc_events_are_avro_in_the_registry_readable_with_confluent_kafka(legac
     deserialize = AvroDeserializer(registry)
     consumer = Consumer(
         {
-            "bootstrap.servers": legacy_capture.bootstrap_servers,
+            **legacy_capture.kafka_client(),
             "group.id": str(uuid.uuid4()),
             "enable.auto.commit": False,
         }
@@ -111,7 +111,7 @@ def test_cdc_events_are_avro_in_the_registry_readable_with_confluent_kafka(legac
 
 
 def _dead_letters(settings: MeshSettings, topic: str, wanted: int) -> list[dict[str, str]]:
-    consumer = Consumer({"bootstrap.servers": settings.bootstrap_servers, "group.id": str(uuid.uuid4())})
+    consumer = Consumer({**settings.kafka_client(), "group.id": str(uuid.uuid4())})
     consumer.assign([TopicPartition(topic, p, 0) for p in range(3)])
     letters: list[dict[str, str]] = []
     try:
@@ -130,16 +130,16 @@ def test_an_event_for_another_table_and_a_truncated_event_go_to_the_dead_letter_
     customers_product: ProductRuntime,
 ) -> None:
     settings = customers_product.settings
-    plans = Consumer({"bootstrap.servers": settings.bootstrap_servers, "group.id": str(uuid.uuid4())})
+    plans = Consumer({**settings.kafka_client(), "group.id": str(uuid.uuid4())})
     plans.assign([TopicPartition("cdc.legacy.public.plans", 0, 0)])
     plan_event = eventually(lambda: plans.poll(1.0))
     plans.close()
-    customer = Consumer({"bootstrap.servers": settings.bootstrap_servers, "group.id": str(uuid.uuid4())})
+    customer = Consumer({**settings.kafka_client(), "group.id": str(uuid.uuid4())})
     customer.assign([TopicPartition(CDC_TOPIC, 0, 0)])
     customer_event = eventually(lambda: customer.poll(1.0))
     customer.close()
 
-    producer = Producer({"bootstrap.servers": settings.bootstrap_servers})
+    producer = Producer(settings.kafka_client())
     producer.produce(CDC_TOPIC, key=plan_event.key(), value=plan_event.value())  # a plans change, misrouted
     producer.produce(CDC_TOPIC, key=customer_event.key(), value=customer_event.value()[:-7])  # cut short
     assert producer.flush(30) == 0
@@ -159,7 +159,7 @@ def test_every_change_is_published_on_the_stream_keyed_by_customer(customers_pro
     deserialize = AvroDeserializer(SchemaRegistryClient({"url": settings.schema_registry_url}))
     consumer = Consumer(
         {
-            "bootstrap.servers": settings.bootstrap_servers,
+            **settings.kafka_client(),
             "group.id": str(uuid.uuid4()),
             "isolation.level": "read_committed",
         }
