@@ -3,6 +3,7 @@ product on the control topic whenever it changes. The catalog serves it (REST, t
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections.abc import Callable, Mapping
@@ -41,6 +42,20 @@ class Broker(Protocol):
         ...
 
 
+class Lakehouse(Protocol):
+    """The object store's own access control: S3 credentials per API key, read access per table."""
+
+    def issue(self, consumer: str, key_id: str) -> tuple[str, str]:
+        """S3 credentials (access key, secret) for one of the consumer's API keys, replacing earlier ones."""
+        ...
+
+    def withdraw(self, consumer: str, key_id: str) -> None: ...
+
+    def allow(self, tables: Mapping[str, set[str]]) -> None:
+        """Exactly these consumers may read exactly these tables (their s3:// locations)."""
+        ...
+
+
 class Topics(Protocol):
     def __call__(self, product: str) -> tuple[list[str], bool]:
         """A product's Kafka output topics, and whether they carry PII (LookupError: no such product)."""
@@ -63,13 +78,18 @@ class AccessService:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         broker: Broker | None = None,
         topics: Topics | None = None,
+        lakehouse: Lakehouse | None = None,
+        tables: Topics | None = None,
     ) -> None:
         self.store, self.publisher, self.owners, self.clock = store, publisher, owners, clock
         self.broker, self.topics = broker, topics
+        self.lakehouse, self.tables = lakehouse, tables
+        self.lakehouse_applied: dict[str, set[str]] | None = None
         self.broker_version: int | None = None  # the book's version the broker's ACLs reflect
         state = store.load()
         self.book = AccessBook.from_state(state) if state else AccessBook()
         self.published_version: int | None = None
+        self._retired: set[str] = set()  # expired keys whose S3 credentials were withdrawn
         self._lock = threading.Lock()
 
     def _changed(self) -> None:
@@ -88,30 +108,75 @@ class AccessService:
         self.broker_version = self.book.version
         return True
 
+    def sync_lakehouse(self) -> bool:
+        """Bring the object store's read permissions in line with the grants."""
+        if self.lakehouse is None:
+            return True
+        try:
+            # Compared rather than versioned: a granted product's table may appear after the grant.
+            wanted = self.lakehouse_tables()
+            if wanted != self.lakehouse_applied:
+                self.lakehouse.allow(wanted)
+                self.lakehouse_applied = wanted
+        except Exception as exc:
+            log.warning("the lakehouse's permissions (version %d) are not in line yet: %s", self.book.version, exc)
+            return False
+        return True
+
+    def lakehouse_tables(self) -> dict[str, set[str]]:
+        """What each consumer may read in the lakehouse: the tables (s3:// locations) of its grants."""
+        return self._readable(self.tables)
+
     def kafka_topics(self) -> dict[str, set[str]]:
         """What each consumer may read on Kafka: the streams of the products it holds a grant for. A
         stream carries whole rows, so one with PII needs a grant that includes PII."""
+        return self._readable(self.topics)
+
+    def _readable(self, resources: Topics | None) -> dict[str, set[str]]:
+        """Per consumer, the resources (topics, tables) of its grants' products; whole rows, so a
+        product with PII only for a grant with PII."""
         allowed: dict[str, set[str]] = {c: set() for c in self.book.consumers}
         for grant in self.book.grants():
             try:
-                topics, pii = self.topics(grant.product) if self.topics else ([], False)
+                names, pii = resources(grant.product) if resources else ([], False)
             except LookupError:
                 continue
             if grant.pii or not pii:
-                allowed[grant.consumer].update(topics)
+                allowed[grant.consumer].update(names)
         return allowed
 
-    def _broker_call(self, what: str, call: Callable[[], None]) -> None:
-        if self.broker is None:
+    def lakehouse_credentials(self, consumer: Consumer, presented: str) -> tuple[str, str]:
+        """S3 credentials for the key the consumer presented (shown once; a new call replaces them)."""
+        if self.lakehouse is None:
+            raise AccessError(409, "this mesh's object store is not managed by the platform (no lakehouse port)")
+        key_id = self.book.access_list().authenticate(presented, self.clock()).id
+        credentials = self.lakehouse.issue(consumer.id, key_id)
+        self.sync_lakehouse()
+        return credentials
+
+    def retire_lakehouse_keys(self) -> None:
+        """Withdraw the S3 credentials of API keys that expired (a rotation's grace period is over)."""
+        lakehouse = self.lakehouse
+        if lakehouse is None:
             return
+        now = self.clock()
+        for key in list(self.book.keys.values()):
+            if key.state(now) == "expired" and key.id not in self._retired:
+                self._quietly(f"{key.id}'s S3 key", functools.partial(lakehouse.withdraw, key.consumer, key.id))
+                self._retired.add(key.id)
+
+    def _quietly(self, what: str, call: Callable[[], None]) -> None:
+        """A change on a server that enforces access itself (the broker, the object store): a failure is
+        logged, and the other ports are not held back; the next change of the grants catches up."""
         try:
             call()
-        except Exception as exc:  # the key works on every other port; Kafka catches up at the next change
-            log.error("the broker did not take %s: %s", what, exc)
+        except Exception as exc:
+            log.error("%s did not take effect: %s", what, exc)
 
     def publish(self) -> bool:
         """Publish the access list unless the products already have this version; False on failure."""
         self.sync_broker()
+        self.sync_lakehouse()
         if self.publisher is None or self.published_version == self.book.version:
             return True
         try:
@@ -139,7 +204,7 @@ class AccessService:
             self._changed()
         broker = self.broker
         if broker is not None:
-            self._broker_call(f"{consumer_id}'s credential", lambda: broker.set_password(consumer_id, created[1]))
+            self._quietly(f"{consumer_id}'s credential", lambda: broker.set_password(consumer_id, created[1]))
         log.info("consumer %s (%s) created", consumer_id, team)
         return created
 
@@ -149,9 +214,13 @@ class AccessService:
         with self._lock:
             rotated = self.book.rotate(consumer_id, self.clock(), timedelta(seconds=grace_s))
             self._changed()
+        lakehouse = self.lakehouse
+        if lakehouse is not None and grace_s == 0:  # replaced keys are revoked at once: their S3 keys too
+            for old in rotated[1]:
+                self._quietly(f"{old}'s S3 key", functools.partial(lakehouse.withdraw, consumer_id, old))
         broker = self.broker
         if broker is not None:  # Kafka holds one password a consumer: the newest key, at once
-            self._broker_call(f"{consumer_id}'s new credential", lambda: broker.set_password(consumer_id, rotated[0]))
+            self._quietly(f"{consumer_id}'s new credential", lambda: broker.set_password(consumer_id, rotated[0]))
         return rotated
 
     def revoke_key(self, key_id: str, by: Consumer | None) -> ApiKey:
@@ -163,9 +232,12 @@ class AccessService:
             revoked = self.book.revoke_key(key_id, self.clock())
             self._changed()
             newest = self.book.keys_of(revoked.consumer)[-1]
+        lakehouse = self.lakehouse
+        if lakehouse is not None:
+            self._quietly(f"{key_id}'s S3 key", lambda: lakehouse.withdraw(revoked.consumer, key_id))
         broker = self.broker
         if broker is not None and newest.id == key_id:  # it was the consumer's Kafka password
-            self._broker_call(f"removing {revoked.consumer}'s credential", lambda: broker.remove(revoked.consumer))
+            self._quietly(f"removing {revoked.consumer}'s credential", lambda: broker.remove(revoked.consumer))
         return revoked
 
     # --- requests and grants ---------------------------------------------------------------------------

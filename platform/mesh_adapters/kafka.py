@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from mesh_config import MeshSettings
@@ -15,10 +15,24 @@ def admin(settings: MeshSettings) -> AdminClient:
     return AdminClient(settings.kafka_client())
 
 
+def _topics(client: AdminClient, wait_s: float = 60) -> dict[str, Any]:
+    """The cluster's topics; a broker that is restarting (refusing connections for a few seconds) is
+    waited for, up to `wait_s`, rather than failing whoever asked at that moment."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            topics: dict[str, Any] = client.list_topics(timeout=15).topics
+            return topics
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError._TRANSPORT or time.monotonic() > deadline:
+                raise
+            time.sleep(1)
+
+
 def ensure_topics(settings: MeshSettings, names: list[str], partitions: int = 3, **config: str) -> dict[str, int]:
     """Create missing topics; returns every topic's partition count."""
     client = admin(settings)
-    existing = client.list_topics(timeout=15).topics
+    existing = _topics(client)
     missing = [
         NewTopic(n, num_partitions=partitions, replication_factor=1, config=config) for n in names if n not in existing
     ]
@@ -30,7 +44,7 @@ def ensure_topics(settings: MeshSettings, names: list[str], partitions: int = 3,
                 if "TOPIC_ALREADY_EXISTS" not in str(exc):
                     raise RuntimeError(f"cannot create topic {name}: {exc}") from exc
         for _ in range(50):  # metadata catches up with a creation shortly after it
-            existing = client.list_topics(timeout=15).topics
+            existing = _topics(client)
             if all(n in existing and existing[n].partitions for n in names):
                 break
             time.sleep(0.1)

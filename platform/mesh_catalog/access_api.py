@@ -109,6 +109,24 @@ def mount_access(app: FastAPI, access: AccessService, platform_token: str) -> No
     def revoke_key(key_id: str, who: Annotated[Consumer | None, Depends(platform_or_caller)]) -> dict[str, Any]:
         return access.revoke_key(key_id, who).public(access.clock())
 
+    @router.post(
+        "/lakehouse-credentials",
+        status_code=201,
+        summary="S3 credentials for the key presented: read the granted products' Iceberg tables directly",
+    )
+    def lakehouse(
+        me: Annotated[Consumer, Depends(caller)],
+        bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],
+    ) -> dict[str, Any]:
+        access_key, secret_key = access.lakehouse_credentials(me, presented(bearer) or "")
+        return {
+            "consumer": me.id,
+            "access_key": access_key,
+            "secret_key": secret_key,
+            "shown": "once: a new call replaces them; revoking the API key revokes them",
+            "tables": sorted(access.lakehouse_tables().get(me.id, set())),
+        }
+
     @router.post("/requests", status_code=201, summary="Ask a product's owners for access")
     def request(body: NewRequest, me: Annotated[Consumer, Depends(caller)]) -> dict[str, Any]:
         return _request_json(access.request(me, body.product, body.purpose, body.pii))

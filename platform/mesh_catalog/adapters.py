@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
+import subprocess
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -204,3 +206,65 @@ def _binding(key: _AclKey) -> AclBinding:
 
 def _filter(key: _AclKey) -> AclBindingFilter:
     return AclBindingFilter(key[0], key[1], key[2], key[3], "*", AclOperation.ANY, AclPermissionType.ANY)
+
+
+class SeaweedLakehouse:
+    """Consumers' access on the embedded object store (SeaweedFS), through `weed shell`'s s3.configure,
+    which the S3 gateway applies at once: one S3 user per consumer (`consumer-<id>`), an access key per
+    API key it asked lakehouse credentials for, and `Read:<bucket>/<table path>/*` per table its grants
+    allow. The platform's own identity is static (s3.json) and never touched."""
+
+    PREFIX = "consumer-"
+
+    def __init__(self, settings: MeshSettings, weed: str) -> None:
+        self.settings, self.weed = settings, weed
+
+    def _shell(self, *commands: str) -> str:
+        s = self.settings
+        result = subprocess.run(
+            [self.weed, "shell", f"-master={s.host}:{s.s3_master_port}", f"-filer={s.host}:{s.s3_filer_port}"],
+            input="\n".join(commands) + "\n",
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"weed shell failed: {result.stderr.strip()[-300:]}")
+        return result.stdout
+
+    @staticmethod
+    def access_key(key_id: str) -> str:
+        return f"MESH{key_id.upper()}"
+
+    def issue(self, consumer: str, key_id: str) -> tuple[str, str]:
+        user, access = f"{self.PREFIX}{consumer}", self.access_key(key_id)
+        secret = secrets.token_urlsafe(30)
+        self._shell(
+            f"s3.configure -user={user} -delete -access_key={access} -apply",  # an earlier secret, if any
+            f"s3.configure -user={user} -access_key={access} -secret_key={secret} -apply",
+        )
+        return access, secret
+
+    def withdraw(self, consumer: str, key_id: str) -> None:
+        self._shell(f"s3.configure -user={self.PREFIX}{consumer} -delete -access_key={self.access_key(key_id)} -apply")
+
+    def _identities(self) -> dict[str, set[str]]:
+        shown = self._shell("s3.configure")
+        start, end = shown.find("{"), shown.rfind("}")
+        config = json.loads(shown[start : end + 1]) if start >= 0 else {}
+        return {i["name"]: set(i.get("actions") or []) for i in config.get("identities", [])}
+
+    def allow(self, tables: Mapping[str, set[str]]) -> None:
+        present = self._identities()
+        commands = []
+        for consumer, locations in tables.items():
+            user = f"{self.PREFIX}{consumer}"
+            wanted = {f"Read:{location.removeprefix('s3://').rstrip('/')}/*" for location in locations}
+            have = {a for a in present.get(user, set()) if a.startswith("Read:")}
+            if wanted - have:
+                commands.append(f"s3.configure -user={user} -actions={','.join(sorted(wanted - have))} -apply")
+            if have - wanted:
+                commands.append(f"s3.configure -user={user} -delete -actions={','.join(sorted(have - wanted))} -apply")
+        if commands:
+            self._shell(*commands)

@@ -4,18 +4,27 @@
 from __future__ import annotations
 
 import logging
+import shutil
+import sys
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import uvicorn
+from pyiceberg.exceptions import NoSuchTableError
 
 from mesh_access import AccessService
 from mesh_access.platform_token import platform_token
 from mesh_adapters.lakehouse import iceberg_catalog
 from mesh_audit.log_table import AuditTable
-from mesh_catalog.adapters import HttpDocumentSource, JsonFileStore, KafkaBroker, KafkaControlPublisher
+from mesh_catalog.adapters import (
+    HttpDocumentSource,
+    JsonFileStore,
+    KafkaBroker,
+    KafkaControlPublisher,
+    SeaweedLakehouse,
+)
 from mesh_catalog.api import build_app
 from mesh_catalog.audit_browser import IcebergAuditLog
 from mesh_catalog.service import CatalogService
@@ -31,6 +40,14 @@ def state_path(settings: MeshSettings) -> Path:
 
 def _secured(settings: MeshSettings) -> bool:
     return settings.kafka_security_protocol.upper() != "PLAINTEXT"
+
+
+def _lakehouse(settings: MeshSettings) -> SeaweedLakehouse | None:
+    """The embedded object store's access control; None for any other S3 (compose's MinIO, a cloud)."""
+    if settings.s3_endpoint is not None:
+        return None
+    weed = shutil.which("weed") or str(Path(sys.executable).parent / "weed")
+    return SeaweedLakehouse(settings, weed) if Path(weed).exists() else None
 
 
 def access_path(settings: MeshSettings) -> Path:
@@ -50,12 +67,15 @@ class CatalogServer:
         self._published: str | None = None  # the digest of the policies last published
         self.service = CatalogService(HttpDocumentSource(), JsonFileStore(state_path(settings)), policies=self.policies)
         broker = KafkaBroker(settings, lambda: list(self.access.book.consumers)) if _secured(settings) else None
+        self.settings = settings
         self.access = AccessService(
             JsonFileStore(access_path(settings)),
             self.control,
             self.product_owner,
             broker=broker,
             topics=self.product_topics,
+            lakehouse=_lakehouse(settings),
+            tables=self.product_tables,
         )
         self.platform_token = platform_token(settings)
         self.audit = IcebergAuditLog(lambda: AuditTable.load(iceberg_catalog(settings)))
@@ -114,6 +134,20 @@ class CatalogServer:
         topics = [f"{entry.domain}.{entry.name}.{p.name}.v{major}" for p in entry.output_ports if p.kind == "kafka"]
         return topics, any(c.pii for c in entry.columns)
 
+    def product_tables(self, product: str) -> tuple[list[str], bool]:
+        """A product's Iceberg tables (their s3:// locations) and whether its data holds PII."""
+        entry = self.service.entry(product)
+        major = product.rsplit(":v", 1)[-1]
+        catalog = iceberg_catalog(self.settings)
+        locations = []
+        for table in entry.tables:
+            name = f"{entry.domain.replace('-', '_')}.{entry.name.replace('-', '_')}_{table}_v{major}"
+            try:
+                locations.append(catalog.load_table(name).location())
+            except NoSuchTableError:
+                continue  # not written yet: the next change of the grants includes it
+        return locations, any(c.pii for c in entry.columns)
+
     def pull_now(self) -> None:
         self.service.pull()
 
@@ -151,6 +185,8 @@ class CatalogServer:
             try:
                 self.follow_policies()
                 self.access.publish()  # until the broker has taken the newest access list
+                self.access.sync_lakehouse()
+                self.access.retire_lakehouse_keys()
                 self.service.pull()
             except Exception:
                 log.exception("a pull failed; the next one comes in %g s", self.pull_every_s)

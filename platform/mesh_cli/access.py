@@ -140,6 +140,22 @@ def whoami(key: KeyOption = None) -> None:
         _print_request(grant)
 
 
+@access_app.command("lakehouse")
+def lakehouse(key: KeyOption = None) -> None:
+    """S3 credentials to read your granted products' Iceberg tables directly (shown once)."""
+    made = _call("POST", "/access/lakehouse-credentials", _own_key(key))
+    settings = load_settings()
+    console.print(f"S3 credentials of {made['consumer']} ({made['shown']}):")
+    console.print(
+        f"export AWS_ACCESS_KEY_ID={made['access_key']} AWS_SECRET_ACCESS_KEY={made['secret_key']} "
+        f"AWS_ENDPOINT_URL={settings.s3_url}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    for table in made["tables"]:
+        console.print(f"  may read {table}", highlight=False)
+
+
 @access_app.command("request")
 def request(
     product: Annotated[str, typer.Argument(help="a product id, or its folder name (subscriptions.customers)")],

@@ -417,7 +417,29 @@ def masks_classified(entry: CatalogEntry, params: Mapping[str, Any]) -> Iterator
             )
 
 
+def access_enforced(entry: CatalogEntry, _params: Mapping[str, Any]) -> Iterator[Finding]:
+    """The product's ports let in only granted consumers and mask, without a PII grant, every column its
+    contract classifies pii: read from the access section its discovery port reports."""
+    access = entry.document.get("access")
+    if not isinstance(access, dict):
+        yield Finding(
+            "access",
+            "the discovery port reports no access control: its ports may serve anyone",
+            "run the product on the mesh's SDK, whose ports ask the access gate (mesh_sdk.access)",
+        )
+        return
+    masked = set(access.get("pii_columns") or [])
+    for _where, table, column, prop in _columns(entry):
+        if _is_pii(prop) and column not in masked:
+            yield Finding(
+                "access.pii_columns",
+                f"column {table}.{column} is classified pii but is not masked for consumers without a PII grant",
+                "restart the product after changing its contract: the gate reads the classification at start",
+            )
+
+
 RULES: dict[str, Rule] = {
+    "access_enforced": Rule(access_enforced),
     "owner_and_contract": Rule(owner_and_contract),
     "columns_classified": Rule(columns_classified, {"classifications": "list of text"}),
     "pii_maskable": Rule(pii_maskable),

@@ -19,6 +19,7 @@ from prometheus_client import CollectorRegistry, Counter
 
 from mesh_access import Access, AccessList, Denied, PublishedGrant, PublishedKey
 from mesh_access.keys import hash_key, key_id_of, new_key
+from mesh_sdk.product import AUTHENTICATION
 
 log = logging.getLogger(__name__)
 
@@ -170,12 +171,7 @@ class AccessGate:
             version = self.published.version
             granted = sorted({g.consumer for g in self.published.grants if g.product == self.product_id})
         return {
-            "authentication": {
-                "http": "Authorization: Bearer <API key> (or X-API-Key: <API key>)",
-                "sql": "user <consumer>, password <API key>",
-                "kafka": "SASL/SCRAM-SHA-256, username <consumer>, password <API key> (the newest); consumer "
-                "groups <consumer>.<anything>; a stream with PII needs a grant with PII",
-            },
+            "authentication": AUTHENTICATION,
             "pii_columns": sorted(self.pii_columns),
             "access_list_version": version,
             "granted_consumers": granted,

@@ -347,10 +347,31 @@ def descriptor_path(folder: Path) -> Path:
 
 
 def dump(product: DataProduct) -> dict[str, Any]:
-    """The product's own description, as the discovery port serves it."""
+    """The product's own description, as the discovery port serves it (a running product adds what its
+    access gate knows to `access`)."""
+    contract = yaml.safe_load(product.contract.path.read_text())
+    pii = sorted(
+        {
+            str(p.get("name"))
+            for table in contract.get("schema") or []
+            for p in table.get("properties") or []
+            if str(p.get("classification") or "").lower() == "pii"
+        }
+    )
     return {
         "descriptor": product.descriptor.model_dump(by_alias=True, mode="json"),
-        "contract": yaml.safe_load(product.contract.path.read_text()),
+        "contract": contract,
         "schemas": product.input_schemas,
         "queries": [q.__dict__ for q in product.queries],
+        "access": {"authentication": AUTHENTICATION, "pii_columns": pii},
     }
+
+
+# How a consumer proves who it is on each port (the same API key everywhere).
+AUTHENTICATION = {
+    "http": "Authorization: Bearer <API key> (or X-API-Key: <API key>)",
+    "sql": "user <consumer>, password <API key>",
+    "kafka": "SASL/SCRAM-SHA-256, username <consumer>, password <API key> (the newest); consumer groups "
+    "<consumer>.<anything>; a stream with PII needs a grant with PII",
+    "lakehouse": "S3 credentials from mesh access lakehouse: the granted products' tables, read-only",
+}

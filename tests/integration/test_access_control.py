@@ -9,9 +9,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import boto3
 import httpx
 import psycopg
 import pytest
+from botocore.config import Config as BotoConfig
+from botocore.exceptions import ClientError
 from confluent_kafka import Consumer, KafkaException
 from confluent_kafka.admin import AdminClient
 
@@ -289,3 +292,51 @@ def test_kafka_takes_the_same_key_and_allows_what_the_grants_allow(
     assert _authenticates(settings, names["pii"], rotated) and not _authenticates(settings, names["pii"], published.pii)
     assert catalog_api.delete(f"/access/keys/{rotated.split('_')[1]}", headers=_bearer(rotated)).status_code == 200
     assert not _authenticates(settings, names["pii"], rotated)
+
+
+def _s3_read(settings: Any, credentials: dict[str, str], bucket: str, key: str) -> str:
+    """ "ok", or the S3 error code a consumer's credentials get for one object."""
+    client = boto3.client(
+        "s3",
+        endpoint_url=settings.s3_url,
+        aws_access_key_id=credentials["access_key"],
+        aws_secret_access_key=credentials["secret_key"],
+        region_name=settings.s3_region,
+        config=BotoConfig(s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
+    )
+    try:
+        client.get_object(Bucket=bucket, Key=key)["Body"].read()
+    except ClientError as exc:
+        return str(exc.response["Error"]["Code"])
+    return "ok"
+
+
+def _a_file_of(settings: Any, table: str) -> tuple[str, str]:
+    """(bucket, key) of one metadata file of an Iceberg table, found with the platform's credentials."""
+    location = iceberg_catalog(settings).load_table(table).metadata_location.removeprefix("s3://")
+    bucket, _, key = location.partition("/")
+    return bucket, key
+
+
+def test_lakehouse_credentials_read_only_the_granted_tables(
+    running_mesh: RunningMesh, catalog_api: httpx.Client, customers: ProductRuntime, published: Consumers
+) -> None:
+    settings, names = running_mesh.settings, published.names
+    playback = running_mesh["playback.events"]
+    granted = _a_file_of(settings, _table(customers))
+    other = _a_file_of(settings, playback.product.descriptor.table(playback.product.served_port))
+    keys = {}
+    for who, key in (("pii", published.pii), ("masked", published.masked)):
+        fresh = catalog_api.post(
+            f"/access/consumers/{names[who]}/keys", json={"grace_seconds": 3600}, headers=_bearer(key)
+        ).json()["api_key"]
+        made = catalog_api.post("/access/lakehouse-credentials", headers=_bearer(fresh))
+        assert made.status_code == 201, made.text
+        keys[who] = (fresh, made.json())
+    pii_key, pii_s3 = keys["pii"]
+    eventually(lambda: _s3_read(settings, pii_s3, *granted) == "ok", attempts=60, pause_s=0.5)
+    assert _s3_read(settings, pii_s3, *other) == "AccessDenied", "a product it has no grant for"
+    # The files hold whole rows: without a PII grant a product with PII stays closed here too.
+    assert _s3_read(settings, keys["masked"][1], *granted) == "AccessDenied"
+    assert catalog_api.delete(f"/access/keys/{pii_key.split('_')[1]}", headers=_bearer(pii_key)).status_code == 200
+    assert _s3_read(settings, pii_s3, *granted) == "InvalidAccessKeyId", "revoking the key revokes its S3 key"

@@ -270,3 +270,61 @@ def test_clients_authenticate_as_the_platform_or_as_a_consumer() -> None:
     assert "allow.everyone.if.no.acl.found=false" in properties
     assert "BROKER:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT" in properties
     assert "StandardAuthorizer" not in Kafka(plain)._properties()
+
+
+class FakeLakehouse:
+    def __init__(self) -> None:
+        self.keys: dict[str, str] = {}
+        self.allowed: dict[str, set[str]] = {}
+
+    def issue(self, consumer: str, key_id: str) -> tuple[str, str]:
+        self.keys[key_id] = consumer
+        return f"MESH{key_id}", "secret"
+
+    def withdraw(self, consumer: str, key_id: str) -> None:
+        self.keys.pop(key_id, None)
+
+    def allow(self, tables: Mapping[str, set[str]]) -> None:
+        self.allowed = {c: set(t) for c, t in tables.items()}
+
+
+def test_lakehouse_credentials_follow_the_keys_and_the_grants() -> None:
+    lakehouse = FakeLakehouse()
+    tables = {CUSTOMERS: (["s3://lakehouse/subscriptions/customers_customers_v1"], True)}
+
+    def located(product: str) -> tuple[list[str], bool]:
+        return tables[product]
+
+    service = AccessService(MemoryStore(), Control(), owners, clock=lambda: NOW, lakehouse=lakehouse, tables=located)
+    support, key = service.create_consumer("support", "Customer care", "")
+    owner, _ = service.create_consumer("subs-owner", OWNERS, "")
+    assert service.lakehouse_credentials(support, key)[0] == f"MESH{key_id_of(key)}"
+    service.decide(service.request(support, CUSTOMERS, "customer care", True).id, owner, approve=True)
+    assert lakehouse.allowed["support"] == {"s3://lakehouse/subscriptions/customers_customers_v1"}
+    service.rotate("support")  # no grace: the old key is revoked, and its S3 key withdrawn
+    assert str(key_id_of(key)) not in lakehouse.keys
+    with pytest.raises(Denied):
+        service.lakehouse_credentials(support, key)
+
+
+def test_the_object_store_gets_the_actions_it_lacks_and_loses_the_others() -> None:
+    from mesh_catalog.adapters import SeaweedLakehouse
+    from mesh_config import load_settings
+
+    sent: list[tuple[str, ...]] = []
+
+    class Recording(SeaweedLakehouse):
+        def _shell(self, *commands: str) -> str:
+            sent.append(commands)
+            if commands == ("s3.configure",):
+                identity = {"name": "consumer-support", "actions": ["Read:lakehouse/old/*", "Read:lakehouse/kept/*"]}
+                return "master: ...\n" + json.dumps({"identities": [identity]}) + "\n"
+            return ""
+
+    Recording(load_settings(), "weed").allow(
+        {"support": {"s3://lakehouse/kept", "s3://lakehouse/new/"}, "nobody": set()}
+    )
+    assert sent[-1] == (
+        "s3.configure -user=consumer-support -actions=Read:lakehouse/new/* -apply",
+        "s3.configure -user=consumer-support -delete -actions=Read:lakehouse/old/* -apply",
+    )

@@ -225,3 +225,14 @@ def test_a_rule_that_fails_on_a_document_is_a_violation_of_its_policy(monkeypatc
     assert (violation.policy, violation.severity, violation.field) == ("GOV-005", Severity.REFUSE, "<document>")
     assert violation.problem == "could not be checked: KeyError: 'surprise'"
     assert str(violation).startswith(f"GOV-005 (refuse) {PLAYBACK}: <document> could not be checked")
+
+
+def test_a_product_that_reports_no_access_control_or_leaves_pii_unmasked_is_warned() -> None:
+    from mesh_governance.rules import access_enforced
+
+    customers = document("subscriptions.customers")
+    assert list(access_enforced(entry(customers), {})) == []
+    open_door = {k: v for k, v in customers.items() if k != "access"}
+    assert [f.field for f in access_enforced(entry(open_door), {})] == ["access"]
+    leaky = customers | {"access": {"pii_columns": ["email"]}}
+    assert {f.field for f in access_enforced(entry(leaky), {})} == {"access.pii_columns"}

@@ -49,6 +49,12 @@ class Connect(JvmComponent):
             ),
             "plugin.discovery": "hybrid_warn",
             "offset.flush.interval.ms": "5000",
+            # A single worker: a broker restart (a lab's fault, an upgrade) must not make it revoke its
+            # connectors. Connect revokes them once the coordinator has been unreachable for a heartbeat
+            # interval, and a task stopped mid-stream can leave its replication slot held by a connection
+            # nothing closes, so the restarted task cannot stream again.
+            "heartbeat.interval.ms": "20000",
+            "session.timeout.ms": "60000",
             "topic.creation.enable": "true",
         }
         return "".join(f"{k}={v}\n" for k, v in props.items())
