@@ -298,7 +298,8 @@ class Derivation:
         s = self.sessionizer
         return {
             "watermark": s.watermark.isoformat() if s.watermark else None,
-            "open_sessions": sum(len(v) for v in s.open.values()),
+            # The refresh thread changes `open` meanwhile: count a copy taken in one step.
+            "open_sessions": sum(len(v) for v in list(s.open.values())),
             "late_events_dropped": s.too_late,
             "duplicate_events_dropped": s.duplicates,
             "session_gap_minutes": GAP.total_seconds() / 60,
