@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from confluent_kafka import KafkaException
+from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException
 from confluent_kafka.admin import (
     AclBinding,
     AclBindingFilter,
@@ -268,3 +268,26 @@ class SeaweedLakehouse:
                 commands.append(f"s3.configure -user={user} -delete -actions={','.join(sorted(have - wanted))} -apply")
         if commands:
             self._shell(*commands)
+
+
+class KafkaGroupOffsets:
+    """The committed offsets of every consumer group whose name starts with one of `prefixes`."""
+
+    def __init__(self, settings: MeshSettings) -> None:
+        self.settings = settings
+        self._admin: AdminClient | None = None
+
+    def committed(self, prefixes: Iterable[str]) -> dict[tuple[str, str, int], int]:
+        if self._admin is None:
+            self._admin = kafka.admin(self.settings)
+        wanted = tuple(prefixes)
+        listed = self._admin.list_consumer_groups(request_timeout=15).result(timeout=15)
+        groups = [g.group_id for g in listed.valid if wanted and g.group_id.startswith(wanted)]
+        offsets: dict[tuple[str, str, int], int] = {}
+        for group in groups:
+            request = [ConsumerGroupTopicPartitions(group)]
+            for future in self._admin.list_consumer_group_offsets(request).values():
+                for tp in future.result(timeout=15).topic_partitions or []:
+                    if tp.offset >= 0:
+                        offsets[(group, tp.topic, tp.partition)] = tp.offset
+        return offsets

@@ -9,12 +9,14 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import uvicorn
 from pyiceberg.exceptions import NoSuchTableError
 
 from mesh_access import AccessService
+from mesh_access.kafka_reads import reads
 from mesh_access.platform_token import platform_token
 from mesh_adapters.lakehouse import iceberg_catalog
 from mesh_audit.log_table import AuditTable
@@ -23,6 +25,7 @@ from mesh_catalog.adapters import (
     JsonFileStore,
     KafkaBroker,
     KafkaControlPublisher,
+    KafkaGroupOffsets,
     SeaweedLakehouse,
 )
 from mesh_catalog.api import build_app
@@ -30,6 +33,8 @@ from mesh_catalog.audit_browser import IcebergAuditLog
 from mesh_catalog.service import CatalogService
 from mesh_config import MeshSettings
 from mesh_governance import PolicyError, git_blob_id, load_policies
+from mesh_sdk.access import AccessEvent
+from mesh_sdk.access_log import KafkaAccessLog
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +73,12 @@ class CatalogServer:
         self.service = CatalogService(HttpDocumentSource(), JsonFileStore(state_path(settings)), policies=self.policies)
         broker = KafkaBroker(settings, lambda: list(self.access.book.consumers)) if _secured(settings) else None
         self.settings = settings
+        # Kafka reads: the broker reports none, so the catalog watches consumers' groups' offsets.
+        self.group_offsets = KafkaGroupOffsets(settings) if _secured(settings) else None
+        self.positions_store = JsonFileStore(settings.home / "catalog" / "kafka-read-positions.json")
+        saved = self.positions_store.load() or {}
+        self.kafka_positions = {(g, t, int(p)): int(o) for g, t, p, o in saved.get("positions", [])}
+        self.access_log: KafkaAccessLog | None = None  # opened at the first read to record
         self.access = AccessService(
             JsonFileStore(access_path(settings)),
             self.control,
@@ -148,6 +159,40 @@ class CatalogServer:
                 continue  # not written yet: the next change of the grants includes it
         return locations, any(c.pii for c in entry.columns)
 
+    def audit_kafka_reads(self) -> int:
+        """Append to the access log what consumers read on Kafka since the last look (their groups'
+        committed offsets); returns how many reads were recorded."""
+        if self.group_offsets is None:
+            return 0
+        consumers = list(self.access.book.consumers)
+        offsets = self.group_offsets.committed(f"{c}." for c in consumers)
+        found = reads(self.kafka_positions, offsets, consumers)
+        now = datetime.now(UTC)
+        grants = self.access.book.grants()
+        if found and self.access_log is None:
+            self.access_log = KafkaAccessLog(self.settings)
+        for read in found:
+            assert self.access_log is not None
+            mine = [g for g in grants if g.consumer == read.consumer and g.product == read.product]
+            self.access_log.record(
+                AccessEvent(
+                    now,
+                    read.product,
+                    "kafka",
+                    read.topic,
+                    read.consumer,
+                    None,
+                    "read",
+                    rows=read.records,
+                    pii=any(g.pii for g in mine),
+                    purposes=tuple(sorted({g.purpose for g in mine})),
+                )
+            )
+        if found or offsets != self.kafka_positions:
+            self.kafka_positions = offsets
+            self.positions_store.save({"positions": [[g, t, p, o] for (g, t, p), o in offsets.items()]})
+        return len(found)
+
     def pull_now(self) -> None:
         self.service.pull()
 
@@ -185,11 +230,15 @@ class CatalogServer:
             try:
                 self.follow_policies()
                 self.access.publish()  # until the broker has taken the newest access list
-                self.access.sync_lakehouse()
-                self.access.retire_lakehouse_keys()
                 self.service.pull()
             except Exception:
                 log.exception("a pull failed; the next one comes in %g s", self.pull_every_s)
+            try:  # the servers that enforce access themselves, and what they cannot report
+                self.access.sync_lakehouse()
+                self.access.retire_lakehouse_keys()
+                self.audit_kafka_reads()
+            except Exception as exc:
+                log.warning("the broker's or the object store's access is not in line yet: %s", exc)
             self.stopping.wait(self.pull_every_s)
 
     def _spawn(self, name: str, target: Callable[[], object]) -> None:
@@ -204,6 +253,8 @@ class CatalogServer:
         for thread in self._threads:
             thread.join(timeout=join_timeout_s)
         self.control.close()
+        if self.access_log is not None:
+            self.access_log.producer.flush(5)
 
     def wait(self) -> None:
         """Until stop() is called (from a signal handler, say)."""

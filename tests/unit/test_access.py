@@ -328,3 +328,23 @@ def test_the_object_store_gets_the_actions_it_lacks_and_loses_the_others() -> No
         "s3.configure -user=consumer-support -actions=Read:lakehouse/new/* -apply",
         "s3.configure -user=consumer-support -delete -actions=Read:lakehouse/old/* -apply",
     )
+
+
+def test_kafka_reads_are_the_advance_of_each_consumers_groups_committed_offsets() -> None:
+    from mesh_access.kafka_reads import Read, product_of, reads
+
+    topic = "subscriptions.customers.stream.v1"
+    before = {("support.app", topic, 0): 10}
+    now = {
+        ("support.app", topic, 0): 25,  # 15 more
+        ("support.app", topic, 1): 5,  # a partition seen for the first time: from zero
+        ("support-team.x", topic, 0): 7,  # another consumer whose id starts the same way
+        ("stranger.g", topic, 0): 99,  # not a consumer of the book
+        ("support.app", "not-a-product-topic", 0): 3,
+    }
+    assert reads(before, now, ["support", "support-team"]) == [
+        Read("support", CUSTOMERS, topic, 20),
+        Read("support-team", CUSTOMERS, topic, 7),
+    ]
+    assert reads(now, before, ["support"]) == [], "offsets that went back count nothing"
+    assert product_of("content-insights.kpis.stream.v1") == "urn:mesh:content-insights:kpis:v1"
