@@ -86,6 +86,7 @@ class AccessGate:
         self.access_log: AccessLog = access_log or NoAccessLog()
         self.published = AccessList()  # until the catalog's list arrives, nobody is let in
         self.local = AccessList()
+        self._in_force = AccessList()  # both, merged once per change rather than per request
         self._lock = threading.Lock()
         self.accesses = Counter(
             "mesh_data_access",
@@ -105,6 +106,7 @@ class AccessGate:
             return False
         with self._lock:
             self.published = published  # one partition: the last message read is the newest
+            self._in_force = self.published.merged(self.local)
         granted = sorted({g.consumer for g in published.grants if g.product == self.product_id})
         log.info("access list v%d applied: %d consumer(s) granted here", published.version, len(granted))
         return True
@@ -116,6 +118,7 @@ class AccessGate:
             keys = {**self.local.keys, key_id: PublishedKey(key_id, consumer, hash_key(key))}
             grant = PublishedGrant(f"local-{key_id}", consumer, self.product_id, purpose, pii)
             self.local = AccessList(self.local.version, keys, (*self.local.grants, grant))
+            self._in_force = self.published.merged(self.local)
         return key
 
     # --- what each port asks ---------------------------------------------------------------------------
@@ -124,7 +127,7 @@ class AccessGate:
         """The caller's access, or Denied (recorded in the access log before it is raised)."""
         now = datetime.now(UTC)
         with self._lock:
-            access_list = self.published.merged(self.local)
+            access_list = self._in_force
         try:
             return access_list.authorize(presented, self.product_id, now)
         except Denied as exc:
