@@ -48,8 +48,9 @@ class MeshSettings(BaseSettings):
     kafka_port: int = 19092
     kafka_controller_port: int = 19093
     kafka_bootstrap: str | None = None
-    # Every client authenticates (SASL/SCRAM) and the broker authorizes each request (ACLs). The platform's
-    # own services and products use this principal, a super user; consumers use their own identities.
+    # Every client authenticates and the broker authorizes each request (ACLs). The platform's own services
+    # and products use this principal, a super user, over SASL/PLAIN (the broker's configuration holds it, so
+    # it works the moment the broker listens); consumers use their own identities over SCRAM.
     kafka_security_protocol: str = Field("SASL_PLAINTEXT", description="SASL_PLAINTEXT, or PLAINTEXT: no auth")
     kafka_sasl_mechanism: str = "SCRAM-SHA-256"
     kafka_user: str = "mesh-platform"
@@ -119,22 +120,29 @@ class MeshSettings(BaseSettings):
         config = {"bootstrap.servers": self.bootstrap_servers}
         if self.kafka_security_protocol.upper() == "PLAINTEXT":
             return config
+        if user is None:  # the platform: SASL/PLAIN against the broker's own configuration
+            return config | {
+                "security.protocol": self.kafka_security_protocol,
+                "sasl.mechanisms": "PLAIN",
+                "sasl.username": self.kafka_user,
+                "sasl.password": self.kafka_password,
+            }
         return config | {
             "security.protocol": self.kafka_security_protocol,
             "sasl.mechanisms": self.kafka_sasl_mechanism,
-            "sasl.username": self.kafka_user if user is None else user,
-            "sasl.password": self.kafka_password if user is None else (password or ""),
+            "sasl.username": user,
+            "sasl.password": password or "",
         }
 
     def kafka_java_client(self) -> dict[str, str]:
         """The same, as a Java client's properties (Kafka Connect, Debezium)."""
         if self.kafka_security_protocol.upper() == "PLAINTEXT":
             return {"bootstrap.servers": self.bootstrap_servers}
-        module = "org.apache.kafka.common.security.scram.ScramLoginModule"
+        module = "org.apache.kafka.common.security.plain.PlainLoginModule"
         return {
             "bootstrap.servers": self.bootstrap_servers,
             "security.protocol": self.kafka_security_protocol,
-            "sasl.mechanism": self.kafka_sasl_mechanism,
+            "sasl.mechanism": "PLAIN",
             "sasl.jaas.config": f'{module} required username="{self.kafka_user}" password="{self.kafka_password}";',
         }
 

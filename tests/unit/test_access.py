@@ -261,6 +261,8 @@ def test_clients_authenticate_as_the_platform_or_as_a_consumer() -> None:
 
     settings = load_settings()
     assert settings.kafka_client()["sasl.username"] == settings.kafka_user
+    assert settings.kafka_client()["sasl.mechanisms"] == "PLAIN"
+    assert settings.kafka_client("analyst", "mk_x")["sasl.mechanisms"] == "SCRAM-SHA-256"
     assert settings.kafka_client("analyst", "mk_x")["sasl.password"] == "mk_x"
     assert "sasl.jaas.config" in settings.kafka_java_client()
     plain = load_settings(kafka_security_protocol="PLAINTEXT")
@@ -269,6 +271,7 @@ def test_clients_authenticate_as_the_platform_or_as_a_consumer() -> None:
     assert "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer" in properties
     assert "allow.everyone.if.no.acl.found=false" in properties
     assert "BROKER:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT" in properties
+    assert "sasl.enabled.mechanisms=SCRAM-SHA-256,PLAIN" in properties
     assert "StandardAuthorizer" not in Kafka(plain)._properties()
 
 

@@ -1,8 +1,8 @@
 """Apache Kafka 4.x: one node in KRaft mode (broker and controller), the event backbone.
 
-Every connection authenticates: clients with SASL/SCRAM-SHA-256 on the broker's listener (the platform's
-principal, a super user, was written into the storage when it was formatted; consumers' credentials
-are added at run time by the catalog), the broker with SASL/PLAIN on the controller's listener. The
+Every connection authenticates: consumers with SASL/SCRAM-SHA-256 (their credentials are added at run
+time by the catalog), the platform's principal, a super user, with SASL/PLAIN against this file's
+configuration, on the broker's listener and between broker and controller. The
 broker authorizes every request with ACLs (StandardAuthorizer, deny unless allowed), and makes each
 connection authenticate again every minute, so a revoked credential is out within a minute."""
 
@@ -35,19 +35,20 @@ class Kafka(JvmComponent):
     def _security(self) -> dict[str, str]:
         s = self.settings
         user, password = s.kafka_user, s.kafka_password
-        scram = "org.apache.kafka.common.security.scram.ScramLoginModule"
         plain = "org.apache.kafka.common.security.plain.PlainLoginModule"
+        platform = f'{plain} required username="{user}" password="{password}" user_{user}="{password}";'
         return {
             "listener.security.protocol.map": "BROKER:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT",
-            "sasl.enabled.mechanisms": s.kafka_sasl_mechanism,
-            "sasl.mechanism.inter.broker.protocol": s.kafka_sasl_mechanism,
+            # Consumers: SCRAM, credentials in the metadata log. The platform: PLAIN, from this file, so
+            # it is in at once after a restart (SCRAM waits for the credentials to be replayed).
+            "sasl.enabled.mechanisms": f"{s.kafka_sasl_mechanism},PLAIN",
+            "sasl.mechanism.inter.broker.protocol": "PLAIN",
             "sasl.mechanism.controller.protocol": "PLAIN",
             "listener.name.controller.sasl.enabled.mechanisms": "PLAIN",
-            "listener.name.controller.plain.sasl.jaas.config": (
-                f'{plain} required username="{user}" password="{password}" user_{user}="{password}";'
-            ),
+            "listener.name.controller.plain.sasl.jaas.config": platform,
+            "listener.name.broker.plain.sasl.jaas.config": platform,
             f"listener.name.broker.{s.kafka_sasl_mechanism.lower()}.sasl.jaas.config": (
-                f'{scram} required username="{user}" password="{password}";'
+                "org.apache.kafka.common.security.scram.ScramLoginModule required;"
             ),
             "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
             "super.users": f"User:{user}",
@@ -99,20 +100,8 @@ class Kafka(JvmComponent):
         (self.state_dir / "data").mkdir(parents=True, exist_ok=True)
         with open(self.config_path, "w") as f:
             f.write(self._properties())
-        marker = self.state_dir / "data" / "mesh-scram-bootstrapped"
         if (self.state_dir / "data" / "meta.properties").exists():
-            if self.secured and not marker.exists():
-                raise ComponentFailed(
-                    self.name,
-                    "its storage was formatted before the broker authenticated clients, so it holds no "
-                    "credential for the platform: `mesh reset` starts afresh (or set MESH_KAFKA_SECURITY_PROTOCOL"
-                    "=PLAINTEXT to keep it unauthenticated)",
-                    self.log_path,
-                    "",
-                )
             return
-        s = self.settings
-        scram = [f"--add-scram={s.kafka_sasl_mechanism}=[name={s.kafka_user},password={s.kafka_password}]"]
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         with open(self.log_path, "ab") as log:
             result = subprocess.run(
@@ -127,7 +116,6 @@ class Kafka(JvmComponent):
                     "-c",
                     self.config_path,
                     "--ignore-formatted",
-                    *(scram if self.secured else []),
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -136,8 +124,6 @@ class Kafka(JvmComponent):
             )
         if result.returncode != 0:
             raise ComponentFailed(self.name, "formatting its storage failed", self.log_path, self.process.log_tail())
-        if self.secured:
-            marker.write_text(s.kafka_user)
 
     def launch(self) -> None:
         argv = [
