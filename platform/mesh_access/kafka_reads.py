@@ -4,14 +4,12 @@ many records of which topic, and when (within one pull). Pure: offsets in, reads
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from mesh_config.naming import product_of_topic
+
 Position = tuple[str, str, int]  # consumer group, topic, partition
-_TOPIC = re.compile(
-    r"^(?P<domain>[a-z][a-z0-9-]*)\.(?P<name>[a-z][a-z0-9-]*)\.(?P<port>[a-z][a-z0-9_-]*)\.v(?P<major>\d+)$"
-)
 
 
 @dataclass(frozen=True)
@@ -30,12 +28,6 @@ def owner_of(group: str, consumers: Iterable[str]) -> str | None:
     return None
 
 
-def product_of(topic: str) -> str | None:
-    """The product a topic belongs to by the mesh's naming convention (None: not a product's topic)."""
-    match = _TOPIC.match(topic)
-    return f"urn:mesh:{match['domain']}:{match['name']}:v{match['major']}" if match else None
-
-
 def reads(before: Mapping[Position, int], now: Mapping[Position, int], consumers: Iterable[str]) -> list[Read]:
     """The reads between two looks at the committed offsets, summed per consumer and topic. A position
     seen for the first time counts from zero; one that went back (a reset) counts nothing."""
@@ -44,7 +36,7 @@ def reads(before: Mapping[Position, int], now: Mapping[Position, int], consumers
     for (group, topic, partition), offset in now.items():
         advanced = offset - before.get((group, topic, partition), 0)
         consumer = owner_of(group, known)
-        if advanced <= 0 or consumer is None or product_of(topic) is None:
+        if advanced <= 0 or consumer is None or product_of_topic(topic) is None:
             continue
         totals[(consumer, topic)] = totals.get((consumer, topic), 0) + advanced
-    return [Read(c, str(product_of(t)), t, n) for (c, t), n in sorted(totals.items())]
+    return [Read(c, str(product_of_topic(t)), t, n) for (c, t), n in sorted(totals.items())]

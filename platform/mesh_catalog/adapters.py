@@ -132,16 +132,11 @@ class KafkaControlPublisher:
             self._producer = None
 
 
-class KafkaBroker:
-    """Consumers' access on the broker itself: a SCRAM credential per consumer (its newest API key), and
-    READ ACLs on the topics its grants allow plus on consumer groups named `<consumer>.…`. Only the ACLs
-    of the book's consumers are touched: the platform's own principal is a super user and has none."""
+class _BrokerAdmin:
+    """The platform's admin client, opened at first use: the broker may start after the catalog."""
 
-    MECHANISM = ScramMechanism.SCRAM_SHA_256
-
-    def __init__(self, settings: MeshSettings, consumers: Callable[[], Iterable[str]]) -> None:
+    def __init__(self, settings: MeshSettings) -> None:
         self.settings = settings
-        self.consumers = consumers  # every consumer the book knows, granted or not
         self._admin: AdminClient | None = None
 
     @property
@@ -149,6 +144,18 @@ class KafkaBroker:
         if self._admin is None:
             self._admin = kafka.admin(self.settings)
         return self._admin
+
+
+class KafkaBroker(_BrokerAdmin):
+    """Consumers' access on the broker itself: a SCRAM credential per consumer (its newest API key), and
+    READ ACLs on the topics its grants allow plus on consumer groups named `<consumer>.…`. Only the ACLs
+    of the book's consumers are touched: the platform's own principal is a super user and has none."""
+
+    MECHANISM = ScramMechanism.SCRAM_SHA_256
+
+    def __init__(self, settings: MeshSettings, consumers: Callable[[], Iterable[str]]) -> None:
+        super().__init__(settings)
+        self.consumers = consumers  # every consumer the book knows, granted or not
 
     def set_password(self, consumer: str, key: str) -> None:
         info = ScramCredentialInfo(self.MECHANISM, 8192)
@@ -270,23 +277,17 @@ class SeaweedLakehouse:
             self._shell(*commands)
 
 
-class KafkaGroupOffsets:
+class KafkaGroupOffsets(_BrokerAdmin):
     """The committed offsets of every consumer group whose name starts with one of `prefixes`."""
 
-    def __init__(self, settings: MeshSettings) -> None:
-        self.settings = settings
-        self._admin: AdminClient | None = None
-
     def committed(self, prefixes: Iterable[str]) -> dict[tuple[str, str, int], int]:
-        if self._admin is None:
-            self._admin = kafka.admin(self.settings)
         wanted = tuple(prefixes)
-        listed = self._admin.list_consumer_groups(request_timeout=15).result(timeout=15)
+        listed = self.admin.list_consumer_groups(request_timeout=15).result(timeout=15)
         groups = [g.group_id for g in listed.valid if wanted and g.group_id.startswith(wanted)]
         offsets: dict[tuple[str, str, int], int] = {}
         for group in groups:
             request = [ConsumerGroupTopicPartitions(group)]
-            for future in self._admin.list_consumer_group_offsets(request).values():
+            for future in self.admin.list_consumer_group_offsets(request).values():
                 for tp in future.result(timeout=15).topic_partitions or []:
                     if tp.offset >= 0:
                         offsets[(group, tp.topic, tp.partition)] = tp.offset

@@ -32,6 +32,7 @@ from mesh_catalog.api import build_app
 from mesh_catalog.audit_browser import IcebergAuditLog
 from mesh_catalog.service import CatalogService
 from mesh_config import MeshSettings
+from mesh_config.naming import ProductName
 from mesh_governance import PolicyError, git_blob_id, load_policies
 from mesh_sdk.access import AccessEvent
 from mesh_sdk.access_log import KafkaAccessLog
@@ -141,20 +142,19 @@ class CatalogServer:
     def product_topics(self, product: str) -> tuple[list[str], bool]:
         """A product's Kafka output topics (by the naming convention) and whether its data holds PII."""
         entry = self.service.entry(product)  # UnknownProduct is a LookupError
-        major = product.rsplit(":v", 1)[-1]
-        topics = [f"{entry.domain}.{entry.name}.{p.name}.v{major}" for p in entry.output_ports if p.kind == "kafka"]
+        naming = ProductName.of(entry.id)
+        topics = [naming.topic(p.name) for p in entry.output_ports if p.kind == "kafka"]
         return topics, any(c.pii for c in entry.columns)
 
     def product_tables(self, product: str) -> tuple[list[str], bool]:
         """A product's Iceberg tables (their s3:// locations) and whether its data holds PII."""
         entry = self.service.entry(product)
-        major = product.rsplit(":v", 1)[-1]
+        naming = ProductName.of(entry.id)
         catalog = iceberg_catalog(self.settings)
         locations = []
         for table in entry.tables:
-            name = f"{entry.domain.replace('-', '_')}.{entry.name.replace('-', '_')}_{table}_v{major}"
             try:
-                locations.append(catalog.load_table(name).location())
+                locations.append(catalog.load_table(naming.table(table)).location())
             except NoSuchTableError:
                 continue  # not written yet: the next change of the grants includes it
         return locations, any(c.pii for c in entry.columns)

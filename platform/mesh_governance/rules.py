@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mesh_catalog.entries import CatalogEntry
+from mesh_config.naming import PRODUCT_ID, ProductName
 from mesh_sdk.column_lineage import derivations
 from mesh_sdk.contract import PII
-from mesh_sdk.descriptor import PRODUCT_ID
 
 # A topic in the mesh's own convention, whoever owns it: <domain>.<product>.<port>.v<major>.
 MESH_TOPIC = re.compile(r"^[a-z][a-z0-9_-]*\.[a-z][a-z0-9_-]*\.[a-z0-9_-]+\.v\d+$")
@@ -278,10 +278,6 @@ def _input_names(entry: CatalogEntry) -> Iterator[Finding]:
             )
 
 
-def _table_name(entry: CatalogEntry, port: str, major: int) -> str:
-    return f"{entry.name.replace('-', '_')}_{port}_v{major}"
-
-
 def _iceberg_ports(entry: CatalogEntry) -> list[str]:
     return [p.name for p in entry.output_ports if p.kind == "iceberg"]
 
@@ -298,7 +294,7 @@ def _contract_names(entry: CatalogEntry, major: int) -> Iterator[Finding]:
     for i, table in _items(contract, "schema"):
         name, physical = table.get("name"), table.get("physicalName")
         if name in ports and physical is not None:
-            expected = _table_name(entry, str(name), major)
+            expected = ProductName(entry.domain, entry.name, major).table_name(str(name))
             if physical != expected:
                 yield Finding(
                     f"contract.schema[{i}].physicalName",
@@ -312,8 +308,9 @@ def _served_names(entry: CatalogEntry, major: int) -> Iterator[Finding]:
     ports = entry.document.get("ports")
     if not isinstance(ports, dict):
         return
-    namespace = entry.domain.replace("-", "_")
-    tables = {p: f"{namespace}.{_table_name(entry, p, major)}" for p in _iceberg_ports(entry)}
+    naming = ProductName(entry.domain, entry.name, major)
+    namespace = naming.namespace
+    tables = {p: naming.table(p) for p in _iceberg_ports(entry)}
     topic = re.compile(rf"^{re.escape(entry.domain)}\.{re.escape(entry.name)}\.[a-z0-9_-]+\.v{major}$")
     for key, value in ports.items():
         if not isinstance(value, str):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
@@ -10,9 +9,8 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from mesh_config.naming import PRODUCT_ID, ProductName
 from mesh_sdk.errors import SpecError, SpecProblem, field_path
-
-PRODUCT_ID = re.compile(r"^urn:mesh:(?P<domain>[a-z][a-z0-9_-]*):(?P<product>[a-z][a-z0-9_-]*):v(?P<major>\d+)$")
 
 
 class ProductType(StrEnum):
@@ -64,17 +62,12 @@ class ProductInput(_Spec):
     @property
     def topic(self) -> str:
         """The upstream port's topic, by the mesh's naming convention (never the upstream's internals)."""
-        match = PRODUCT_ID.match(self.product)
-        assert match is not None
-        return f"{match['domain']}.{match['product']}.{self.port}.v{match['major']}"
+        return ProductName.of(self.product).topic(self.port)
 
     @property
     def table(self) -> str:
         """The upstream port's Iceberg table, by the same convention as `Descriptor.table`."""
-        match = PRODUCT_ID.match(self.product)
-        assert match is not None
-        namespace, product = match["domain"].replace("-", "_"), match["product"].replace("-", "_")
-        return f"{namespace}.{product}_{self.port}_v{match['major']}"
+        return ProductName.of(self.product).table(self.port)
 
     @property
     def from_lakehouse(self) -> bool:
@@ -149,17 +142,15 @@ class Descriptor(_Spec):
 
     @property
     def major(self) -> int:
-        match = PRODUCT_ID.match(self.id)
-        assert match is not None
-        return int(match["major"])
+        return ProductName.of(self.id).major
 
     def topic(self, port: str) -> str:
         """Kafka topic of one of this product's ports: <domain>.<product>.<port>.v<major>."""
-        return f"{self.domain}.{self.name}.{port}.v{self.major}"
+        return ProductName.of(self.id).topic(port)
 
     def table(self, port: str) -> str:
         """Iceberg table of an output port: <domain namespace>.<product>_<port>_v<major>."""
-        return f"{self.domain.replace('-', '_')}.{self.name.replace('-', '_')}_{port}_v{self.major}"
+        return ProductName.of(self.id).table(port)
 
 
 _FIXES = {

@@ -42,12 +42,6 @@ class Consumers:
 
 
 @pytest.fixture(scope="module")
-def customers(running_mesh: RunningMesh) -> ProductRuntime:
-    runtime: ProductRuntime = running_mesh["subscriptions.customers"]
-    return runtime
-
-
-@pytest.fixture(scope="module")
 def catalog_api(running_mesh: RunningMesh) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=running_mesh.catalog.url, timeout=30) as client:
         yield client

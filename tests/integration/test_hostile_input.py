@@ -17,12 +17,6 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def customers(running_mesh: RunningMesh) -> ProductRuntime:
-    runtime: ProductRuntime = running_mesh["subscriptions.customers"]
-    return runtime
-
-
-@pytest.fixture(scope="module")
 def http(customers: ProductRuntime) -> Iterator[httpx.Client]:
     with http_client(customers, 30) as client:
         yield client

@@ -334,7 +334,7 @@ def test_the_object_store_gets_the_actions_it_lacks_and_loses_the_others() -> No
 
 
 def test_kafka_reads_are_the_advance_of_each_consumers_groups_committed_offsets() -> None:
-    from mesh_access.kafka_reads import Read, product_of, reads
+    from mesh_access.kafka_reads import Read, reads
 
     topic = "subscriptions.customers.stream.v1"
     before = {("support.app", topic, 0): 10}
@@ -350,4 +350,3 @@ def test_kafka_reads_are_the_advance_of_each_consumers_groups_committed_offsets(
         Read("support-team", CUSTOMERS, topic, 7),
     ]
     assert reads(now, before, ["support"]) == [], "offsets that went back count nothing"
-    assert product_of("content-insights.kpis.stream.v1") == "urn:mesh:content-insights:kpis:v1"

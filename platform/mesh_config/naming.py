@@ -1,0 +1,53 @@
+"""The mesh's naming convention, in one place: a product's id names its Kafka topics and Iceberg tables,
+so any service can find them from the id alone and never from a product's internals."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+PRODUCT_ID = re.compile(r"^urn:mesh:(?P<domain>[a-z][a-z0-9_-]*):(?P<product>[a-z][a-z0-9_-]*):v(?P<major>\d+)$")
+_TOPIC = re.compile(
+    r"^(?P<domain>[a-z][a-z0-9_-]*)\.(?P<product>[a-z][a-z0-9_-]*)\.(?P<port>[a-z][a-z0-9_-]*)\.v(?P<major>\d+)$"
+)
+
+
+@dataclass(frozen=True)
+class ProductName:
+    domain: str
+    product: str
+    major: int
+
+    @classmethod
+    def of(cls, product_id: str) -> ProductName:
+        match = PRODUCT_ID.match(product_id)
+        if match is None:
+            raise ValueError(f"{product_id!r} is not a product id: urn:mesh:<domain>:<product>:v<major>")
+        return cls(match["domain"], match["product"], int(match["major"]))
+
+    @property
+    def id(self) -> str:
+        return f"urn:mesh:{self.domain}:{self.product}:v{self.major}"
+
+    @property
+    def namespace(self) -> str:
+        """The Iceberg namespace of the product's domain (identifiers take no hyphens)."""
+        return self.domain.replace("-", "_")
+
+    def topic(self, port: str) -> str:
+        """<domain>.<product>.<port>.v<major>"""
+        return f"{self.domain}.{self.product}.{port}.v{self.major}"
+
+    def table_name(self, port: str) -> str:
+        """<product>_<port>_v<major>, the table's name within its namespace."""
+        return f"{self.product.replace('-', '_')}_{port}_v{self.major}"
+
+    def table(self, port: str) -> str:
+        """<domain namespace>.<product>_<port>_v<major>"""
+        return f"{self.namespace}.{self.table_name(port)}"
+
+
+def product_of_topic(topic: str) -> str | None:
+    """The id of the product a topic belongs to (None: not a product's topic)."""
+    match = _TOPIC.match(topic)
+    return f"urn:mesh:{match['domain']}:{match['product']}:v{match['major']}" if match else None

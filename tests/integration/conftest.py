@@ -1,0 +1,15 @@
+"""Fixtures of the integration tests that run on the whole mesh (`running_mesh`, in the root conftest)."""
+
+from __future__ import annotations
+
+import pytest
+
+from mesh_sdk.runtime import ProductRuntime
+from mesh_sdk.testing_mesh import RunningMesh
+
+
+@pytest.fixture(scope="module")
+def customers(running_mesh: RunningMesh) -> ProductRuntime:
+    """subscriptions.customers of the running mesh: its REST, GraphQL and SQL ports, PII among its columns."""
+    runtime: ProductRuntime = running_mesh["subscriptions.customers"]
+    return runtime
