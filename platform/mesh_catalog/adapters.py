@@ -1,6 +1,6 @@
 """The catalog's driven adapters: discovery documents read over HTTP, registrations kept in a JSON file,
 the policies in force and the access list published on the control topic, consumers' credentials and
-ACLs on the Kafka broker."""
+ACLs on the Kafka broker and the object store, what they read there."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pyarrow.fs
+import pyarrow.parquet as pq
 from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException
 from confluent_kafka.admin import (
     AclBinding,
@@ -292,3 +294,35 @@ class KafkaGroupOffsets(_BrokerAdmin):
                     if tp.offset >= 0:
                         offsets[(group, tp.topic, tp.partition)] = tp.offset
         return offsets
+
+
+class ParquetRowCounts:
+    """The rows of a data file, from its Parquet footer (read with the platform's credentials, once per
+    file: data files never change)."""
+
+    def __init__(self, settings: MeshSettings, remembered: int = 100_000) -> None:
+        self.settings, self.remembered = settings, remembered
+        self._rows: dict[str, int] = {}
+        self._fs: pyarrow.fs.S3FileSystem | None = None
+
+    def rows(self, path: str) -> int:
+        """`path` is s3://bucket/key; a file that is gone (expired) counts none."""
+        if path not in self._rows:
+            if self._fs is None:
+                s = self.settings
+                scheme, _, endpoint = s.s3_url.partition("://")
+                self._fs = pyarrow.fs.S3FileSystem(
+                    access_key=s.s3_access_key,
+                    secret_key=s.s3_secret_key,
+                    endpoint_override=endpoint,
+                    scheme=scheme,
+                    region=s.s3_region,
+                )
+            try:
+                rows = pq.read_metadata(path.removeprefix("s3://"), filesystem=self._fs).num_rows
+            except (FileNotFoundError, OSError):
+                return 0
+            if len(self._rows) >= self.remembered:
+                self._rows.clear()
+            self._rows[path] = rows
+        return self._rows[path]

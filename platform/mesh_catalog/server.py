@@ -17,6 +17,7 @@ from pyiceberg.exceptions import NoSuchTableError
 
 from mesh_access import AccessService
 from mesh_access.kafka_reads import reads
+from mesh_access.lakehouse_reads import lakehouse_reads, object_request
 from mesh_access.platform_token import platform_token
 from mesh_adapters.lakehouse import iceberg_catalog
 from mesh_audit.log_table import AuditTable
@@ -26,10 +27,12 @@ from mesh_catalog.adapters import (
     KafkaBroker,
     KafkaControlPublisher,
     KafkaGroupOffsets,
+    ParquetRowCounts,
     SeaweedLakehouse,
 )
 from mesh_catalog.api import build_app
 from mesh_catalog.audit_browser import IcebergAuditLog
+from mesh_catalog.s3_request_log import RequestLogReceiver, RequestSpool
 from mesh_catalog.service import CatalogService
 from mesh_config import MeshSettings
 from mesh_config.naming import ProductName
@@ -80,15 +83,20 @@ class CatalogServer:
         saved = self.positions_store.load() or {}
         self.kafka_positions = {(g, t, int(p)): int(o) for g, t, p, o in saved.get("positions", [])}
         self.access_log: KafkaAccessLog | None = None  # opened at the first read to record
+        lakehouse = _lakehouse(settings)
         self.access = AccessService(
             JsonFileStore(access_path(settings)),
             self.control,
             self.product_owner,
             broker=broker,
             topics=self.product_topics,
-            lakehouse=_lakehouse(settings),
+            lakehouse=lakehouse,
             tables=self.product_tables,
         )
+        # Lakehouse reads: the object store reports its requests; consumers' reads wait in a spool.
+        self.s3_requests = RequestSpool(settings.home / "catalog" / "s3-requests.jsonl") if lakehouse else None
+        self.s3_request_log: RequestLogReceiver | None = None
+        self.row_counts = ParquetRowCounts(settings)
         self.platform_token = platform_token(settings)
         self.audit = IcebergAuditLog(lambda: AuditTable.load(iceberg_catalog(settings)))
         self.registry_url = settings.schema_registry_url
@@ -119,6 +127,7 @@ class CatalogServer:
                 self.stop()
                 raise RuntimeError(f"the catalog could not serve on {self.url} (is the port in use?)")
             time.sleep(0.05)
+        self._receive_s3_requests()
         self._spawn("catalog-pull", self._pull_loop)
         log.info(
             "catalog serving on %s with %d restored products, pulling every %g s, %d policies (version %d, %s)",
@@ -129,6 +138,25 @@ class CatalogServer:
             self.policies.version,
             self.policies.digest[:12],
         )
+
+    def _receive_s3_requests(self) -> None:
+        spool, port = self.s3_requests, self.settings.s3_access_log_port
+        if spool is None:
+            return
+        try:
+            self.s3_request_log = RequestLogReceiver(
+                (self.host, port), spool, lambda record: object_request(record) is not None
+            )
+        except OSError as exc:
+            log.error(
+                "the object store's request log cannot be received on %s:%d (%s; another catalog of this stack?): "
+                "this catalog records no lakehouse reads",
+                self.host,
+                port,
+                exc.strerror,
+            )
+            return
+        self._spawn("catalog-s3-requests", self.s3_request_log.serve_forever)
 
     def product_owner(self, product: str) -> tuple[str, str]:
         """A product's id and owning team, from its id or its folder name (`subscriptions.customers`)."""
@@ -168,30 +196,65 @@ class CatalogServer:
         offsets = self.group_offsets.committed(f"{c}." for c in consumers)
         found = reads(self.kafka_positions, offsets, consumers)
         now = datetime.now(UTC)
-        grants = self.access.book.grants()
-        if found and self.access_log is None:
-            self.access_log = KafkaAccessLog(self.settings)
         for read in found:
-            assert self.access_log is not None
-            mine = [g for g in grants if g.consumer == read.consumer and g.product == read.product]
-            self.access_log.record(
-                AccessEvent(
-                    now,
-                    read.product,
-                    "kafka",
-                    read.topic,
-                    read.consumer,
-                    None,
-                    "read",
-                    rows=read.records,
-                    pii=any(g.pii for g in mine),
-                    purposes=tuple(sorted({g.purpose for g in mine})),
-                )
-            )
+            self._record(now, read.product, "kafka", read.topic, read.consumer, "read", read.records)
         if found or offsets != self.kafka_positions:
             self.kafka_positions = offsets
             self.positions_store.save({"positions": [[g, t, p, o] for (g, t, p), o in offsets.items()]})
         return len(found)
+
+    def audit_lakehouse_reads(self) -> int:
+        """Append to the access log what consumers read from the lakehouse since the last look (the object
+        store's requests, spooled); returns how many reads were recorded."""
+        if self.s3_requests is None:
+            return 0
+        found: list[int] = []
+        self.s3_requests.take(lambda records: found.append(self._record_lakehouse(records)))
+        return sum(found)
+
+    def _record_lakehouse(self, records: list[dict[str, object]]) -> int:
+        requests = [r for r in map(object_request, records) if r is not None]
+        if not requests:
+            return 0
+        tables = {location: e.id for e in self.service.entries() for location in self.product_tables(e.id)[0]}
+        found = lakehouse_reads(requests, tables)
+        for read in found:
+            rows = sum(self.row_counts.rows(path) for path in read.data_files)
+            self._record(
+                read.at,
+                read.product,
+                "lakehouse",
+                read.table,
+                read.consumer,
+                read.outcome,
+                rows,
+                read.status,
+                read.reason,
+            )
+        if self.access_log is not None:
+            self.access_log.confirm()  # before the spool lets them go
+        return len(found)
+
+    def _record(
+        self,
+        at: datetime,
+        product: str,
+        port: str,
+        resource: str,
+        consumer: str,
+        outcome: str,
+        rows: int,
+        status: int = 200,
+        reason: str = "",
+    ) -> None:
+        """A read a server reported (or let be seen), with the purposes and PII of the consumer's grants."""
+        if self.access_log is None:
+            self.access_log = KafkaAccessLog(self.settings)
+        mine = [g for g in self.access.book.grants() if g.consumer == consumer and g.product == product]
+        pii, purposes = any(g.pii for g in mine), tuple(sorted({g.purpose for g in mine}))
+        self.access_log.record(
+            AccessEvent(at, product, port, resource, consumer, None, outcome, rows, pii, purposes, status, reason)
+        )
 
     def pull_now(self) -> None:
         self.service.pull()
@@ -237,6 +300,7 @@ class CatalogServer:
                 self.access.sync_lakehouse()
                 self.access.retire_lakehouse_keys()
                 self.audit_kafka_reads()
+                self.audit_lakehouse_reads()
             except Exception as exc:
                 log.warning("the broker's or the object store's access is not in line yet: %s", exc)
             self.stopping.wait(self.pull_every_s)
@@ -250,6 +314,9 @@ class CatalogServer:
         self.stopping.set()
         if self._http is not None:
             self._http.should_exit = True
+        if self.s3_request_log is not None:
+            self.s3_request_log.shutdown()
+            self.s3_request_log.server_close()
         for thread in self._threads:
             thread.join(timeout=join_timeout_s)
         self.control.close()

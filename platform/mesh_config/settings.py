@@ -37,6 +37,9 @@ class MeshSettings(BaseSettings):
     s3_volume_port: int = 18340
     s3_filer_port: int = 18888
     s3_admin_port: int = 18646
+    # The object store reports every request it serves here (Fluentd's forward protocol); the catalog
+    # listens and appends consumers' lakehouse reads to the access log.
+    s3_access_log_port: int = 18349
     s3_endpoint: str | None = None
     s3_access_key: str = "mesh"
     s3_secret_key: str = "mesh-secret-key"

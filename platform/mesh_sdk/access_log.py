@@ -41,3 +41,12 @@ class KafkaAccessLog:
             self.producer.poll(1)
             self.producer.produce(ACCESS_TOPIC, key=key, value=value, on_delivery=self._delivered)
         self.producer.poll(0)
+
+    def confirm(self, timeout_s: float = 10.0) -> None:
+        """Wait until every record so far is delivered; raises if one was not (so its source keeps it)."""
+        failures = self.failures
+        left = self.producer.flush(timeout_s)
+        if left or self.failures != failures:
+            raise RuntimeError(
+                f"{left or self.failures - failures} access records were not delivered to {ACCESS_TOPIC}"
+            )

@@ -23,7 +23,7 @@ def _state_root() -> Path:
 
 
 def isolated_settings(name: str, base_port: int) -> MeshSettings:
-    """Settings for a stack of its own: state under <state root>/<name>, twelve ports from base_port.
+    """Settings for a stack of its own: state under <state root>/<name>, thirteen ports from base_port.
     The data product catalog's port is among them, so that products run on a private stack register
     with its catalog (if one runs), never with the user's."""
     return load_settings(
@@ -40,4 +40,5 @@ def isolated_settings(name: str, base_port: int) -> MeshSettings:
         connect_port=base_port + 9,
         s3_admin_port=base_port + 10,
         product_catalog_port=base_port + 11,
+        s3_access_log_port=base_port + 12,
     )

@@ -256,25 +256,29 @@ def _stream(settings: Any, user: str, key: str, topic: str) -> tuple[int, str | 
     return read, error
 
 
-def _kafka_reads(settings: Any, consumer: str, topic: str) -> int:
-    """Records of `topic` the access log says `consumer` read on Kafka."""
+def _access_records(settings: Any, consumer: str) -> list[dict[str, Any]]:
+    """What the access log (`mesh.access`, read to its end) holds of `consumer`'s accesses."""
     reader = Consumer({**settings.kafka_client(), "group.id": f"tests-{uuid.uuid4()}", "auto.offset.reset": "earliest"})
     reader.subscribe([ACCESS_TOPIC])
-    total, quiet = 0, 0
+    found, quiet = [], 0
     try:
-        while quiet < 3:  # the topic read to its end (the first polls wait for the assignment)
+        while quiet < 3:  # the first polls wait for the assignment
             message = reader.poll(2.0)
             if message is None:
                 quiet += 1
                 continue
             quiet = 0
             if message.error() is None and message.key() == consumer.encode():
-                event = json.loads(message.value() or b"{}")
-                if event.get("port") == "kafka" and event.get("resource") == topic:
-                    total += int(event["rows"])
+                found.append(json.loads(message.value() or b"{}"))
     finally:
         reader.close()
-    return total
+    return found
+
+
+def _kafka_reads(settings: Any, consumer: str, topic: str) -> int:
+    """Records of `topic` the access log says `consumer` read on Kafka."""
+    events = _access_records(settings, consumer)
+    return sum(int(e["rows"]) for e in events if e.get("port") == "kafka" and e.get("resource") == topic)
 
 
 def _authenticates(settings: Any, user: str, key: str) -> bool:
@@ -330,6 +334,13 @@ def _s3_read(settings: Any, credentials: dict[str, str], bucket: str, key: str) 
     return "ok"
 
 
+def _a_data_file_of(settings: Any, table: str) -> tuple[str, str, int]:
+    """(bucket, key, rows) of one data file of an Iceberg table's current snapshot."""
+    files = iceberg_catalog(settings).load_table(table).inspect.files().to_pylist()
+    bucket, _, key = files[0]["file_path"].removeprefix("s3://").partition("/")
+    return bucket, key, int(files[0]["record_count"])
+
+
 def _a_file_of(settings: Any, table: str) -> tuple[str, str]:
     """(bucket, key) of one metadata file of an Iceberg table, found with the platform's credentials."""
     location = iceberg_catalog(settings).load_table(table).metadata_location.removeprefix("s3://")
@@ -357,5 +368,20 @@ def test_lakehouse_credentials_read_only_the_granted_tables(
     assert _s3_read(settings, pii_s3, *other) == "AccessDenied", "a product it has no grant for"
     # The files hold whole rows: without a PII grant a product with PII stays closed here too.
     assert _s3_read(settings, keys["masked"][1], *granted) == "AccessDenied"
+    # The object store reports each request; the catalog appends the consumer's reads to the access log.
+    bucket, data_file, rows = _a_data_file_of(settings, _table(customers))
+    assert _s3_read(settings, pii_s3, bucket, data_file) == "ok"
+    location = iceberg_catalog(settings).load_table(_table(customers)).location()
+
+    def lakehouse_reads() -> list[dict[str, Any]] | None:
+        events = [e for e in _access_records(settings, names["pii"]) if e.get("port") == "lakehouse"]
+        read = [e for e in events if e["resource"] == location and e["outcome"] == "read"]
+        refused = any(e["outcome"] == "denied" for e in events)
+        return events if refused and sum(e["rows"] for e in read) == rows else None
+
+    events = eventually(lakehouse_reads, attempts=30, pause_s=1)
+    assert all(e["product"] == customers.product.id and e["pii"] for e in events if e["outcome"] == "read")
+    denied = [e for e in events if e["outcome"] == "denied"]
+    assert denied[0]["product"] == playback.product.id and denied[0]["status"] == 403, denied
     assert catalog_api.delete(f"/access/keys/{pii_key.split('_')[1]}", headers=_bearer(pii_key)).status_code == 200
     assert _s3_read(settings, pii_s3, *granted) == "InvalidAccessKeyId", "revoking the key revokes its S3 key"

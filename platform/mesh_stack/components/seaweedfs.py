@@ -46,6 +46,22 @@ class SeaweedFS(Component):
         path.chmod(0o600)
         return path
 
+    def _access_log_config(self) -> Path:
+        """Every request the S3 gateway serves, reported to the catalog's access log receiver, each one
+        acknowledged; while the receiver is down the gateway keeps up to 64k of them and retries."""
+        s = self.settings
+        config = {
+            "fluent_host": s.host,
+            "fluent_port": s.s3_access_log_port,
+            "request_ack": True,
+            "buffer_limit": 65536,
+            "max_retry": 1000,
+            "max_retry_wait": 5000,
+        }
+        path = self.state_dir / "access-log.json"
+        path.write_text(json.dumps(config, indent=2))
+        return path
+
     def prepare(self) -> None:
         for sub in ("data", "logs", "socket"):
             (self.state_dir / sub).mkdir(parents=True, exist_ok=True)
@@ -61,6 +77,7 @@ class SeaweedFS(Component):
             f"-ip={s.host}",
             f"-ip.bind={s.host}",
             f"-s3.config={self._s3_config()}",
+            f"-s3.auditLogConfig={self._access_log_config()}",
             f"-s3.port={s.s3_port}",
             f"-master.port={s.s3_master_port}",
             f"-volume.port={s.s3_volume_port}",
