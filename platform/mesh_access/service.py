@@ -85,7 +85,7 @@ class AccessService:
         self.broker, self.topics = broker, topics
         self.lakehouse, self.tables = lakehouse, tables
         self.lakehouse_applied: dict[str, set[str]] | None = None
-        self.broker_version: int | None = None  # the book's version the broker's ACLs reflect
+        self.broker_applied: dict[str, set[str]] | None = None  # the topics the broker's ACLs open, by consumer
         state = store.load()
         self.book = AccessBook.from_state(state) if state else AccessBook()
         self.published_version: int | None = None
@@ -96,24 +96,29 @@ class AccessService:
         self.store.save(self.book.to_state())
         self.publish()
 
+    # Both syncs compare what the grants open with what was applied, rather than follow the book's version:
+    # a granted product's topics and tables come from its registration, and a table may appear (or a
+    # product re-register with other ports or PII) after the grant.
+
     def sync_broker(self) -> bool:
-        """Bring the broker's ACLs in line with the grants (once per version); False on failure."""
-        if self.broker is None or self.broker_version == self.book.version:
+        """Bring the broker's ACLs in line with the grants; False on failure."""
+        if self.broker is None:
             return True
         try:
-            self.broker.allow(self.kafka_topics())
+            wanted = self.kafka_topics()
+            if wanted != self.broker_applied:
+                self.broker.allow(wanted)
+                self.broker_applied = wanted
         except Exception as exc:
             log.warning("the broker's ACLs (version %d) are not in line yet: %s", self.book.version, exc)
             return False
-        self.broker_version = self.book.version
         return True
 
     def sync_lakehouse(self) -> bool:
-        """Bring the object store's read permissions in line with the grants."""
+        """Bring the object store's read permissions in line with the grants; False on failure."""
         if self.lakehouse is None:
             return True
         try:
-            # Compared rather than versioned: a granted product's table may appear after the grant.
             wanted = self.lakehouse_tables()
             if wanted != self.lakehouse_applied:
                 self.lakehouse.allow(wanted)

@@ -8,12 +8,12 @@ product's column and `<node>/<column>` for an external source's (`kafka:<topic>/
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from mesh_catalog.entries import CatalogEntry, InputPort
+from mesh_catalog.graph_walk import reachable_edges
 from mesh_catalog.lineage import source_node_id
 from mesh_catalog.runs import Dataset, Run, dataset_node
 from mesh_sdk.column_lineage import SourceRef, derivations
@@ -110,18 +110,14 @@ class ColumnGraph:
             from mesh_catalog.lineage import UnknownNode
 
             raise UnknownNode(column)
-        seen, out, queue = {column}, [], deque([column])
-        while queue:
-            current = queue.popleft()
-            for edge in self.edges:
-                near, far = (edge.target, edge.source) if up else (edge.source, edge.target)
-                if near != current:
-                    continue
-                out.append(edge)
-                if far not in seen:
-                    seen.add(far)
-                    queue.append(far)
-        return out
+
+        def source(edge: ColumnEdge) -> str:
+            return edge.source
+
+        def target(edge: ColumnEdge) -> str:
+            return edge.target
+
+        return reachable_edges(column, self.edges, target if up else source, source if up else target)
 
 
 def _resolve(

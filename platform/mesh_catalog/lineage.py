@@ -7,12 +7,12 @@ with `declared` false, for governance to see."""
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from mesh_catalog.entries import CatalogEntry, InputPort
+from mesh_catalog.graph_walk import reachable_edges
 from mesh_catalog.runs import Run
 
 UNKNOWN = "unknown"  # a product some input port names, but that has not registered (yet)
@@ -103,17 +103,7 @@ class LineageGraph:
 
     def _walk(self, node_id: str, near: Callable[[Edge], str], far: Callable[[Edge], str]) -> list[Edge]:
         self._node(node_id)
-        seen, out, queue = {node_id}, [], deque([node_id])
-        while queue:
-            current = queue.popleft()
-            for edge in self.edges:
-                if near(edge) != current:
-                    continue
-                out.append(edge)
-                if far(edge) not in seen:
-                    seen.add(far(edge))
-                    queue.append(far(edge))
-        return out
+        return reachable_edges(node_id, self.edges, near, far)
 
 
 def source_node_id(port: InputPort) -> str:

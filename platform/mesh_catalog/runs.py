@@ -245,20 +245,14 @@ def _columns(facets: dict[str, Any], where: str) -> dict[str, tuple[InputField, 
         inputs = spec.get("inputFields") if isinstance(spec, dict) else None
         if not isinstance(inputs, list):
             raise MalformedEvent(f"{at}.inputFields", "is not a list")
-        out[column] = tuple(
-            InputField(
-                _text(f, "namespace", f"{at}.inputFields[{k}]"),
-                _text(f, "name", f"{at}.inputFields[{k}]"),
-                _text(f, "field", f"{at}.inputFields[{k}]"),
-            )
-            for k, f in enumerate(inputs)
-            if isinstance(f, dict) or _not_an_object(f"{at}.inputFields[{k}]")
-        )
+        found = []
+        for k, f in enumerate(inputs):
+            item = f"{at}.inputFields[{k}]"
+            if not isinstance(f, dict):
+                raise MalformedEvent(item, "is not an object")
+            found.append(InputField(_text(f, "namespace", item), _text(f, "name", item), _text(f, "field", item)))
+        out[column] = tuple(found)
     return out
-
-
-def _not_an_object(where: str) -> bool:
-    raise MalformedEvent(where, "is not an object")
 
 
 def _object(parent: dict[str, Any], key: str, where: str, *, required: bool = True) -> dict[str, Any]:

@@ -36,7 +36,7 @@ from mesh_catalog.s3_request_log import RequestLogReceiver, RequestSpool
 from mesh_catalog.service import CatalogService
 from mesh_config import MeshSettings
 from mesh_config.naming import ProductName
-from mesh_governance import PolicyError, git_blob_id, load_policies
+from mesh_governance import PolicyError, PolicySet, git_blob_id, load_policies
 from mesh_sdk.access import AccessEvent
 from mesh_sdk.access_log import KafkaAccessLog
 
@@ -71,10 +71,10 @@ class CatalogServer:
         self.pull_every_s = settings.product_catalog_pull_s if pull_every_s is None else pull_every_s
         # A policy file that does not load stops the start: a catalog without its policies would let anything in.
         self.policies_file = settings.policies_file
-        self.policies = load_policies(self.policies_file)
+        policies = load_policies(self.policies_file)
         self.control = KafkaControlPublisher(settings)
         self._published: str | None = None  # the digest of the policies last published
-        self.service = CatalogService(HttpDocumentSource(), JsonFileStore(state_path(settings)), policies=self.policies)
+        self.service = CatalogService(HttpDocumentSource(), JsonFileStore(state_path(settings)), policies=policies)
         broker = KafkaBroker(settings, lambda: list(self.access.book.consumers)) if _secured(settings) else None
         self.settings = settings
         # Kafka reads: the broker reports none, so the catalog watches consumers' groups' offsets.
@@ -103,6 +103,11 @@ class CatalogServer:
         self.stopping = threading.Event()
         self._threads: list[threading.Thread] = []
         self._http: uvicorn.Server | None = None
+
+    @property
+    def policies(self) -> PolicySet:
+        """The policies in force (the service's: it evaluates every product against them)."""
+        return self.service.policies
 
     @property
     def url(self) -> str:
@@ -278,7 +283,7 @@ class CatalogServer:
                 log.info(
                     "policies version %d (%s) in force, were %d", policies.version, digest[:12], self.policies.version
                 )
-                self.policies, self.service.policy_error = policies, None
+                self.service.policy_error = None
                 self.service.replace_policies(policies)
         if self._published != self.policies.digest:
             try:

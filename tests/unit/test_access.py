@@ -255,6 +255,18 @@ def test_kafka_gets_the_newest_key_and_acls_follow_the_grants_and_pii() -> None:
     assert "support" not in broker.passwords
 
 
+def test_a_topic_a_granted_product_adds_later_is_opened_at_the_next_pull() -> None:
+    broker = FakeBroker()
+    streams = {CUSTOMERS: (["subscriptions.customers.stream.v1"], False)}
+    service = AccessService(MemoryStore(), Control(), owners, broker=broker, topics=lambda p: streams[p])
+    support, _ = service.create_consumer("support", "Customer care", "")
+    owner, _ = service.create_consumer("subs-owner", OWNERS, "")
+    service.decide(service.request(support, CUSTOMERS, "care", False).id, owner, approve=True)
+    streams[CUSTOMERS] = (["subscriptions.customers.stream.v1", "subscriptions.customers.changes.v1"], False)
+    service.publish()  # every pull; the book has not changed
+    assert broker.allowed["support"] == {"subscriptions.customers.stream.v1", "subscriptions.customers.changes.v1"}
+
+
 def test_clients_authenticate_as_the_platform_or_as_a_consumer() -> None:
     from mesh_config import load_settings
     from mesh_stack.components.kafka import Kafka

@@ -91,12 +91,10 @@ def mount(
         observations = service.observations(entry.id) or {}
         history = service.observation_history(entry.id)
         columns = service.column_lineage()
-        sources = {
-            (e.target.split("/", 1)[1]): sources_of
-            for e in columns.edges
-            if e.target.startswith(entry.id + "/")
-            for sources_of in [[x.source for x in columns.edges if x.target == e.target]]
-        }
+        sources: dict[str, list[str]] = {}  # this product's columns: the columns each is derived from
+        for e in columns.edges:
+            if e.target.startswith(entry.id + "/"):
+                sources.setdefault(e.target.split("/", 1)[1], []).append(e.source)
         run = service.latest_runs().get(entry.id)
         classes = {c.name: c.classification or "—" for c in entry.columns}
         return page(
