@@ -7,6 +7,8 @@ Target (issue #3): freshness p99 <= 5 s.
 
 REST lookup under concurrent load: random `GET /history/{event_id}` from several threads.
 Baseline: `GET /health` on the same server under the same load (the HTTP stack without the query).
+Access control: the same lookups with a key the product does not know (401, the refusal logged to the
+access log), against the same baseline: what authenticating and auditing a request costs alone.
 Results: bench/results/serving_latency.json.
 """
 
@@ -122,7 +124,12 @@ def _auth(settings: MeshSettings) -> dict[str, str]:
 
 
 def measure_load(
-    http_port: int, path_for: list[str], threads: int, requests: int, headers: dict[str, str] | None = None
+    http_port: int,
+    path_for: list[str],
+    threads: int,
+    requests: int,
+    headers: dict[str, str] | None = None,
+    expect: int = 200,
 ) -> list[float]:
     latencies: list[float] = []
     lock = threading.Lock()
@@ -133,7 +140,7 @@ def measure_load(
             for _ in range(n):
                 path = random.choice(path_for)
                 t0 = time.perf_counter()
-                assert client.get(path).status_code == 200
+                assert client.get(path).status_code == expect
                 mine.append(time.perf_counter() - t0)
             with lock:
                 latencies.extend(mine)
@@ -162,6 +169,8 @@ def main() -> None:
             cold = measure_load(http_port, lookups, args.threads, args.requests, _auth(settings))
             warm = measure_load(http_port, lookups, args.threads, args.requests, _auth(settings))
             health = measure_load(http_port, ["/health"], args.threads, args.requests)
+            unknown = {"Authorization": "Bearer mk_aaaaaaaaaaaa_" + "A" * 43}
+            refused = measure_load(http_port, lookups, args.threads, args.requests, unknown, expect=401)
 
     fresh = {"p50_s": percentile(rest, 50), "p99_s": percentile(rest, 99), "samples": len(rest)}
     base = {"p50_s": percentile(kafka, 50), "p99_s": percentile(kafka, 99), "samples": len(kafka)}
@@ -172,6 +181,8 @@ def main() -> None:
         "warm_p99_ms": percentile(warm, 99) * 1000,
         "health_p50_ms": percentile(health, 50) * 1000,
         "health_p99_ms": percentile(health, 99) * 1000,
+        "refused_p50_ms": percentile(refused, 50) * 1000,
+        "refused_p99_ms": percentile(refused, 99) * 1000,
     }
     ratio_fresh = fresh["p99_s"] / base["p99_s"] if base["p99_s"] else float("nan")
     console.print(
@@ -184,6 +195,10 @@ def main() -> None:
         f"/health p99 {lookup['health_p99_ms']:.1f} ms; ratio cold/health "
         f"{lookup['cold_p99_ms'] / lookup['health_p99_ms']:.1f}, warm/health "
         f"{lookup['warm_p99_ms'] / lookup['health_p99_ms']:.1f}"
+    )
+    console.print(
+        f"an unknown key refused (401, logged): p99 {lookup['refused_p99_ms']:.1f} ms, "
+        f"ratio refused/health {lookup['refused_p99_ms'] / lookup['health_p99_ms']:.1f}"
     )
     write_results(
         "serving_latency",
@@ -200,6 +215,7 @@ def main() -> None:
             "requests_per_pass": args.requests,
             "lookup_p99_cold_vs_health": lookup["cold_p99_ms"] / lookup["health_p99_ms"],
             "lookup_p99_warm_vs_health": lookup["warm_p99_ms"] / lookup["health_p99_ms"],
+            "refused_p99_vs_health": lookup["refused_p99_ms"] / lookup["health_p99_ms"],
         },
     )
 
