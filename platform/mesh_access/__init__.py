@@ -4,7 +4,7 @@ without PII, and the one decision every port applies (`AccessList.authorize`).""
 
 from mesh_access.book import AccessBook, AccessError, AccessRequest, ApiKey, Consumer, Status
 from mesh_access.decision import Access, AccessList, Denied, PublishedGrant, PublishedKey
-from mesh_access.service import AccessService
+from mesh_access.service import AccessService, Readable
 
 __all__ = [
     "Access",
@@ -18,5 +18,6 @@ __all__ = [
     "Denied",
     "PublishedGrant",
     "PublishedKey",
+    "Readable",
     "Status",
 ]

@@ -7,6 +7,7 @@ import functools
 import logging
 import threading
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -56,9 +57,19 @@ class Lakehouse(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class Readable:
+    """A product's resources on a server that cannot mask a field (Kafka topics, lakehouse tables):
+    those holding whole rows, whether those carry PII, and the twins with PII masked (if it has any)."""
+
+    whole: list[str]
+    pii: bool
+    masked: list[str] = field(default_factory=list)
+
+
 class Topics(Protocol):
-    def __call__(self, product: str) -> tuple[list[str], bool]:
-        """A product's Kafka output topics, and whether they carry PII (LookupError: no such product)."""
+    def __call__(self, product: str) -> Readable:
+        """A product's Kafka topics or Iceberg tables (LookupError: no such product)."""
         ...
 
 
@@ -138,16 +149,15 @@ class AccessService:
         return self._readable(self.topics)
 
     def _readable(self, resources: Topics | None) -> dict[str, set[str]]:
-        """Per consumer, the resources (topics, tables) of its grants' products; whole rows, so a
-        product with PII only for a grant with PII."""
+        """Per consumer, the resources (topics, tables) of its grants' products: those of whole rows for a
+        grant with PII or a product without, else the masked twins."""
         allowed: dict[str, set[str]] = {c: set() for c in self.book.consumers}
         for grant in self.book.grants():
             try:
-                names, pii = resources(grant.product) if resources else ([], False)
+                found = resources(grant.product) if resources else Readable([], False)
             except LookupError:
                 continue
-            if grant.pii or not pii:
-                allowed[grant.consumer].update(names)
+            allowed[grant.consumer].update(found.whole if grant.pii or not found.pii else found.masked)
         return allowed
 
     def lakehouse_credentials(self, consumer: Consumer, presented: str) -> tuple[str, str]:

@@ -15,7 +15,7 @@ from pathlib import Path
 import uvicorn
 from pyiceberg.exceptions import NoSuchTableError
 
-from mesh_access import AccessService
+from mesh_access import AccessService, Readable
 from mesh_access.kafka_reads import reads
 from mesh_access.lakehouse_reads import lakehouse_reads, object_request
 from mesh_access.platform_token import platform_token
@@ -39,6 +39,7 @@ from mesh_config.naming import ProductName
 from mesh_governance import PolicyError, PolicySet, git_blob_id, load_policies
 from mesh_sdk.access import AccessEvent
 from mesh_sdk.access_log import KafkaAccessLog
+from mesh_sdk.masked_stream import masked_topic
 
 log = logging.getLogger(__name__)
 
@@ -172,14 +173,15 @@ class CatalogServer:
                 return entry.id, entry.owner.team
         raise LookupError(product)
 
-    def product_topics(self, product: str) -> tuple[list[str], bool]:
-        """A product's Kafka output topics (by the naming convention) and whether its data holds PII."""
+    def product_topics(self, product: str) -> Readable:
+        """A product's Kafka output topics (by the naming convention), and their masked twins if its data
+        holds PII (the SDK publishes one per stream)."""
         entry = self.service.entry(product)  # UnknownProduct is a LookupError
-        naming = ProductName.of(entry.id)
-        topics = [naming.topic(p.name) for p in entry.output_ports if p.kind == "kafka"]
-        return topics, any(c.pii for c in entry.columns)
+        topics = [ProductName.of(entry.id).topic(p.name) for p in entry.output_ports if p.kind == "kafka"]
+        pii = any(c.pii for c in entry.columns)
+        return Readable(topics, pii, [masked_topic(t) for t in topics] if pii else [])
 
-    def product_tables(self, product: str) -> tuple[list[str], bool]:
+    def product_tables(self, product: str) -> Readable:
         """A product's Iceberg tables (their s3:// locations) and whether its data holds PII."""
         entry = self.service.entry(product)
         naming = ProductName.of(entry.id)
@@ -190,7 +192,7 @@ class CatalogServer:
                 locations.append(catalog.load_table(naming.table(table)).location())
             except NoSuchTableError:
                 continue  # not written yet: the next change of the grants includes it
-        return locations, any(c.pii for c in entry.columns)
+        return Readable(locations, any(c.pii for c in entry.columns))
 
     def audit_kafka_reads(self) -> int:
         """Append to the access log what consumers read on Kafka since the last look (their groups'
@@ -221,7 +223,7 @@ class CatalogServer:
         requests = [r for r in map(object_request, records) if r is not None]
         if not requests:
             return 0
-        tables = {location: e.id for e in self.service.entries() for location in self.product_tables(e.id)[0]}
+        tables = {location: e.id for e in self.service.entries() for location in self.product_tables(e.id).whole}
         found = lakehouse_reads(requests, tables)
         for read in found:
             rows = sum(self.row_counts.rows(path) for path in read.data_files)

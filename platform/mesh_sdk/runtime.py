@@ -24,6 +24,7 @@ from mesh_sdk.changes import captured_table, from_debezium, from_outbox
 from mesh_sdk.current_state import CurrentState
 from mesh_sdk.history import ensure_table
 from mesh_sdk.ingest import BatchOutcome, Decode, Ingestor
+from mesh_sdk.masked_stream import masked_stream
 from mesh_sdk.observe import OBSERVATIONS_TOPIC, Observer
 from mesh_sdk.policy import PolicyState
 from mesh_sdk.port_threads import PortThreads, close_producers
@@ -124,6 +125,9 @@ class ProductRuntime:
         )
         self.ports = PortThreads(
             settings, options, self._duck, self.sql_views, self.observer, self._versions, self.policy
+        )
+        self.masked = masked_stream(
+            settings, self.registry, d.id, self.stream_topic, self.output_schema, self.policy.columns_of("pii")
         )
         self.app: FastAPI = build_app(self)
 
@@ -230,6 +234,7 @@ class ProductRuntime:
         return serving_urls(s, self.options, d.domain, served) | {
             "iceberg": f"{d.table(served)} in catalog {s.catalog_name}",
             "stream": f"kafka://{s.bootstrap_servers}/{self.stream_topic}",
+            **({"stream_masked": f"kafka://{s.bootstrap_servers}/{self.masked.target}"} if self.masked else {}),
             "dead_letters": f"kafka://{s.bootstrap_servers}/{self.deadletter_topic}",
         }
 
@@ -265,6 +270,10 @@ class ProductRuntime:
         self.hot.load(self.current_table())
         self._close_stream_gap()
         self.ports.spawn("ingest", self.ingestor.run)
+        if self.masked is not None:
+            masked = self.masked
+            masked.start()
+            self.ports.spawn("masked-stream", lambda: masked.run(self.ports.stopping))
         self.ports.start(self.app)
 
     def _close_stream_gap(self) -> None:
@@ -286,7 +295,10 @@ class ProductRuntime:
             log.warning("threads still running at stop (%s): their Kafka clients are left open", ", ".join(busy))
             return
         ingestor = self.ingestor
-        close_producers((ingestor.stream_producer, ingestor.deadletter_producer, *self.ports.producers()))
+        masked = [self.masked.producer] if self.masked is not None else []
+        close_producers((ingestor.stream_producer, ingestor.deadletter_producer, *masked, *self.ports.producers()))
+        if self.masked is not None:
+            self.masked.close()
         try:
             ingestor.consumer.close()
         except Exception as exc:

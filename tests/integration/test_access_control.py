@@ -18,7 +18,9 @@ from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
 from confluent_kafka import Consumer, KafkaException
 from confluent_kafka.admin import AdminClient
+from confluent_kafka.schema_registry import SchemaRegistryClient
 
+from mesh_adapters.avro import AvroWireReader
 from mesh_adapters.lakehouse import iceberg_catalog
 from mesh_audit.log_table import AuditTable
 from mesh_audit.service import AuditService
@@ -235,11 +237,19 @@ def test_every_data_access_is_appended_to_the_audit_log(running_mesh: RunningMes
 
 def _stream(settings: Any, user: str, key: str, topic: str) -> tuple[int, str | None]:
     """Messages a consumer reads from the start of `topic` within a few seconds, and the error if any."""
+    read, error = _records(settings, user, key, topic)
+    return len(read), error
+
+
+def _records(settings: Any, user: str, key: str, topic: str) -> tuple[list[dict[str, Any]], str | None]:
+    """Up to five records a consumer reads from the start of `topic`, decoded, and the error if any."""
+    decode = AvroWireReader(SchemaRegistryClient({"url": settings.schema_registry_url}))
     consumer = Consumer(
         {**settings.kafka_client(user, key), "group.id": f"{user}.tests", "auto.offset.reset": "earliest"}
     )
     consumer.subscribe([topic])
-    read, error = 0, None
+    read: list[dict[str, Any]] = []
+    error = None
     try:
         for _ in range(40):
             message = consumer.poll(0.5)
@@ -248,8 +258,8 @@ def _stream(settings: Any, user: str, key: str, topic: str) -> tuple[int, str | 
             if message.error() is not None:
                 error = message.error().name()
                 break
-            read += 1
-            if read >= 5:
+            read.append(decode(message.value()))
+            if len(read) >= 5:
                 break
     finally:
         consumer.close()
@@ -306,6 +316,15 @@ def test_kafka_takes_the_same_key_and_allows_what_the_grants_allow(
     for user, key in ((names["masked"], masked), (names["owner"], published.owner)):
         read, error = _stream(settings, user, key, topic)
         assert read == 0 and error in refused, (user, error)
+    # ... and its masked twin, which the product publishes beside it, is open: PII masked as on every port.
+    twin = customers.masked.target if customers.masked else "no masked stream"
+    records, error = _records(settings, names["masked"], masked, twin)
+    assert records and error is None, error
+    assert all(r["email"] == "***" and r["full_name"] == "***" and r["birth_year"] is None for r in records)
+    assert all(r["customer_id"] is not None for r in records), "the rest of each row is kept"
+    assert _stream(settings, names["owner"], published.owner, twin)[1] in refused, "no grant, no stream"
+    full, _ = _records(settings, names["pii"], published.pii, topic)
+    assert any(r["email"] != "***" for r in full), "a grant with PII reads whole rows"
     assert not _authenticates(settings, names["pii"], "mk_aaaaaaaaaaaa_" + "A" * 43)
     assert not _authenticates(settings, "nobody", published.pii)
     # A key of its own, revoked: the broker forgets the credential.

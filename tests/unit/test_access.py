@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from mesh_access import AccessBook, AccessError, AccessList, AccessService, Denied, Status
+from mesh_access import AccessBook, AccessError, AccessList, AccessService, Denied, Readable, Status
 from mesh_access.keys import hash_key, key_id_of
 from mesh_audit.decode import ChangeReader, RawMessage
 from mesh_audit.record import ChainHead, Change, link
@@ -230,9 +230,11 @@ class FakeBroker:
 
 def test_kafka_gets_the_newest_key_and_acls_follow_the_grants_and_pii() -> None:
     broker = FakeBroker()
-    streams = {CUSTOMERS: (["subscriptions.customers.stream.v1"], True)}
+    streams = {
+        CUSTOMERS: Readable(["subscriptions.customers.stream.v1"], True, ["subscriptions.customers.stream-masked.v1"])
+    }
 
-    def topics(product: str) -> tuple[list[str], bool]:
+    def topics(product: str) -> Readable:
         return streams[product]
 
     service = AccessService(MemoryStore(), Control(), owners, clock=lambda: NOW, broker=broker, topics=topics)
@@ -243,7 +245,7 @@ def test_kafka_gets_the_newest_key_and_acls_follow_the_grants_and_pii() -> None:
     for consumer, pii in ((masked, False), (support, True)):
         service.decide(service.request(consumer, CUSTOMERS, "churn analysis", pii).id, owner, approve=True)
     assert broker.allowed == {
-        "analyst": set(),  # the stream carries PII: a grant without PII does not open it
+        "analyst": {"subscriptions.customers.stream-masked.v1"},  # the stream carries PII: its masked twin
         "support": {"subscriptions.customers.stream.v1"},
         "subs-owner": set(),
     }
@@ -257,12 +259,12 @@ def test_kafka_gets_the_newest_key_and_acls_follow_the_grants_and_pii() -> None:
 
 def test_a_topic_a_granted_product_adds_later_is_opened_at_the_next_pull() -> None:
     broker = FakeBroker()
-    streams = {CUSTOMERS: (["subscriptions.customers.stream.v1"], False)}
+    streams = {CUSTOMERS: Readable(["subscriptions.customers.stream.v1"], False)}
     service = AccessService(MemoryStore(), Control(), owners, broker=broker, topics=lambda p: streams[p])
     support, _ = service.create_consumer("support", "Customer care", "")
     owner, _ = service.create_consumer("subs-owner", OWNERS, "")
     service.decide(service.request(support, CUSTOMERS, "care", False).id, owner, approve=True)
-    streams[CUSTOMERS] = (["subscriptions.customers.stream.v1", "subscriptions.customers.changes.v1"], False)
+    streams[CUSTOMERS] = Readable(["subscriptions.customers.stream.v1", "subscriptions.customers.changes.v1"], False)
     service.publish()  # every pull; the book has not changed
     assert broker.allowed["support"] == {"subscriptions.customers.stream.v1", "subscriptions.customers.changes.v1"}
 
@@ -305,9 +307,9 @@ class FakeLakehouse:
 
 def test_lakehouse_credentials_follow_the_keys_and_the_grants() -> None:
     lakehouse = FakeLakehouse()
-    tables = {CUSTOMERS: (["s3://lakehouse/subscriptions/customers_customers_v1"], True)}
+    tables = {CUSTOMERS: Readable(["s3://lakehouse/subscriptions/customers_customers_v1"], True)}
 
-    def located(product: str) -> tuple[list[str], bool]:
+    def located(product: str) -> Readable:
         return tables[product]
 
     service = AccessService(MemoryStore(), Control(), owners, clock=lambda: NOW, lakehouse=lakehouse, tables=located)

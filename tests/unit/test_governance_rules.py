@@ -18,6 +18,7 @@ from mesh_catalog import CatalogEntry, parse_entry
 from mesh_config import load_settings
 from mesh_governance import RULES, Finding, PolicySet, Rule, Severity, evaluate, load_policies, refusals
 from mesh_sdk.derived_runtime import DerivedRuntime
+from mesh_sdk.masked_stream import masked_topic
 from mesh_sdk.product import dump, load_product
 from mesh_sdk.runtime import ProductRuntime, RuntimeOptions
 
@@ -46,6 +47,8 @@ def _ports(folder: Path) -> dict[str, str]:
         }
         return DerivedRuntime.port_urls(runtime)
     runtime.stream_topic, runtime.deadletter_topic = d.topic("stream"), d.topic("dlq")
+    pii = any(p.classification == "pii" for p in product.contract.properties(product.history_port))
+    runtime.masked = SimpleNamespace(target=masked_topic(runtime.stream_topic)) if pii else None
     return ProductRuntime.port_urls(runtime)
 
 

@@ -9,14 +9,21 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from confluent_kafka import OFFSET_BEGINNING, TopicPartition
+from confluent_kafka.schema_registry import SchemaRegistryClient
 
+from mesh_adapters import kafka
+from mesh_adapters.avro import AvroWireReader
 from mesh_adapters.connect import ConnectClient
 from mesh_adapters.lakehouse import iceberg_catalog
 from mesh_config import MeshSettings
+from mesh_sdk.masked_stream import masked_topic
 from mesh_sdk.testing import eventually, free_port
 from mesh_sources.capture import LEGACY
 from mesh_sources.legacy import LegacyWorkload
@@ -25,6 +32,7 @@ from mesh_stack import Stack
 from .conftest import COLUMNS, FOLDER, database_customers
 
 pytestmark = pytest.mark.integration
+STREAM = "subscriptions.customers.stream.v1"
 MESH = str(Path(sys.executable).parent / "mesh")
 STEPS = 900
 
@@ -56,6 +64,28 @@ def _tables(settings: MeshSettings) -> tuple[list[dict[str, object]], list[dict[
     state = catalog.load_table("subscriptions.customers_customers_v1").scan().to_arrow().to_pylist()
     changes = catalog.load_table("subscriptions.customers_changes_v1").scan().to_arrow().to_pylist()
     return state, changes
+
+
+def _records_of(settings: MeshSettings, topic: str) -> Counter[tuple[bytes | None, object]]:
+    """Every committed record of a topic (read until it stays quiet), by key and change position."""
+    decode = AvroWireReader(SchemaRegistryClient({"url": settings.schema_registry_url}))
+    reader = kafka.consumer(settings, group=f"tests-{uuid.uuid4()}")
+    try:
+        partitions = reader.list_topics(topic, timeout=30).topics[topic].partitions
+        reader.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
+        found: Counter[tuple[bytes | None, object]] = Counter()
+        quiet = 0
+        for _ in range(2000):  # bounded: a topic of this session's changes
+            batch = reader.consume(500, 1.0)
+            quiet = 0 if batch else quiet + 1
+            if quiet >= 3:
+                break
+            for message in batch:
+                if message.error() is None and message.value() is not None:
+                    found[(message.key(), decode(message.value())["position"])] += 1
+        return found
+    finally:
+        reader.close()
 
 
 def _state_equals_database(settings: MeshSettings) -> bool:
@@ -115,6 +145,13 @@ def test_connector_restart_kafka_restart_and_kill_9_lose_and_duplicate_no_change
         assert not failure, failure
         assert not worker.is_alive()
         eventually(lambda: _state_equals_database(settings), attempts=600, pause_s=0.5)
+
+        # The masked twin of the stream holds each of its records once, through the same faults.
+        def twins() -> bool:
+            stream = _records_of(settings, STREAM)
+            return bool(stream) and stream == _records_of(settings, masked_topic(STREAM))
+
+        eventually(twins, attempts=60)
     finally:
         _stop(product)
         worker.join(timeout=60)
