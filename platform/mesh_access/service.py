@@ -145,19 +145,21 @@ class AccessService:
 
     def kafka_topics(self) -> dict[str, set[str]]:
         """What each consumer may read on Kafka: the streams of the products it holds a grant for. A
-        stream carries whole rows, so one with PII needs a grant that includes PII."""
+        stream carries whole rows, so one with PII needs a grant that includes PII; its masked twin not."""
         return self._readable(self.topics)
 
     def _readable(self, resources: Topics | None) -> dict[str, set[str]]:
-        """Per consumer, the resources (topics, tables) of its grants' products: those of whole rows for a
-        grant with PII or a product without, else the masked twins."""
+        """Per consumer, the resources (topics, tables) of its grants' products: the masked twins, and
+        those of whole rows too for a grant with PII or a product without."""
         allowed: dict[str, set[str]] = {c: set() for c in self.book.consumers}
         for grant in self.book.grants():
             try:
                 found = resources(grant.product) if resources else Readable([], False)
             except LookupError:
                 continue
-            allowed[grant.consumer].update(found.whole if grant.pii or not found.pii else found.masked)
+            allowed[grant.consumer].update(found.masked)
+            if grant.pii or not found.pii:
+                allowed[grant.consumer].update(found.whole)
         return allowed
 
     def lakehouse_credentials(self, consumer: Consumer, presented: str) -> tuple[str, str]:

@@ -182,17 +182,24 @@ class CatalogServer:
         return Readable(topics, pii, [masked_topic(t) for t in topics] if pii else [])
 
     def product_tables(self, product: str) -> Readable:
-        """A product's Iceberg tables (their s3:// locations) and whether its data holds PII."""
+        """A product's Iceberg tables (their s3:// locations), whether its data holds PII, and then the
+        locations of their masked twins (the SDK keeps one per table with PII)."""
         entry = self.service.entry(product)
         naming = ProductName.of(entry.id)
+        pii = any(c.pii for c in entry.columns)
         catalog = iceberg_catalog(self.settings)
-        locations = []
-        for table in entry.tables:
-            try:
-                locations.append(catalog.load_table(naming.table(table)).location())
-            except NoSuchTableError:
-                continue  # not written yet: the next change of the grants includes it
-        return Readable(locations, any(c.pii for c in entry.columns))
+
+        def located(names: list[str]) -> list[str]:
+            locations = []
+            for name in names:
+                try:
+                    locations.append(catalog.load_table(name).location())
+                except NoSuchTableError:
+                    continue  # not written yet: a later pull includes it
+            return locations
+
+        whole = located([naming.table(t) for t in entry.tables])
+        return Readable(whole, pii, located([naming.masked_table(t) for t in entry.tables]) if pii else [])
 
     def audit_kafka_reads(self) -> int:
         """Append to the access log what consumers read on Kafka since the last look (their groups'
@@ -223,7 +230,10 @@ class CatalogServer:
         requests = [r for r in map(object_request, records) if r is not None]
         if not requests:
             return 0
-        tables = {location: e.id for e in self.service.entries() for location in self.product_tables(e.id).whole}
+        tables: dict[str, str] = {}  # location -> product
+        for entry in self.service.entries():
+            readable = self.product_tables(entry.id)
+            tables |= dict.fromkeys(readable.whole + readable.masked, entry.id)
         found = lakehouse_reads(requests, tables)
         for read in found:
             rows = sum(self.row_counts.rows(path) for path in read.data_files)

@@ -46,6 +46,15 @@ class ProductName:
         """<domain namespace>.<product>_<port>_v<major>"""
         return f"{self.namespace}.{self.table_name(port)}"
 
+    # A product with PII keeps a twin of each stream and table with the PII masked, for the servers that
+    # cannot mask a field themselves (the broker, the object store).
+
+    def masked_topic(self, port: str) -> str:
+        return self.topic(f"{port}-masked")
+
+    def masked_table(self, port: str) -> str:
+        return self.table(f"{port}_masked")
+
 
 def product_of_topic(topic: str) -> str | None:
     """The id of the product a topic belongs to (None: not a product's topic)."""

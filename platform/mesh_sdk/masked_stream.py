@@ -31,7 +31,6 @@ from mesh_sdk.query import MASK
 
 log = logging.getLogger(__name__)
 
-MASKED_SUFFIX = "-masked"
 _DEFAULTS: dict[str, Any] = {"int": 0, "long": 0, "float": 0.0, "double": 0.0, "boolean": False, "bytes": b""}
 
 
@@ -40,8 +39,7 @@ def masked_topic(topic: str) -> str:
     product = product_of_topic(topic)
     if product is None:
         raise ValueError(f"{topic!r} is not a product's topic")
-    port = topic.split(".")[2]
-    return ProductName.of(product).topic(port + MASKED_SUFFIX)
+    return ProductName.of(product).masked_topic(topic.split(".")[2])
 
 
 def _masked_value(avro_type: Any) -> Any:

@@ -372,6 +372,7 @@ AUTHENTICATION = {
     "http": "Authorization: Bearer <API key> (or X-API-Key: <API key>)",
     "sql": "user <consumer>, password <API key>",
     "kafka": "SASL/SCRAM-SHA-256, username <consumer>, password <API key> (the newest); consumer groups "
-    "<consumer>.<anything>; a stream with PII needs a grant with PII",
-    "lakehouse": "S3 credentials from mesh access lakehouse: the granted products' tables, read-only",
+    "<consumer>.<anything>; a stream with PII needs a grant with PII, its twin <port>-masked does not",
+    "lakehouse": "S3 credentials from mesh access lakehouse: the granted products' tables, read-only; a "
+    "table with PII needs a grant with PII, its twin <product>_<port>_masked_v<major> does not",
 }

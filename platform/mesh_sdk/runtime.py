@@ -19,12 +19,14 @@ from mesh_adapters import kafka
 from mesh_adapters.avro import AvroWireDecoder, AvroWireEncoder, AvroWireReader
 from mesh_adapters.lakehouse import duckdb_connection, iceberg_catalog
 from mesh_config import MeshSettings
+from mesh_config.naming import ProductName
 from mesh_sdk import graphql
 from mesh_sdk.changes import captured_table, from_debezium, from_outbox
 from mesh_sdk.current_state import CurrentState
 from mesh_sdk.history import ensure_table
 from mesh_sdk.ingest import BatchOutcome, Decode, Ingestor
 from mesh_sdk.masked_stream import masked_stream
+from mesh_sdk.masked_table import MaskedTable, follow
 from mesh_sdk.observe import OBSERVATIONS_TOPIC, Observer
 from mesh_sdk.policy import PolicyState
 from mesh_sdk.port_threads import PortThreads, close_producers
@@ -50,6 +52,7 @@ class RuntimeOptions:
     sql_timeout_s: float = 60.0
     hot_max_rows: int = 5_000_000
     sql_snapshot_views: int = 10
+    masked_tables_every_s: float = 5.0  # how often the PII-masked twins of the tables catch up
     control_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
 
 
@@ -126,9 +129,14 @@ class ProductRuntime:
         self.ports = PortThreads(
             settings, options, self._duck, self.sql_views, self.observer, self._versions, self.policy
         )
-        self.masked = masked_stream(
-            settings, self.registry, d.id, self.stream_topic, self.output_schema, self.policy.columns_of("pii")
-        )
+        pii = self.policy.columns_of("pii")
+        self.masked = masked_stream(settings, self.registry, d.id, self.stream_topic, self.output_schema, pii)
+        tables = {history: self.history_props} | ({served: self.props} if self.state is not None else {})
+        self.masked_tables = [
+            MaskedTable(catalog, d.table(port), ProductName.of(d.id).masked_table(port), pii, d.description)
+            for port, props in tables.items()
+            if pii & {p.name for p in props}
+        ]
         self.app: FastAPI = build_app(self)
 
     # --- wiring ----------------------------------------------------------------------------------------
@@ -235,6 +243,7 @@ class ProductRuntime:
             "iceberg": f"{d.table(served)} in catalog {s.catalog_name}",
             "stream": f"kafka://{s.bootstrap_servers}/{self.stream_topic}",
             **({"stream_masked": f"kafka://{s.bootstrap_servers}/{self.masked.target}"} if self.masked else {}),
+            **({"lakehouse_masked": ", ".join(t.name for t in self.masked_tables)} if self.masked_tables else {}),
             "dead_letters": f"kafka://{s.bootstrap_servers}/{self.deadletter_topic}",
         }
 
@@ -274,6 +283,9 @@ class ProductRuntime:
             masked = self.masked
             masked.start()
             self.ports.spawn("masked-stream", lambda: masked.run(self.ports.stopping))
+        if self.masked_tables:
+            twins, every_s = self.masked_tables, self.options.masked_tables_every_s
+            self.ports.spawn("masked-tables", lambda: follow(twins, self.ports.stopping, every_s))
         self.ports.start(self.app)
 
     def _close_stream_gap(self) -> None:

@@ -4,6 +4,7 @@ GraphQL, POST /sql and the PostgreSQL port, and every access appended to the aud
 
 from __future__ import annotations
 
+import io
 import json
 import uuid
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ from typing import Any
 import boto3
 import httpx
 import psycopg
+import pyarrow.parquet as pq
 import pytest
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
@@ -24,6 +26,7 @@ from mesh_adapters.avro import AvroWireReader
 from mesh_adapters.lakehouse import iceberg_catalog
 from mesh_audit.log_table import AuditTable
 from mesh_audit.service import AuditService
+from mesh_config.naming import ProductName
 from mesh_sdk.access import ACCESS_TOPIC
 from mesh_sdk.runtime import ProductRuntime
 from mesh_sdk.testing import eventually
@@ -353,6 +356,20 @@ def _s3_read(settings: Any, credentials: dict[str, str], bucket: str, key: str) 
     return "ok"
 
 
+def _s3_parquet(settings: Any, credentials: dict[str, str], bucket: str, key: str) -> list[dict[str, Any]]:
+    """The rows of one Parquet data file, read with a consumer's credentials."""
+    client = boto3.client(
+        "s3",
+        endpoint_url=settings.s3_url,
+        aws_access_key_id=credentials["access_key"],
+        aws_secret_access_key=credentials["secret_key"],
+        region_name=settings.s3_region,
+        config=BotoConfig(s3={"addressing_style": "path"}),
+    )
+    body = client.get_object(Bucket=bucket, Key=key)["Body"].read()
+    return list(pq.read_table(io.BytesIO(body)).to_pylist())
+
+
 def _a_data_file_of(settings: Any, table: str) -> tuple[str, str, int]:
     """(bucket, key, rows) of one data file of an Iceberg table's current snapshot."""
     files = iceberg_catalog(settings).load_table(table).inspect.files().to_pylist()
@@ -385,8 +402,16 @@ def test_lakehouse_credentials_read_only_the_granted_tables(
     pii_key, pii_s3 = keys["pii"]
     eventually(lambda: _s3_read(settings, pii_s3, *granted) == "ok", attempts=60, pause_s=0.5)
     assert _s3_read(settings, pii_s3, *other) == "AccessDenied", "a product it has no grant for"
-    # The files hold whole rows: without a PII grant a product with PII stays closed here too.
+    # The files hold whole rows: without a PII grant a product with PII stays closed here too ...
     assert _s3_read(settings, keys["masked"][1], *granted) == "AccessDenied"
+    # ... but for the masked twins of its tables, which the product keeps beside them.
+    twin = ProductName.of(customers.product.id).masked_table(customers.product.served_port)
+    eventually(lambda: iceberg_catalog(settings).load_table(twin).current_snapshot(), attempts=60, pause_s=0.5)
+    bucket, data_file, _ = _a_data_file_of(settings, twin)
+    eventually(lambda: _s3_read(settings, keys["masked"][1], bucket, data_file) == "ok", attempts=60, pause_s=0.5)
+    seen = _s3_parquet(settings, keys["masked"][1], bucket, data_file)
+    assert seen and all(r["email"] == "***" and r["full_name"] == "***" and r["birth_year"] is None for r in seen)
+    assert _s3_read(settings, pii_s3, bucket, data_file) == "ok", "a grant with PII reads the twins too"
     # The object store reports each request; the catalog appends the consumer's reads to the access log.
     bucket, data_file, rows = _a_data_file_of(settings, _table(customers))
     assert _s3_read(settings, pii_s3, bucket, data_file) == "ok"

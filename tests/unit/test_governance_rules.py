@@ -49,6 +49,7 @@ def _ports(folder: Path) -> dict[str, str]:
     runtime.stream_topic, runtime.deadletter_topic = d.topic("stream"), d.topic("dlq")
     pii = any(p.classification == "pii" for p in product.contract.properties(product.history_port))
     runtime.masked = SimpleNamespace(target=masked_topic(runtime.stream_topic)) if pii else None
+    runtime.masked_tables = []
     return ProductRuntime.port_urls(runtime)
 
 

@@ -59,11 +59,27 @@ def _stop(product: subprocess.Popen[bytes]) -> None:
             product.wait(timeout=30)
 
 
-def _tables(settings: MeshSettings) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+Rows = list[dict[str, object]]
+
+
+def _tables(settings: MeshSettings, twin: str = "") -> tuple[Rows, Rows]:
+    """The current state and the changes, or (twin `_masked`) their twins with PII masked."""
     catalog = iceberg_catalog(settings)
-    state = catalog.load_table("subscriptions.customers_customers_v1").scan().to_arrow().to_pylist()
-    changes = catalog.load_table("subscriptions.customers_changes_v1").scan().to_arrow().to_pylist()
-    return state, changes
+    state = catalog.load_table(f"subscriptions.customers_customers{twin}_v1").scan().to_arrow().to_pylist()
+    changes = catalog.load_table(f"subscriptions.customers_changes{twin}_v1").scan().to_arrow().to_pylist()
+    return _sorted(state), _sorted(changes)
+
+
+def _sorted(rows: Rows) -> Rows:
+    return sorted(rows, key=lambda r: (str(r.get("position")), str(r["customer_id"])))
+
+
+def _masked(tables: tuple[Rows, Rows]) -> tuple[Rows, Rows]:
+    pii = {"email": "***", "full_name": "***", "birth_year": None}
+    return (
+        [r | {k: v for k, v in pii.items() if r[k] is not None} for r in tables[0]],
+        [r | {k: v for k, v in pii.items() if r[k] is not None} for r in tables[1]],
+    )
 
 
 def _records_of(settings: MeshSettings, topic: str) -> Counter[tuple[bytes | None, object]]:
@@ -152,6 +168,7 @@ def test_connector_restart_kafka_restart_and_kill_9_lose_and_duplicate_no_change
             return bool(stream) and stream == _records_of(settings, masked_topic(STREAM))
 
         eventually(twins, attempts=60)
+        eventually(lambda: _tables(settings, "_masked") == _masked(_tables(settings)), attempts=60, pause_s=1)
     finally:
         _stop(product)
         worker.join(timeout=60)
