@@ -339,9 +339,9 @@ def test_kafka_takes_the_same_key_and_allows_what_the_grants_allow(
     assert not _authenticates(settings, names["pii"], rotated)
 
 
-def _s3_read(settings: Any, credentials: dict[str, str], bucket: str, key: str) -> str:
-    """ "ok", or the S3 error code a consumer's credentials get for one object."""
-    client = boto3.client(
+def _consumer_s3(settings: Any, credentials: dict[str, str]) -> Any:
+    """An S3 client with a consumer's lakehouse credentials (one attempt per request)."""
+    return boto3.client(
         "s3",
         endpoint_url=settings.s3_url,
         aws_access_key_id=credentials["access_key"],
@@ -349,8 +349,12 @@ def _s3_read(settings: Any, credentials: dict[str, str], bucket: str, key: str) 
         region_name=settings.s3_region,
         config=BotoConfig(s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
     )
+
+
+def _s3_read(settings: Any, credentials: dict[str, str], bucket: str, key: str) -> str:
+    """ "ok", or the S3 error code a consumer's credentials get for one object."""
     try:
-        client.get_object(Bucket=bucket, Key=key)["Body"].read()
+        _consumer_s3(settings, credentials).get_object(Bucket=bucket, Key=key)["Body"].read()
     except ClientError as exc:
         return str(exc.response["Error"]["Code"])
     return "ok"
@@ -358,15 +362,7 @@ def _s3_read(settings: Any, credentials: dict[str, str], bucket: str, key: str) 
 
 def _s3_parquet(settings: Any, credentials: dict[str, str], bucket: str, key: str) -> list[dict[str, Any]]:
     """The rows of one Parquet data file, read with a consumer's credentials."""
-    client = boto3.client(
-        "s3",
-        endpoint_url=settings.s3_url,
-        aws_access_key_id=credentials["access_key"],
-        aws_secret_access_key=credentials["secret_key"],
-        region_name=settings.s3_region,
-        config=BotoConfig(s3={"addressing_style": "path"}),
-    )
-    body = client.get_object(Bucket=bucket, Key=key)["Body"].read()
+    body = _consumer_s3(settings, credentials).get_object(Bucket=bucket, Key=key)["Body"].read()
     return list(pq.read_table(io.BytesIO(body)).to_pylist())
 
 
