@@ -398,7 +398,7 @@ def column_lineage_declared(entry: CatalogEntry, _params: Mapping[str, Any]) -> 
 
 
 def masks_classified(entry: CatalogEntry, params: Mapping[str, Any]) -> Iterator[Finding]:
-    """The product masks, on every port, each column of the classifications the policy names. Read from
+    """The product masks, on its query ports, each column of the classifications the policy names. Read from
     the policy state its discovery port reports (the catalog pushes the policies on the control topic)."""
     wanted = {c.lower() for c in _word_list(params.get("classifications"))}
     policy = entry.document.get("policy")

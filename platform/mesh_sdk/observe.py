@@ -194,7 +194,8 @@ class ObservationPublisher:
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=10)
+        if self._thread.ident is not None:  # a runtime stopped without starting (a benchmark's) has none
+            self._thread.join(timeout=10)
 
     @property
     def running(self) -> bool:
