@@ -147,6 +147,10 @@ class _BrokerAdmin:
             self._admin = kafka.admin(self.settings)
         return self._admin
 
+    def close(self) -> None:
+        # An admin client has no close(): dropping it stops its retries of a broker that may be gone.
+        self._admin = None
+
 
 class KafkaBroker(_BrokerAdmin):
     """Consumers' access on the broker itself: a SCRAM credential per consumer (its newest API key), and

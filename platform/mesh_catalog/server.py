@@ -77,6 +77,7 @@ class CatalogServer:
         self._published: str | None = None  # the digest of the policies last published
         self.service = CatalogService(HttpDocumentSource(), JsonFileStore(state_path(settings)), policies=policies)
         broker = KafkaBroker(settings, lambda: list(self.access.book.consumers)) if _secured(settings) else None
+        self.broker = broker
         self.settings = settings
         # Kafka reads: the broker reports none, so the catalog watches consumers' groups' offsets.
         self.group_offsets = KafkaGroupOffsets(settings) if _secured(settings) else None
@@ -337,8 +338,15 @@ class CatalogServer:
         for thread in self._threads:
             thread.join(timeout=join_timeout_s)
         self.control.close()
+        busy = [thread.name for thread in self._threads if thread.is_alive()]
+        if busy:
+            log.warning("threads still running at stop (%s): their Kafka clients are left open", ", ".join(busy))
+            return
         if self.access_log is not None:
-            self.access_log.producer.flush(5)
+            self.access_log.close()
+        for admin in (self.broker, self.group_offsets):
+            if admin is not None:
+                admin.close()
 
     def wait(self) -> None:
         """Until stop() is called (from a signal handler, say)."""

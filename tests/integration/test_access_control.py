@@ -247,9 +247,9 @@ def _stream(settings: Any, user: str, key: str, topic: str) -> tuple[int, str | 
 def _records(settings: Any, user: str, key: str, topic: str) -> tuple[list[dict[str, Any]], str | None]:
     """Up to five records a consumer reads from the start of `topic`, decoded, and the error if any."""
     decode = AvroWireReader(SchemaRegistryClient({"url": settings.schema_registry_url}))
-    consumer = Consumer(
-        {**settings.kafka_client(user, key), "group.id": f"{user}.tests", "auto.offset.reset": "earliest"}
-    )
+    # A group of its own each time: a group that committed before would resume there, not at the start.
+    group = f"{user}.tests-{uuid.uuid4().hex[:8]}"
+    consumer = Consumer({**settings.kafka_client(user, key), "group.id": group, "auto.offset.reset": "earliest"})
     consumer.subscribe([topic])
     read: list[dict[str, Any]] = []
     error = None
