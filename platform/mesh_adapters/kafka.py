@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from mesh_config import MeshSettings
+
+log = logging.getLogger(__name__)
 
 
 def admin(settings: MeshSettings) -> AdminClient:
@@ -61,6 +65,17 @@ def producer(settings: MeshSettings, **extra: Any) -> Producer:
             **extra,
         }
     )
+
+
+def close_producers(producers: Iterable[Producer]) -> None:
+    """Kafka clients keep connections and threads of their own: they go with their owner, rather than
+    retrying a broker that may be gone when the process lives on (an embedding test, say)."""
+    for producer in producers:
+        try:
+            producer.flush(5)
+            producer.close()
+        except Exception as exc:
+            log.debug("closing a producer: %s", exc)
 
 
 def consumer(settings: MeshSettings, group: str, **extra: Any) -> Consumer:

@@ -19,6 +19,7 @@ from mesh_access import AccessService, Readable
 from mesh_access.kafka_reads import reads
 from mesh_access.lakehouse_reads import lakehouse_reads, object_request
 from mesh_access.platform_token import platform_token
+from mesh_adapters import kafka
 from mesh_adapters.lakehouse import iceberg_catalog
 from mesh_audit.log_table import AuditTable
 from mesh_catalog.adapters import (
@@ -76,8 +77,7 @@ class CatalogServer:
         self.control = KafkaControlPublisher(settings)
         self._published: str | None = None  # the digest of the policies last published
         self.service = CatalogService(HttpDocumentSource(), JsonFileStore(state_path(settings)), policies=policies)
-        broker = KafkaBroker(settings, lambda: list(self.access.book.consumers)) if _secured(settings) else None
-        self.broker = broker
+        self.broker = KafkaBroker(settings, lambda: list(self.access.book.consumers)) if _secured(settings) else None
         self.settings = settings
         # Kafka reads: the broker reports none, so the catalog watches consumers' groups' offsets.
         self.group_offsets = KafkaGroupOffsets(settings) if _secured(settings) else None
@@ -90,7 +90,7 @@ class CatalogServer:
             JsonFileStore(access_path(settings)),
             self.control,
             self.product_owner,
-            broker=broker,
+            broker=self.broker,
             topics=self.product_topics,
             lakehouse=lakehouse,
             tables=self.product_tables,
@@ -343,7 +343,7 @@ class CatalogServer:
             log.warning("threads still running at stop (%s): their Kafka clients are left open", ", ".join(busy))
             return
         if self.access_log is not None:
-            self.access_log.close()
+            kafka.close_producers([self.access_log.producer])
         for admin in (self.broker, self.group_offsets):
             if admin is not None:
                 admin.close()

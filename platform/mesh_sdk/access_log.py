@@ -50,8 +50,3 @@ class KafkaAccessLog:
             raise RuntimeError(
                 f"{left or self.failures - failures} access records were not delivered to {ACCESS_TOPIC}"
             )
-
-    def close(self) -> None:
-        """Deliver what is pending, then let the client go (it would retry a stopped broker forever)."""
-        self.producer.flush(5)
-        self.producer.close()

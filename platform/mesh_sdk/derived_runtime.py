@@ -35,7 +35,7 @@ from mesh_sdk.ingest import BatchOutcome
 from mesh_sdk.keyed_table import KeyedTable
 from mesh_sdk.observe import OBSERVATIONS_TOPIC, Observer
 from mesh_sdk.policy import PolicyState
-from mesh_sdk.port_threads import PortThreads, close_producers
+from mesh_sdk.port_threads import PortThreads
 from mesh_sdk.product import DataProduct
 from mesh_sdk.quality import table_checks
 from mesh_sdk.query import HistoryReader, HotCopy, mask_columns, sql_views
@@ -416,4 +416,4 @@ class DerivedRuntime:
         if busy:
             log.warning("threads still running at stop (%s): their Kafka clients are left open", ", ".join(busy))
             return
-        close_producers((self.producer, *self.ports.producers()))
+        kafka.close_producers((self.producer, *self.ports.producers()))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import duckdb
@@ -158,14 +158,3 @@ class PortThreads:
         if not self.control.stop():
             busy.append("control topic")
         return [*busy, "observation publisher"] if self.publisher.running else busy
-
-
-def close_producers(producers: Iterable[Producer]) -> None:
-    """Kafka clients keep connections and threads of their own: they go with the product, rather than
-    retrying a broker that may be gone when the process lives on (an embedding test, say)."""
-    for producer in producers:
-        try:
-            producer.flush(5)
-            producer.close()
-        except Exception as exc:
-            log.debug("closing a producer: %s", exc)

@@ -29,7 +29,7 @@ from mesh_sdk.masked_stream import masked_stream
 from mesh_sdk.masked_table import MaskedTable, follow
 from mesh_sdk.observe import OBSERVATIONS_TOPIC, Observer
 from mesh_sdk.policy import PolicyState
-from mesh_sdk.port_threads import PortThreads, close_producers
+from mesh_sdk.port_threads import PortThreads
 from mesh_sdk.product import DataProduct
 from mesh_sdk.quality import record_rules, table_checks
 from mesh_sdk.query import HistoryReader, HotCopy, mask_columns, sql_views
@@ -308,7 +308,8 @@ class ProductRuntime:
             return
         ingestor = self.ingestor
         masked = [self.masked.producer] if self.masked is not None else []
-        close_producers((ingestor.stream_producer, ingestor.deadletter_producer, *masked, *self.ports.producers()))
+        own = (ingestor.stream_producer, ingestor.deadletter_producer, *masked)
+        kafka.close_producers((*own, *self.ports.producers()))
         if self.masked is not None:
             self.masked.close()
         try:
