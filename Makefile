@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: setup demo test lint unit bench up down status reset clean
+.PHONY: setup demo test lint unit bench doctor up down status reset clean
 
 setup: $(VENV)/.installed  ## install everything: prerequisites check, virtualenv, the project
 
@@ -22,9 +22,10 @@ test: setup lint  ## lint, type-check, then every test (starts and stops its own
 	$(BIN)/pytest
 
 lint: setup
-	$(BIN)/ruff check platform tests bench products conftest.py
-	$(BIN)/ruff format --check platform tests bench products conftest.py
+	$(BIN)/ruff check platform tests bench products labs conftest.py
+	$(BIN)/ruff format --check platform tests bench products labs conftest.py
 	$(BIN)/mypy
+	@for checks in labs/*/checks.py; do $(BIN)/mypy --no-error-summary $$checks || exit 1; done  # each lab alone: every one is a module named checks
 
 unit: setup
 	$(BIN)/pytest tests/unit
@@ -37,6 +38,10 @@ bench: setup  ## every benchmark; results in bench/results/
 	$(BIN)/python -m bench.cdc_pipeline
 	$(BIN)/python -m bench.mesh_demo
 	$(BIN)/python -m bench.model_lift
+	$(BIN)/python -m bench.labs
+
+doctor: setup  ## pre-flight for a workshop: Python, Java, memory, disk, ports, warm caches
+	$(BIN)/mesh doctor
 
 up down status: setup
 	$(BIN)/mesh $@

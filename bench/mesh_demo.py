@@ -38,7 +38,7 @@ from rich.table import Table
 
 from bench.common import ROOT, console, percentile, write_results
 from bench.playback_events import INPUT_TOPIC, SCHEMA
-from mesh_cli.demo_access import key_path
+from mesh_client.analyst import key_path
 from mesh_config import MeshSettings
 from mesh_stack.isolated import isolated_settings
 

@@ -18,11 +18,14 @@ from mesh_cli.access import access_app
 from mesh_cli.audit import audit_app
 from mesh_cli.catalog import catalog_app
 from mesh_cli.cdc import cdc_app
-from mesh_cli.demo_access import ANALYST, demo_access, key_path
 from mesh_cli.generate import generate_app
+from mesh_cli.lab import lab_app
+from mesh_cli.ports import consume, query
 from mesh_cli.run import run as run_product
+from mesh_client.analyst import ANALYST, demo_access, key_path
 from mesh_config import MeshSettings, load_settings
 from mesh_stack import Stack, StackError
+from mesh_stack.assembly import DEMO_PRODUCTS, demo_ports, ensure_products
 from mesh_stack.component import ComponentStatus
 from mesh_stack.products import ProductPorts, running_products, start_product, stop_products
 from mesh_stack.stack import StartReport
@@ -34,6 +37,9 @@ app.add_typer(cdc_app, name="cdc", help="Change data capture of the operational 
 app.add_typer(audit_app, name="audit", help="The immutable change audit log: run, verify, history.")
 app.add_typer(catalog_app, name="catalog", help="The data product catalog: run it.")
 app.add_typer(access_app, name="access", help="Who may read which product: identities, requests, grants.")
+app.add_typer(lab_app, name="lab", help="Hands-on labs on the running mesh, checked automatically.")
+app.command()(query)
+app.command()(consume)
 console = Console()
 err_console = Console(stderr=True)
 
@@ -180,25 +186,6 @@ def start(
     console.print(f"{folder.resolve().name} is running: {url}  (log: mesh logs product-{folder.resolve().name})")
 
 
-# The products `mesh demo` runs, in start order; each on the next REST and SQL port (settings).
-DEMO_PRODUCTS = (
-    "playback.events",
-    "subscriptions.customers",
-    "content.titles",
-    "subscriptions.subscriptions",
-    "engagement.viewing",
-    "content-insights.kpis",
-    "recommendations.next-title",
-)
-
-
-def demo_ports(settings: MeshSettings) -> dict[str, ProductPorts]:
-    return {
-        name: ProductPorts(settings.products_http_port + i, settings.products_sql_port + i)
-        for i, name in enumerate(DEMO_PRODUCTS)
-    }
-
-
 @app.command()
 def demo(
     rate: Annotated[int, typer.Option(help="playback events per second")] = 100,
@@ -206,6 +193,9 @@ def demo(
     history: Annotated[
         float, typer.Option(help="hours of viewing history sent before the live traffic, on a fresh mesh (0: none)")
     ] = 72,
+    rotate_keys: Annotated[
+        bool, typer.Option(help="issue the demo's consumers new API keys (by default a valid key is kept)")
+    ] = False,
 ) -> None:
     """The mesh end to end: the stack, change capture, the audit log, the products, a viewing history
     and realistic traffic from the apps and the operational databases, then where to look."""
@@ -229,20 +219,19 @@ def demo(
         except StackError as exc:
             raise _fail(exc) from None
     console.print(f"[green]✓[/] data product catalog running: {settings.product_catalog_endpoint}")
-    products = Path(__file__).resolve().parents[2] / "products"
     ports = demo_ports(settings)
     mesh = str(Path(sys.executable).parent / "mesh")
     # engagement.viewing and the products after it start once playback.events holds the history, so that
     # engagement's first refresh reads all of it at once, in time order.
     readers = DEMO_PRODUCTS[DEMO_PRODUCTS.index("engagement.viewing") :]
-    _start_side_by_side(settings, products, {n: ports[n] for n in DEMO_PRODUCTS[: -len(readers)]})
+    _start_side_by_side(settings, DEMO_PRODUCTS[: -len(readers)])
     if history > 0 and _get(ports["playback.events"].http, "/observations")["total_rows"] == 0:
         console.print(f"\n[bold]A viewing history of {history:g} h[/] for the recommender to learn from")
         backfill = [mesh, "generate", "playback", "--backfill-hours", f"{history:g}", "--duration", "0"]
         if subprocess.run(backfill, check=False).returncode:
             raise _fail(StackError("the viewing history could not be sent (see the output above)"))
         _wait_for_ingestion(ports["playback.events"].http)
-    _start_side_by_side(settings, products, {n: ports[n] for n in readers})
+    _start_side_by_side(settings, readers)
     console.print(
         f"\n[bold]Traffic for {duration} s:[/] {rate} playback events/s (imperfections included), "
         "legacy subscription transactions and content team edits"
@@ -257,7 +246,7 @@ def demo(
         workload.wait(timeout=120)
     _wait_for_the_mesh(settings)
     with console.status("issuing the demo analyst's API key and grants"):
-        key = demo_access(settings)
+        key = demo_access(settings, rotate=rotate_keys)
     console.print(
         f"[green]✓[/] consumer {ANALYST} granted every product (PII masked); its key is in {key_path(settings)}"
     )
@@ -270,18 +259,13 @@ def _get(port: int, path: str) -> Any:
     return httpx.get(f"http://127.0.0.1:{port}{path}", timeout=30).json()
 
 
-def _start_side_by_side(settings: MeshSettings, products: Path, ports: dict[str, ProductPorts]) -> None:
+def _start_side_by_side(settings: MeshSettings, names: tuple[str, ...]) -> None:
     """Start products at once (each is its own process) and wait until every one answers."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    with console.status(f"starting {', '.join(ports)}"), ThreadPoolExecutor(len(ports)) as pool:
-        started = {name: pool.submit(start_product, settings, products / name, p) for name, p in ports.items()}
-        for name, future in started.items():
-            try:
-                url = future.result()
-            except StackError as exc:
-                raise _fail(exc) from None
-            console.print(f"{name} is running: {url}  (log: mesh logs product-{name})")
+    with console.status(f"starting {', '.join(names)}"):
+        try:
+            ensure_products(settings, names, say=lambda line: console.print(line, highlight=False))
+        except StackError as exc:
+            raise _fail(exc) from None
 
 
 def _wait_for_ingestion(port: int, timeout_s: float = 300) -> None:
@@ -477,6 +461,24 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="machine-readabl
     total = sum(r.rss_bytes for r in rows)
     table.add_row("[bold]total[/]", "", "", "", f"[bold]{_human(total)}[/]")
     console.print(table)
+
+
+@app.command()
+def doctor() -> None:
+    """Pre-flight for a workshop: Python, Java, free memory and disk, ports, warm caches; ends in one
+    line to send to the trainer. Exits 1 when something must be fixed first."""
+    from mesh_stack.doctor import examine, summary
+
+    settings = load_settings()
+    findings = examine(settings, lambda: any(r.health in ("healthy", "running") for r in _stack().status()))
+    table = Table("check", "verdict", "seen", "fix")
+    for f in findings:
+        style = {"ok": "green", "warn": "yellow", "fail": "bold red"}[f.verdict]
+        table.add_row(f.what, f"[{style}]{f.verdict}[/]", f.seen, f.fix)
+    console.print(table)
+    console.print(summary(findings), highlight=False, soft_wrap=True)
+    if any(f.verdict == "fail" for f in findings):
+        raise typer.Exit(1)
 
 
 @app.command()

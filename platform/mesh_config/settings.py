@@ -80,6 +80,8 @@ class MeshSettings(BaseSettings):
     product_catalog_pull_s: float = 10.0
     # The mesh's global policies (mesh_governance), versioned in the repository; the catalog applies them.
     policies_file: Path = Field(_PROJECT_ROOT / "governance" / "policies.yaml", description="governance policies")
+    products_dir: Path = Field(_PROJECT_ROOT / "products", description="the product folders `mesh demo` runs")
+    labs_dir: Path = Field(_PROJECT_ROOT / "labs", description="the hands-on labs `mesh lab` runs")
 
     # Creates consumer identities at the catalog's access API; generated under `home` when not set.
     platform_token: str | None = Field(None, description="the platform's token (mesh_access.platform_token)")

@@ -23,9 +23,10 @@ def _state_root() -> Path:
 
 
 def isolated_settings(name: str, base_port: int) -> MeshSettings:
-    """Settings for a stack of its own: state under <state root>/<name>, thirteen ports from base_port.
-    The data product catalog's port is among them, so that products run on a private stack register
-    with its catalog (if one runs), never with the user's."""
+    """Settings for a stack of its own: state under <state root>/<name>, ports from base_port (the
+    servers' thirteen, then the products' REST ports from base_port + 20 and SQL ports from + 40). The
+    data product catalog's port is among them, so that products run on a private stack register with
+    its catalog (if one runs), never with the user's."""
     return load_settings(
         home=_state_root() / name,
         postgres_port=base_port,
@@ -41,4 +42,6 @@ def isolated_settings(name: str, base_port: int) -> MeshSettings:
         s3_admin_port=base_port + 10,
         product_catalog_port=base_port + 11,
         s3_access_log_port=base_port + 12,
+        products_http_port=base_port + 20,
+        products_sql_port=base_port + 40,
     )

@@ -1,5 +1,7 @@
 """`mesh demo`'s consumers: an analyst granted every product without PII, through the real path (its
-requests approved by an identity of each owning team), so the tour's commands work with one key."""
+requests approved by an identity of each owning team), so the tour's commands work with one key. The
+labs' learner is this analyst. Keys are kept across reruns: a key exported in a learner's shell must not
+stop working because the demo ran again."""
 
 from __future__ import annotations
 
@@ -32,13 +34,25 @@ def _keep(path: Path, key: str) -> None:
         out.write(key)
 
 
-def demo_access(settings: MeshSettings) -> str:
-    """The demo analyst's key (issued, or rotated if the analyst exists from an earlier demo), with a
-    grant on every registered product; owners' keys are kept beside it for the labs."""
+def _still_valid(api: httpx.Client, path: Path) -> str | None:
+    """The key kept at `path`, if the catalog still takes it."""
+    if not path.exists():
+        return None
+    key = path.read_text().strip()
+    known = api.get("/access/whoami", headers={"Authorization": f"Bearer {key}"})
+    return key if known.status_code == 200 else None
+
+
+def demo_access(settings: MeshSettings, *, rotate: bool = False) -> str:
+    """The demo analyst's key (issued; kept from an earlier demo while it is valid, unless `rotate`),
+    with a grant on every registered product; owners' keys are kept beside it for the labs."""
     token = platform_token(settings)
     with httpx.Client(base_url=settings.product_catalog_endpoint, timeout=30) as api:
 
         def identity(consumer: str, team: str) -> str:
+            kept = settings.home / "access" / f"{consumer}.key"
+            if not rotate and (valid := _still_valid(api, kept)) is not None:
+                return valid
             made = api.post(
                 "/access/consumers", json={"id": consumer, "team": team}, headers={"Authorization": f"Bearer {token}"}
             )
@@ -48,7 +62,7 @@ def demo_access(settings: MeshSettings) -> str:
                 )
             made.raise_for_status()
             key: str = made.json()["api_key"]
-            _keep(settings.home / "access" / f"{consumer}.key", key)
+            _keep(kept, key)
             return key
 
         analyst = identity(ANALYST, "Learners")

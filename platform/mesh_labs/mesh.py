@@ -1,0 +1,208 @@
+"""What a lab's checks and solves get: the running mesh seen from the platform (catalog, ports that
+describe a product, topics, tables, the access log) and from the learner (their identity, their
+answers). A check reads; only a solve acts, and it acts as the learner."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from functools import cached_property
+from typing import Any, TypeVar
+
+import httpx
+
+from mesh_client import MeshConsumer
+from mesh_client.analyst import ANALYST, key_path
+from mesh_config import MeshSettings
+from mesh_labs.lab import Outcome, failed, passed
+from mesh_labs.progress import LabProgress
+from mesh_labs.spec import LabSpec
+from mesh_stack.assembly import product_ports
+
+T = TypeVar("T")
+
+
+class Unanswered(Exception):
+    """A check needs the learner's answer to a step that has none yet."""
+
+    def __init__(self, step: str) -> None:
+        super().__init__(f"no answer yet: mesh lab answer {step} VALUE")
+        self.step = step
+
+
+ACCESS_TOPIC = "mesh.access"
+
+
+class LabMesh:
+    def __init__(self, settings: MeshSettings, spec: LabSpec, progress: LabProgress) -> None:
+        self.settings = settings
+        self.spec = spec
+        self.progress = progress
+
+    # --- the learner ---------------------------------------------------------------------------------
+
+    learner_id = ANALYST
+
+    @cached_property
+    def learner(self) -> MeshConsumer:
+        """The learner's identity: the demo analyst's key (what MESH_API_KEY holds in their shell)."""
+        return MeshConsumer(self.settings, key_path(self.settings).read_text().strip())
+
+    def answer(self, step: str) -> str:
+        """What the learner recorded for a step with `mesh lab answer STEP VALUE`; a check that asks
+        for one fails with "no answer yet" until there is one."""
+        given = self.progress.answers.get(step)
+        if not given:
+            raise Unanswered(step)
+        return given.strip()
+
+    def given(self, step: str) -> str | None:
+        """The learner's answer to a step, if any (for solves that build on an earlier step)."""
+        return self.progress.answers.get(step)
+
+    def give_answer(self, step: str, value: object) -> None:
+        """A solve answers as the learner would."""
+        self.progress.answers[step] = str(value)
+
+    @property
+    def baseline(self) -> dict[str, Any]:
+        """What the lab's setup noted about the system when the lab started (kept in the progress)."""
+        return self.progress.baseline
+
+    # --- the platform's view -------------------------------------------------------------------------
+
+    def catalog(self, path: str, **params: Any) -> Any:
+        answer = httpx.get(self.settings.product_catalog_endpoint + path, params=params or None, timeout=30)
+        answer.raise_for_status()
+        return answer.json()
+
+    def product_url(self, name: str) -> str:
+        return f"http://{self.settings.host}:{product_ports(self.settings, name).http}"
+
+    def describe(self, name: str, path: str = "/") -> Any:
+        """A product's open ports: discovery (/), /observations, /snapshots, /health."""
+        answer = httpx.get(self.product_url(name) + path, timeout=30)
+        answer.raise_for_status()
+        return answer.json()
+
+    def end_offsets(self, topic: str) -> dict[int, int]:
+        """Each partition's next offset: where records written from now on will start."""
+        from confluent_kafka import Consumer, TopicPartition
+
+        reader = Consumer(
+            {**self.settings.kafka_client(), "group.id": f"mesh-labs-{uuid.uuid4().hex[:8]}", "log_level": 0}
+        )
+        try:
+            metadata = reader.list_topics(topic, timeout=10).topics.get(topic)
+            if metadata is None or metadata.error is not None:
+                return {}
+            return {
+                p: reader.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in metadata.partitions
+            }
+        finally:
+            reader.close()
+
+    def records_since(self, topic: str, offsets: dict[str, int] | dict[int, int]) -> list[Any]:
+        """The records written to `topic` after `offsets` (as end_offsets gave them), up to its end now."""
+        from confluent_kafka import Consumer, TopicPartition
+
+        ends = self.end_offsets(topic)
+        start = {int(p): int(o) for p, o in offsets.items()}
+        todo = {p: end for p, end in ends.items() if end > start.get(p, 0)}
+        if not todo:
+            return []
+        reader = Consumer(
+            {
+                **self.settings.kafka_client(),
+                "group.id": f"mesh-labs-{uuid.uuid4().hex[:8]}",
+                "enable.auto.commit": False,
+                "log_level": 0,
+            }
+        )
+        found: list[Any] = []
+        try:
+            reader.assign([TopicPartition(topic, p, start.get(p, 0)) for p in todo])
+            deadline = time.monotonic() + 30
+            while todo and time.monotonic() < deadline:
+                message = reader.poll(0.5)
+                if message is None or message.error() is not None:
+                    continue
+                found.append(message)
+                if message.offset() + 1 >= todo.get(message.partition(), 0):
+                    todo.pop(message.partition(), None)
+        finally:
+            reader.close()
+        return found
+
+    def mark(self, topic: str) -> None:
+        """Note where `topic` ends now, so a check can look at what was written after (see `since`)."""
+        self.baseline.setdefault("offsets", {})[topic] = {str(p): o for p, o in self.end_offsets(topic).items()}
+
+    def since(self, topic: str) -> list[Any]:
+        """The records written to a topic marked at the lab's start (or its last reset)."""
+        return self.records_since(topic, self.baseline.get("offsets", {}).get(topic, {}))
+
+    def accesses(self, *, product: str | None = None, consumer: str | None = None) -> list[dict[str, Any]]:
+        """The access log's records (mesh.access) since the lab started: who read which product on
+        which port. Kafka reads appear once the catalog's next pull has seen the committed offsets."""
+        import json
+
+        records = [json.loads(m.value()) for m in self.since(ACCESS_TOPIC)]
+        return [
+            r
+            for r in records
+            if (product is None or r.get("product") == product) and (consumer is None or r.get("consumer") == consumer)
+        ]
+
+    def learner_read(self, product_id: str, ports: Sequence[str]) -> Outcome:
+        """Whether the learner read a product over each of `ports` (rest, graphql, sql, sql_http, kafka)
+        since the lab started, by the access log."""
+        read = self.learner_ports(product_id)
+        missing = [p for p in ports if p not in read]
+        if missing:
+            seen = ", ".join(sorted(read)) or "none"
+            return failed(
+                f"no read of {product_id} over {', '.join(missing)} by {self.learner_id} since the lab started "
+                f"(read over: {seen})"
+            )
+        return passed(f"{self.learner_id} read {product_id} over {', '.join(ports)}")
+
+    def learner_ports(self, product_id: str) -> set[str]:
+        """The ports on which the learner read `product_id` since the lab started."""
+        return {
+            r["port"] for r in self.accesses(product=product_id, consumer=self.learner_id) if r.get("outcome") == "read"
+        }
+
+    def iceberg_rows(self, table: str, snapshot: int | None = None) -> list[dict[str, Any]]:
+        from mesh_adapters.lakehouse import iceberg_catalog
+
+        loaded = iceberg_catalog(self.settings).load_table(table)
+        scan = loaded.scan(snapshot_id=snapshot) if snapshot is not None else loaded.scan()
+        rows: list[dict[str, Any]] = scan.to_arrow().to_pylist()
+        return rows
+
+    def snapshot_ids(self, table: str) -> list[int]:
+        from mesh_adapters.lakehouse import iceberg_catalog
+
+        return [s.snapshot_id for s in iceberg_catalog(self.settings).load_table(table).snapshots()]
+
+    def sql_in(self, database: str, statement: str, *params: Any) -> list[tuple[Any, ...]]:
+        """A statement in one of the operational databases (legacy, content), as its own team would."""
+        import psycopg
+
+        with psycopg.connect(self.settings.postgres_dsn(database), autocommit=True) as conn:
+            cursor = conn.execute(statement.encode(), params or None)
+            return list(cursor.fetchall()) if cursor.description else []
+
+    @staticmethod
+    def wait_for(probe: Callable[[], T | None], what: str, timeout_s: float = 60, pause_s: float = 1.0) -> T:
+        """For solves and setups: until `probe` returns something, or a clear error saying what never came."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            found = probe()
+            if found is not None and found is not False:
+                return found
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{what} did not happen within {timeout_s:.0f} s")
+            time.sleep(pause_s)
