@@ -14,6 +14,7 @@ from bench.common import ROOT, console, write_results
 from mesh_config import MeshSettings
 from mesh_labs import LabRunner
 from mesh_labs.catalogue import lab_folders
+from mesh_labs.sandbox import with_own_files
 from mesh_stack import Stack
 from mesh_stack.audit_service import stop_audit
 from mesh_stack.catalog_service import stop_catalog
@@ -33,6 +34,7 @@ def main() -> None:
     settings = isolated_settings("bench-labs", 21800).replaced(labs_dir=ROOT / "labs")
     stack = Stack(settings)
     stack.reset()
+    settings = with_own_files(settings)
     runner = LabRunner(settings, say=lambda line: console.print(f"    {line}", highlight=False))
     labs: dict[str, dict[str, float]] = {}
     try:

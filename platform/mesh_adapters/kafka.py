@@ -90,3 +90,46 @@ def consumer(settings: MeshSettings, group: str, **extra: Any) -> Consumer:
             **extra,
         }
     )
+
+
+def end_offsets(settings: MeshSettings, topic: str) -> dict[int, int]:
+    """Each partition's next offset: where records written from now on will start ({} for no topic)."""
+    import uuid
+
+    from confluent_kafka import TopicPartition
+
+    reader = Consumer({**settings.kafka_client(), "group.id": f"mesh-offsets-{uuid.uuid4().hex[:8]}", "log_level": 0})
+    try:
+        metadata = reader.list_topics(topic, timeout=10).topics.get(topic)
+        if metadata is None or metadata.error is not None:
+            return {}
+        return {p: reader.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in metadata.partitions}
+    finally:
+        reader.close()
+
+
+def read_since(settings: MeshSettings, topic: str, offsets: dict[int, int], timeout_s: float = 30) -> list[Any]:
+    """The records of `topic` from `offsets` (as end_offsets gave them) to its end now, committed or not."""
+    import uuid
+
+    from confluent_kafka import TopicPartition
+
+    todo = {p: end for p, end in end_offsets(settings, topic).items() if end > offsets.get(p, 0)}
+    if not todo:
+        return []
+    group = f"mesh-read-{uuid.uuid4().hex[:8]}"
+    reader = Consumer({**settings.kafka_client(), "group.id": group, "enable.auto.commit": False, "log_level": 0})
+    found: list[Any] = []
+    try:
+        reader.assign([TopicPartition(topic, p, offsets.get(p, 0)) for p in todo])
+        deadline = time.monotonic() + timeout_s
+        while todo and time.monotonic() < deadline:
+            message = reader.poll(0.5)
+            if message is None or message.error() is not None:
+                continue
+            found.append(message)
+            if message.offset() + 1 >= todo.get(message.partition(), 0):
+                todo.pop(message.partition(), None)
+    finally:
+        reader.close()
+    return found

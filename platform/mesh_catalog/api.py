@@ -27,6 +27,7 @@ from mesh_catalog.lineage import UnknownNode
 from mesh_catalog.registry import UnknownProduct
 from mesh_catalog.runs import MalformedEvent
 from mesh_catalog.service import CatalogService, Compliance, FetchFailed, RegistrationRefused
+from mesh_labs.board import LabsBoard
 from mesh_sdk.http_errors import validation_problem
 
 
@@ -52,6 +53,7 @@ def build_app(
     registry_url: str | None = None,
     access: AccessService | None = None,
     platform_token: str | None = None,
+    labs: LabsBoard | None = None,
 ) -> FastAPI:
     """The REST API, the GraphQL API at /graphql, the access API at /access (given an access service
     and the platform token) and the web portal at /portal (which shows the audit log and access when
@@ -242,7 +244,7 @@ def build_app(
     graphql_api.mount(app, service)  # the same service over GraphQL, at /graphql (GraphiQL in a browser)
     if access is not None and platform_token is not None:
         mount_access(app, access, platform_token)
-    portal.mount(app, service, audit, registry_url, access)  # and for people, at /portal
+    portal.mount(app, service, audit, registry_url, access, labs)  # and for people, at /portal
     return app
 
 

@@ -38,6 +38,7 @@ from mesh_catalog.service import CatalogService
 from mesh_config import MeshSettings
 from mesh_config.naming import ProductName
 from mesh_governance import PolicyError, PolicySet, git_blob_id, load_policies
+from mesh_labs.board import LabsBoard
 from mesh_sdk.access import AccessEvent
 from mesh_sdk.access_log import KafkaAccessLog
 from mesh_sdk.masked_stream import masked_topic
@@ -119,7 +120,14 @@ class CatalogServer:
         """Reload the saved registrations, then serve and pull; returns once the API answers."""
         restored = self.service.load()
         config = uvicorn.Config(
-            build_app(self.service, self.audit, self.registry_url, self.access, self.platform_token),
+            build_app(
+                self.service,
+                self.audit,
+                self.registry_url,
+                self.access,
+                self.platform_token,
+                LabsBoard(self.settings.labs_dir, self.settings.home),
+            ),
             host=self.host,
             port=self.port,
             log_level="warning",

@@ -96,3 +96,29 @@ def remove(source: Annotated[str, typer.Argument(help="legacy, content or all")]
     for s in _sources(source):
         remove_source(s, settings)
         console.print(f"[green]✓[/] {s.name}: connector, replication slot and publication removed")
+
+
+@cdc_app.command("sql")
+def sql(
+    source: Annotated[str, typer.Argument(help="legacy or content")],
+    statement: Annotated[str, typer.Argument(help="SQL, run as the database's own application would")],
+) -> None:
+    """Run a statement in an operational database, as the team that owns it would (its console; psql
+    works too). A change is captured like any other: follow it with `mesh audit history KEY`."""
+    import psycopg
+
+    settings = load_settings()
+    database = getattr(settings, _sources(source)[0].database_setting)
+    try:
+        with psycopg.connect(settings.postgres_dsn(database), autocommit=True) as conn:
+            cursor = conn.execute(statement.encode())
+            if cursor.description:
+                table = Table(*[c.name for c in cursor.description])
+                for row in cursor.fetchall():
+                    table.add_row(*("∅" if v is None else str(v) for v in row))
+                console.print(table)
+            else:
+                console.print(f"{cursor.statusmessage} in {database}", highlight=False)
+    except psycopg.Error as exc:
+        console.print(f"[red]✗[/] {str(exc).strip()}", highlight=False)
+        raise typer.Exit(1) from None

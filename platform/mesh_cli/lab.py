@@ -130,6 +130,8 @@ def solve(step: StepArgument = None) -> None:
         result = _runner().solve(step)
     except (LabError, LabSpecError) as exc:
         raise _fail(exc) from None
+    except Exception as exc:  # the solve acts on the running mesh: say what it could not do
+        raise _fail(RuntimeError(f"the solve could not finish: {type(exc).__name__}: {exc}")) from None
     _print_results([result])
 
 

@@ -18,6 +18,7 @@ from mesh_cli.access import access_app
 from mesh_cli.audit import audit_app
 from mesh_cli.catalog import catalog_app
 from mesh_cli.cdc import cdc_app
+from mesh_cli.chaos import chaos_app
 from mesh_cli.generate import generate_app
 from mesh_cli.lab import lab_app
 from mesh_cli.ports import consume, query
@@ -38,6 +39,7 @@ app.add_typer(audit_app, name="audit", help="The immutable change audit log: run
 app.add_typer(catalog_app, name="catalog", help="The data product catalog: run it.")
 app.add_typer(access_app, name="access", help="Who may read which product: identities, requests, grants.")
 app.add_typer(lab_app, name="lab", help="Hands-on labs on the running mesh, checked automatically.")
+app.add_typer(chaos_app, name="chaos", help="The fault catalogue: inject a fault, get a verdict.")
 app.command()(query)
 app.command()(consume)
 console = Console()
@@ -184,6 +186,35 @@ def start(
     except StackError as exc:
         raise _fail(exc) from None
     console.print(f"{folder.resolve().name} is running: {url}  (log: mesh logs product-{folder.resolve().name})")
+
+
+ProductName = Annotated[str, typer.Argument(help="a product's folder name under products/, e.g. playback.events")]
+
+
+@app.command()
+def stop(product: ProductName) -> None:
+    """Stop one product, gracefully (its ports close; `mesh restart` or `mesh start` brings it back)."""
+    from mesh_stack.products import stop_product
+
+    stopped = stop_product(load_settings(), product)
+    console.print(f"{product} stopped" if stopped else f"{product} was not running")
+
+
+@app.command()
+def restart(product: ProductName) -> None:
+    """Stop one product and start it again on its ports: it reads its folder anew (descriptor, contract)
+    and resumes from the offsets committed in its snapshots."""
+    from mesh_stack.products import stop_product
+
+    settings = load_settings()
+    if not (settings.products_dir / product / "dataproduct.yaml").exists():
+        raise _fail(StackError(f"no product folder {settings.products_dir / product}"))
+    stop_product(settings, product)
+    with console.status(f"starting {product}"):
+        try:
+            ensure_products(settings, [product], say=lambda line: console.print(line, highlight=False))
+        except StackError as exc:
+            raise _fail(exc) from None
 
 
 @app.command()

@@ -27,6 +27,11 @@ def _slug(team: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", team.lower()).strip("-")[:50] + "-owner"
 
 
+def owner_key_path(settings: MeshSettings, team: str) -> Path:
+    """Where `mesh demo` keeps the key of an identity of a product's owning team (for the labs)."""
+    return settings.home / "access" / f"{_slug(team)}.key"
+
+
 def _keep(path: Path, key: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

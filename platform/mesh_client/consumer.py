@@ -59,10 +59,10 @@ class MeshConsumer:
         self.key = key
         self._me: dict[str, Any] | None = None
 
-    def _catalog(self, path: str, **params: Any) -> Any:
+    def _catalog(self, path: str, method: str = "GET", body: dict[str, Any] | None = None, **params: Any) -> Any:
         url = self.settings.product_catalog_endpoint + path
         try:
-            answer = httpx.get(url, params=params or None, headers=self._auth(), timeout=30)
+            answer = httpx.request(method, url, json=body, params=params or None, headers=self._auth(), timeout=30)
         except httpx.HTTPError as exc:
             raise ClientError(
                 f"the data product catalog does not answer at {self.settings.product_catalog_endpoint} ({exc}): "
@@ -83,6 +83,24 @@ class MeshConsumer:
     @property
     def consumer(self) -> str:
         return str(self.whoami()["consumer"])
+
+    def request_access(self, product: str, purpose: str, *, pii: bool = False) -> dict[str, Any]:
+        """Ask a product's owners for a grant; the answer is the request (its id, status pending)."""
+        asked: dict[str, Any] = self._catalog(
+            "/access/requests", "POST", {"product": product, "purpose": purpose, "pii": pii}
+        )
+        return asked
+
+    def decide(self, request_id: str, *, approve: bool, note: str = "") -> dict[str, Any]:
+        """As a member of the product's owning team: grant or refuse a request."""
+        verb = "approve" if approve else "deny"
+        decided: dict[str, Any] = self._catalog(f"/access/requests/{request_id}/{verb}", "POST", {"note": note})
+        return decided
+
+    def revoke(self, request_id: str, note: str = "") -> dict[str, Any]:
+        """Withdraw a grant (its owners), or give it up (its holder): shut out at once, on every port."""
+        revoked: dict[str, Any] = self._catalog(f"/access/requests/{request_id}/revoke", "POST", {"note": note})
+        return revoked
 
     def product(self, name: str) -> ProductPorts:
         """A product by its id (urn:mesh:...) or its folder name (playback.events)."""

@@ -82,6 +82,7 @@ class MeshSettings(BaseSettings):
     policies_file: Path = Field(_PROJECT_ROOT / "governance" / "policies.yaml", description="governance policies")
     products_dir: Path = Field(_PROJECT_ROOT / "products", description="the product folders `mesh demo` runs")
     labs_dir: Path = Field(_PROJECT_ROOT / "labs", description="the hands-on labs `mesh lab` runs")
+    faults_dir: Path = Field(_PROJECT_ROOT / "faults", description="the fault catalogue `mesh chaos` runs")
 
     # Creates consumer identities at the catalog's access API; generated under `home` when not set.
     platform_token: str | None = Field(None, description="the platform's token (mesh_access.platform_token)")

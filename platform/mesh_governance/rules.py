@@ -435,6 +435,17 @@ def access_enforced(entry: CatalogEntry, _params: Mapping[str, Any]) -> Iterator
             )
 
 
+def fields_present(entry: CatalogEntry, params: Mapping[str, Any]) -> Iterator[Finding]:
+    """Each field the policy names (a dotted path in the discovery document, such as `descriptor.tags`
+    or `contract.description.purpose`) is present and not empty: a new policy of this kind needs no code."""
+    for path in _word_list(params.get("fields")):
+        value: Any = entry.document
+        for part in path.split("."):
+            value = value.get(part) if isinstance(value, Mapping) else None
+        if value is None or (isinstance(value, str | list | dict) and not value):
+            yield Finding(path, "is missing or empty")
+
+
 RULES: dict[str, Rule] = {
     "access_enforced": Rule(access_enforced),
     "owner_and_contract": Rule(owner_and_contract),
@@ -447,4 +458,5 @@ RULES: dict[str, Rule] = {
     "pii_terms_of_use": Rule(pii_terms_of_use),
     "column_lineage_declared": Rule(column_lineage_declared),
     "masks_classified": Rule(masks_classified, {"classifications": "list of text"}),
+    "fields_present": Rule(fields_present, {"fields": "list of text"}),
 }

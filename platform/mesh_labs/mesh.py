@@ -5,15 +5,15 @@ answers). A check reads; only a solve acts, and it acts as the learner."""
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from functools import cached_property
 from typing import Any, TypeVar
 
 import httpx
 
+from mesh_adapters import kafka
 from mesh_client import MeshConsumer
-from mesh_client.analyst import ANALYST, key_path
+from mesh_client.analyst import ANALYST, key_path, owner_key_path
 from mesh_config import MeshSettings
 from mesh_labs.lab import Outcome, failed, passed
 from mesh_labs.progress import LabProgress
@@ -65,6 +65,25 @@ class LabMesh:
         """A solve answers as the learner would."""
         self.progress.answers[step] = str(value)
 
+    def owner_of(self, product_id: str) -> MeshConsumer:
+        """An identity of the product's owning team (mesh demo and `mesh lab start` keep their keys)."""
+        team = self.catalog(f"/products/{product_id}")["owner"]["team"]
+        return MeshConsumer(self.settings, owner_key_path(self.settings, team).read_text().strip())
+
+    def create_consumer(self, consumer_id: str, team: str) -> MeshConsumer:
+        """A new consumer identity, as the platform team issues one (with the platform token)."""
+        from mesh_access.platform_token import platform_token
+
+        token = platform_token(self.settings)
+        made = httpx.post(
+            f"{self.settings.product_catalog_endpoint}/access/consumers",
+            json={"id": consumer_id, "team": team},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
+        )
+        made.raise_for_status()
+        return MeshConsumer(self.settings, made.json()["api_key"])
+
     @property
     def baseline(self) -> dict[str, Any]:
         """What the lab's setup noted about the system when the lab started (kept in the progress)."""
@@ -74,6 +93,12 @@ class LabMesh:
 
     def catalog(self, path: str, **params: Any) -> Any:
         answer = httpx.get(self.settings.product_catalog_endpoint + path, params=params or None, timeout=30)
+        answer.raise_for_status()
+        return answer.json()
+
+    def catalog_post(self, path: str, body: dict[str, Any], token: str | None = None) -> Any:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        answer = httpx.post(self.settings.product_catalog_endpoint + path, json=body, headers=headers, timeout=30)
         answer.raise_for_status()
         return answer.json()
 
@@ -88,52 +113,11 @@ class LabMesh:
 
     def end_offsets(self, topic: str) -> dict[int, int]:
         """Each partition's next offset: where records written from now on will start."""
-        from confluent_kafka import Consumer, TopicPartition
-
-        reader = Consumer(
-            {**self.settings.kafka_client(), "group.id": f"mesh-labs-{uuid.uuid4().hex[:8]}", "log_level": 0}
-        )
-        try:
-            metadata = reader.list_topics(topic, timeout=10).topics.get(topic)
-            if metadata is None or metadata.error is not None:
-                return {}
-            return {
-                p: reader.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in metadata.partitions
-            }
-        finally:
-            reader.close()
+        return kafka.end_offsets(self.settings, topic)
 
     def records_since(self, topic: str, offsets: dict[str, int] | dict[int, int]) -> list[Any]:
         """The records written to `topic` after `offsets` (as end_offsets gave them), up to its end now."""
-        from confluent_kafka import Consumer, TopicPartition
-
-        ends = self.end_offsets(topic)
-        start = {int(p): int(o) for p, o in offsets.items()}
-        todo = {p: end for p, end in ends.items() if end > start.get(p, 0)}
-        if not todo:
-            return []
-        reader = Consumer(
-            {
-                **self.settings.kafka_client(),
-                "group.id": f"mesh-labs-{uuid.uuid4().hex[:8]}",
-                "enable.auto.commit": False,
-                "log_level": 0,
-            }
-        )
-        found: list[Any] = []
-        try:
-            reader.assign([TopicPartition(topic, p, start.get(p, 0)) for p in todo])
-            deadline = time.monotonic() + 30
-            while todo and time.monotonic() < deadline:
-                message = reader.poll(0.5)
-                if message is None or message.error() is not None:
-                    continue
-                found.append(message)
-                if message.offset() + 1 >= todo.get(message.partition(), 0):
-                    todo.pop(message.partition(), None)
-        finally:
-            reader.close()
-        return found
+        return kafka.read_since(self.settings, topic, {int(p): int(o) for p, o in offsets.items()})
 
     def mark(self, topic: str) -> None:
         """Note where `topic` ends now, so a check can look at what was written after (see `since`)."""
@@ -169,10 +153,33 @@ class LabMesh:
         return passed(f"{self.learner_id} read {product_id} over {', '.join(ports)}")
 
     def learner_ports(self, product_id: str) -> set[str]:
-        """The ports on which the learner read `product_id` since the lab started."""
-        return {
-            r["port"] for r in self.accesses(product=product_id, consumer=self.learner_id) if r.get("outcome") == "read"
-        }
+        """The ports on which the learner read `product_id` since the lab started: the query ports by
+        the access log, the streams by the learner's groups' committed offsets (what the catalog audits
+        too, but only at its next pull, which may fall after a reset)."""
+        mine = self.accesses(product=product_id, consumer=self.learner_id)
+        ports = {r["port"] for r in mine if r.get("outcome") == "read" and r["port"] != "kafka"}
+        if self.stream_read(self.learner_id, product_id):
+            ports.add("kafka")
+        return ports
+
+    def _committed(self, consumer: str) -> dict[tuple[str, str, int], int]:
+        from mesh_catalog.adapters import KafkaGroupOffsets
+
+        return KafkaGroupOffsets(self.settings).committed([f"{consumer}."])
+
+    def mark_groups(self, consumer: str) -> None:
+        """Note how far the consumer's groups have read, so a check sees only reads after this."""
+        self.baseline.setdefault("groups", {})[consumer] = [[*k, v] for k, v in self._committed(consumer).items()]
+
+    def stream_read(self, consumer: str, product_id: str) -> bool:
+        """Whether one of the consumer's groups committed a read of the product's streams since the mark."""
+        from mesh_config.naming import product_of_topic
+
+        before = {(g, t, p): o for g, t, p, o in self.baseline.get("groups", {}).get(consumer, [])}
+        return any(
+            offset > before.get(position, 0) and product_of_topic(position[1]) == product_id
+            for position, offset in self._committed(consumer).items()
+        )
 
     def iceberg_rows(self, table: str, snapshot: int | None = None) -> list[dict[str, Any]]:
         from mesh_adapters.lakehouse import iceberg_catalog
@@ -197,11 +204,12 @@ class LabMesh:
 
     @staticmethod
     def wait_for(probe: Callable[[], T | None], what: str, timeout_s: float = 60, pause_s: float = 1.0) -> T:
-        """For solves and setups: until `probe` returns something, or a clear error saying what never came."""
+        """For solves and setups: until `probe` returns something truthy, or a clear error saying what
+        never came."""
         deadline = time.monotonic() + timeout_s
         while True:
             found = probe()
-            if found is not None and found is not False:
+            if found:
                 return found
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{what} did not happen within {timeout_s:.0f} s")

@@ -154,6 +154,10 @@ class LabRunner:
         self.bring_up(self.settings, loaded.spec.profile, self.say)
         progress.current = loaded.name
         lab_progress = progress.lab(loaded.name)
+        if lab_progress.started_at is not None:  # started before: undo what was done since, first
+            mesh = self._mesh(loaded, lab_progress)
+            for reset in loaded.lab.resets:
+                reset(mesh)
         self._begin(loaded, lab_progress, progress)
         return loaded
 
@@ -167,6 +171,7 @@ class LabRunner:
             setup(mesh)
         if loaded.spec.profile.products:  # products write the access log a check reads from here on
             mesh.mark(ACCESS_TOPIC)
+            mesh.mark_groups(mesh.learner_id)
         lab_progress.started_at = now()
         self.store.save(progress)
 

@@ -117,6 +117,7 @@ class Descriptor(_Spec):
     type: ProductType
     description: str = Field(min_length=10)
     owner: Owner
+    tags: list[str] = Field(default_factory=list, description="words people search the catalog by")
     input_ports: list[InputPort] = Field(alias="inputPorts", min_length=1)
     output_ports: list[OutputPort] = Field(alias="outputPorts", min_length=1)
     slos: Slos

@@ -75,6 +75,14 @@ def running_products(settings: MeshSettings) -> list[ManagedProcess]:
     return [_process(settings, n) for n in names]
 
 
+def stop_product(settings: MeshSettings, name: str, timeout_s: float = 60) -> bool:
+    """Stop one product (SIGTERM, then SIGKILL after the timeout); False if it was not running."""
+    process = _process(settings, name)
+    running = process.is_running()
+    process.stop(timeout_s=timeout_s)
+    return running
+
+
 def stop_products(settings: MeshSettings) -> list[str]:
     stopped = []
     for process in running_products(settings):

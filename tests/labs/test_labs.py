@@ -14,6 +14,7 @@ import pytest
 from mesh_config import MeshSettings
 from mesh_labs import LabRunner
 from mesh_labs.catalogue import lab_folders
+from mesh_labs.sandbox import with_own_files
 from mesh_stack import Stack
 from mesh_stack.audit_service import stop_audit
 from mesh_stack.catalog_service import stop_catalog
@@ -33,7 +34,7 @@ def lab_mesh() -> Iterator[MeshSettings]:
     settings = isolated_settings("test-labs", 21600).replaced(labs_dir=REPO / "labs")
     stack = Stack(settings)
     stack.reset()
-    yield settings
+    yield with_own_files(settings)  # the labs that edit files (governance, a descriptor) edit copies
     stop_products(settings)
     stop_audit(settings)
     stop_catalog(settings)
@@ -61,23 +62,24 @@ def test_a_lab_fails_before_the_learner_acts_passes_once_solved_and_resets(
     began = time.monotonic()
     loaded = runner.start(folder.name)
     _timed(measured, "start_s", began)
-    before = runner.check()
-    premature = [f"{r.step.id}: {r.outcome.saw}" for r in before if r.outcome.passed]
-    assert not premature, f"checks that pass before the learner acted: {premature}"
-    assert all(r.hint for r in before), "every failed check gives a hint"
+    try:
+        before = runner.check()
+        premature = [f"{r.step.id}: {r.outcome.saw}" for r in before if r.outcome.passed]
+        assert not premature, f"checks that pass before the learner acted: {premature}"
+        assert all(r.hint for r in before), "every failed check gives a hint"
 
-    began = time.monotonic()
-    for step in loaded.spec.steps:
-        solved = runner.solve(step.id)
-        assert solved.outcome.passed, f"{step.id} still fails after its solve: {solved.outcome.saw}"
-    _timed(measured, "solve_s", began)
-    after = runner.check()
-    assert [r.step.id for r in after if not r.outcome.passed] == [], [r.outcome.saw for r in after]
-    kept = runner.progress().labs[loaded.name]
-    assert all(kept.steps[s].status == "passed" and kept.steps[s].solved for s in loaded.spec.step_ids)
-
-    began = time.monotonic()
-    runner.reset()
-    _timed(measured, "reset_s", began)
+        began = time.monotonic()
+        for step in loaded.spec.steps:
+            solved = runner.solve(step.id)
+            assert solved.outcome.passed, f"{step.id} still fails after its solve: {solved.outcome.saw}"
+        _timed(measured, "solve_s", began)
+        after = runner.check()
+        assert [r.step.id for r in after if not r.outcome.passed] == [], [r.outcome.saw for r in after]
+        kept = runner.progress().labs[loaded.name]
+        assert all(kept.steps[s].status == "passed" and kept.steps[s].solved for s in loaded.spec.step_ids)
+    finally:  # the next lab starts from this one's start state, whatever happened here
+        began = time.monotonic()
+        runner.reset()
+        _timed(measured, "reset_s", began)
     again = runner.check()
     assert not [r.step.id for r in again if r.outcome.passed], "after a reset, every check fails again"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -187,3 +188,24 @@ def test_the_graphql_console_page_carries_a_runnable_example(portal: TestClient)
     assert 'id="graphql-console"' in page and "columnLineage" in page
     playback = portal.get("/portal/products/urn:mesh:playback:events:v1").text
     assert 'data-schema="telemetry"' in playback  # the input's Avro record, field by field
+
+
+def test_the_labs_page_shows_each_step_as_the_learner_left_it(service: CatalogService, tmp_path: Path) -> None:
+    from mesh_labs.board import LabsBoard
+    from mesh_labs.progress import Progress, ProgressStore, StepProgress
+
+    repo_labs = Path(__file__).resolve().parents[2] / "labs"
+    progress = Progress(current="01-tour")
+    tour = progress.lab("01-tour")
+    tour.started_at = "2026-12-03T09:00:00+00:00"
+    tour.steps["find"] = StepProgress("passed", "playback.events holds position_ms", solved=True)
+    tour.steps["owner"] = StepProgress("failed", "'Data platform' is not the team the descriptor names", hints=2)
+    ProgressStore(tmp_path).save(progress)
+    client = TestClient(build_app(service, labs=LabsBoard(repo_labs, tmp_path)))
+    page = client.get("/portal/labs")
+    assert page.status_code == 200
+    text = page.text
+    assert "A tour of one data product" in text and "in hand" in text
+    assert "playback.events holds position_ms" in text and "solved" in text
+    assert "is not the team the descriptor names" in text
+    assert "not started: <code>mesh lab start 02</code>" in text

@@ -240,3 +240,15 @@ def test_a_product_that_reports_no_access_control_or_leaves_pii_unmasked_is_warn
     assert [f.field for f in access_enforced(entry(open_door), {})] == ["access"]
     leaky = customers | {"access": {"pii_columns": ["email"]}}
     assert {f.field for f in access_enforced(entry(leaky), {})} == {"access.pii_columns"}
+
+
+def test_a_policy_of_required_fields_needs_no_code() -> None:
+    rule = RULES["fields_present"]
+    params = {"fields": ["descriptor.tags", "descriptor.owner.team", "contract.description.purpose"]}
+    doc = document("playback.events")
+    problems = {(f.field, f.problem) for f in rule.check(entry(doc), params)}
+    assert problems == {("descriptor.tags", "is missing or empty")}
+    doc["descriptor"]["tags"] = ["telemetry"]
+    assert list(rule.check(entry(doc), params)) == []
+    doc["descriptor"]["tags"] = []
+    assert [f.field for f in rule.check(entry(doc), params)] == ["descriptor.tags"]

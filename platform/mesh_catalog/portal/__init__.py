@@ -7,7 +7,7 @@ Pages: home (domains, products, health at a glance), a product (descriptor, cont
 and column lineage, schemas, ports with copy-paste examples, example queries, observation charts,
 snapshots, scorecard, latest run), lineage (the whole mesh as a graph, and one column's chain),
 policies and their violations, access (consumers, requests awaiting their owners, grants), the audit
-log, and search."""
+log, the labs with the learner's progress, and search."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ from mesh_catalog.portal.examples import examples
 from mesh_catalog.portal.layout import BOX_H, BOX_W, layout
 from mesh_catalog.registry import UnknownProduct
 from mesh_catalog.service import CatalogService
+from mesh_labs.board import LabsBoard
 
 HERE = Path(__file__).parent
 EXAMPLE_QUERY = """{
@@ -48,6 +49,7 @@ def mount(
     audit: AuditLog | None = None,
     registry_url: str | None = None,
     access: AccessService | None = None,
+    labs: LabsBoard | None = None,
 ) -> None:
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.globals.update(prefix=PREFIX, box_w=BOX_W, box_h=BOX_H)
@@ -194,6 +196,12 @@ def mount(
             decided=[r for r in requests if r.status != "pending"],
             owners={e.id: e.owner.team if e.owner else "—" for e in service.entries()},
         )
+
+    @app.get(f"{PREFIX}/labs", response_class=HTMLResponse, include_in_schema=False)
+    def labs_page(request: Request) -> HTMLResponse:
+        if labs is None:
+            return page(request, "error.html", 404, title="Labs", message="This catalog shows no labs.")
+        return page(request, "labs.html", title="Labs", labs=labs.labs())
 
     @app.get(f"{PREFIX}/graphql", response_class=HTMLResponse, include_in_schema=False)
     def graphql_console(request: Request) -> HTMLResponse:

@@ -1,0 +1,270 @@
+"""The actions and probes the fault experiments (faults/*.yaml, Chaos Toolkit's format) call: each takes
+the run's `configuration` (the mesh's settings and the run's state file), which Chaos Toolkit passes in.
+Actions act on the real mesh (signals, the stack's components, traffic); probes wait, within a bound,
+for the steady state and say whether it came."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from mesh_chaos import evidence
+from mesh_config import MeshSettings, load_settings
+
+Configuration = dict[str, Any]
+
+
+def settings_of(configuration: Configuration) -> MeshSettings:
+    return load_settings(**configuration["mesh"])
+
+
+def _state_path(configuration: Configuration) -> Path:
+    return Path(configuration["state_file"])
+
+
+def _state(configuration: Configuration) -> dict[str, Any]:
+    path = _state_path(configuration)
+    return dict(json.loads(path.read_text())) if path.exists() else {}
+
+
+def _remember(configuration: Configuration, **values: Any) -> None:
+    state = _state(configuration) | values
+    _state_path(configuration).write_text(json.dumps(state, indent=2, default=str))
+
+
+def _mesh_command() -> str:
+    return str(Path(sys.executable).parent / "mesh")
+
+
+def _base(settings: MeshSettings, product: str) -> str:
+    from mesh_stack.assembly import product_ports
+
+    return f"http://{settings.host}:{product_ports(settings, product).http}"
+
+
+# --- actions -------------------------------------------------------------------------------------------
+
+
+def mark_traffic(configuration: Configuration) -> str:
+    """From here on, every message sent to playback.events is accounted for."""
+    marks = evidence.mark(settings_of(configuration))
+    _remember(configuration, marks={t: {str(p): o for p, o in m.items()} for t, m in marks.items()})
+    return "marked"
+
+
+def send_playback(rate: float, seconds: float, configuration: Configuration, malformed: float = 0.0) -> str:
+    """App telemetry at `rate` events/s for `seconds` (clean unless `malformed` is a share), through the
+    real generator; it keeps retrying while the broker is away (librdkafka buffers)."""
+    argv = [_mesh_command(), "generate", "playback", "--rate", str(rate), "--duration", str(float(seconds))]
+    argv += ["--late-fraction", "0", "--duplicate-fraction", "0.01", "--malformed-fraction", str(malformed)]
+    done = subprocess.run(argv, env=settings_of(configuration).environment(), capture_output=True, text=True)
+    if done.returncode:
+        raise RuntimeError(f"the traffic generator failed: {done.stderr.strip()[-500:]}")
+    return done.stdout.strip().splitlines()[-1] if done.stdout.strip() else "sent"
+
+
+def wait(seconds: float) -> str:
+    time.sleep(float(seconds))
+    return f"waited {float(seconds):g} s"
+
+
+def kill_product(product: str, configuration: Configuration) -> str:
+    """kill -9 of the product's process group: no shutdown hook runs, nothing is flushed."""
+    from mesh_stack.products import running_products
+
+    for process in running_products(settings_of(configuration)):
+        if process.name == f"product-{product}" and process.pid:
+            os.killpg(process.pid, signal.SIGKILL)
+            return f"killed {product} (pid {process.pid}) with SIGKILL"
+    raise RuntimeError(f"{product} is not running")
+
+
+def start_product(product: str, configuration: Configuration) -> str:
+    from mesh_stack.assembly import ensure_products
+
+    ensure_products(settings_of(configuration), [product])
+    return f"{product} running"
+
+
+def stop_component(component: str, configuration: Configuration) -> str:
+    from mesh_stack import Stack
+
+    Stack(settings_of(configuration))[component].stop()
+    return f"{component} stopped"
+
+
+def kill_component(component: str, configuration: Configuration) -> str:
+    from mesh_stack import Stack
+
+    process = getattr(Stack(settings_of(configuration))[component], "process", None)
+    if process is None or not process.pid:
+        raise RuntimeError(f"{component} is not running")
+    os.killpg(process.pid, signal.SIGKILL)
+    return f"killed {component} (pid {process.pid}) with SIGKILL"
+
+
+def start_stack(configuration: Configuration) -> str:
+    """Every component of the stack that is not running is started again (idempotent)."""
+    from mesh_stack import Stack
+
+    report = Stack(settings_of(configuration)).up()
+    return f"started again: {', '.join(report.start_s) or 'nothing (all running)'}"
+
+
+def send_legacy_changes(rate: float, seconds: float, configuration: Configuration) -> str:
+    """Business transactions in the legacy monolith (sign-ups, profile edits, plan changes)."""
+    argv = [_mesh_command(), "generate", "legacy", "--rate", str(rate), "--duration", str(float(seconds))]
+    done = subprocess.run(argv, env=settings_of(configuration).environment(), capture_output=True, text=True)
+    if done.returncode:
+        raise RuntimeError(f"the legacy workload failed: {done.stderr.strip()[-500:]}")
+    return "transactions done"
+
+
+def send_foreign_record(configuration: Configuration) -> str:
+    """A producer that breaks playback's input schema. The registry refuses the incompatible schema
+    under the input's subject; the producer then writes anyway, framed with the id of a schema
+    registered for another subject, which the product's input schema cannot read."""
+    from confluent_kafka import Producer
+    from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
+    from confluent_kafka.schema_registry.avro import AvroSerializer
+    from confluent_kafka.serialization import MessageField, SerializationContext
+
+    settings = settings_of(configuration)
+    registry = SchemaRegistryClient({"url": settings.schema_registry_url})
+    foreign = {"type": "record", "name": "Rogue", "namespace": "chaos", "fields": [{"name": "n", "type": "long"}]}
+    try:
+        registry.register_schema(f"{evidence.INPUT}-value", Schema(json.dumps(foreign), "AVRO"))
+        refused = "the registry ACCEPTED an incompatible schema"
+    except Exception as exc:  # SchemaRegistryError: 409 incompatible
+        refused = f"the registry refused it: {str(exc)[:200]}"
+    _remember(configuration, registry=refused)
+    subject = "chaos.rogue-value"
+    registry.register_schema(subject, Schema(json.dumps(foreign), "AVRO"))
+    serialize = AvroSerializer(registry, json.dumps(foreign), conf={"auto.register.schemas": False})
+    value = serialize({"n": 1}, SerializationContext(subject.removesuffix("-value"), MessageField.VALUE))
+    producer = Producer(settings.kafka_client())
+    producer.produce(evidence.INPUT, key=b"rogue", value=value)
+    if producer.flush(30):
+        raise RuntimeError("the rogue record was not delivered")
+    _remember(configuration, foreign_records=1)
+    return "one record with a foreign schema sent"
+
+
+# --- probes --------------------------------------------------------------------------------------------
+
+
+def _until(check: Any, within_s: float, pause_s: float = 1.0) -> bool:
+    deadline = time.monotonic() + float(within_s)
+    while True:
+        try:
+            if check():
+                return True
+        except (httpx.HTTPError, OSError, RuntimeError, KeyError, ValueError):
+            pass
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(pause_s)
+
+
+def product_answers(product: str, within_s: float, configuration: Configuration) -> bool:
+    base = _base(settings_of(configuration), product)
+    return _until(lambda: httpx.get(f"{base}/health", timeout=3).status_code == 200, within_s)
+
+
+def _observations(configuration: Configuration, product: str) -> dict[str, Any]:
+    answer = httpx.get(f"{_base(settings_of(configuration), product)}/observations", timeout=10)
+    answer.raise_for_status()
+    observed: dict[str, Any] = answer.json()
+    return observed
+
+
+def caught_up(product: str, within_s: float, configuration: Configuration) -> bool:
+    """The product's consumer lag is zero (measured after a batch, at most every 5 s)."""
+    time.sleep(6)
+    return _until(lambda: sum(_observations(configuration, product)["consumer_lag"].values()) == 0, within_s)
+
+
+def fresh(product: str, within_s: float, configuration: Configuration) -> bool:
+    """End to end: a few new events reach the product's history within its freshness SLO."""
+    settings = settings_of(configuration)
+    slo = float(_observations(configuration, product)["slos"]["freshness"]["objective_seconds"])
+    marks = evidence.mark(settings)
+    argv = [_mesh_command(), "generate", "playback", "--count", "5", "--rate", "50"]
+    argv += ["--late-fraction", "0", "--duplicate-fraction", "0", "--malformed-fraction", "0"]
+    subprocess.run(argv, env=settings.environment(), capture_output=True, check=True)
+    sent = time.monotonic()
+    if not _until(lambda: evidence.account(settings, marks).kept == 5, min(float(within_s), slo), pause_s=0.5):
+        return False
+    _remember(configuration, freshness_s=round(time.monotonic() - sent, 2), freshness_slo_s=slo)
+    return True
+
+
+def poison_set_aside(at_least: int, configuration: Configuration) -> bool:
+    """At least `at_least` messages since the mark are in the dead-letter topic, each with its reason."""
+    state = _state(configuration)
+    if "marks" not in state:
+        return True
+    marks = {t: {int(p): o for p, o in m.items()} for t, m in state["marks"].items()}
+    dead = evidence.dead_letter_headers(settings_of(configuration), marks)
+    kinds: dict[str, int] = {}
+    for headers in dead:
+        if not headers.get("mesh.dlq.reason"):
+            return False
+        kinds[headers.get("mesh.dlq.defect", "?")] = kinds.get(headers.get("mesh.dlq.defect", "?"), 0) + 1
+    _remember(configuration, dead_letters=kinds)
+    return len(dead) >= int(at_least)
+
+
+def customers_match(within_s: float, configuration: Configuration) -> bool:
+    """subscriptions.customers holds every customer of the monolith as the monolith has them now."""
+    import psycopg
+
+    from mesh_adapters.lakehouse import iceberg_catalog
+
+    settings = settings_of(configuration)
+    columns = ("customer_id", "email", "full_name", "country", "birth_year", "marketing_opt_in")
+
+    def same() -> bool:
+        with psycopg.connect(settings.postgres_dsn(settings.legacy_db)) as conn:
+            legacy = {
+                tuple(str(v).strip() for v in row)
+                for row in conn.execute(f"SELECT {', '.join(columns)} FROM customers")
+            }
+        table = iceberg_catalog(settings).load_table("subscriptions.customers_customers_v1")
+        rows = table.scan(selected_fields=columns).to_arrow().to_pylist()
+        served = {tuple(str(r[c]).strip() for c in columns) for r in rows}
+        _remember(
+            configuration,
+            customers=f"{len(legacy)} in the monolith, {len(served)} served, {len(legacy ^ served)} differ",
+        )
+        return legacy == served
+
+    return _until(same, within_s, pause_s=3.0)
+
+
+def nothing_lost(within_s: float, configuration: Configuration) -> bool:
+    """Every message sent since the mark is accounted for: set aside with a reason, or kept exactly once.
+    Waits (within the bound) for the product to catch up; true before any mark (nothing sent yet)."""
+    state = _state(configuration)
+    if "marks" not in state:
+        return True
+    marks = {t: {int(p): o for p, o in m.items()} for t, m in state["marks"].items()}
+    settings = settings_of(configuration)
+    last: list[evidence.Accounting] = []
+
+    def exact() -> bool:
+        last[:] = [evidence.account(settings, marks)]
+        return last[0].exact
+
+    held = _until(exact, within_s, pause_s=3.0)
+    if last:
+        _remember(configuration, accounting=str(last[0]), exact=last[0].exact)
+    return held
