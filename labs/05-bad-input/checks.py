@@ -87,39 +87,23 @@ def count(mesh: LabMesh) -> None:
     mesh.give_answer("count", now - int(mesh.baseline["dead_before"]))
 
 
-def _valid_event_ids(mesh: LabMesh) -> set[str]:
-    """The distinct event ids of the messages sent since the lab started that were not set aside."""
-    from confluent_kafka.schema_registry import SchemaRegistryClient
-    from confluent_kafka.schema_registry.avro import AvroDeserializer
-    from confluent_kafka.serialization import MessageField, SerializationContext
-
-    rejected = {(d["mesh.source.partition"], d["mesh.source.offset"]) for d in _dead(mesh)}
-    avro = AvroDeserializer(SchemaRegistryClient({"url": mesh.settings.schema_registry_url}))
-    ids = set()
-    for message in mesh.since(INPUT):
-        if (str(message.partition()), str(message.offset())) in rejected:
-            continue
-        event = avro(message.value(), SerializationContext(INPUT, MessageField.VALUE))
-        ids.add(str(event["event_id"]))
-    return ids
-
-
 @lab.check("nothing-lost")
 def nothing_lost(mesh: LabMesh) -> Outcome:
+    from mesh_chaos import evidence
+
     answer = mesh.answer("nothing-lost")
-    valid = _valid_event_ids(mesh)
-    kept: dict[str, int] = {}
-    for row in mesh.iceberg_rows(HISTORY):
-        if row["event_id"] in valid:
-            kept[row["event_id"]] = kept.get(row["event_id"], 0) + 1
-    lost, doubled = len(valid - kept.keys()), sum(1 for n in kept.values() if n > 1)
-    if lost or doubled:
+    offsets = mesh.baseline.get("offsets", {})
+    marks = {topic: {int(p): o for p, o in offsets.get(topic, {}).items()} for topic in (INPUT, DEAD_LETTERS)}
+    counted = evidence.account(mesh.settings, marks)
+    if not counted.sent:
+        return failed("no message sent since the lab started")
+    if not counted.exact:
         lag = sum(mesh.describe(PRODUCT, "/observations")["consumer_lag"].values())
         behind = f" (the product is {lag} messages behind: wait and check again)" if lag else ""
-        return failed(f"of {len(valid)} valid events sent, {lost} are not in the history, {doubled} twice{behind}")
-    if answer.strip() != str(len(valid)):
+        return failed(f"{counted}{behind}")
+    if answer != str(counted.valid):
         return failed(f"{answer!r} rows: that is not what your traffic put in the history (count again)")
-    return passed(f"{len(valid)} valid, distinct events sent, {len(valid)} kept, none twice, none lost")
+    return passed(str(counted))
 
 
 @lab.solve("nothing-lost")

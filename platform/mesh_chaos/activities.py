@@ -195,7 +195,15 @@ def caught_up(product: str, within_s: float, configuration: Configuration) -> bo
 def fresh(product: str, within_s: float, configuration: Configuration) -> bool:
     """End to end: a few new events reach the product's history within its freshness SLO."""
     settings = settings_of(configuration)
-    slo = float(_observations(configuration, product)["slos"]["freshness"]["objective_seconds"])
+    objective: list[float] = []
+
+    def read_slo() -> bool:
+        objective.append(_slo(configuration, product))
+        return True
+
+    if not _until(read_slo, within_s):
+        return False
+    slo = objective[-1]
     marks = evidence.mark(settings)
     argv = [_mesh_command(), "generate", "playback", "--count", "5", "--rate", "50"]
     argv += ["--late-fraction", "0", "--duplicate-fraction", "0", "--malformed-fraction", "0"]
@@ -248,6 +256,10 @@ def customers_match(within_s: float, configuration: Configuration) -> bool:
         return legacy == served
 
     return _until(same, within_s, pause_s=3.0)
+
+
+def _slo(configuration: Configuration, product: str) -> float:
+    return float(_observations(configuration, product)["slos"]["freshness"]["objective_seconds"])
 
 
 def nothing_lost(within_s: float, configuration: Configuration) -> bool:

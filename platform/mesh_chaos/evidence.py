@@ -29,6 +29,7 @@ class Accounting:
     valid: int  # distinct valid events among the others
     kept: int  # of those, in the history
     doubled: int  # of those, in the history more than once
+    unaccounted: int = 0  # neither set aside nor readable as an event: poison the product let through
 
     @property
     def lost(self) -> int:
@@ -36,12 +37,13 @@ class Accounting:
 
     @property
     def exact(self) -> bool:
-        return self.lost == 0 and self.doubled == 0
+        return self.lost == 0 and self.doubled == 0 and self.unaccounted == 0
 
     def __str__(self) -> str:
         return (
             f"{self.sent} sent, {self.dead} dead letters, {self.valid} valid distinct events: "
             f"{self.kept} kept, {self.lost} lost, {self.doubled} doubled"
+            + (f", {self.unaccounted} neither set aside nor valid" if self.unaccounted else "")
         )
 
 
@@ -50,8 +52,9 @@ def dead_letter_headers(settings: MeshSettings, marks: Marks) -> list[dict[str, 
     return [{k: v.decode() for k, v in (m.headers() or [])} for m in found]
 
 
-def valid_event_ids(settings: MeshSettings, marks: Marks) -> tuple[int, int, set[str]]:
-    """(messages sent, dead letters, the distinct event ids of the messages not set aside)."""
+def valid_event_ids(settings: MeshSettings, marks: Marks) -> tuple[int, int, set[str], int]:
+    """(messages sent, dead letters, the distinct event ids of the messages not set aside, the messages
+    neither set aside nor readable as an event: none, once the product has caught up)."""
     from confluent_kafka.schema_registry import SchemaRegistryClient
     from confluent_kafka.schema_registry.avro import AvroDeserializer
     from confluent_kafka.serialization import MessageField, SerializationContext
@@ -59,20 +62,23 @@ def valid_event_ids(settings: MeshSettings, marks: Marks) -> tuple[int, int, set
     dead = dead_letter_headers(settings, marks)
     rejected = {(d["mesh.source.partition"], d["mesh.source.offset"]) for d in dead}
     avro = AvroDeserializer(SchemaRegistryClient({"url": settings.schema_registry_url}))
-    sent, ids = 0, set()
+    sent, ids, unaccounted = 0, set(), 0
     for message in kafka.read_since(settings, INPUT, marks.get(INPUT, {})):
         sent += 1
         if (str(message.partition()), str(message.offset())) in rejected:
             continue
-        event = avro(message.value(), SerializationContext(INPUT, MessageField.VALUE))
-        ids.add(str(event["event_id"]))
-    return sent, len(dead), ids
+        try:
+            event = avro(message.value(), SerializationContext(INPUT, MessageField.VALUE))
+            ids.add(str(event["event_id"]))
+        except Exception:  # not an event of the input's schema, and not set aside (yet)
+            unaccounted += 1
+    return sent, len(dead), ids, unaccounted
 
 
 def account(settings: MeshSettings, marks: Marks) -> Accounting:
     from mesh_adapters.lakehouse import iceberg_catalog
 
-    sent, dead, valid = valid_event_ids(settings, marks)
+    sent, dead, valid, unaccounted = valid_event_ids(settings, marks)
     kept: dict[str, int] = {}
     rows: list[dict[str, Any]] = (
         iceberg_catalog(settings).load_table(HISTORY).scan(selected_fields=("event_id",)).to_arrow().to_pylist()
@@ -80,4 +86,5 @@ def account(settings: MeshSettings, marks: Marks) -> Accounting:
     for row in rows:
         if row["event_id"] in valid:
             kept[row["event_id"]] = kept.get(row["event_id"], 0) + 1
-    return Accounting(sent, dead, len(valid), len(kept), sum(1 for n in kept.values() if n > 1))
+    doubled = sum(1 for n in kept.values() if n > 1)
+    return Accounting(sent, dead, len(valid), len(kept), doubled, unaccounted)

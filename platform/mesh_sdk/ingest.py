@@ -159,8 +159,14 @@ class Ingestor:
 
     def run(self) -> None:
         backoff = 1.0
+        rewind = False
         while not self._stopping:
             try:
+                if rewind:
+                    # Still failing here (S3 or the catalog away) is retried like a batch: a product
+                    # whose ingest thread died would answer on its ports and never ingest again.
+                    self._rewind()
+                    rewind = False
                 self.step()
                 backoff = 1.0
             except Exception as exc:
@@ -173,7 +179,7 @@ class Ingestor:
                 # Infrastructure trouble (S3, catalog, broker): undo the open transaction, go back to
                 # what the table has committed, and try again; the product stays up.
                 log.exception("batch failed; resuming from the last committed snapshot in %.0f s", backoff)
-                self._rewind()
+                rewind = True
                 time.sleep(backoff)
                 backoff = min(backoff * 2, 30.0)
 

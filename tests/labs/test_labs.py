@@ -14,31 +14,11 @@ import pytest
 from mesh_config import MeshSettings
 from mesh_labs import LabRunner
 from mesh_labs.catalogue import lab_folders
-from mesh_labs.sandbox import with_own_files
-from mesh_stack import Stack
-from mesh_stack.audit_service import stop_audit
-from mesh_stack.catalog_service import stop_catalog
-from mesh_stack.isolated import isolated_settings
-from mesh_stack.products import stop_products
 
 REPO = Path(__file__).resolve().parents[2]
 LABS = lab_folders(REPO / "labs")
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def lab_mesh() -> Iterator[MeshSettings]:
-    """A mesh of its own (ports 21600+), empty at first; each lab starts what its profile needs, and
-    everything is stopped and deleted at the end."""
-    settings = isolated_settings("test-labs", 21600).replaced(labs_dir=REPO / "labs")
-    stack = Stack(settings)
-    stack.reset()
-    yield with_own_files(settings)  # the labs that edit files (governance, a descriptor) edit copies
-    stop_products(settings)
-    stop_audit(settings)
-    stop_catalog(settings)
-    stack.reset()
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,68 @@
+"""The fault catalogue without servers: every experiment loads and says what it needs, what to
+observe and what absorbed it; the verdict fails whenever the journal shows the mesh did not recover."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mesh_chaos.experiments import FaultError, catalogue, find_fault, load_fault
+from mesh_chaos.runner import _verdict
+
+FAULTS = Path(__file__).resolve().parents[2] / "faults"
+MINIMUM = {
+    "product-kill",
+    "broker-restart",
+    "s3-down",
+    "registry-down",
+    "connect-kill",
+    "poison-burst",
+    "schema-breaking",
+}
+
+
+def test_the_catalogue_holds_every_fault_the_issue_names() -> None:
+    faults = {f.name: f for f in catalogue(FAULTS)}
+    assert set(faults) >= MINIMUM
+    for fault in faults.values():
+        assert fault.experiment["steady-state-hypothesis"]["probes"], fault.name
+        assert fault.mesh["observe"] and fault.mesh["explanation"], fault.name
+        assert fault.products, f"{fault.name} names the products it needs"
+
+
+def test_an_experiment_without_its_explanation_is_refused(tmp_path: Path) -> None:
+    text = (FAULTS / "product-kill.yaml").read_text().replace("    explanation: >-", "    explained: >-")
+    (tmp_path / "broken.yaml").write_text(text)
+    with pytest.raises(FaultError, match="explanation is missing"):
+        load_fault(tmp_path / "broken.yaml")
+    with pytest.raises(FaultError, match="product-kill"):
+        find_fault(FAULTS, "no-such-fault")
+
+
+def _journal(status: str = "completed", before: bool = True, after: bool = True, back: str = "10") -> dict[str, Any]:
+    return {
+        "status": status,
+        "steady_states": {
+            "before": {"steady_state_met": before},
+            "after": {"steady_state_met": after, "probes": [{"end": f"2026-12-03T10:00:{back}+00:00"}]},
+        },
+        "run": [{"activity": {"name": "kill"}, "status": "succeeded", "end": "2026-12-03T10:00:00+00:00"}],
+        "rollbacks": [],
+    }
+
+
+def test_the_verdict_passes_only_when_the_steady_state_came_back_in_time() -> None:
+    fault = find_fault(FAULTS, "product-kill")
+    good = _verdict(fault, _journal(), {"exact": True, "marks": {}})
+    assert good.passed and good.recovered_in_s == 10 and "marks" not in good.evidence
+    assert not _verdict(fault, _journal(after=False), {}).passed
+    assert not _verdict(fault, _journal(before=False), {}).passed
+    assert not _verdict(fault, _journal(status="failed"), {}).passed
+    late = _journal()
+    late["steady_states"]["after"]["probes"][0]["end"] = "2026-12-03T10:05:00+00:00"
+    assert not _verdict(fault, late, {}).passed  # 300 s, beyond the bound of 120 s
+    broken = _journal()
+    broken["run"][0] |= {"status": "failed", "exception": ["RuntimeError: product-x is not running\n"]}
+    assert _verdict(fault, broken, {}).failures == ["kill: RuntimeError: product-x is not running"]
