@@ -15,7 +15,6 @@ FAULTS = Path(__file__).resolve().parents[2] / "faults"
 MINIMUM = {
     "product-kill",
     "broker-restart",
-    "s3-down",
     "registry-down",
     "connect-kill",
     "poison-burst",
