@@ -92,6 +92,23 @@ def consumer(settings: MeshSettings, group: str, **extra: Any) -> Consumer:
     )
 
 
+def committed_offsets(client: AdminClient, prefixes: Iterable[str]) -> dict[tuple[str, str, int], int]:
+    """The committed offsets of every consumer group whose name starts with one of `prefixes`, by
+    (group, topic, partition)."""
+    from confluent_kafka import ConsumerGroupTopicPartitions
+
+    wanted = tuple(prefixes)
+    listed = client.list_consumer_groups(request_timeout=15).result(timeout=15)
+    groups = [g.group_id for g in listed.valid if wanted and g.group_id.startswith(wanted)]
+    offsets: dict[tuple[str, str, int], int] = {}
+    for group in groups:
+        for future in client.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group)]).values():
+            for tp in future.result(timeout=15).topic_partitions or []:
+                if tp.offset >= 0:
+                    offsets[(group, tp.topic, tp.partition)] = tp.offset
+    return offsets
+
+
 def end_offsets(settings: MeshSettings, topic: str) -> dict[int, int]:
     """Each partition's next offset: where records written from now on will start ({} for no topic)."""
     import uuid

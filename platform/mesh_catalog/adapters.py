@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pyarrow.fs
 import pyarrow.parquet as pq
-from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException
+from confluent_kafka import KafkaException
 from confluent_kafka.admin import (
     AclBinding,
     AclBindingFilter,
@@ -287,17 +287,7 @@ class KafkaGroupOffsets(_BrokerAdmin):
     """The committed offsets of every consumer group whose name starts with one of `prefixes`."""
 
     def committed(self, prefixes: Iterable[str]) -> dict[tuple[str, str, int], int]:
-        wanted = tuple(prefixes)
-        listed = self.admin.list_consumer_groups(request_timeout=15).result(timeout=15)
-        groups = [g.group_id for g in listed.valid if wanted and g.group_id.startswith(wanted)]
-        offsets: dict[tuple[str, str, int], int] = {}
-        for group in groups:
-            request = [ConsumerGroupTopicPartitions(group)]
-            for future in self.admin.list_consumer_group_offsets(request).values():
-                for tp in future.result(timeout=15).topic_partitions or []:
-                    if tp.offset >= 0:
-                        offsets[(group, tp.topic, tp.partition)] = tp.offset
-        return offsets
+        return kafka.committed_offsets(self.admin, prefixes)
 
 
 class ParquetRowCounts:

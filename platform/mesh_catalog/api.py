@@ -24,10 +24,10 @@ from mesh_catalog.access_api import mount_access
 from mesh_catalog.audit_browser import AuditLog
 from mesh_catalog.entries import CatalogEntry, MalformedDocument, Status
 from mesh_catalog.lineage import UnknownNode
+from mesh_catalog.portal import LabsBoard
 from mesh_catalog.registry import UnknownProduct
 from mesh_catalog.runs import MalformedEvent
 from mesh_catalog.service import CatalogService, Compliance, FetchFailed, RegistrationRefused
-from mesh_labs.board import LabsBoard
 from mesh_sdk.http_errors import validation_problem
 
 

@@ -33,12 +33,12 @@ from mesh_catalog.adapters import (
 )
 from mesh_catalog.api import build_app
 from mesh_catalog.audit_browser import IcebergAuditLog
+from mesh_catalog.portal import LabsBoard
 from mesh_catalog.s3_request_log import RequestLogReceiver, RequestSpool
 from mesh_catalog.service import CatalogService
 from mesh_config import MeshSettings
 from mesh_config.naming import ProductName
 from mesh_governance import PolicyError, PolicySet, git_blob_id, load_policies
-from mesh_labs.board import LabsBoard
 from mesh_sdk.access import AccessEvent
 from mesh_sdk.access_log import KafkaAccessLog
 from mesh_sdk.masked_stream import masked_topic
@@ -68,7 +68,15 @@ def access_path(settings: MeshSettings) -> Path:
 
 
 class CatalogServer:
-    def __init__(self, settings: MeshSettings, *, port: int | None = None, pull_every_s: float | None = None) -> None:
+    def __init__(
+        self,
+        settings: MeshSettings,
+        *,
+        port: int | None = None,
+        pull_every_s: float | None = None,
+        labs: LabsBoard | None = None,
+    ) -> None:
+        self.labs = labs  # the portal's Labs page, when the process that runs the catalog has labs
         self.host = settings.host
         self.port = settings.product_catalog_port if port is None else port
         self.pull_every_s = settings.product_catalog_pull_s if pull_every_s is None else pull_every_s
@@ -126,7 +134,7 @@ class CatalogServer:
                 self.registry_url,
                 self.access,
                 self.platform_token,
-                LabsBoard(self.settings.labs_dir, self.settings.home),
+                self.labs,
             ),
             host=self.host,
             port=self.port,

@@ -54,7 +54,10 @@ def run_catalog(
         logging.getLogger(chatty).setLevel(logging.WARNING)
     settings = load_settings()
     try:
-        server = CatalogServer(settings, port=port, pull_every_s=pull_every)  # reads the governance policies
+        from mesh_labs.board import LabsBoard
+
+        labs = LabsBoard(settings.labs_dir, settings.home)
+        server = CatalogServer(settings, port=port, pull_every_s=pull_every, labs=labs)  # reads the governance policies
         server.start()
     except (UnreadableState, PolicyError, OSError, RuntimeError) as exc:
         err_console.print(f"[bold red]error:[/] the catalog could not start: {exc}", highlight=False)

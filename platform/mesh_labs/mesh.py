@@ -163,9 +163,7 @@ class LabMesh:
         return ports
 
     def _committed(self, consumer: str) -> dict[tuple[str, str, int], int]:
-        from mesh_catalog.adapters import KafkaGroupOffsets
-
-        return KafkaGroupOffsets(self.settings).committed([f"{consumer}."])
+        return kafka.committed_offsets(kafka.admin(self.settings), [f"{consumer}."])
 
     def mark_groups(self, consumer: str) -> None:
         """Note how far the consumer's groups have read, so a check sees only reads after this."""

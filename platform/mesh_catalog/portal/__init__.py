@@ -12,7 +12,7 @@ log, the labs with the learner's progress, and search."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -28,7 +28,6 @@ from mesh_catalog.portal.examples import examples
 from mesh_catalog.portal.layout import BOX_H, BOX_W, layout
 from mesh_catalog.registry import UnknownProduct
 from mesh_catalog.service import CatalogService
-from mesh_labs.board import LabsBoard
 
 HERE = Path(__file__).parent
 EXAMPLE_QUERY = """{
@@ -41,6 +40,13 @@ EXAMPLE_QUERY = """{
   }
 }"""
 PREFIX = "/portal"
+
+
+class LabsBoard(Protocol):
+    """The labs and the learner's progress in them (mesh_labs.board.LabsBoard), given by the process
+    that runs the catalog: the catalog itself knows nothing of labs."""
+
+    def labs(self) -> list[Any]: ...
 
 
 def mount(
