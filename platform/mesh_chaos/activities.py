@@ -158,6 +158,66 @@ def send_foreign_record(configuration: Configuration) -> str:
     return "one record with a foreign schema sent"
 
 
+def tamper_audit(configuration: Configuration) -> str:
+    """An insider with write access to the lake rewrites one record of the audit log in place, with
+    Iceberg's own API: a captured change made to look like a deletion. Its hash is left as it was."""
+    import dataclasses
+
+    from mesh_audit.verify import open_stores
+
+    table, _store = open_stores(settings_of(configuration))
+    last = table.head().sequence
+    if last < 2:
+        raise RuntimeError("the audit log holds fewer than two records: nothing worth tampering with")
+    original = table.record(max(1, last - 3))
+    assert original is not None
+    forged = dataclasses.replace(original, operation="u" if original.operation == "d" else "d")
+    _rewrite(table, forged)
+    _remember(configuration, tampered={"sequence": original.sequence, "field": "operation", "restored": False})
+    return f"record {original.sequence}'s operation rewritten from {original.operation!r} to {forged.operation!r}"
+
+
+def _rewrite(table: Any, record: Any) -> None:
+    import pyarrow as pa
+
+    from mesh_audit.log_table import SCHEMA
+
+    row = {name: getattr(record, name) for name in SCHEMA.column_names}
+    rows = pa.Table.from_pylist([row], schema=table.table.schema().as_arrow())
+    table.table.overwrite(rows, overwrite_filter=f"sequence = {record.sequence}")
+
+
+def audit_names_tamper(configuration: Configuration) -> str:
+    """`mesh audit verify` names the rewritten record as the first broken link (raises if it does not)."""
+    from mesh_audit.verify import open_stores, verify_stores
+
+    tampered = _state(configuration).get("tampered") or {}
+    report = verify_stores(*open_stores(settings_of(configuration)), settle_s=5)
+    if report.broken is None or report.broken.sequence != tampered.get("sequence"):
+        raise RuntimeError(f"verify did not name record {tampered.get('sequence')}: {report.broken}")
+    named = f"sequence {report.broken.sequence} in {report.broken.store}: {report.broken.reason.value}"
+    _remember(configuration, verify_named=named)
+    return named
+
+
+def restore_audit(configuration: Configuration) -> str:
+    """The tampered record restored from the locked copy in the object store, which nobody can rewrite
+    within its retention (S3 Object Lock)."""
+    from mesh_audit.verify import both_copies, open_stores
+
+    tampered = _state(configuration).get("tampered")
+    if not tampered or tampered.get("restored"):
+        return "nothing to restore"
+    table, store = open_stores(settings_of(configuration))
+    copies = both_copies(table, store, int(tampered["sequence"]))
+    if copies.locked is None:
+        raise RuntimeError(f"no locked copy of record {tampered['sequence']} to restore it from")
+    if copies.differences():
+        _rewrite(table, copies.locked)
+    _remember(configuration, tampered=tampered | {"restored": True, "from": copies.location})
+    return f"record {tampered['sequence']} restored from {copies.location}"
+
+
 # --- probes --------------------------------------------------------------------------------------------
 
 
@@ -233,27 +293,12 @@ def poison_set_aside(at_least: int, configuration: Configuration) -> bool:
 
 def customers_match(within_s: float, configuration: Configuration) -> bool:
     """subscriptions.customers holds every customer of the monolith as the monolith has them now."""
-    import psycopg
-
-    from mesh_adapters.lakehouse import iceberg_catalog
-
     settings = settings_of(configuration)
-    columns = ("customer_id", "email", "full_name", "country", "birth_year", "marketing_opt_in")
 
     def same() -> bool:
-        with psycopg.connect(settings.postgres_dsn(settings.legacy_db)) as conn:
-            legacy = {
-                tuple(str(v).strip() for v in row)
-                for row in conn.execute(f"SELECT {', '.join(columns)} FROM customers")
-            }
-        table = iceberg_catalog(settings).load_table("subscriptions.customers_customers_v1")
-        rows = table.scan(selected_fields=columns).to_arrow().to_pylist()
-        served = {tuple(str(r[c]).strip() for c in columns) for r in rows}
-        _remember(
-            configuration,
-            customers=f"{len(legacy)} in the monolith, {len(served)} served, {len(legacy ^ served)} differ",
-        )
-        return legacy == served
+        compared = evidence.customers_compared(settings)
+        _remember(configuration, customers=str(compared))
+        return compared.same
 
     return _until(same, within_s, pause_s=3.0)
 
@@ -280,3 +325,11 @@ def nothing_lost(within_s: float, configuration: Configuration) -> bool:
     if last:
         _remember(configuration, accounting=str(last[0]), exact=last[0].exact)
     return held
+
+
+def audit_intact(within_s: float, configuration: Configuration) -> bool:
+    """`mesh audit verify` finds the chain intact in both stores, and the stores agreeing."""
+    from mesh_audit.verify import open_stores, verify_stores
+
+    settings = settings_of(configuration)
+    return _until(lambda: verify_stores(*open_stores(settings), settle_s=5).intact, within_s, pause_s=2.0)

@@ -42,6 +42,10 @@ class Fault:
         return list(self.mesh.get("needs", {}).get("sources", []))
 
     @property
+    def audit(self) -> bool:
+        return bool(self.mesh.get("needs", {}).get("audit", False))
+
+    @property
     def recover_within_s(self) -> float:
         return float(self.mesh.get("recover_within_s", 120))
 

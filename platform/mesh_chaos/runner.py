@@ -47,7 +47,7 @@ def bring_up(settings: MeshSettings, fault: Fault, say: Say) -> None:
     if fault.sources:
         say(f"change capture of {', '.join(fault.sources)}")
         ensure_capture(settings, fault.sources)
-    ensure_services(settings, audit=False, catalog=True)
+    ensure_services(settings, audit=fault.audit, catalog=True)
     if fault.products:
         say(f"products: {', '.join(fault.products)}")
         ensure_products(settings, fault.products)

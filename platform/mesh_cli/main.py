@@ -177,38 +177,77 @@ def init() -> None:
 @app.command()
 def start(
     folder: Annotated[Path, typer.Argument(help="a product folder, e.g. products/playback.events")],
-    http_port: Annotated[int, typer.Option(help="REST, GraphQL, discovery, observation, control")] = 18100,
-    sql_port: Annotated[int, typer.Option(help="PostgreSQL wire protocol")] = 15433,
+    http_port: Annotated[
+        int | None, typer.Option(help="REST, GraphQL, discovery, observation, control (default: the product's own)")
+    ] = None,
+    sql_port: Annotated[int | None, typer.Option(help="PostgreSQL wire protocol (default: the product's own)")] = None,
 ) -> None:
-    """Run a data product in the background (`mesh run` detached); `mesh down` stops it."""
+    """Run a data product in the background (`mesh run` detached); `mesh down` stops it. Without ports, it
+    gets those the mesh gives the product of that folder name (the demo's, or a pair of its own)."""
+    from mesh_stack.assembly import product_ports
+
+    settings = load_settings()
+    own = product_ports(settings, folder.resolve().name)
     try:
-        url = start_product(load_settings(), folder, ProductPorts(http_port, sql_port))
+        url = start_product(settings, folder, ProductPorts(http_port or own.http, sql_port or own.sql))
     except StackError as exc:
         raise _fail(exc) from None
     console.print(f"{folder.resolve().name} is running: {url}  (log: mesh logs product-{folder.resolve().name})")
 
 
-ProductName = Annotated[str, typer.Argument(help="a product's folder name under products/, e.g. playback.events")]
+ProductName = Annotated[
+    str,
+    typer.Argument(
+        help="a product's folder name under products/ (e.g. playback.events), or a component of the stack "
+        "(postgres, seaweedfs, kafka, registry, connect)"
+    ),
+]
+
+
+def _component(settings: MeshSettings, name: str) -> str | None:
+    """The stack component called `name`, unless a product folder has that name."""
+    if (settings.products_dir / name / "dataproduct.yaml").exists():
+        return None
+    return name if name in Stack(settings).components else None
 
 
 @app.command()
 def stop(product: ProductName) -> None:
-    """Stop one product, gracefully (its ports close; `mesh restart` or `mesh start` brings it back)."""
+    """Stop one product or one component of the stack, gracefully (`mesh restart NAME` or `mesh up` brings
+    it back); what needs it notices, and recovers when it is back."""
     from mesh_stack.products import stop_product
 
-    stopped = stop_product(load_settings(), product)
+    settings = load_settings()
+    component = _component(settings, product)
+    if component is not None:
+        running = Stack(settings)[component].is_running()
+        Stack(settings)[component].stop()
+        console.print(f"{component} stopped" if running else f"{component} was not running")
+        return
+    stopped = stop_product(settings, product)
     console.print(f"{product} stopped" if stopped else f"{product} was not running")
 
 
 @app.command()
 def restart(product: ProductName) -> None:
     """Stop one product and start it again on its ports: it reads its folder anew (descriptor, contract)
-    and resumes from the offsets committed in its snapshots."""
+    and resumes from the offsets committed in its snapshots. A component of the stack is stopped and
+    started again with what depends on it left running."""
     from mesh_stack.products import stop_product
 
     settings = load_settings()
+    component = _component(settings, product)
+    if component is not None:
+        Stack(settings)[component].stop()
+        with console.status(f"starting {component}"):
+            try:
+                _stack().up()
+            except StackError as exc:
+                raise _fail(exc) from None
+        console.print(f"{component} running again")
+        return
     if not (settings.products_dir / product / "dataproduct.yaml").exists():
-        raise _fail(StackError(f"no product folder {settings.products_dir / product}"))
+        raise _fail(StackError(f"no product folder {settings.products_dir / product}, and no component {product}"))
     stop_product(settings, product)
     with console.status(f"starting {product}"):
         try:
@@ -468,7 +507,12 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="machine-readabl
 
     rows = _stack().status()
     services = [p for p in (audit_process(settings), catalog_process(settings)) if p.pid_path.exists()]
+    from mesh_stack.assembly import product_ports
+
     urls = {"catalog-service": settings.product_catalog_endpoint}
+    for product in running_products(settings):
+        ports = product_ports(settings, product.name.removeprefix("product-"))
+        urls[product.name] = f"http://{settings.host}:{ports.http}  sql :{ports.sql}"
     for process in [*running_products(settings), *services]:
         rows.append(
             ComponentStatus(

@@ -86,13 +86,17 @@ class ProductRuntime:
         kafka.ensure_topics(settings, [OBSERVATIONS_TOPIC], partitions=1)
 
         catalog = iceberg_catalog(settings)
-        table = ensure_table(catalog, d.table(history), iceberg_schema(self.history_props), d.description)
+        table = ensure_table(
+            catalog, d.table(history), iceberg_schema(self.history_props), d.description, f"{d.id}/{history}"
+        )
         self._duck = lambda: duckdb_connection(settings)
         rows_schema = arrow_schema(self.props)
         self.hot = HotCopy(rows_schema, options.hot_max_rows)
         self.state: CurrentState | None = None
         if product.cdc_input() is not None:
-            state_table = ensure_table(catalog, d.table(served), iceberg_schema(self.props), d.description)
+            state_table = ensure_table(
+                catalog, d.table(served), iceberg_schema(self.props), d.description, f"{d.id}/{served}"
+            )
             self.state = CurrentState(state_table, self.key_columns, rows_schema)
         self.reader = HistoryReader(self.current_table, self._duck, self.props, self.key_columns, hot=self.hot)
         # A captured table's change history is served beside its current state.
