@@ -23,6 +23,8 @@ class MeshSettings(BaseSettings):
 
     home: Path = Field(_PROJECT_ROOT / ".mesh", description="state: server data, logs, pid files")
     cache_dir: Path = Field(Path.home() / ".cache" / "mesh", description="downloaded JVM artifacts")
+    # An offline bundle (`mesh bundle export`): the JVM artifacts are taken from it before the network.
+    bundle: Path | None = Field(None, description="an offline bundle folder (mesh bundle export)")
     host: str = "127.0.0.1"
     java_home: Path | None = Field(None, description="JDK 17+ for Kafka, Connect and the registry")
     service_user: str = Field("mesh", description="unprivileged user that runs PostgreSQL when invoked as root")
