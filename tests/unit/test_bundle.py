@@ -199,8 +199,11 @@ def test_apts_uris_give_each_package_its_version_and_digest() -> None:
         f"chromium_156.0-1~deb12u1_amd64.deb 81193668 SHA256:{digest}\n"
         "'http://deb.example/pool/main/l/llvm/libllvm15_1%3a15.0.6-4+b1_amd64.deb' "
         "libllvm15_1%3a15.0.6-4+b1_amd64.deb 23115156 MD5Sum:8e7e741807b1e1939df8f58323affdcb\n"
+        "'http://deb.example/debian-security/pool/updates/main/l/xz-utils/liblzma5_5.4.1-1+deb12u2_amd64.deb' "
+        "liblzma5_5.4.1-1+deb12u2_amd64.deb 205796 \n"
     )
-    chromium, llvm = parse_print_uris(output)
+    chromium, llvm, lzma = parse_print_uris(output)
+    assert (lzma.name, lzma.version, lzma.size, lzma.digest) == ("liblzma5", "5.4.1-1+deb12u2", 205796, "")
     assert (chromium.name, chromium.version, chromium.size) == ("chromium", "156.0-1~deb12u1", 81193668)
     assert (chromium.algorithm, chromium.digest) == ("sha256", digest)
     assert (llvm.name, llvm.version, llvm.file) == ("libllvm15", "1:15.0.6-4+b1", "libllvm15_1%3a15.0.6-4+b1_amd64.deb")
@@ -215,6 +218,7 @@ def test_a_package_file_matches_by_size_and_digest(tmp_path: Path) -> None:
     assert not dataclasses.replace(package, size=4).matches(deb)
     assert not dataclasses.replace(package, digest="0" * 32).matches(deb)
     assert not package.matches(tmp_path / "absent.deb")
+    assert not dataclasses.replace(package, algorithm="", digest="").matches(deb), "no digest: fetched again"
 
 
 def _jvm_bundle(root: Path, cache: Path, artifact: JvmArtifact) -> Path:

@@ -5,6 +5,7 @@ apt repository (`platform/scripts/apt-from-bundle.sh` installs from it, offline)
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import shutil
 import subprocess
@@ -19,8 +20,8 @@ from mesh_stack.bundle.manifest import BundleError
 PACKAGES = ("chromium", "openjdk-17-jre-headless")
 INDEX = "Packages"
 _APT_ARCHIVES = Path("/var/cache/apt/archives")
-_URI = re.compile(r"^'(?P<url>[^']+)' (?P<file>\S+) (?P<size>\d+) (?P<algorithm>\w+):(?P<digest>[0-9a-f]+)$")
-# apt names the archive's strongest digest of the file as its index gives it.
+_URI = re.compile(r"^'(?P<url>[^']+)' (?P<file>\S+) (?P<size>\d+)(?: (?P<algorithm>\w+):(?P<digest>[0-9a-f]+))?$")
+# apt names a digest of the file as the archive's index gives it; some indexes (debian-security's) give none.
 _ALGORITHMS = {"MD5Sum": "md5", "SHA1": "sha1", "SHA256": "sha256", "SHA512": "sha512"}
 
 
@@ -31,10 +32,12 @@ class DebianPackage:
     file: str
     size: int
     algorithm: str  # hashlib's name
-    digest: str
+    digest: str  # empty when apt gave none
 
     def matches(self, path: Path) -> bool:
-        if not path.is_file() or path.stat().st_size != self.size:
+        """Whether `path` is this package's file: a file without a known digest never matches, so it
+        is fetched by apt-get, which checks it against the archive's index itself."""
+        if not self.digest or not path.is_file() or path.stat().st_size != self.size:
             return False
         with open(path, "rb") as f:
             return hashlib.file_digest(f, self.algorithm).hexdigest() == self.digest
@@ -48,9 +51,12 @@ def parse_print_uris(output: str) -> list[DebianPackage]:
         if match is None:
             continue
         name, version, _arch = match["file"].removesuffix(".deb").split("_")
-        algorithm = _ALGORITHMS.get(match["algorithm"], match["algorithm"].lower())
+        algorithm = match["algorithm"] or ""
+        digest = match["digest"] or ""
         packages.append(
-            DebianPackage(name, unquote(version), match["file"], int(match["size"]), algorithm, match["digest"])
+            DebianPackage(
+                name, unquote(version), match["file"], int(match["size"]), _ALGORITHMS.get(algorithm, algorithm), digest
+            )
         )
     return packages
 
@@ -112,11 +118,17 @@ def export_system(repository: Path, packages: tuple[str, ...] = PACKAGES) -> lis
         missing.append(package)
     if missing:
         print(f"fetching {len(missing)} of {len(wanted)} Debian packages with apt-get download", flush=True)
-        fetch = ["apt-get", "download", "-q", *(f"{p.name}={p.version}" for p in missing)]
+        fetch = ["apt-get", "download", "-q"]
+        if os.geteuid() == 0:  # as root apt downloads as its own user, who may not write to the bundle's folder
+            fetch += ["-o", "APT::Sandbox::User=root"]
+        fetch += [f"{p.name}={p.version}" for p in missing]
         if subprocess.run(fetch, cwd=repository, check=False).returncode != 0:
             raise BundleError("apt-get could not download every package (see its output above)")
     for package in wanted:
-        if not package.matches(repository / package.file):
+        fetched = repository / package.file
+        if not fetched.is_file() or fetched.stat().st_size != package.size:
+            raise BundleError(f"{package.file}: apt-get did not fetch it whole")
+        if package.digest and not package.matches(fetched):
             raise BundleError(f"{package.file}: apt-get fetched a file whose {package.algorithm} is not the archive's")
     keep = {p.file for p in wanted}
     for stale in repository.glob("*.deb"):
