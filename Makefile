@@ -4,7 +4,9 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 # An offline bundle (`mesh bundle export DIR`): `make setup MESH_BUNDLE=DIR` installs from it alone.
 MESH_BUNDLE ?=
+ifneq ($(MESH_BUNDLE),)
 export MESH_BUNDLE
+endif
 
 .PHONY: setup demo test lint unit bench doctor up down status reset clean
 

@@ -106,7 +106,7 @@ def import_(
     manifest = report.manifest
     console.print(
         f"bundle {folder} is whole ({len(manifest.files)} files, {manifest.size() / 2**20:.0f} MB, "
-        f"for {manifest.platform.describe()}), checked in {time.monotonic() - began:.0f} s",
+        f"for {manifest.platform.describe()}): checked and imported in {time.monotonic() - began:.0f} s",
         highlight=False,
     )
     if report.installed or report.already:

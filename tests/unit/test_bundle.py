@@ -14,6 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from mesh_cli.main import app
+from mesh_config import load_settings
 from mesh_stack.bundle import manifest as bundle_manifest
 from mesh_stack.bundle.manifest import (
     JVM,
@@ -287,3 +288,11 @@ def test_the_import_command_names_what_is_wrong(tmp_path: Path) -> None:
     unknown = runner.invoke(app, ["bundle", "import", str(tmp_path / "usb"), "--parts", "jars"])
     assert unknown.exit_code == 1
     assert "no such part: jars" in unknown.output
+
+
+def test_mesh_bundle_set_empty_means_no_bundle(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MESH_BUNDLE", "")  # what `make` passes for a variable it has empty
+    assert load_settings().bundle is None
+    monkeypatch.setenv("MESH_BUNDLE", "/media/usb/mesh-bundle")
+    assert load_settings().bundle == Path("/media/usb/mesh-bundle")
+    assert load_settings().environment({})["MESH_BUNDLE"] == "/media/usb/mesh-bundle"  # products inherit it
