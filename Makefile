@@ -2,16 +2,30 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
+# An offline bundle (`mesh bundle export DIR`): `make setup MESH_BUNDLE=DIR` installs from it alone.
+MESH_BUNDLE ?=
+ifneq ($(MESH_BUNDLE),)
+export MESH_BUNDLE
+endif
 
 .PHONY: setup demo test lint unit bench doctor up down status reset clean
 
 setup: $(VENV)/.installed  ## install everything: prerequisites check, virtualenv, the project
 
 $(VENV)/.installed: pyproject.toml platform/scripts/ensure-prerequisites.sh
+ifneq ($(MESH_BUNDLE),)
+	@$(PYTHON) platform/mesh_stack/bundle/manifest.py verify "$(MESH_BUNDLE)"
+	@platform/scripts/ensure-prerequisites.sh
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --no-index --find-links "$(MESH_BUNDLE)/wheels" --require-hashes -r "$(MESH_BUNDLE)/wheels/requirements.txt"
+	$(BIN)/pip install --quiet --no-index --find-links "$(MESH_BUNDLE)/wheels" --no-deps -e .
+	$(BIN)/mesh bundle import "$(MESH_BUNDLE)"
+else
 	@platform/scripts/ensure-prerequisites.sh
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e ".[dev]"
+endif
 	@touch $@
 
 demo: setup  ## the mesh end to end: stack, products, traffic, then where to look

@@ -16,6 +16,7 @@ from rich.table import Table
 
 from mesh_cli.access import access_app
 from mesh_cli.audit import audit_app
+from mesh_cli.bundle import bundle_app
 from mesh_cli.catalog import catalog_app
 from mesh_cli.cdc import cdc_app
 from mesh_cli.chaos import chaos_app
@@ -40,6 +41,7 @@ app.add_typer(catalog_app, name="catalog", help="The data product catalog: run i
 app.add_typer(access_app, name="access", help="Who may read which product: identities, requests, grants.")
 app.add_typer(lab_app, name="lab", help="Hands-on labs on the running mesh, checked automatically.")
 app.add_typer(chaos_app, name="chaos", help="The fault catalogue: inject a fault, get a verdict.")
+app.add_typer(bundle_app, name="bundle", help="The offline bundle: export once, install a room from it.")
 app.command()(query)
 app.command()(consume)
 console = Console()

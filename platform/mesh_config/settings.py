@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # The checkout this package was installed from (editable install): its `.mesh/` holds local state.
@@ -23,6 +23,15 @@ class MeshSettings(BaseSettings):
 
     home: Path = Field(_PROJECT_ROOT / ".mesh", description="state: server data, logs, pid files")
     cache_dir: Path = Field(Path.home() / ".cache" / "mesh", description="downloaded JVM artifacts")
+    # An offline bundle (`mesh bundle export`): the JVM artifacts are taken from it before the network.
+    bundle: Path | None = Field(None, description="an offline bundle folder (mesh bundle export)")
+
+    @field_validator("bundle", mode="before")
+    @classmethod
+    def _no_bundle_when_empty(cls, value: object) -> object:
+        # `MESH_BUNDLE=` (as `make` passes an unset variable) means none, not the current directory.
+        return None if value == "" else value
+
     host: str = "127.0.0.1"
     java_home: Path | None = Field(None, description="JDK 17+ for Kafka, Connect and the registry")
     service_user: str = Field("mesh", description="unprivileged user that runs PostgreSQL when invoked as root")

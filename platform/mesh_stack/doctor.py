@@ -15,6 +15,7 @@ import psutil
 
 from mesh_config import MeshSettings
 from mesh_stack.errors import StackError
+from mesh_stack.java import ARTIFACTS as JAR_SETS
 from mesh_stack.java import JvmArtifact, find_java, java_major_version
 from mesh_stack.ports import is_free
 
@@ -24,7 +25,6 @@ GB = 2**30
 LAB_MEMORY_GB = 3.0
 WHOLE_MESH_MEMORY_GB = 6.0
 DISK_GB = 5.0
-JAR_SETS = ("kafka", "connect", "debezium-postgres", "avro-converter", "apicurio")
 
 
 @dataclass(frozen=True)
