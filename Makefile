@@ -33,7 +33,7 @@ demo: setup  ## the mesh end to end: stack, products, traffic, then where to loo
 
 test: setup lint  ## lint, type-check, then every test (starts and stops its own servers)
 	@platform/scripts/ensure-browser.sh
-	$(BIN)/pytest
+	$(BIN)/python platform/scripts/test_lanes.py  # the labs on their own mesh, beside every other test
 
 lint: setup
 	$(BIN)/ruff check platform tests bench products labs conftest.py
@@ -51,6 +51,7 @@ bench: setup  ## every benchmark; results in bench/results/
 	$(BIN)/python -m bench.sql_aggregate
 	$(BIN)/python -m bench.cdc_pipeline
 	$(BIN)/python -m bench.mesh_demo
+	$(BIN)/python -m bench.faults
 	$(BIN)/python -m bench.model_lift
 	$(BIN)/python -m bench.labs
 

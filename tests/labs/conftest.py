@@ -23,7 +23,11 @@ REPO = Path(__file__).resolve().parents[2]
 def lab_mesh() -> Iterator[MeshSettings]:
     """A mesh of its own (ports 21600+), empty at first; each lab starts what its profile needs, and
     everything is stopped and deleted at the end."""
-    settings = isolated_settings("test-labs", 21600).replaced(labs_dir=REPO / "labs")
+    # The catalog re-reads products and they report their runs more often than a learner's mesh does:
+    # the checks wait on what the catalog has seen, and a test should not wait on a timer.
+    settings = isolated_settings("test-labs", 21600).replaced(
+        labs_dir=REPO / "labs", product_catalog_pull_s=3.0, lineage_every_s=5.0
+    )
     stack = Stack(settings)
     stack.reset()
     yield with_own_files(settings)  # the labs that edit files (governance, a descriptor) edit copies
