@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from confluent_kafka import KafkaException
 
 from mesh_chaos import evidence
 from mesh_config import MeshSettings, load_settings
@@ -69,6 +70,24 @@ def send_playback(rate: float, seconds: float, configuration: Configuration, mal
     if done.returncode:
         raise RuntimeError(f"the traffic generator failed: {done.stderr.strip()[-500:]}")
     return done.stdout.strip().splitlines()[-1] if done.stdout.strip() else "sent"
+
+
+def traffic_flows(within_s: float, configuration: Configuration, messages: int = 50) -> str:
+    """Until the traffic started in the background has put `messages` on the input since the mark: on a
+    loaded machine the generator takes seconds to start, and a fault injected before it sends tests
+    nothing (and makes the generator's own start fail)."""
+    marks = {int(p): o for p, o in _state(configuration).get("marks", {}).get(evidence.INPUT, {}).items()}
+    settings = settings_of(configuration)
+
+    def sent() -> int:
+        from mesh_adapters import kafka
+
+        ends = kafka.end_offsets(settings, evidence.INPUT)
+        return sum(end - marks.get(p, 0) for p, end in ends.items())
+
+    if not _until(lambda: sent() >= messages, within_s, pause_s=0.5):
+        raise RuntimeError(f"fewer than {messages} messages sent within {within_s:g} s: the traffic did not start")
+    return f"{sent()} messages sent so far"
 
 
 def wait(seconds: float) -> str:
@@ -227,8 +246,8 @@ def _until(check: Any, within_s: float, pause_s: float = 1.0) -> bool:
         try:
             if check():
                 return True
-        except (httpx.HTTPError, OSError, RuntimeError, KeyError, ValueError):
-            pass
+        except (httpx.HTTPError, OSError, RuntimeError, KeyError, ValueError, KafkaException):
+            pass  # a server still coming back: ask again
         if time.monotonic() > deadline:
             return False
         time.sleep(pause_s)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
-from confluent_kafka import Message
+from confluent_kafka import Message, Producer
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from fastapi import FastAPI
 from pyiceberg.table import Table
@@ -112,11 +112,14 @@ class ProductRuntime:
         )
         self.policy.on_change(self._policy_changed)
 
+        def stream_producer() -> Producer:
+            return kafka.producer(settings, **{"transactional.id": f"{d.id}.stream"})
+
         self.ingestor = Ingestor(
             product,
             table,
             kafka.consumer(settings, group=d.id),
-            kafka.producer(settings, **{"transactional.id": f"{d.id}.stream"}),
+            stream_producer(),
             kafka.producer(settings),
             decoders,
             AvroWireEncoder(self.registry, f"{self.stream_topic}-value", self.output_schema),
@@ -129,6 +132,7 @@ class ProductRuntime:
             batch_size=options.batch_size,
             batch_interval_s=options.batch_interval_s,
             on_batch=self._after_batch,
+            new_stream_producer=stream_producer,
         )
         self.ports = PortThreads(
             settings, options, self._duck, self.sql_views, self.observer, self._versions, self.policy
