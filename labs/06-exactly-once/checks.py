@@ -3,8 +3,6 @@ cleanly, running again and caught up), and the lab's own accounting of every mes
 
 from __future__ import annotations
 
-import os
-import signal
 import time
 
 from mesh_labs import Lab, LabMesh, Outcome, failed, passed, traffic
@@ -35,10 +33,7 @@ def killed(mesh: LabMesh) -> Outcome:
 def kill_under_traffic(mesh: LabMesh) -> None:
     traffic.send(mesh, "--rate", "200", "--duration", "12", background=True)
     time.sleep(5)
-    pid = mesh.since_mark(PRODUCT).pid_now
-    assert pid is not None, f"{PRODUCT} is not running"
-    os.killpg(pid, signal.SIGKILL)
-    mesh.wait_for(lambda: mesh.process(PRODUCT).pid is None, "the product's process to die", 10)
+    mesh.kill(PRODUCT)
 
 
 @lab.check("recover")

@@ -54,13 +54,7 @@ def worker_gone(mesh: LabMesh) -> Outcome:
 
 @lab.solve("kill-connector")
 def kill_worker(mesh: LabMesh) -> None:
-    import os
-    import signal
-
-    pid = mesh.process(WORKER).pid
-    assert pid is not None, "the Connect worker is not running"
-    os.killpg(pid, signal.SIGKILL)
-    mesh.wait_for(lambda: mesh.process(WORKER).pid is None, "the worker's process to die", 10)
+    mesh.kill(WORKER)
 
 
 @lab.check("change-while-down")

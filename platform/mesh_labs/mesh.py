@@ -221,6 +221,17 @@ class LabMesh:
             return components[name].process
         return product_process(self.settings, name)
 
+    def kill(self, name: str) -> None:
+        """kill -9 of a process's whole group, as a learner does it: no shutdown hook runs."""
+        import os
+        import signal
+
+        pid = self.process(name).pid
+        if pid is None:
+            raise RuntimeError(f"{name} is not running")
+        os.killpg(pid, signal.SIGKILL)
+        self.wait_for(lambda: self.process(name).pid is None, f"{name}'s process to die", 10)
+
     def mark_process(self, name: str) -> None:
         """Note a process's pid and where its log ends, so a check can tell what happened to it since."""
         process = self.process(name)
