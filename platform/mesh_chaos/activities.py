@@ -119,6 +119,49 @@ def start_stack(configuration: Configuration) -> str:
     return f"started again: {', '.join(report.start_s) or 'nothing (all running)'}"
 
 
+def add_toxic(
+    proxy: str,
+    kind: str,
+    configuration: Configuration,
+    attributes: dict[str, int] | None = None,
+    streams: list[str] | None = None,
+) -> str:
+    """A toxic on Toxiproxy's proxy in front of the broker (`kafka`) or S3 (`s3`), on both directions
+    unless `streams` says one: `latency` (attributes latency and jitter, in ms), `timeout` (timeout 0:
+    every byte held and no connection closed, a silent partition), or any other type Toxiproxy has."""
+    from mesh_stack.toxiproxy import Toxic, Toxiproxy
+
+    toxiproxy = Toxiproxy(settings_of(configuration))
+    pairs = tuple(sorted((attributes or {}).items()))
+    added = []
+    for stream in streams or ["upstream", "downstream"]:
+        toxiproxy.add_toxic(proxy, Toxic(f"{kind}-{stream}", kind, stream, pairs))
+        added.append(f"{kind} {dict(pairs) or ''} on {stream}".replace("  ", " "))
+    _remember(configuration, **{f"injected_{proxy}": "; ".join(added)})
+    return f"{proxy}: {'; '.join(added)}"
+
+
+def heal(proxy: str, configuration: Configuration) -> str:
+    """Every toxic of the proxy removed: the network is as it was (the product is still behind it)."""
+    from mesh_stack.toxiproxy import Toxiproxy
+
+    removed = Toxiproxy(settings_of(configuration)).remove_toxics(proxy)
+    return f"{proxy}: removed {', '.join(removed) or 'nothing'}"
+
+
+def route_directly(product: str, configuration: Configuration) -> str:
+    """The product restarted on the direct endpoints (if a network fault had put it behind Toxiproxy)."""
+    from mesh_chaos.network import route
+
+    return route(settings_of(configuration), product, [])
+
+
+def stop_toxiproxy(configuration: Configuration) -> str:
+    from mesh_stack.toxiproxy import stop_toxiproxy as stop
+
+    return "Toxiproxy stopped" if stop(settings_of(configuration)) else "Toxiproxy was not running"
+
+
 def send_legacy_changes(rate: float, seconds: float, configuration: Configuration) -> str:
     """Business transactions in the legacy monolith (sign-ups, profile edits, plan changes)."""
     argv = [_mesh_command(), "generate", "legacy", "--rate", str(rate), "--duration", str(float(seconds))]
@@ -204,15 +247,37 @@ def fresh(product: str, within_s: float, configuration: Configuration) -> bool:
     if not _until(read_slo, within_s):
         return False
     slo = objective[-1]
+    landed = _time_to_land(settings, min(float(within_s), slo), pause_s=0.5)
+    if landed is None:
+        return False
+    _remember(configuration, freshness_s=landed, freshness_slo_s=slo)
+    return True
+
+
+def _time_to_land(settings: MeshSettings, within_s: float, pause_s: float, since: float | None = None) -> float | None:
+    """Seconds from sending five clean events until the history holds them all; None if not within
+    `within_s` of sending them (or of `since`, a time.monotonic() before that)."""
     marks = evidence.mark(settings)
     argv = [_mesh_command(), "generate", "playback", "--count", "5", "--rate", "50"]
     argv += ["--late-fraction", "0", "--duplicate-fraction", "0", "--malformed-fraction", "0"]
     subprocess.run(argv, env=settings.environment(), capture_output=True, check=True)
     sent = time.monotonic()
-    if not _until(lambda: evidence.account(settings, marks).kept == 5, min(float(within_s), slo), pause_s=0.5):
-        return False
-    _remember(configuration, freshness_s=round(time.monotonic() - sent, 2), freshness_slo_s=slo)
-    return True
+    budget = within_s - (sent - since if since is not None else 0.0)
+    if not _until(lambda: evidence.account(settings, marks).kept == 5, max(budget, 0.0), pause_s=pause_s):
+        return None
+    return round(time.monotonic() - sent, 2)
+
+
+def hold_and_time(seconds: float, configuration: Configuration) -> str:
+    """The fault holds for `seconds`; meanwhile five new events are timed until the history holds them,
+    which is what a consumer sees during the fault (and shows that the fault bit: under a partition
+    they do not land at all)."""
+    began = time.monotonic()
+    landed = _time_to_land(settings_of(configuration), float(seconds), pause_s=1.0, since=began)
+    seen = f"in {landed:g} s" if landed is not None else f"not within {float(seconds):g} s"
+    _remember(configuration, landed_during_fault=seen)
+    time.sleep(max(0.0, float(seconds) - (time.monotonic() - began)))
+    return f"events sent during the fault landed {seen}"
 
 
 def poison_set_aside(at_least: int, configuration: Configuration) -> bool:
