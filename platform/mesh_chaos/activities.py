@@ -247,37 +247,48 @@ def fresh(product: str, within_s: float, configuration: Configuration) -> bool:
     if not _until(read_slo, within_s):
         return False
     slo = objective[-1]
-    landed = _time_to_land(settings, min(float(within_s), slo), pause_s=0.5)
-    if landed is None:
-        return False
-    _remember(configuration, freshness_s=landed, freshness_slo_s=slo)
-    return True
-
-
-def _time_to_land(settings: MeshSettings, within_s: float, pause_s: float, since: float | None = None) -> float | None:
-    """Seconds from sending five clean events until the history holds them all; None if not within
-    `within_s` of sending them (or of `since`, a time.monotonic() before that)."""
     marks = evidence.mark(settings)
     argv = [_mesh_command(), "generate", "playback", "--count", "5", "--rate", "50"]
     argv += ["--late-fraction", "0", "--duplicate-fraction", "0", "--malformed-fraction", "0"]
     subprocess.run(argv, env=settings.environment(), capture_output=True, check=True)
     sent = time.monotonic()
-    budget = within_s - (sent - since if since is not None else 0.0)
-    if not _until(lambda: evidence.account(settings, marks).kept == 5, max(budget, 0.0), pause_s=pause_s):
-        return None
-    return round(time.monotonic() - sent, 2)
+    if not _until(lambda: evidence.account(settings, marks).kept == 5, min(float(within_s), slo), pause_s=0.5):
+        return False
+    _remember(configuration, freshness_s=round(time.monotonic() - sent, 2), freshness_slo_s=slo)
+    return True
 
 
-def hold_and_time(seconds: float, configuration: Configuration) -> str:
-    """The fault holds for `seconds`; meanwhile five new events are timed until the history holds them,
-    which is what a consumer sees during the fault (and shows that the fault bit: under a partition
-    they do not land at all)."""
+def hold_and_observe(product: str, seconds: float, configuration: Configuration) -> str:
+    """The fault holds for `seconds` while the product's observation port is read every second: the
+    snapshots it commits meanwhile and how stale its data gets, which is what a learner watches (and
+    shows that the fault bit: fewer, larger snapshots under latency, none under a partition)."""
     began = time.monotonic()
-    landed = _time_to_land(settings_of(configuration), float(seconds), pause_s=1.0, since=began)
-    seen = f"in {landed:g} s" if landed is not None else f"not within {float(seconds):g} s"
-    _remember(configuration, landed_during_fault=seen)
-    time.sleep(max(0.0, float(seconds) - (time.monotonic() - began)))
-    return f"events sent during the fault landed {seen}"
+    seen: set[int] = set()
+    added: list[int] = []
+    stalest = 0.0
+    first = True
+    while True:
+        try:
+            observed = _observations(configuration, product)
+        except (httpx.HTTPError, ValueError):
+            observed = {}
+        for snapshot in observed.get("snapshots", []):
+            if snapshot["snapshot_id"] not in seen:
+                seen.add(snapshot["snapshot_id"])
+                if not first:
+                    added.append(int(snapshot.get("added_rows") or 0))
+        first = first and not observed
+        stalest = max(stalest, float(observed.get("freshness_seconds") or 0.0))
+        left = float(seconds) - (time.monotonic() - began)
+        if left <= 0:
+            break
+        time.sleep(min(1.0, left))
+    during = f"{len(added)} snapshot{'' if len(added) == 1 else 's'} in {float(seconds):g} s" + (
+        f" ({', '.join(map(str, added))} rows)" if added else ""
+    )
+    during += f", data up to {stalest:.0f} s old"
+    _remember(configuration, during_fault=during)
+    return during
 
 
 def poison_set_aside(at_least: int, configuration: Configuration) -> bool:

@@ -102,3 +102,26 @@ def test_a_fault_routes_only_products_it_needs_and_only_to_known_upstreams(tmp_p
         load_fault(
             _routed(tmp_path, "needs: {products: [playback.events], through_toxiproxy: {playback.events: [postgres]}}")
         )
+
+
+def test_what_the_product_did_during_the_fault_is_noted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mesh_chaos import activities
+
+    clock = [0.0]
+    monkeypatch.setattr(activities.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(activities.time, "sleep", lambda s: clock.__setitem__(0, clock[0] + s))
+    first = {"snapshot_id": 1, "added_rows": 200}
+    seen = iter(
+        [
+            {"snapshots": [first], "freshness_seconds": 0.4},
+            {"snapshots": [first], "freshness_seconds": 1.4},
+            {"snapshots": [first, {"snapshot_id": 2, "added_rows": 750}], "freshness_seconds": 0.2},
+        ]
+    )
+    monkeypatch.setattr(
+        activities, "_observations", lambda _c, _p: next(seen, {"snapshots": [], "freshness_seconds": 4.6})
+    )
+    configuration = {"state_file": str(tmp_path / "state.json")}
+    said = activities.hold_and_observe("playback.events", 4, configuration)
+    assert said == "1 snapshot in 4 s (750 rows), data up to 5 s old"
+    assert activities._state(configuration)["during_fault"] == said
