@@ -105,11 +105,13 @@ def test_a_fault_routes_only_products_it_needs_and_only_to_known_upstreams(tmp_p
 
 
 def test_what_the_product_did_during_the_fault_is_noted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
     from mesh_chaos import activities
 
     clock = [0.0]
-    monkeypatch.setattr(activities.time, "monotonic", lambda: clock[0])
-    monkeypatch.setattr(activities.time, "sleep", lambda s: clock.__setitem__(0, clock[0] + s))
+    monkeypatch.setattr(time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(time, "sleep", lambda s: clock.__setitem__(0, clock[0] + s))
     first = {"snapshot_id": 1, "added_rows": 200}
     seen = iter(
         [
