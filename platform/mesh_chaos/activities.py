@@ -133,12 +133,12 @@ def add_toxic(
 
     toxiproxy = Toxiproxy(settings_of(configuration))
     pairs = tuple(sorted((attributes or {}).items()))
-    added = []
-    for stream in streams or ["upstream", "downstream"]:
+    directions = streams or ["upstream", "downstream"]
+    for stream in directions:
         toxiproxy.add_toxic(proxy, Toxic(f"{kind}-{stream}", kind, stream, pairs))
-        added.append(f"{kind} {dict(pairs) or ''} on {stream}".replace("  ", " "))
-    _remember(configuration, **{f"injected_{proxy}": "; ".join(added)})
-    return f"{proxy}: {'; '.join(added)}"
+    described = f"{kind} ({', '.join(f'{k} {v}' for k, v in pairs)}) on {' and '.join(directions)}"
+    _remember(configuration, **{f"injected_{proxy}": described})
+    return f"{proxy}: {described}"
 
 
 def heal(proxy: str, configuration: Configuration) -> str:
