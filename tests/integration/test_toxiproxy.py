@@ -52,12 +52,14 @@ def toxiproxy() -> Iterator[tuple[MeshSettings, Toxiproxy]]:
     settings = isolated_settings(f"test-toxiproxy-{BASE_PORT}", BASE_PORT)
     stopping = threading.Event()
     with socket.create_server(("127.0.0.1", settings.s3_port)) as server:
-        threading.Thread(target=_echo, args=(server, stopping), daemon=True).start()
+        echo = threading.Thread(target=_echo, args=(server, stopping), daemon=True)
+        echo.start()
         try:
             yield settings, start_toxiproxy(settings, timeout_s=60)
         finally:
             stop_toxiproxy(settings)
             stopping.set()
+            echo.join()  # before the socket closes under its accept()
             shutil.rmtree(settings.home, ignore_errors=True)
 
 
