@@ -138,6 +138,49 @@ def start_stack(configuration: Configuration) -> str:
     return f"started again: {', '.join(report.start_s) or 'nothing (all running)'}"
 
 
+def add_toxic(
+    proxy: str,
+    kind: str,
+    configuration: Configuration,
+    attributes: dict[str, int] | None = None,
+    streams: list[str] | None = None,
+) -> str:
+    """A toxic on Toxiproxy's proxy in front of the broker (`kafka`) or S3 (`s3`), on both directions
+    unless `streams` says one: `latency` (attributes latency and jitter, in ms), `timeout` (timeout 0:
+    every byte held and no connection closed, a silent partition), or any other type Toxiproxy has."""
+    from mesh_stack.toxiproxy import Toxic, Toxiproxy
+
+    toxiproxy = Toxiproxy(settings_of(configuration))
+    pairs = tuple(sorted((attributes or {}).items()))
+    directions = streams or ["upstream", "downstream"]
+    for stream in directions:
+        toxiproxy.add_toxic(proxy, Toxic(f"{kind}-{stream}", kind, stream, pairs))
+    described = f"{kind} ({', '.join(f'{k} {v}' for k, v in pairs)}) on {' and '.join(directions)}"
+    _remember(configuration, **{f"injected_{proxy}": described})
+    return f"{proxy}: {described}"
+
+
+def heal(proxy: str, configuration: Configuration) -> str:
+    """Every toxic of the proxy removed: the network is as it was (the product is still behind it)."""
+    from mesh_stack.toxiproxy import Toxiproxy
+
+    removed = Toxiproxy(settings_of(configuration)).remove_toxics(proxy)
+    return f"{proxy}: removed {', '.join(removed) or 'nothing'}"
+
+
+def route_directly(product: str, configuration: Configuration) -> str:
+    """The product restarted on the direct endpoints (if a network fault had put it behind Toxiproxy)."""
+    from mesh_chaos.network import route
+
+    return route(settings_of(configuration), product, [])
+
+
+def stop_toxiproxy(configuration: Configuration) -> str:
+    from mesh_stack.toxiproxy import stop_toxiproxy as stop
+
+    return "Toxiproxy stopped" if stop(settings_of(configuration)) else "Toxiproxy was not running"
+
+
 def send_legacy_changes(rate: float, seconds: float, configuration: Configuration) -> str:
     """Business transactions in the legacy monolith (sign-ups, profile edits, plan changes)."""
     argv = [_mesh_command(), "generate", "legacy", "--rate", str(rate), "--duration", str(float(seconds))]
@@ -292,6 +335,39 @@ def fresh(product: str, within_s: float, configuration: Configuration) -> bool:
         return False
     _remember(configuration, freshness_s=round(time.monotonic() - sent, 2), freshness_slo_s=slo)
     return True
+
+
+def hold_and_observe(product: str, seconds: float, configuration: Configuration) -> str:
+    """The fault holds for `seconds` while the product's observation port is read every second: the
+    snapshots it commits meanwhile and how stale its data gets, which is what a learner watches (and
+    shows that the fault bit: fewer, larger snapshots under latency, none under a partition)."""
+    began = time.monotonic()
+    seen: set[int] = set()
+    added: list[int] = []
+    stalest = 0.0
+    first = True
+    while True:
+        try:
+            observed = _observations(configuration, product)
+        except (httpx.HTTPError, ValueError):
+            observed = {}
+        for snapshot in observed.get("snapshots", []):
+            if snapshot["snapshot_id"] not in seen:
+                seen.add(snapshot["snapshot_id"])
+                if not first:
+                    added.append(int(snapshot.get("added_rows") or 0))
+        first = first and not observed
+        stalest = max(stalest, float(observed.get("freshness_seconds") or 0.0))
+        left = float(seconds) - (time.monotonic() - began)
+        if left <= 0:
+            break
+        time.sleep(min(1.0, left))
+    during = f"{len(added)} snapshot{'' if len(added) == 1 else 's'} in {float(seconds):g} s" + (
+        f" ({', '.join(map(str, added))} rows)" if added else ""
+    )
+    during += f", data up to {stalest:.0f} s old"
+    _remember(configuration, during_fault=during)
+    return during
 
 
 def poison_set_aside(at_least: int, configuration: Configuration) -> bool:

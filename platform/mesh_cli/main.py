@@ -490,10 +490,12 @@ def down() -> None:
     """Stop the products and every component of the stack; leaves no process behind. Data is kept."""
     from mesh_stack.audit_service import stop_audit
     from mesh_stack.catalog_service import stop_catalog
+    from mesh_stack.toxiproxy import stop_toxiproxy
 
     settings = load_settings()
     products = stop_products(settings)
-    services = [name for name, stop in (("audit", stop_audit), ("catalog-service", stop_catalog)) if stop(settings)]
+    stops = (("audit", stop_audit), ("catalog-service", stop_catalog), ("toxiproxy", stop_toxiproxy))
+    services = [name for name, stop in stops if stop(settings)]
     stopped = products + services + _stack().down()
     console.print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
 
@@ -508,12 +510,14 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="machine-readabl
     settings = load_settings()
     from mesh_stack.audit_service import audit_process
     from mesh_stack.catalog_service import catalog_process
+    from mesh_stack.toxiproxy import Toxiproxy, toxiproxy_process
 
     rows = _stack().status()
-    services = [p for p in (audit_process(settings), catalog_process(settings)) if p.pid_path.exists()]
+    processes = (audit_process(settings), catalog_process(settings), toxiproxy_process(settings))
+    services = [p for p in processes if p.pid_path.exists()]
     from mesh_stack.assembly import product_ports
 
-    urls = {"catalog-service": settings.product_catalog_endpoint}
+    urls = {"catalog-service": settings.product_catalog_endpoint, "toxiproxy": Toxiproxy(settings).url}
     for product in running_products(settings):
         ports = product_ports(settings, product.name.removeprefix("product-"))
         urls[product.name] = f"http://{settings.host}:{ports.http}  sql :{ports.sql}"
