@@ -233,8 +233,17 @@ class LabMesh:
         self.wait_for(lambda: self.process(name).pid is None, f"{name}'s process to die", 10)
 
     def mark_process(self, name: str) -> None:
-        """Note a process's pid and where its log ends, so a check can tell what happened to it since."""
+        """Note a process's pid and where its log ends, so a check can tell what happened to it since.
+        It is started first if it is not running: a lab that watches a process starts with it up."""
         process = self.process(name)
+        if process.pid is None:
+            from mesh_stack import Stack
+            from mesh_stack.assembly import ensure_products
+
+            if name in Stack(self.settings).components:
+                Stack(self.settings).up()
+            else:
+                ensure_products(self.settings, [name])
         size = process.log_path.stat().st_size if process.log_path.exists() else 0
         self.baseline.setdefault("processes", {})[name] = {"pid": process.pid, "log": size}
 
