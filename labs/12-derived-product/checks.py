@@ -22,9 +22,10 @@ def _folder(mesh: LabMesh) -> Path:
 
 
 @lab.setup
-def the_owners_have_a_key(mesh: LabMesh) -> None:
+def no_such_product_yet(mesh: LabMesh) -> None:
     from mesh_client.analyst import owner_key
 
+    mesh.retire(NAME)  # lab 04 leaves its own copy of this product running
     owner_key(mesh.settings, TEAM)  # the learner plays them in the last step
 
 

@@ -22,6 +22,7 @@ def _folder(mesh: LabMesh) -> Path:
     return mesh.settings.products_dir / NAME
 
 
+@lab.setup
 @lab.reset
 def remove_the_product(mesh: LabMesh) -> None:
     mesh.retire(NAME)
