@@ -18,6 +18,7 @@ from pyiceberg.types import LongType, NestedField, StringType, TimestamptzType
 from mesh_audit.config import TABLE
 from mesh_audit.record import AuditRecord, ChainHead
 from mesh_sdk.history import Commit, Offsets, append_with_offsets, committed_offsets, ensure_table
+from mesh_sdk.maintenance import Upkeep, default_upkeep
 
 DESCRIPTION = "The mesh's immutable change audit log: one hash-chained record per change event (append-only)"
 
@@ -41,8 +42,9 @@ SCHEMA = Schema(
 class AuditTable:
     """The Iceberg side of the log. Only ever appends."""
 
-    def __init__(self, table: Table) -> None:
+    def __init__(self, table: Table, upkeep: Upkeep | None = None) -> None:
         self.table = table
+        self.upkeep = upkeep or default_upkeep()
         self._arrow = table.schema().as_arrow()
 
     @property
@@ -50,7 +52,7 @@ class AuditTable:
         return ".".join(self.table.name())
 
     @classmethod
-    def ensure(cls, catalog: Catalog, name: str = TABLE) -> AuditTable:
+    def ensure(cls, catalog: Catalog, name: str = TABLE, upkeep: Upkeep | None = None) -> AuditTable:
         """The table, created (with its namespace) on first use."""
         namespace = name.rsplit(".", 1)[0]
         with contextlib.suppress(NamespaceAlreadyExistsError):
@@ -62,7 +64,7 @@ class AuditTable:
                 for f in missing:
                     update.add_column(f.name, f.field_type, doc=f.doc)
             table = table.refresh()
-        return cls(table)
+        return cls(table, upkeep)
 
     @classmethod
     def load(cls, catalog: Catalog, name: str = TABLE) -> AuditTable:
@@ -86,7 +88,9 @@ class AuditTable:
 
     def append(self, records: Sequence[AuditRecord], offsets: Offsets, batch_at: str) -> Commit:
         rows = pa.Table.from_pylist([_row(r) for r in records], schema=self._arrow)
-        return append_with_offsets(self.table, rows, offsets, batch_at)
+        commit = append_with_offsets(self.table, rows, offsets, batch_at)
+        self.upkeep.after_commit(self.table)  # old snapshots expired, small files compacted: same records
+        return commit
 
     def records(self, after: int = 0) -> list[AuditRecord]:
         """Committed records with a sequence above `after`, in sequence order."""
