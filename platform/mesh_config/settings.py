@@ -98,8 +98,8 @@ class MeshSettings(BaseSettings):
     # the recent window, at most `snapshots_recent_max` of them (each kept snapshot slows every commit),
     # then the newest of each minute and of each hour; tagged snapshots and the current one always.
     snapshots_recent_s: float = Field(7200.0, description="every snapshot this recent is kept")
-    snapshots_recent_max: int = Field(500, description="but no more than this many recent ones")
-    snapshots_minutely_s: float = Field(7200.0, description="then one per minute this far back (0: none)")
+    snapshots_recent_max: int = Field(200, description="but no more than this many recent ones")
+    snapshots_minutely_s: float = Field(3600.0, description="then one per minute this far back (0: none)")
     snapshots_hourly_days: float = Field(7.0, description="then one per hour this many days back (0: none)")
     # Deciding what to expire is a pass over every snapshot, and expiring a commit: a writer does it
     # after this many new snapshots, or this long after it last did, not after each commit.

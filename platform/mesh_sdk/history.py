@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 from pyiceberg.catalog import Catalog
-from pyiceberg.exceptions import NoSuchTableError
+from pyiceberg.exceptions import CommitFailedException, NoSuchTableError
 from pyiceberg.schema import Schema
 from pyiceberg.table import Table
 from pyiceberg.table.snapshots import Summary
@@ -26,11 +26,28 @@ COMPACTION = "mesh.compaction"
 Offsets = dict[str, dict[int, int]]
 
 
+# Every commit writes a new metadata file that lists every snapshot kept (hundreds of KB each), and the
+# old ones stay unless the table says otherwise: gigabytes a day at one commit a second. Iceberg deletes
+# all but the newest few after each commit with these (a reader binds a metadata file when its query
+# starts, and the ports rebuild their views within a second of a commit).
+METADATA_FILES_KEPT = {
+    "write.metadata.delete-after-commit.enabled": "true",
+    "write.metadata.previous-versions-max": "20",
+}
+
+
 def ensure_table(catalog: Catalog, name: str, schema: Schema, description: str) -> Table:
     try:
-        return catalog.load_table(name)
+        table = catalog.load_table(name)
     except NoSuchTableError:
-        return catalog.create_table(name, schema=schema, properties={"comment": description})
+        return catalog.create_table(name, schema=schema, properties={"comment": description, **METADATA_FILES_KEPT})
+    if any(table.properties.get(k) != v for k, v in METADATA_FILES_KEPT.items()):  # made before they were set
+        try:
+            with table.transaction() as tx:
+                tx.set_properties(METADATA_FILES_KEPT)
+        except CommitFailedException:  # another writer of the table committed first: set at the next start
+            table = table.refresh()
+    return table
 
 
 def lineage(table: Table) -> Iterator[Summary]:

@@ -14,7 +14,15 @@ from pyiceberg.table import Table
 from pyiceberg.types import LongType, NestedField, StringType
 
 from mesh_sdk.derivation import Update
-from mesh_sdk.history import COMPACTION, append_with_offsets, committed_offsets, latest_batch, recent_batches
+from mesh_sdk.history import (
+    COMPACTION,
+    METADATA_FILES_KEPT,
+    append_with_offsets,
+    committed_offsets,
+    ensure_table,
+    latest_batch,
+    recent_batches,
+)
 from mesh_sdk.keyed_table import KeyedTable
 from mesh_sdk.maintenance import (
     LAST_COMPACTION,
@@ -265,3 +273,15 @@ def test_the_in_memory_copy_follows_a_compaction_without_a_reload(catalog: SqlCa
     assert hot.follow(table) and hot.holds(current.snapshot_id)
     _batches(table, 1, start=3)
     assert not hot.follow(table), "a new batch is new rows: not the same data"
+
+
+def test_a_table_keeps_a_few_metadata_files_not_one_per_commit(catalog: SqlCatalog, tmp_path: Path) -> None:
+    made_before = ensure_table(catalog, "play.events_v1", SCHEMA, "events")
+    assert all(made_before.properties[k] == v for k, v in METADATA_FILES_KEPT.items()), "set on an older table"
+    made_now = ensure_table(catalog, "play.other_v1", SCHEMA, "other")
+    assert all(made_now.properties[k] == v for k, v in METADATA_FILES_KEPT.items())
+    _batches(made_before, 40)
+    files = list((tmp_path / "warehouse").rglob("*.metadata.json"))
+    kept = int(METADATA_FILES_KEPT["write.metadata.previous-versions-max"])
+    assert len([f for f in files if "events_v1" in str(f)]) <= kept + 1
+    assert _ids(made_before) == list(range(80))

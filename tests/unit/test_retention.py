@@ -188,8 +188,8 @@ def test_the_bound_on_kept_snapshots_holds_at_one_commit_a_second() -> None:
     policy = RetentionPolicy()  # the defaults
     snapshots = chain(*(NOW - 3 * DAY_S * 1000 + k * 1000 for k in range(3 * DAY_S)))
     kept = to_keep(snapshots, current(snapshots), NOW, policy)
-    assert len(kept) <= policy.recent_max + 120 + 7 * 24, len(kept)
-    assert len(kept) > policy.recent_max + 100, "the minute and hour tiers keep their share"
+    assert len(kept) <= policy.recent_max + 60 + 7 * 24, len(kept)
+    assert len(kept) > policy.recent_max + 60 + 48, "the minute and hour tiers keep their share"
 
 
 def test_a_policy_refuses_what_would_keep_nothing_sensible() -> None:
@@ -208,7 +208,7 @@ def test_capped_lowers_the_cap_never_raises_it() -> None:
 
 def test_the_policy_says_what_it_keeps() -> None:
     assert RetentionPolicy().describe() == (
-        "every snapshot of the last 2 hours (at most the newest 500), then one per minute for 2 hours, "
+        "every snapshot of the last 2 hours (at most the newest 200), then one per minute for 1 hour, "
         "then one per hour for 7 days; the current snapshot and every tagged one always"
     )
     assert RetentionPolicy().reach_s == 7 * DAY_S
