@@ -6,19 +6,17 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from mesh_labs import Lab, LabMesh, Outcome, failed, passed
+from mesh_labs import Lab, LabMesh, Outcome, failed, passed, traffic
 
 lab = Lab()
 PRODUCT = "playback.events"
 INPUT = "playback.telemetry.raw.v1"
 DEAD_LETTERS = "playback.events.dlq.v1"
-HISTORY = "playback.events_history_v1"
 
 
 @lab.setup
 def note_where_topics_end(mesh: LabMesh) -> None:
-    mesh.mark(INPUT)
-    mesh.mark(DEAD_LETTERS)
+    traffic.mark(mesh)
     mesh.baseline["dead_before"] = sum(mesh.describe(PRODUCT, "/observations")["dead_letters"].values())
 
 
@@ -45,31 +43,9 @@ def poison_sent(mesh: LabMesh) -> Outcome:
 
 @lab.solve("send")
 def send_poison(mesh: LabMesh) -> None:
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    mesh_command = str(Path(sys.executable).parent / "mesh")
-    subprocess.run(
-        [mesh_command, "generate", "playback", "--count", "300", "--rate", "300", "--malformed-fraction", "0.1"],
-        env=mesh.settings.environment(),
-        check=True,
-        capture_output=True,
-    )
+    traffic.send(mesh, "--count", "300", "--rate", "300", "--malformed-fraction", "0.1")
     mesh.wait_for(lambda: len(_dead(mesh)) > 0, "dead letters of the poison", 60)
-    _caught_up(mesh)
-
-
-def _caught_up(mesh: LabMesh) -> None:
-    """As a learner watching the observation port: until the product's consumer lag is zero."""
-    import time
-
-    time.sleep(6)  # the lag is measured after a batch, at most every 5 s
-    mesh.wait_for(
-        lambda: sum(mesh.describe(PRODUCT, "/observations")["consumer_lag"].values()) == 0,
-        f"{PRODUCT} catching up with the traffic",
-        120,
-    )
+    traffic.wait_caught_up(mesh)
 
 
 @lab.check("count")
@@ -89,26 +65,9 @@ def count(mesh: LabMesh) -> None:
 
 @lab.check("nothing-lost")
 def nothing_lost(mesh: LabMesh) -> Outcome:
-    from mesh_chaos import evidence
-
-    answer = mesh.answer("nothing-lost")
-    offsets = mesh.baseline.get("offsets", {})
-    marks = {topic: {int(p): o for p, o in offsets.get(topic, {}).items()} for topic in (INPUT, DEAD_LETTERS)}
-    counted = evidence.account(mesh.settings, marks)
-    if not counted.sent:
-        return failed("no message sent since the lab started")
-    if not counted.exact:
-        lag = sum(mesh.describe(PRODUCT, "/observations")["consumer_lag"].values())
-        behind = f" (the product is {lag} messages behind: wait and check again)" if lag else ""
-        return failed(f"{counted}{behind}")
-    if answer != str(counted.valid):
-        return failed(f"{answer!r} rows: that is not what your traffic put in the history (count again)")
-    return passed(str(counted))
+    return traffic.check_kept(mesh, "nothing-lost")
 
 
 @lab.solve("nothing-lost")
 def count_kept(mesh: LabMesh) -> None:
-    _caught_up(mesh)
-    started = mesh.progress.started_at
-    _, rows = mesh.learner.sql(PRODUCT, f"SELECT count(*) FROM {HISTORY} WHERE ingested_at > TIMESTAMPTZ '{started}'")
-    mesh.give_answer("nothing-lost", rows[0][0])
+    traffic.solve_kept(mesh, "nothing-lost")

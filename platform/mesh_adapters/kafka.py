@@ -67,6 +67,17 @@ def producer(settings: MeshSettings, **extra: Any) -> Producer:
     )
 
 
+def fenced(exc: Exception) -> bool:
+    """Another producer with the same transactional id took over: this one must step aside."""
+    return isinstance(exc, KafkaException) and bool(exc.args) and exc.args[0].code() == KafkaError._FENCED
+
+
+def fatal(exc: Exception) -> bool:
+    """librdkafka gave up on the producer (after a long broker outage, a transaction in a state the
+    broker no longer accepts): it never works again, only a new one does."""
+    return isinstance(exc, KafkaException) and bool(exc.args) and bool(exc.args[0].fatal())
+
+
 def close_producers(producers: Iterable[Producer]) -> None:
     """Kafka clients keep connections and threads of their own: they go with their owner, rather than
     retrying a broker that may be gone when the process lives on (an embedding test, say)."""
@@ -90,6 +101,17 @@ def consumer(settings: MeshSettings, group: str, **extra: Any) -> Consumer:
             **extra,
         }
     )
+
+
+def reachable(client: AdminClient, timeout_s: float = 3.0) -> bool:
+    """Whether the broker answers a metadata request now. Admin requests sent while it is away time out
+    in librdkafka and, in this version, can abort the whole process (an assertion on their
+    completion), so their callers ask this first."""
+    try:
+        client.list_topics(timeout=timeout_s)
+    except KafkaException:
+        return False
+    return True
 
 
 def committed_offsets(client: AdminClient, prefixes: Iterable[str]) -> dict[tuple[str, str, int], int]:

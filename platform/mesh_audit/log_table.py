@@ -57,14 +57,8 @@ class AuditTable:
         namespace = name.rsplit(".", 1)[0]
         with contextlib.suppress(NamespaceAlreadyExistsError):
             catalog.create_namespace(namespace, {"owner": "mesh platform team"})
-        table = ensure_table(catalog, name, SCHEMA, DESCRIPTION)
-        missing = [f for f in SCHEMA.fields if f.name not in table.schema().column_names]
-        if missing:  # a log created before these columns existed: they are added, never rewritten
-            with table.update_schema() as update:
-                for f in missing:
-                    update.add_column(f.name, f.field_type, doc=f.doc)
-            table = table.refresh()
-        return cls(table, upkeep)
+        # A log created before some columns existed gets them added (ensure_table), never rewritten.
+        return cls(ensure_table(catalog, name, SCHEMA, DESCRIPTION), upkeep)
 
     @classmethod
     def load(cls, catalog: Catalog, name: str = TABLE) -> AuditTable:
@@ -95,6 +89,10 @@ class AuditTable:
     def records(self, after: int = 0) -> list[AuditRecord]:
         """Committed records with a sequence above `after`, in sequence order."""
         return self._records(_greater("sequence", after) if after else None)
+
+    def record(self, sequence: int) -> AuditRecord | None:
+        found = self._records(_equal("sequence", sequence))
+        return found[0] if found else None
 
     def records_of(self, entity_key: str) -> list[AuditRecord]:
         return self._records(_equal("entity_key", entity_key))

@@ -10,6 +10,7 @@ from mesh_audit.chain import Break, ChainSummary, Reason, compare_stores, first_
 from mesh_audit.locked_store import ChainObject, LockedChainStore, ObjectContent
 from mesh_audit.log_table import AuditTable
 from mesh_audit.record import AuditRecord
+from mesh_config import MeshSettings
 
 TABLE_STORE = "iceberg"
 OBJECT_STORE = "objects"
@@ -99,3 +100,46 @@ def verify_stores(
         objects=len(listed),
         broken=broken,
     )
+
+
+@dataclass(frozen=True)
+class BothCopies:
+    """One record as each store holds it: what a broken link was, and what it was changed into."""
+
+    sequence: int
+    table: AuditRecord | None
+    locked: AuditRecord | None
+    location: str | None  # the locked object's key
+
+    def differences(self) -> list[str]:
+        """The fields in which the two copies differ (every field when only one store has the record)."""
+        names = [f for f in AuditRecord.__dataclass_fields__]
+        if self.table is None or self.locked is None:
+            return names if (self.table or self.locked) else []
+        return [n for n in names if getattr(self.table, n) != getattr(self.locked, n)]
+
+
+def both_copies(table: AuditTable, store: LockedChainStore, sequence: int) -> BothCopies:
+    table.refresh()
+    in_table = table.record(sequence)
+    holding = [o for o in store.objects() if o.first <= sequence <= o.last]
+    locked, location = None, None
+    for content in store.read_all(holding):
+        found = next((r for r in content.records if r.sequence == sequence), None)
+        if found is not None:
+            locked, location = found, content.obj.key
+    return BothCopies(sequence, in_table, locked, location)
+
+
+def open_stores(
+    settings: MeshSettings, table: str | None = None, prefix: str | None = None
+) -> tuple[AuditTable, LockedChainStore]:
+    """The log's two stores as configured (NoSuchTableError when the log was never started)."""
+    from mesh_adapters.lakehouse import iceberg_catalog
+    from mesh_adapters.s3 import s3_client
+    from mesh_audit.config import load_options
+
+    options = load_options(table=table, object_prefix=prefix)
+    log_table = AuditTable.load(iceberg_catalog(settings), options.table)
+    store = LockedChainStore(s3_client(settings), settings.audit_bucket, options.object_prefix, options.retention)
+    return log_table, store

@@ -147,6 +147,9 @@ class _BrokerAdmin:
             self._admin = kafka.admin(self.settings)
         return self._admin
 
+    def reachable(self) -> bool:
+        return kafka.reachable(self.admin)
+
     def close(self) -> None:
         # An admin client has no close(): dropping it stops its retries of a broker that may be gone.
         self._admin = None

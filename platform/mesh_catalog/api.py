@@ -7,12 +7,13 @@ The same questions are answered over GraphQL at `/graphql` (`graphql_api.py`).""
 
 from __future__ import annotations
 
+import hmac
 import os
 from dataclasses import asdict, fields
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from fastapi import FastAPI, Query, Request
+from fastapi import FastAPI, Header, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -60,7 +61,7 @@ def build_app(
     given them)."""
     app = FastAPI(
         title="Data product catalog",
-        description="Every product of the mesh: registered at its start, re-read every pull, never deleted.",
+        description="Every product of the mesh: registered at its start, re-read every pull, kept until retired.",
     )
 
     @app.exception_handler(RequestValidationError)
@@ -123,6 +124,33 @@ def build_app(
             entry = service.register_document(registration.document, url)
         return _view(entry, service.compliance(entry.id))
 
+    @app.post(
+        "/products/check",
+        summary="What registering a product's document would meet, registering nothing (a dry run)",
+    )
+    def check(registration: Registration) -> dict[str, Any]:
+        if registration.document is None:
+            raise BadRequest("document", "is missing: a check reads the document sent, not a URL")
+        entry, violations = service.judge(registration.document, _base_url(registration.url))
+        accepted = entry.accepted_contract
+        return {
+            "product": entry.id,
+            "accepted_contract": accepted.get("version") if accepted else None,
+            "refused": any(v.refuses for v in violations),
+            "violations": [v.as_dict() for v in violations],
+        }
+
+    @app.delete(
+        "/products/{product_id}",
+        summary="Retire a product: it leaves the catalog (its data stays); needs the platform token",
+    )
+    def retire(product_id: str, authorization: Annotated[str | None, Header()] = None) -> Any:
+        presented = (authorization or "").removeprefix("Bearer ").strip()
+        if platform_token is None or not hmac.compare_digest(presented.encode(), platform_token.encode()):
+            return _error(401, "retiring a product needs the platform token (Authorization: Bearer <token>)")
+        entry = service.retire(product_id)
+        return {"retired": entry.id, "url": entry.url}
+
     @app.get("/products", summary="Every product, available or not")
     def products(domain: str | None = None, type: str | None = None, status: str | None = None) -> list[dict[str, Any]]:
         entries = service.entries(domain=domain, type=type, status=_status(status))
@@ -141,6 +169,13 @@ def build_app(
     @app.get("/products/{product_id}/scorecard", summary="A product's scorecard: completeness, quality, freshness")
     def product_scorecard(product_id: str) -> dict[str, Any]:
         return service.scorecard(product_id).as_dict()
+
+    @app.get(
+        "/products/{product_id}/observations",
+        summary="The figures of a product's observation port, as each pull of the last hour read them",
+    )
+    def observation_history(product_id: str) -> list[dict[str, Any]]:
+        return [{"at": at.isoformat(), **figures} for at, figures in service.observation_history(product_id)]
 
     @app.get("/policies", summary="The governance policies in force, and their version")
     def policies() -> dict[str, Any]:
@@ -290,7 +325,8 @@ def _summary(entry: CatalogEntry) -> dict[str, Any]:
 def _view(entry: CatalogEntry, compliance: Compliance | None) -> dict[str, Any]:
     """Everything the catalog read from the product, and its policy violations; the raw document only
     where asked for."""
-    details = {f.name: getattr(entry, f.name) for f in fields(entry) if f.name not in ("document", "availability")}
+    hidden = ("document", "availability", "accepted_contract")
+    details = {f.name: getattr(entry, f.name) for f in fields(entry) if f.name not in hidden}
     view: dict[str, Any] = jsonable_encoder(details) | _summary(entry) | {"tables": list(entry.tables)}
     violations = compliance.violations if compliance else ()
     return view | {"violations": [v.as_dict() for v in violations]}

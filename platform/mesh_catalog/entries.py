@@ -117,6 +117,9 @@ class CatalogEntry:
     availability: Availability
     # Kept whole for product pages, scorecards and governance, which read more than the catalog indexes.
     document: Mapping[str, Any] = field(repr=False, compare=False)
+    # The contract of this id the catalog last accepted at a registration: what consumers were promised,
+    # against which a new contract of the same major is judged (None: never registered before).
+    accepted_contract: Mapping[str, Any] | None = field(default=None, repr=False, compare=False)
 
     @property
     def tables(self) -> tuple[str, ...]:

@@ -7,7 +7,7 @@ let a restarted catalog show a product that is down as it was last seen, rather 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -33,6 +33,7 @@ class SavedProduct:
     last_seen: datetime
     last_error: str | None = None
     unavailable_since: datetime | None = None
+    accepted_contract: dict[str, Any] | None = None
 
 
 def dump_state(entries: Iterable[CatalogEntry]) -> dict[str, Any]:
@@ -46,6 +47,7 @@ def dump_state(entries: Iterable[CatalogEntry]) -> dict[str, Any]:
                 "last_error": e.availability.last_error,
                 "unavailable_since": _iso(e.availability.unavailable_since),
                 "document": e.document,
+                "accepted_contract": e.accepted_contract,
             }
             for e in entries
         ],
@@ -79,6 +81,7 @@ def restore(catalog: Catalog, saved: Iterable[SavedProduct]) -> list[tuple[Saved
         except MalformedDocument as exc:
             refused.append((product, exc))
             continue
+        entry = catalog.put(replace(entry, accepted_contract=product.accepted_contract))
         if product.status is Status.UNAVAILABLE:
             since = product.unavailable_since or product.last_seen
             catalog.unreachable(entry.id, product.last_error or "unavailable when the catalog last ran", since)
@@ -108,6 +111,7 @@ def _saved(p: Any, where: str) -> SavedProduct:
         last_seen,
         error if isinstance(error, str) else None,
         _time(p.get("unavailable_since"), f"{where}.unavailable_since"),
+        accepted if isinstance(accepted := p.get("accepted_contract"), dict) else None,
     )
 
 

@@ -30,13 +30,21 @@ class Catalog:
         self._entries[entry.id] = entry
         return entry
 
+    def remove(self, product_id: str) -> CatalogEntry:
+        """Raises UnknownProduct."""
+        entry = self.get(product_id)
+        del self._entries[entry.id]
+        return entry
+
     def refreshed(self, product_id: str, doc: Any, now: datetime) -> CatalogEntry:
         """A pull answered: the document read from the entry's own URL."""
-        url = self.get(product_id).url
-        entry = parse_entry(doc, url, now)
+        held = self.get(product_id)
+        entry = parse_entry(doc, held.url, now)
         if entry.id != product_id:
             # Another product now answers at this URL; registering it is its own push's job.
-            raise MalformedDocument("descriptor.id", f"is {entry.id!r}, expected {product_id!r}", url)
+            raise MalformedDocument("descriptor.id", f"is {entry.id!r}, expected {product_id!r}", held.url)
+        # What a pull reads was never accepted: only a registration moves the promise.
+        entry = replace(entry, accepted_contract=held.accepted_contract)
         self._entries[product_id] = entry
         return entry
 

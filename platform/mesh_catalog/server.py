@@ -324,16 +324,20 @@ class CatalogServer:
     def _pull_loop(self) -> None:
         # The first pull comes at once: products restored from disk may have gone (or come back) meanwhile.
         while not self.stopping.is_set():
+            # Nothing is asked of a broker that is away (an outage, a lab): see kafka.reachable.
+            broker_up = self.broker is None or self.broker.reachable()
             try:
-                self.follow_policies()
-                self.access.publish()  # until the broker has taken the newest access list
+                if broker_up:
+                    self.follow_policies()
+                    self.access.publish()  # until the broker has taken the newest access list
                 self.service.pull()
             except Exception:
                 log.exception("a pull failed; the next one comes in %g s", self.pull_every_s)
             try:  # the servers that enforce access themselves, and what they cannot report
                 self.access.sync_lakehouse()
                 self.access.retire_lakehouse_keys()
-                self.audit_kafka_reads()
+                if broker_up:
+                    self.audit_kafka_reads()
                 self.audit_lakehouse_reads()
             except Exception as exc:
                 log.warning("the broker's or the object store's access is not in line yet: %s", exc)

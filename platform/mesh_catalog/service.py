@@ -22,7 +22,7 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -168,21 +168,43 @@ class CatalogService:
         product really serves. Raises FetchFailed, MalformedDocument or RegistrationRefused."""
         return self.register_document(self._source.fetch(url), url)
 
+    def judge(self, document: Any, url: str) -> tuple[CatalogEntry, tuple[Violation, ...]]:
+        """What a registration of `document` would meet, registering nothing: the entry, judged against
+        the policies and the contract accepted before under its id. Raises MalformedDocument."""
+        entry = parse_entry(document, url, self._now())
+        with self._lock:
+            before = self.catalog.get(entry.id) if entry.id in self.catalog else None
+        entry = replace(entry, accepted_contract=before.accepted_contract if before else None)
+        return entry, evaluate(self.policies, entry)
+
     def register_document(self, document: Any, url: str) -> CatalogEntry:
         """Raises MalformedDocument, or RegistrationRefused when the document violates a `refuse` policy:
         then nothing changes (a product registered before stays as it was)."""
         now = self._now()
-        entry = parse_entry(document, url, now)
-        violations = evaluate(self.policies, entry)
+        entry, violations = self.judge(document, url)
         refused = refusals(violations)
         if refused:
             log.warning("refused the registration of %s from %s: %s", entry.id, url, "; ".join(map(str, refused)))
             raise RegistrationRefused(entry.id, url, refused)
+        contract = entry.document.get("contract")
+        entry = replace(entry, accepted_contract=contract if isinstance(contract, dict) else None)
         with self._lock:
             self.catalog.put(entry)
             self._compliance[entry.id] = Compliance(violations, now, self.policies.version)
             self._persist()
         log.info("registered %s at %s (%d warning(s))", entry.id, url, len(violations))
+        return entry
+
+    def retire(self, product_id: str) -> CatalogEntry:
+        """The product leaves the catalog (its owners retired it, or a lab undoes its own): it is no longer
+        listed, pulled or judged, and its accepted contract is forgotten; what it wrote stays where it is.
+        Raises UnknownProduct."""
+        with self._lock:
+            entry = self.catalog.remove(product_id)
+            for kept in (self._compliance, self._observations, self._history):
+                kept.pop(entry.id, None)
+            self._persist()
+        log.info("retired %s", entry.id)
         return entry
 
     # --- pull -------------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from confluent_kafka import KafkaException
 
 from mesh_chaos import evidence
 from mesh_config import MeshSettings, load_settings
@@ -71,6 +72,24 @@ def send_playback(rate: float, seconds: float, configuration: Configuration, mal
     return done.stdout.strip().splitlines()[-1] if done.stdout.strip() else "sent"
 
 
+def traffic_flows(within_s: float, configuration: Configuration, messages: int = 50) -> str:
+    """Until the traffic started in the background has put `messages` on the input since the mark: on a
+    loaded machine the generator takes seconds to start, and a fault injected before it sends tests
+    nothing (and makes the generator's own start fail)."""
+    marks = {int(p): o for p, o in _state(configuration).get("marks", {}).get(evidence.INPUT, {}).items()}
+    settings = settings_of(configuration)
+
+    def sent() -> int:
+        from mesh_adapters import kafka
+
+        ends = kafka.end_offsets(settings, evidence.INPUT)
+        return sum(end - marks.get(p, 0) for p, end in ends.items())
+
+    if not _until(lambda: sent() >= messages, within_s, pause_s=0.5):
+        raise RuntimeError(f"fewer than {messages} messages sent within {within_s:g} s: the traffic did not start")
+    return f"{sent()} messages sent so far"
+
+
 def wait(seconds: float) -> str:
     time.sleep(float(seconds))
     return f"waited {float(seconds):g} s"
@@ -119,6 +138,49 @@ def start_stack(configuration: Configuration) -> str:
     return f"started again: {', '.join(report.start_s) or 'nothing (all running)'}"
 
 
+def add_toxic(
+    proxy: str,
+    kind: str,
+    configuration: Configuration,
+    attributes: dict[str, int] | None = None,
+    streams: list[str] | None = None,
+) -> str:
+    """A toxic on Toxiproxy's proxy in front of the broker (`kafka`) or S3 (`s3`), on both directions
+    unless `streams` says one: `latency` (attributes latency and jitter, in ms), `timeout` (timeout 0:
+    every byte held and no connection closed, a silent partition), or any other type Toxiproxy has."""
+    from mesh_stack.toxiproxy import Toxic, Toxiproxy
+
+    toxiproxy = Toxiproxy(settings_of(configuration))
+    pairs = tuple(sorted((attributes or {}).items()))
+    directions = streams or ["upstream", "downstream"]
+    for stream in directions:
+        toxiproxy.add_toxic(proxy, Toxic(f"{kind}-{stream}", kind, stream, pairs))
+    described = f"{kind} ({', '.join(f'{k} {v}' for k, v in pairs)}) on {' and '.join(directions)}"
+    _remember(configuration, **{f"injected_{proxy}": described})
+    return f"{proxy}: {described}"
+
+
+def heal(proxy: str, configuration: Configuration) -> str:
+    """Every toxic of the proxy removed: the network is as it was (the product is still behind it)."""
+    from mesh_stack.toxiproxy import Toxiproxy
+
+    removed = Toxiproxy(settings_of(configuration)).remove_toxics(proxy)
+    return f"{proxy}: removed {', '.join(removed) or 'nothing'}"
+
+
+def route_directly(product: str, configuration: Configuration) -> str:
+    """The product restarted on the direct endpoints (if a network fault had put it behind Toxiproxy)."""
+    from mesh_chaos.network import route
+
+    return route(settings_of(configuration), product, [])
+
+
+def stop_toxiproxy(configuration: Configuration) -> str:
+    from mesh_stack.toxiproxy import stop_toxiproxy as stop
+
+    return "Toxiproxy stopped" if stop(settings_of(configuration)) else "Toxiproxy was not running"
+
+
 def send_legacy_changes(rate: float, seconds: float, configuration: Configuration) -> str:
     """Business transactions in the legacy monolith (sign-ups, profile edits, plan changes)."""
     argv = [_mesh_command(), "generate", "legacy", "--rate", str(rate), "--duration", str(float(seconds))]
@@ -158,6 +220,66 @@ def send_foreign_record(configuration: Configuration) -> str:
     return "one record with a foreign schema sent"
 
 
+def tamper_audit(configuration: Configuration) -> str:
+    """An insider with write access to the lake rewrites one record of the audit log in place, with
+    Iceberg's own API: a captured change made to look like a deletion. Its hash is left as it was."""
+    import dataclasses
+
+    from mesh_audit.verify import open_stores
+
+    table, _store = open_stores(settings_of(configuration))
+    last = table.head().sequence
+    if last < 2:
+        raise RuntimeError("the audit log holds fewer than two records: nothing worth tampering with")
+    original = table.record(max(1, last - 3))
+    assert original is not None
+    forged = dataclasses.replace(original, operation="u" if original.operation == "d" else "d")
+    _rewrite(table, forged)
+    _remember(configuration, tampered={"sequence": original.sequence, "field": "operation", "restored": False})
+    return f"record {original.sequence}'s operation rewritten from {original.operation!r} to {forged.operation!r}"
+
+
+def _rewrite(table: Any, record: Any) -> None:
+    import pyarrow as pa
+
+    from mesh_audit.log_table import SCHEMA
+
+    row = {name: getattr(record, name) for name in SCHEMA.column_names}
+    rows = pa.Table.from_pylist([row], schema=table.table.schema().as_arrow())
+    table.table.overwrite(rows, overwrite_filter=f"sequence = {record.sequence}")
+
+
+def audit_names_tamper(configuration: Configuration) -> str:
+    """`mesh audit verify` names the rewritten record as the first broken link (raises if it does not)."""
+    from mesh_audit.verify import open_stores, verify_stores
+
+    tampered = _state(configuration).get("tampered") or {}
+    report = verify_stores(*open_stores(settings_of(configuration)), settle_s=5)
+    if report.broken is None or report.broken.sequence != tampered.get("sequence"):
+        raise RuntimeError(f"verify did not name record {tampered.get('sequence')}: {report.broken}")
+    named = f"sequence {report.broken.sequence} in {report.broken.store}: {report.broken.reason.value}"
+    _remember(configuration, verify_named=named)
+    return named
+
+
+def restore_audit(configuration: Configuration) -> str:
+    """The tampered record restored from the locked copy in the object store, which nobody can rewrite
+    within its retention (S3 Object Lock)."""
+    from mesh_audit.verify import both_copies, open_stores
+
+    tampered = _state(configuration).get("tampered")
+    if not tampered or tampered.get("restored"):
+        return "nothing to restore"
+    table, store = open_stores(settings_of(configuration))
+    copies = both_copies(table, store, int(tampered["sequence"]))
+    if copies.locked is None:
+        raise RuntimeError(f"no locked copy of record {tampered['sequence']} to restore it from")
+    if copies.differences():
+        _rewrite(table, copies.locked)
+    _remember(configuration, tampered=tampered | {"restored": True, "from": copies.location})
+    return f"record {tampered['sequence']} restored from {copies.location}"
+
+
 # --- probes --------------------------------------------------------------------------------------------
 
 
@@ -167,8 +289,8 @@ def _until(check: Any, within_s: float, pause_s: float = 1.0) -> bool:
         try:
             if check():
                 return True
-        except (httpx.HTTPError, OSError, RuntimeError, KeyError, ValueError):
-            pass
+        except (httpx.HTTPError, OSError, RuntimeError, KeyError, ValueError, KafkaException):
+            pass  # a server still coming back: ask again
         if time.monotonic() > deadline:
             return False
         time.sleep(pause_s)
@@ -215,6 +337,39 @@ def fresh(product: str, within_s: float, configuration: Configuration) -> bool:
     return True
 
 
+def hold_and_observe(product: str, seconds: float, configuration: Configuration) -> str:
+    """The fault holds for `seconds` while the product's observation port is read every second: the
+    snapshots it commits meanwhile and how stale its data gets, which is what a learner watches (and
+    shows that the fault bit: fewer, larger snapshots under latency, none under a partition)."""
+    began = time.monotonic()
+    seen: set[int] = set()
+    added: list[int] = []
+    stalest = 0.0
+    first = True
+    while True:
+        try:
+            observed = _observations(configuration, product)
+        except (httpx.HTTPError, ValueError):
+            observed = {}
+        for snapshot in observed.get("snapshots", []):
+            if snapshot["snapshot_id"] not in seen:
+                seen.add(snapshot["snapshot_id"])
+                if not first:
+                    added.append(int(snapshot.get("added_rows") or 0))
+        first = first and not observed
+        stalest = max(stalest, float(observed.get("freshness_seconds") or 0.0))
+        left = float(seconds) - (time.monotonic() - began)
+        if left <= 0:
+            break
+        time.sleep(min(1.0, left))
+    during = f"{len(added)} snapshot{'' if len(added) == 1 else 's'} in {float(seconds):g} s" + (
+        f" ({', '.join(map(str, added))} rows)" if added else ""
+    )
+    during += f", data up to {stalest:.0f} s old"
+    _remember(configuration, during_fault=during)
+    return during
+
+
 def poison_set_aside(at_least: int, configuration: Configuration) -> bool:
     """At least `at_least` messages since the mark are in the dead-letter topic, each with its reason."""
     state = _state(configuration)
@@ -233,27 +388,12 @@ def poison_set_aside(at_least: int, configuration: Configuration) -> bool:
 
 def customers_match(within_s: float, configuration: Configuration) -> bool:
     """subscriptions.customers holds every customer of the monolith as the monolith has them now."""
-    import psycopg
-
-    from mesh_adapters.lakehouse import iceberg_catalog
-
     settings = settings_of(configuration)
-    columns = ("customer_id", "email", "full_name", "country", "birth_year", "marketing_opt_in")
 
     def same() -> bool:
-        with psycopg.connect(settings.postgres_dsn(settings.legacy_db)) as conn:
-            legacy = {
-                tuple(str(v).strip() for v in row)
-                for row in conn.execute(f"SELECT {', '.join(columns)} FROM customers")
-            }
-        table = iceberg_catalog(settings).load_table("subscriptions.customers_customers_v1")
-        rows = table.scan(selected_fields=columns).to_arrow().to_pylist()
-        served = {tuple(str(r[c]).strip() for c in columns) for r in rows}
-        _remember(
-            configuration,
-            customers=f"{len(legacy)} in the monolith, {len(served)} served, {len(legacy ^ served)} differ",
-        )
-        return legacy == served
+        compared = evidence.customers_compared(settings)
+        _remember(configuration, customers=str(compared))
+        return compared.same
 
     return _until(same, within_s, pause_s=3.0)
 
@@ -280,3 +420,11 @@ def nothing_lost(within_s: float, configuration: Configuration) -> bool:
     if last:
         _remember(configuration, accounting=str(last[0]), exact=last[0].exact)
     return held
+
+
+def audit_intact(within_s: float, configuration: Configuration) -> bool:
+    """`mesh audit verify` finds the chain intact in both stores, and the stores agreeing."""
+    from mesh_audit.verify import open_stores, verify_stores
+
+    settings = settings_of(configuration)
+    return _until(lambda: verify_stores(*open_stores(settings), settle_s=5).intact, within_s, pause_s=2.0)

@@ -88,3 +88,36 @@ def account(settings: MeshSettings, marks: Marks) -> Accounting:
             kept[row["event_id"]] = kept.get(row["event_id"], 0) + 1
     doubled = sum(1 for n in kept.values() if n > 1)
     return Accounting(sent, dead, len(valid), len(kept), doubled, unaccounted)
+
+
+CUSTOMER_COLUMNS = ("customer_id", "email", "full_name", "country", "birth_year", "marketing_opt_in")
+CUSTOMERS = "subscriptions.customers_customers_v1"
+
+
+@dataclass(frozen=True)
+class CustomersCompared:
+    in_monolith: int
+    served: int
+    differ: int  # customers the two disagree on (or only one of them has)
+
+    @property
+    def same(self) -> bool:
+        return self.differ == 0
+
+    def __str__(self) -> str:
+        return f"{self.in_monolith} customers in the monolith, {self.served} served, {self.differ} differ"
+
+
+def customers_compared(settings: MeshSettings) -> CustomersCompared:
+    """subscriptions.customers against the monolith's customers table as it is now, column by column."""
+    import psycopg
+
+    from mesh_adapters.lakehouse import iceberg_catalog
+
+    with psycopg.connect(settings.postgres_dsn(settings.legacy_db)) as conn:
+        listed = ", ".join(CUSTOMER_COLUMNS)
+        legacy = {tuple(str(v).strip() for v in row) for row in conn.execute(f"SELECT {listed} FROM customers")}
+    rows = iceberg_catalog(settings).load_table(CUSTOMERS).scan(selected_fields=CUSTOMER_COLUMNS).to_arrow()
+    served = {tuple(str(r[c]).strip() for c in CUSTOMER_COLUMNS) for r in rows.to_pylist()}
+    differ = {row[0] for row in legacy ^ served}
+    return CustomersCompared(len(legacy), len(served), len(differ))

@@ -1,7 +1,8 @@
 """The fault catalogue: each `faults/<name>.yaml` is an experiment in Chaos Toolkit's format (title,
 steady-state hypothesis with probes and tolerances, method, rollbacks), plus an extension `mesh` that
-says what the fault needs running, what a learner should observe during it, within how long the steady
-state must be back, and what mechanism of the mesh absorbed it."""
+says what the fault needs running (and which products reach the broker or S3 through Toxiproxy), what
+a learner should observe during it, within how long the steady state must be back, and what mechanism
+of the mesh absorbed it."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from mesh_stack.toxiproxy import UPSTREAMS
 
 
 class FaultError(ValueError):
@@ -42,6 +45,16 @@ class Fault:
         return list(self.mesh.get("needs", {}).get("sources", []))
 
     @property
+    def audit(self) -> bool:
+        return bool(self.mesh.get("needs", {}).get("audit", False))
+
+    @property
+    def through_toxiproxy(self) -> dict[str, list[str]]:
+        """The products that reach the broker or S3 (`kafka`, `s3`) through Toxiproxy for this fault."""
+        routes = self.mesh.get("needs", {}).get("through_toxiproxy", {})
+        return {str(product): [str(u) for u in upstreams] for product, upstreams in routes.items()}
+
+    @property
     def recover_within_s(self) -> float:
         return float(self.mesh.get("recover_within_s", 120))
 
@@ -60,6 +73,11 @@ def load_fault(path: Path) -> Fault:
     for key in ("observe", "explanation", "recover_within_s"):
         if key not in fault.mesh:
             raise FaultError(f"{path}: extensions[name=mesh].{key} is missing: every fault says it")
+    for product, upstreams in fault.through_toxiproxy.items():
+        if product not in fault.products:
+            raise FaultError(f"{path}: {product} goes through Toxiproxy but is not among the products it needs")
+        if not upstreams or set(upstreams) - set(UPSTREAMS):
+            raise FaultError(f"{path}: {product} goes through Toxiproxy to {upstreams}; choose from {list(UPSTREAMS)}")
     return fault
 
 

@@ -38,7 +38,11 @@ class Verdict:
         return {**self.__dict__, "passed": self.passed}
 
 
-def bring_up(settings: MeshSettings, fault: Fault, say: Say) -> None:
+def bring_up(settings: MeshSettings, fault: Fault, say: Say, *, through_toxiproxy: bool = True) -> None:
+    """What the fault needs, each on the path it says: a product the fault puts behind Toxiproxy is
+    (re)started on the proxies, any other on the direct path, even if an interrupted network fault
+    left it on a proxy."""
+    from mesh_chaos.network import route, unroute_all
     from mesh_stack import Stack
     from mesh_stack.assembly import ensure_capture, ensure_products, ensure_services
 
@@ -47,10 +51,17 @@ def bring_up(settings: MeshSettings, fault: Fault, say: Say) -> None:
     if fault.sources:
         say(f"change capture of {', '.join(fault.sources)}")
         ensure_capture(settings, fault.sources)
-    ensure_services(settings, audit=False, catalog=True)
+    ensure_services(settings, audit=fault.audit, catalog=True)
+    routes = fault.through_toxiproxy if through_toxiproxy else {}
+    if not routes:
+        restored = unroute_all(settings)
+        if restored:
+            say(f"back on the direct path: {', '.join(restored)}")
     if fault.products:
         say(f"products: {', '.join(fault.products)}")
-        ensure_products(settings, fault.products)
+        ensure_products(settings, [p for p in fault.products if p not in routes])
+        for product, upstreams in routes.items():
+            say(route(settings, product, upstreams))
 
 
 class _Progress(logging.Handler):
@@ -132,5 +143,5 @@ def stop_fault(settings: MeshSettings, fault: Fault, say: Say = lambda _: None) 
         function = getattr(importlib.import_module(provider["module"]), provider["func"])
         arguments = substitute(dict(provider.get("arguments", {})), configuration, {})
         say(f"rollback: {activity['name']}: {function(**arguments, configuration=configuration)}")
-    bring_up(settings, fault, say)
+    bring_up(settings, fault, say, through_toxiproxy=False)
     (settings.home / "chaos" / "in-progress").unlink(missing_ok=True)

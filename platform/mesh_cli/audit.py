@@ -144,21 +144,16 @@ def run_audit(
 def _stores(settings: MeshSettings, table: str | None, prefix: str | None) -> tuple[Any, Any]:
     from pyiceberg.exceptions import NoSuchTableError
 
-    from mesh_adapters.lakehouse import iceberg_catalog
-    from mesh_adapters.s3 import s3_client
     from mesh_audit.config import load_options
-    from mesh_audit.locked_store import LockedChainStore
-    from mesh_audit.log_table import AuditTable
+    from mesh_audit.verify import open_stores
 
-    options = load_options(table=table, object_prefix=prefix)
     try:
-        log_table = AuditTable.load(iceberg_catalog(settings), options.table)
+        return open_stores(settings, table, prefix)
     except NoSuchTableError:
-        raise _fail(f"there is no audit log yet (no table {options.table}): start it with `mesh audit run`") from None
+        name = load_options(table=table).table
+        raise _fail(f"there is no audit log yet (no table {name}): start it with `mesh audit run`") from None
     except Exception as exc:
-        raise _fail(f"cannot open the audit log table {options.table}: {exc}. Is the stack up (`mesh up`)?") from None
-    store = LockedChainStore(s3_client(settings), settings.audit_bucket, options.object_prefix, options.retention)
-    return log_table, store
+        raise _fail(f"cannot open the audit log table: {exc}. Is the stack up (`mesh up`)?") from None
 
 
 def _when(at: datetime | None) -> str:
@@ -234,6 +229,50 @@ def verify(
             highlight=False,
         )
     raise typer.Exit(1)
+
+
+@audit_app.command()
+def show(
+    sequence: Annotated[int, typer.Argument(help="a record's sequence number, e.g. the broken link verify named")],
+    table: TableOption = None,
+    prefix: PrefixOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """One record as each store holds it, the Iceberg table and the locked object, and the fields in
+    which they differ: after `verify` names a broken link, what was changed."""
+    from mesh_audit.verify import both_copies
+
+    settings = load_settings()
+    log_table, store = _stores(settings, table, prefix)
+    copies = both_copies(log_table, store, sequence)
+    if copies.table is None and copies.locked is None:
+        raise _fail(f"no record {sequence} in either store")
+    differ = copies.differences()
+    if as_json:
+        out = {
+            "sequence": sequence,
+            "iceberg": copies.table.to_json() if copies.table else None,
+            "objects": copies.locked.to_json() if copies.locked else None,
+            "location": copies.location,
+            "differ": differ,
+        }
+        sys.stdout.write(json.dumps(out, indent=2) + "\n")
+        return
+    view = Table(title=f"record {sequence}", title_justify="left")
+    view.add_column("field")
+    view.add_column("iceberg (the table)")
+    view.add_column(f"objects (locked: {copies.location or 'none'})")
+    names = list((copies.table or copies.locked).to_json())  # type: ignore[union-attr]
+    for name in names:
+        mine = copies.table.to_json().get(name) if copies.table else None
+        theirs = copies.locked.to_json().get(name) if copies.locked else None
+        style = "bold red" if name in differ else ""
+        view.add_row(f"[{style}]{name}[/]" if style else name, str(mine), str(theirs))
+    console.print(view)
+    console.print(
+        f"[bold red]differ:[/] {', '.join(differ)}" if differ else "[green]both stores hold the same record[/]",
+        highlight=False,
+    )
 
 
 @audit_app.command()

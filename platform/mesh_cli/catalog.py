@@ -6,6 +6,7 @@ import logging
 import os
 import signal
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import httpx
@@ -110,3 +111,50 @@ def lineage(
         console.print(
             "enters the mesh from: " + (", ".join(data["sources"]) or "nowhere upstream (set by the product)")
         )
+
+
+@catalog_app.command("check")
+def check(
+    folder: Annotated[Path, typer.Argument(help="a product folder, e.g. products/content-insights.genres")],
+) -> None:
+    """Ask the catalog what registering the product would meet, before starting it: the folder is read as
+    the product would serve it, judged against the policies and the contract accepted before under its
+    id, and nothing is registered. Exits 1 when the registration would be refused."""
+    from rich.table import Table
+
+    from mesh_sdk.errors import SpecError
+    from mesh_sdk.product import dump, load_product
+    from mesh_stack.assembly import product_ports
+
+    settings = load_settings()
+    try:
+        product = load_product(folder)
+    except SpecError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(1) from None
+    url = f"http://{settings.host}:{product_ports(settings, folder.resolve().name).http}"
+    endpoint = settings.product_catalog_endpoint
+    try:
+        answer = httpx.post(f"{endpoint}/products/check", json={"url": url, "document": dump(product)}, timeout=30)
+    except httpx.HTTPError as exc:
+        raise no_catalog(endpoint, exc) from None
+    if answer.status_code != 200:
+        err_console.print(f"[bold red]error:[/] the catalog answered {answer.status_code}: {answer.text}")
+        raise typer.Exit(1)
+    judged = answer.json()
+    accepted = judged["accepted_contract"]
+    console.print(
+        f"{judged['product']}: "
+        + (f"judged against the contract {accepted} accepted before" if accepted else "never registered before"),
+        highlight=False,
+    )
+    table = Table("policy", "severity", "where", "problem", "fix")
+    for v in judged["violations"]:
+        style = "bold red" if v["severity"] == "refuse" else "yellow"
+        table.add_row(v["policy"], f"[{style}]{v['severity']}[/]", v["field"], v["problem"], v["fix"] or "")
+    if judged["violations"]:
+        console.print(table)
+    verdict = "[bold red]REFUSED[/]" if judged["refused"] else "[bold green]would be accepted[/]"
+    console.print(f"registration: {verdict}", highlight=False)
+    if judged["refused"]:
+        raise typer.Exit(1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -101,12 +102,25 @@ def remove(source: Annotated[str, typer.Argument(help="legacy, content or all")]
 @cdc_app.command("sql")
 def sql(
     source: Annotated[str, typer.Argument(help="legacy or content")],
-    statement: Annotated[str, typer.Argument(help="SQL, run as the database's own application would")],
+    statement: Annotated[str | None, typer.Argument(help="SQL, run as the database's own application would")] = None,
+    file: Annotated[
+        Path | None, typer.Option("--file", "-f", help="a script of statements instead (a team's migration)")
+    ] = None,
 ) -> None:
     """Run a statement in an operational database, as the team that owns it would (its console; psql
     works too). A change is captured like any other: follow it with `mesh audit history KEY`."""
     import psycopg
 
+    if (statement is None) == (file is None):
+        console.print("[red]✗[/] give a statement or --file SCRIPT, one of them", highlight=False)
+        raise typer.Exit(2)
+    if file is not None:
+        try:
+            statement = file.read_text()
+        except OSError as exc:
+            console.print(f"[red]✗[/] cannot read {file}: {exc.strerror}", highlight=False)
+            raise typer.Exit(2) from None
+    assert statement is not None
     settings = load_settings()
     database = getattr(settings, _sources(source)[0].database_setting)
     try:

@@ -37,9 +37,9 @@ def list_faults() -> None:
         raise typer.Exit(1) from None
     table = Table("fault", "what happens", "needs", "recovers within")
     for fault in faults:
-        table.add_row(
-            fault.name, fault.title, ", ".join(fault.products + fault.sources), f"{fault.recover_within_s:g} s"
-        )
+        routes = fault.through_toxiproxy
+        needs = [f"{p} (to {' and '.join(routes[p])} through Toxiproxy)" if p in routes else p for p in fault.products]
+        table.add_row(fault.name, fault.title, ", ".join(needs + fault.sources), f"{fault.recover_within_s:g} s")
     console.print(table)
 
 

@@ -16,11 +16,13 @@ from rich.table import Table
 
 from mesh_cli.access import access_app
 from mesh_cli.audit import audit_app
+from mesh_cli.bundle import bundle_app
 from mesh_cli.catalog import catalog_app
 from mesh_cli.cdc import cdc_app
 from mesh_cli.chaos import chaos_app
 from mesh_cli.generate import generate_app
 from mesh_cli.lab import lab_app
+from mesh_cli.ml import ml_app
 from mesh_cli.ports import consume, query
 from mesh_cli.run import run as run_product
 from mesh_client.analyst import ANALYST, demo_access, key_path
@@ -40,6 +42,8 @@ app.add_typer(catalog_app, name="catalog", help="The data product catalog: run i
 app.add_typer(access_app, name="access", help="Who may read which product: identities, requests, grants.")
 app.add_typer(lab_app, name="lab", help="Hands-on labs on the running mesh, checked automatically.")
 app.add_typer(chaos_app, name="chaos", help="The fault catalogue: inject a fault, get a verdict.")
+app.add_typer(bundle_app, name="bundle", help="The offline bundle: export once, install a room from it.")
+app.add_typer(ml_app, name="ml", help="The models of an ML product: reproduce one from its pinned data.")
 app.command()(query)
 app.command()(consume)
 console = Console()
@@ -177,38 +181,77 @@ def init() -> None:
 @app.command()
 def start(
     folder: Annotated[Path, typer.Argument(help="a product folder, e.g. products/playback.events")],
-    http_port: Annotated[int, typer.Option(help="REST, GraphQL, discovery, observation, control")] = 18100,
-    sql_port: Annotated[int, typer.Option(help="PostgreSQL wire protocol")] = 15433,
+    http_port: Annotated[
+        int | None, typer.Option(help="REST, GraphQL, discovery, observation, control (default: the product's own)")
+    ] = None,
+    sql_port: Annotated[int | None, typer.Option(help="PostgreSQL wire protocol (default: the product's own)")] = None,
 ) -> None:
-    """Run a data product in the background (`mesh run` detached); `mesh down` stops it."""
+    """Run a data product in the background (`mesh run` detached); `mesh down` stops it. Without ports, it
+    gets those the mesh gives the product of that folder name (the demo's, or a pair of its own)."""
+    from mesh_stack.assembly import product_ports
+
+    settings = load_settings()
+    own = product_ports(settings, folder.resolve().name)
     try:
-        url = start_product(load_settings(), folder, ProductPorts(http_port, sql_port))
+        url = start_product(settings, folder, ProductPorts(http_port or own.http, sql_port or own.sql))
     except StackError as exc:
         raise _fail(exc) from None
     console.print(f"{folder.resolve().name} is running: {url}  (log: mesh logs product-{folder.resolve().name})")
 
 
-ProductName = Annotated[str, typer.Argument(help="a product's folder name under products/, e.g. playback.events")]
+ProductName = Annotated[
+    str,
+    typer.Argument(
+        help="a product's folder name under products/ (e.g. playback.events), or a component of the stack "
+        "(postgres, seaweedfs, kafka, registry, connect)"
+    ),
+]
+
+
+def _component(settings: MeshSettings, name: str) -> str | None:
+    """The stack component called `name`, unless a product folder has that name."""
+    if (settings.products_dir / name / "dataproduct.yaml").exists():
+        return None
+    return name if name in Stack(settings).components else None
 
 
 @app.command()
 def stop(product: ProductName) -> None:
-    """Stop one product, gracefully (its ports close; `mesh restart` or `mesh start` brings it back)."""
+    """Stop one product or one component of the stack, gracefully (`mesh restart NAME` or `mesh up` brings
+    it back); what needs it notices, and recovers when it is back."""
     from mesh_stack.products import stop_product
 
-    stopped = stop_product(load_settings(), product)
+    settings = load_settings()
+    component = _component(settings, product)
+    if component is not None:
+        running = Stack(settings)[component].is_running()
+        Stack(settings)[component].stop()
+        console.print(f"{component} stopped" if running else f"{component} was not running")
+        return
+    stopped = stop_product(settings, product)
     console.print(f"{product} stopped" if stopped else f"{product} was not running")
 
 
 @app.command()
 def restart(product: ProductName) -> None:
     """Stop one product and start it again on its ports: it reads its folder anew (descriptor, contract)
-    and resumes from the offsets committed in its snapshots."""
+    and resumes from the offsets committed in its snapshots. A component of the stack is stopped and
+    started again with what depends on it left running."""
     from mesh_stack.products import stop_product
 
     settings = load_settings()
+    component = _component(settings, product)
+    if component is not None:
+        Stack(settings)[component].stop()
+        with console.status(f"starting {component}"):
+            try:
+                _stack().up()
+            except StackError as exc:
+                raise _fail(exc) from None
+        console.print(f"{component} running again")
+        return
     if not (settings.products_dir / product / "dataproduct.yaml").exists():
-        raise _fail(StackError(f"no product folder {settings.products_dir / product}"))
+        raise _fail(StackError(f"no product folder {settings.products_dir / product}, and no component {product}"))
     stop_product(settings, product)
     with console.status(f"starting {product}"):
         try:
@@ -447,10 +490,12 @@ def down() -> None:
     """Stop the products and every component of the stack; leaves no process behind. Data is kept."""
     from mesh_stack.audit_service import stop_audit
     from mesh_stack.catalog_service import stop_catalog
+    from mesh_stack.toxiproxy import stop_toxiproxy
 
     settings = load_settings()
     products = stop_products(settings)
-    services = [name for name, stop in (("audit", stop_audit), ("catalog-service", stop_catalog)) if stop(settings)]
+    stops = (("audit", stop_audit), ("catalog-service", stop_catalog), ("toxiproxy", stop_toxiproxy))
+    services = [name for name, stop in stops if stop(settings)]
     stopped = products + services + _stack().down()
     console.print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
 
@@ -465,10 +510,17 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="machine-readabl
     settings = load_settings()
     from mesh_stack.audit_service import audit_process
     from mesh_stack.catalog_service import catalog_process
+    from mesh_stack.toxiproxy import Toxiproxy, toxiproxy_process
 
     rows = _stack().status()
-    services = [p for p in (audit_process(settings), catalog_process(settings)) if p.pid_path.exists()]
-    urls = {"catalog-service": settings.product_catalog_endpoint}
+    processes = (audit_process(settings), catalog_process(settings), toxiproxy_process(settings))
+    services = [p for p in processes if p.pid_path.exists()]
+    from mesh_stack.assembly import product_ports
+
+    urls = {"catalog-service": settings.product_catalog_endpoint, "toxiproxy": Toxiproxy(settings).url}
+    for product in running_products(settings):
+        ports = product_ports(settings, product.name.removeprefix("product-"))
+        urls[product.name] = f"http://{settings.host}:{ports.http}  sql :{ports.sql}"
     for process in [*running_products(settings), *services]:
         rows.append(
             ComponentStatus(

@@ -27,11 +27,6 @@ def _slug(team: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", team.lower()).strip("-")[:50] + "-owner"
 
 
-def owner_key_path(settings: MeshSettings, team: str) -> Path:
-    """Where `mesh demo` keeps the key of an identity of a product's owning team (for the labs)."""
-    return settings.home / "access" / f"{_slug(team)}.key"
-
-
 def _keep(path: Path, key: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -48,29 +43,32 @@ def _still_valid(api: httpx.Client, path: Path) -> str | None:
     return key if known.status_code == 200 else None
 
 
+def _identity(api: httpx.Client, settings: MeshSettings, consumer: str, team: str, *, rotate: bool = False) -> str:
+    """The key of a consumer kept under the state directory, issued when there is none that still works."""
+    kept = settings.home / "access" / f"{consumer}.key"
+    if not rotate and (valid := _still_valid(api, kept)) is not None:
+        return valid
+    token = {"Authorization": f"Bearer {platform_token(settings)}"}
+    made = api.post("/access/consumers", json={"id": consumer, "team": team}, headers=token)
+    if made.status_code == 409:  # from an earlier demo: a fresh key instead
+        made = api.post(f"/access/consumers/{consumer}/keys", json={}, headers=token)
+    made.raise_for_status()
+    key: str = made.json()["api_key"]
+    _keep(kept, key)
+    return key
+
+
+def owner_key(settings: MeshSettings, team: str) -> str:
+    """The key of an identity of a product's owning team, kept beside the analyst's (for the labs)."""
+    with httpx.Client(base_url=settings.product_catalog_endpoint, timeout=30) as api:
+        return _identity(api, settings, _slug(team), team)
+
+
 def demo_access(settings: MeshSettings, *, rotate: bool = False) -> str:
     """The demo analyst's key (issued; kept from an earlier demo while it is valid, unless `rotate`),
     with a grant on every registered product; owners' keys are kept beside it for the labs."""
-    token = platform_token(settings)
     with httpx.Client(base_url=settings.product_catalog_endpoint, timeout=30) as api:
-
-        def identity(consumer: str, team: str) -> str:
-            kept = settings.home / "access" / f"{consumer}.key"
-            if not rotate and (valid := _still_valid(api, kept)) is not None:
-                return valid
-            made = api.post(
-                "/access/consumers", json={"id": consumer, "team": team}, headers={"Authorization": f"Bearer {token}"}
-            )
-            if made.status_code == 409:  # from an earlier demo: a fresh key instead
-                made = api.post(
-                    f"/access/consumers/{consumer}/keys", json={}, headers={"Authorization": f"Bearer {token}"}
-                )
-            made.raise_for_status()
-            key: str = made.json()["api_key"]
-            _keep(kept, key)
-            return key
-
-        analyst = identity(ANALYST, "Learners")
+        analyst = _identity(api, settings, ANALYST, "Learners", rotate=rotate)
         granted = {g["product"] for g in api.get("/access/grants", params={"consumer": ANALYST}).json()}
         owners: dict[str, str] = {}
         products: list[dict[str, Any]] = api.get("/products").json()
@@ -79,7 +77,7 @@ def demo_access(settings: MeshSettings, *, rotate: bool = False) -> str:
             if not team or product["id"] in granted:
                 continue
             if team not in owners:
-                owners[team] = identity(_slug(team), team)
+                owners[team] = _identity(api, settings, _slug(team), team, rotate=rotate)
             asked = api.post(
                 "/access/requests",
                 json={"product": product["id"], "purpose": PURPOSE, "pii": False},

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # The checkout this package was installed from (editable install): its `.mesh/` holds local state.
@@ -23,6 +23,15 @@ class MeshSettings(BaseSettings):
 
     home: Path = Field(_PROJECT_ROOT / ".mesh", description="state: server data, logs, pid files")
     cache_dir: Path = Field(Path.home() / ".cache" / "mesh", description="downloaded JVM artifacts")
+    # An offline bundle (`mesh bundle export`): the JVM artifacts are taken from it before the network.
+    bundle: Path | None = Field(None, description="an offline bundle folder (mesh bundle export)")
+
+    @field_validator("bundle", mode="before")
+    @classmethod
+    def _no_bundle_when_empty(cls, value: object) -> object:
+        # `MESH_BUNDLE=` (as `make` passes an unset variable) means none, not the current directory.
+        return None if value == "" else value
+
     host: str = "127.0.0.1"
     java_home: Path | None = Field(None, description="JDK 17+ for Kafka, Connect and the registry")
     service_user: str = Field("mesh", description="unprivileged user that runs PostgreSQL when invoked as root")
@@ -50,6 +59,9 @@ class MeshSettings(BaseSettings):
 
     kafka_port: int = 19092
     kafka_controller_port: int = 19093
+    # A second broker listener for clients that come through Toxiproxy (the network faults): it advertises
+    # the proxy's address, so that a client bootstrapped on the proxy keeps talking through it.
+    kafka_proxied_listener_port: int = 19094
     kafka_bootstrap: str | None = None
     # Every client authenticates and the broker authorizes each request (ACLs). The platform's own services
     # and products use this principal, a super user, over SASL/PLAIN (the broker's configuration holds it, so
@@ -65,6 +77,12 @@ class MeshSettings(BaseSettings):
 
     connect_port: int = 18083
     connect_url: str | None = None
+
+    # Toxiproxy, a TCP proxy that injects latency and partitions (`mesh chaos`): it runs only while a
+    # network fault does, always on 127.0.0.1, with a proxy in front of the broker and one in front of S3.
+    toxiproxy_port: int = 18474  # its HTTP API
+    toxiproxy_kafka_port: int = 19095
+    toxiproxy_s3_port: int = 18335
 
     # `mesh demo` runs its products on consecutive ports from these (REST etc., and the SQL port).
     products_http_port: int = 18100

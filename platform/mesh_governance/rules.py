@@ -15,6 +15,7 @@ from typing import Any
 
 from mesh_catalog.entries import CatalogEntry
 from mesh_config.naming import PRODUCT_ID, ProductName
+from mesh_governance.contract_changes import breaking_changes
 from mesh_sdk.column_lineage import derivations
 from mesh_sdk.contract import PII
 
@@ -186,6 +187,16 @@ def backward_compatible(entry: CatalogEntry, params: Mapping[str, Any]) -> Itera
     major = _major(entry)
     if major is None or not contract:
         return  # GOV-006 names a bad id, GOV-001 a missing contract
+    accepted = entry.accepted_contract or {}
+    for change in breaking_changes(accepted, contract):
+        yield Finding(
+            change.where,
+            f"{change.change} since the accepted contract {accepted.get('version')!r} of {entry.id}: consumers "
+            "written against it break, so the change needs a new major",
+            f"keep the column as it was (say in its description that it is deprecated), or publish the "
+            f"change as urn:mesh:{entry.domain}:{entry.name}:v{major + 1} (contract {major + 1}.0.0) with its own "
+            "topics and tables, beside this one until its consumers moved",
+        )
     version = contract.get("version")
     match = _VERSION_MAJOR.match(str(version)) if isinstance(version, str | int) else None
     if match is None:
@@ -446,6 +457,30 @@ def fields_present(entry: CatalogEntry, params: Mapping[str, Any]) -> Iterator[F
             yield Finding(path, "is missing or empty")
 
 
+# --- GOV-013 ------------------------------------------------------------------------------------------
+
+
+def inputs_declared(entry: CatalogEntry, _params: Mapping[str, Any]) -> Iterator[Finding]:
+    """What the product read from the lakehouse by a table's name, bypassing its input ports (as its
+    discovery port reports it): a dependency its upstream owners cannot see, and will break."""
+    reads = entry.document.get("undeclared_reads")
+    for i, read in enumerate(reads if isinstance(reads, list) else []):
+        if not isinstance(read, Mapping):
+            continue
+        table, port = read.get("table"), read.get("port")
+        owner = f" ({str(port).replace('/', ', port ')})" if port else ""
+        product, _, upstream_port = str(port or "").partition("/")
+        yield Finding(
+            f"undeclared_reads[{i}]",
+            f"reads table {table}{owner} straight from the lakehouse, without an input port: its owners do "
+            "not know this product depends on it, and may change or drop it",
+            f"declare an input port (kind: product, product: {product}, port: {upstream_port}, read: snapshot) "
+            "and read the port by its name"
+            if port
+            else "declare an input port on the product that owns the table, and read the port by its name",
+        )
+
+
 RULES: dict[str, Rule] = {
     "access_enforced": Rule(access_enforced),
     "owner_and_contract": Rule(owner_and_contract),
@@ -459,4 +494,5 @@ RULES: dict[str, Rule] = {
     "column_lineage_declared": Rule(column_lineage_declared),
     "masks_classified": Rule(masks_classified, {"classifications": "list of text"}),
     "fields_present": Rule(fields_present, {"fields": "list of text"}),
+    "inputs_declared": Rule(inputs_declared),
 }

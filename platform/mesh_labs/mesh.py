@@ -4,8 +4,11 @@ answers). A check reads; only a solve acts, and it acts as the learner."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from functools import cached_property
 from typing import Any, TypeVar
 
@@ -13,12 +16,13 @@ import httpx
 
 from mesh_adapters import kafka
 from mesh_client import MeshConsumer
-from mesh_client.analyst import ANALYST, key_path, owner_key_path
+from mesh_client.analyst import ANALYST, key_path, owner_key
 from mesh_config import MeshSettings
 from mesh_labs.lab import Outcome, failed, passed
 from mesh_labs.progress import LabProgress
 from mesh_labs.spec import LabSpec
 from mesh_stack.assembly import product_ports
+from mesh_stack.process import ManagedProcess
 
 T = TypeVar("T")
 
@@ -32,6 +36,34 @@ class Unanswered(Exception):
 
 
 ACCESS_TOPIC = "mesh.access"
+
+
+@dataclass(frozen=True)
+class ProcessSince:
+    pid_then: int | None
+    pid_now: int | None  # None: not running
+    log: str  # what it logged since, including the platform's own lines (=== starting, stopped by mesh)
+
+    @property
+    def replaced(self) -> bool:
+        """The process that ran then is gone (a new one may run in its place)."""
+        return self.pid_then is not None and self.pid_now != self.pid_then
+
+    @property
+    def stopped_by_mesh(self) -> bool:
+        return "stopped by mesh" in self.log
+
+    def restarted_at(self) -> datetime | None:
+        """When the newest start since the mark happened, by the platform's line in the log."""
+        return self._newest("starting")
+
+    def stopped_at(self) -> datetime | None:
+        """When the newest stop asked of mesh since the mark happened (a kill -9 leaves no line)."""
+        return self._newest("stopped by mesh")
+
+    def _newest(self, what: str) -> datetime | None:
+        found = re.findall(rf"^=== (\d{{4}}-\d\d-\d\d \d\d:\d\d:\d\d) {what}", self.log, re.MULTILINE)
+        return datetime.strptime(found[-1], "%Y-%m-%d %H:%M:%S").astimezone() if found else None
 
 
 class LabMesh:
@@ -68,7 +100,7 @@ class LabMesh:
     def owner_of(self, product_id: str) -> MeshConsumer:
         """An identity of the product's owning team (mesh demo and `mesh lab start` keep their keys)."""
         team = self.catalog(f"/products/{product_id}")["owner"]["team"]
-        return MeshConsumer(self.settings, owner_key_path(self.settings, team).read_text().strip())
+        return MeshConsumer(self.settings, owner_key(self.settings, team))
 
     def create_consumer(self, consumer_id: str, team: str) -> MeshConsumer:
         """A new consumer identity, as the platform team issues one (with the platform token)."""
@@ -178,6 +210,79 @@ class LabMesh:
             offset > before.get(position, 0) and product_of_topic(position[1]) == product_id
             for position, offset in self._committed(consumer).items()
         )
+
+    def process(self, name: str) -> ManagedProcess:
+        """A product's process (by its folder name) or a stack component's (kafka, connect, ...)."""
+        from mesh_stack import Stack
+        from mesh_stack.products import product_process
+
+        components = Stack(self.settings).components
+        if name in components and not (self.settings.products_dir / name / "dataproduct.yaml").exists():
+            return components[name].process
+        return product_process(self.settings, name)
+
+    def kill(self, name: str) -> None:
+        """kill -9 of a process's whole group, as a learner does it: no shutdown hook runs."""
+        import os
+        import signal
+
+        pid = self.process(name).pid
+        if pid is None:
+            raise RuntimeError(f"{name} is not running")
+        os.killpg(pid, signal.SIGKILL)
+        self.wait_for(lambda: self.process(name).pid is None, f"{name}'s process to die", 10)
+
+    def mark_process(self, name: str) -> None:
+        """Note a process's pid and where its log ends, so a check can tell what happened to it since."""
+        process = self.process(name)
+        size = process.log_path.stat().st_size if process.log_path.exists() else 0
+        self.baseline.setdefault("processes", {})[name] = {"pid": process.pid, "log": size}
+
+    def since_mark(self, name: str) -> ProcessSince:
+        """What became of a process marked at the lab's start: its pid then and now, and its log since."""
+        process = self.process(name)
+        noted = self.baseline.get("processes", {}).get(name, {})
+        log = ""
+        if process.log_path.exists():
+            with open(process.log_path, "rb") as f:
+                f.seek(int(noted.get("log", 0)))
+                log = f.read().decode(errors="replace")
+        return ProcessSince(noted.get("pid"), process.pid, log)
+
+    def retire(self, name: str) -> None:
+        """Undo a product a lab had the learner build, as if it never was, in every major up to the one
+        its folder names: its process stopped, its catalog entries, tables, registered schemas and folder
+        gone (for labs whose reset starts it anew)."""
+        import shutil
+
+        from confluent_kafka.schema_registry import SchemaRegistryClient
+
+        from mesh_access.platform_token import platform_token
+        from mesh_adapters.lakehouse import iceberg_catalog
+        from mesh_config.naming import ProductName
+        from mesh_sdk.descriptor import load_descriptor
+        from mesh_stack.products import stop_product
+
+        stop_product(self.settings, name)
+        folder = self.settings.products_dir / name
+        if not (folder / "dataproduct.yaml").exists():
+            return
+        descriptor = load_descriptor(folder / "dataproduct.yaml")
+        current = ProductName.of(descriptor.id)
+        majors = [ProductName(current.domain, current.product, m) for m in range(1, current.major + 1)]
+        headers = {"Authorization": f"Bearer {platform_token(self.settings)}"}
+        lakehouse = iceberg_catalog(self.settings)
+        for major in majors:
+            httpx.delete(f"{self.settings.product_catalog_endpoint}/products/{major.id}", headers=headers, timeout=30)
+            for port in descriptor.output_ports:
+                if port.kind == "iceberg" and lakehouse.table_exists(major.table(port.name)):
+                    lakehouse.drop_table(major.table(port.name))
+        registry = SchemaRegistryClient({"url": self.settings.schema_registry_url})
+        for subject in registry.get_subjects():
+            if subject.startswith(f"{current.domain}.{current.product}."):
+                registry.delete_subject(subject)
+                registry.delete_subject(subject, permanent=True)
+        shutil.rmtree(folder)
 
     def iceberg_rows(self, table: str, snapshot: int | None = None) -> list[dict[str, Any]]:
         from mesh_adapters.lakehouse import iceberg_catalog

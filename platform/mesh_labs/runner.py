@@ -5,11 +5,12 @@ kept under the state directory."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from mesh_config import MeshSettings
 from mesh_labs.catalogue import LoadedLab, find_folder, lab_folders, load_lab
 from mesh_labs.lab import Outcome, failed
+from mesh_labs.localize import localized
 from mesh_labs.mesh import ACCESS_TOPIC, LabMesh, Unanswered
 from mesh_labs.progress import LabProgress, Progress, ProgressStore, now
 from mesh_labs.spec import LabSpecError, Profile, Step
@@ -136,9 +137,10 @@ class LabRunner:
                 raise LabError("no lab started yet: `mesh lab list`, then `mesh lab start N`")
             ref = current
         try:
-            return load_lab(find_folder(self.settings.labs_dir, ref))
+            loaded = load_lab(find_folder(self.settings.labs_dir, ref))
         except LabSpecError as exc:
             raise LabError(str(exc)) from None
+        return replace(loaded, spec=localized(loaded.spec, self.settings))
 
     def _mesh(self, loaded: LoadedLab, lab_progress: LabProgress) -> LabMesh:
         return LabMesh(self.settings, loaded.spec, lab_progress)

@@ -15,6 +15,7 @@ itself (a model card, a watermark) to the discovery and observation ports."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,6 +25,7 @@ import duckdb
 import pyarrow as pa
 
 Rows: TypeAlias = pa.Table | Sequence[Mapping[str, Any]]
+SHARED_TABLE = re.compile(r"\b([a-z][a-z0-9_]*)\.([a-z][a-z0-9_]*_v\d+)\b")  # the mesh's table names
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,9 @@ class Inputs:
     forced: bool = False  # asked for on the control port, even if no input changed
     _new: Mapping[str, pa.Table] = field(default_factory=dict)
     _read: Callable[[str, str | None], pa.Table] | None = None
+    # A table of the lakehouse read by its name, not through an input port: shared storage lets any
+    # product read any table; the platform reports each such read as an undeclared dependency.
+    _shared: Callable[[str], pa.Table] | None = None
 
     def new(self, port: str) -> pa.Table:
         """The rows the port's snapshots appended since the previous refresh (`read: increments`)."""
@@ -88,15 +93,27 @@ class Inputs:
         assert self._read is not None
         return self._read(port, where)
 
+    def shared(self, table: str) -> pa.Table:
+        """A lakehouse table read by its Iceberg name (`namespace.table`), bypassing the input ports: it
+        works, as anything does on shared storage, and lineage and governance flag it as undeclared."""
+        if self._shared is None:
+            raise KeyError(f"{table}: this product cannot read the lakehouse by name")
+        return self._shared(table)
+
     def sql(self, query: str, **tables: pa.Table) -> pa.Table:
         """Run DuckDB SQL over the input ports, each a relation named after its port (a dash becomes
-        an underscore), plus any Arrow tables passed by name."""
+        an underscore), plus any Arrow tables passed by name. A `namespace.table_vN` the query names
+        is read from the lakehouse by name (see `shared`)."""
         with duckdb.connect() as conn:
             for port in self.snapshots:
                 if port.replace("-", "_") in query:
                     conn.register(port.replace("-", "_"), self.table(port))
             for name, table in tables.items():
                 conn.register(name, table)
+            for n, (namespace, name) in enumerate(sorted(set(SHARED_TABLE.findall(query)))):
+                conn.register(f"_shared_{n}", self.shared(f"{namespace}.{name}"))
+                conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{namespace}"')
+                conn.execute(f'CREATE VIEW "{namespace}"."{name}" AS SELECT * FROM _shared_{n}')
             return conn.execute(query).to_arrow_table()
 
 

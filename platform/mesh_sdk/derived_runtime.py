@@ -21,6 +21,7 @@ from typing import Any
 import pyarrow as pa
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from fastapi import FastAPI
+from pyiceberg.exceptions import NoSuchTableError
 
 from mesh_adapters import kafka
 from mesh_adapters.artifacts import S3ArtifactStore
@@ -30,7 +31,7 @@ from mesh_config import MeshSettings
 from mesh_sdk import graphql
 from mesh_sdk.current_state import Delta
 from mesh_sdk.derivation import Context, Inputs, Update
-from mesh_sdk.history import ensure_table
+from mesh_sdk.history import PORT, ensure_table
 from mesh_sdk.ingest import BatchOutcome
 from mesh_sdk.keyed_table import KeyedTable
 from mesh_sdk.maintenance import Upkeep
@@ -76,7 +77,7 @@ class DerivedRuntime:
             props = contract.properties(port)
             keys = contract.primary_key(port)
             schema = arrow_schema(props)
-            table = ensure_table(catalog, d.table(port), iceberg_schema(props), d.description)
+            table = ensure_table(catalog, d.table(port), iceberg_schema(props), d.description, f"{d.id}/{port}")
             self.outputs[port] = KeyedTable(table, keys, schema, self.upkeep)
             self.hot[port] = HotCopy(schema, options.hot_max_rows)
             self.readers[port] = HistoryReader(
@@ -124,8 +125,17 @@ class DerivedRuntime:
         self._lock = threading.Lock()  # one refresh at a time (the loop, or the control port)
         self._unsettled = False  # a refresh failed part way: tables and derivation may be ahead of the anchor
         self._wake = threading.Event()
+        self._catalog = catalog
+        self.undeclared: dict[str, str | None] = {}  # lakehouse tables read by name -> `<product id>/<port>`
         self.ports = PortThreads(
-            settings, options, self._duck, self.sql_views, self.observer, self._versions, self.policy
+            settings,
+            options,
+            self._duck,
+            self.sql_views,
+            self.observer,
+            self._versions,
+            self.policy,
+            undeclared=lambda: dict(self.undeclared),
         )
         self.app: FastAPI = build_app(self)
         self.waiting_for: str | None = None  # an input whose product has not written its table yet
@@ -138,6 +148,8 @@ class DerivedRuntime:
     def discovery_extras(self) -> dict[str, Any]:
         describe = getattr(self.derivation, "describe", None)
         extras: dict[str, Any] = {"refresh": self.last_refresh}
+        if self.undeclared:
+            extras["undeclared_reads"] = [{"table": t, "port": p} for t, p in sorted(self.undeclared.items())]
         if callable(describe):
             extras["derivation"] = describe()
         return extras
@@ -208,6 +220,20 @@ class DerivedRuntime:
         self._rows_read += rows.num_rows
         return rows
 
+    def _read_shared(self, name: str) -> pa.Table:
+        """A lakehouse table read by its name: shared storage allows it; the read is kept, for the
+        discovery port (governance) and the run's lineage, as a dependency no input port declares."""
+        try:
+            table = self._catalog.load_table(name)
+        except NoSuchTableError:
+            raise KeyError(f"no table {name} in the lakehouse") from None
+        if name not in self.undeclared:
+            log.warning("%s read from the lakehouse by name, without an input port: an undeclared dependency", name)
+        self.undeclared[name] = table.properties.get(PORT)
+        rows = table.scan().to_arrow()
+        self._rows_read += rows.num_rows
+        return rows
+
     def _inputs(
         self, snapshots: dict[str, int | None], changed: frozenset[str], new: dict[str, pa.Table], forced: bool
     ) -> Inputs:
@@ -218,6 +244,7 @@ class DerivedRuntime:
             forced,
             new,
             lambda port, where: self._read_input(port, snapshots[port], where),
+            self._read_shared,
         )
 
     def refresh_now(self) -> dict[str, Any] | None:

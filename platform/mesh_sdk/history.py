@@ -36,11 +36,23 @@ METADATA_FILES_KEPT = {
 }
 
 
-def ensure_table(catalog: Catalog, name: str, schema: Schema, description: str) -> Table:
+PORT = "mesh.port"  # table property: `<product id>/<port>`, whose table it is, for who reads it by name
+
+
+def ensure_table(catalog: Catalog, name: str, schema: Schema, description: str, port: str | None = None) -> Table:
+    """The table, created on first use; a column the contract gained since (a compatible change) is
+    added to it, optional, since the rows written before have no value for it."""
     try:
         table = catalog.load_table(name)
     except NoSuchTableError:
-        return catalog.create_table(name, schema=schema, properties={"comment": description, **METADATA_FILES_KEPT})
+        properties = {"comment": description, **METADATA_FILES_KEPT} | ({PORT: port} if port else {})
+        return catalog.create_table(name, schema=schema, properties=properties)
+    missing = [f for f in schema.fields if f.name not in table.schema().column_names]
+    if missing:
+        with table.update_schema() as update:
+            for f in missing:
+                update.add_column(f.name, f.field_type, doc=f.doc)
+        table = table.refresh()
     if any(table.properties.get(k) != v for k, v in METADATA_FILES_KEPT.items()):  # made before they were set
         try:
             with table.transaction() as tx:

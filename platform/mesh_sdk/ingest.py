@@ -16,10 +16,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, Producer, TopicPartition
 from pyiceberg.expressions import GreaterThanOrEqual
 from pyiceberg.table import Table
 
+from mesh_adapters import kafka
 from mesh_adapters.avro import AvroWireEncoder, RegistryUnavailable, WireFormatError
 from mesh_sdk.changes import UnexpectedChange
 from mesh_sdk.deadletter import DeadLetter, Defect
@@ -41,10 +42,6 @@ class BatchOutcome:
     dead: dict[Defect, int] = field(default_factory=lambda: dict.fromkeys(Defect, 0))
     snapshot_id: int | None = None
     rows: pa.Table | None = None  # what the snapshot added
-
-
-def _fenced(exc: Exception) -> bool:
-    return isinstance(exc, KafkaException) and bool(exc.args) and exc.args[0].code() == KafkaError._FENCED
 
 
 class RecentKeys:
@@ -88,12 +85,16 @@ class Ingestor:
         batch_interval_s: float = 1.0,
         dedupe_capacity: int = 1_000_000,
         on_batch: Callable[[BatchOutcome], None] = lambda _: None,
+        new_stream_producer: Callable[[], Producer] | None = None,
         upkeep: Upkeep | None = None,
     ) -> None:
         self.product = product
         self.table = table
         self.consumer = consumer
         self.stream_producer = stream_producer
+        # The same transactional id on a fresh producer: its init fences whatever the old one left open.
+        self.new_stream_producer = new_stream_producer
+        self._producer_broken = False
         self.deadletter_producer = deadletter_producer
         self.decoders = decoders
         self.stream_encoder = stream_encoder
@@ -173,7 +174,7 @@ class Ingestor:
                 self.step()
                 backoff = 1.0
             except Exception as exc:
-                if _fenced(exc):
+                if kafka.fenced(exc):
                     # Another instance of this product took over its transactional id: two writers
                     # would fight over the table, so this one steps aside.
                     log.error("another instance of %s took over (fenced); this one stops ingesting", self.product.id)
@@ -182,11 +183,19 @@ class Ingestor:
                 # Infrastructure trouble (S3, catalog, broker): undo the open transaction, go back to
                 # what the table has committed, and try again; the product stays up.
                 log.exception("batch failed; resuming from the last committed snapshot in %.0f s", backoff)
+                if kafka.fatal(exc) and self.new_stream_producer is not None:
+                    self._producer_broken = True
                 rewind = True
                 time.sleep(backoff)
                 backoff = min(backoff * 2, 30.0)
 
     def _rewind(self) -> None:
+        if self._producer_broken and self.new_stream_producer is not None:
+            log.warning("the stream's transactional producer failed for good: a new one takes its place")
+            self.stream_producer.purge()
+            self.stream_producer = self.new_stream_producer()
+            self.stream_producer.init_transactions(30)
+            self._producer_broken = False
         try:
             self.stream_producer.abort_transaction(30)
         except Exception as exc:

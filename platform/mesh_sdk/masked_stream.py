@@ -15,7 +15,6 @@ from confluent_kafka import (
     OFFSET_BEGINNING,
     OFFSET_INVALID,
     Consumer,
-    KafkaError,
     KafkaException,
     Message,
     Producer,
@@ -69,7 +68,7 @@ class MaskedStream:
     def __init__(
         self,
         consumer: Consumer,
-        producer: Producer,
+        new_producer: Callable[[], Producer],
         source: str,
         partitions: int,
         decode: Callable[[bytes], dict[str, Any]],
@@ -77,7 +76,9 @@ class MaskedStream:
         encode: Callable[[dict[str, Any]], bytes],
         batch_size: int = 500,
     ) -> None:
-        self.consumer, self.producer = consumer, producer
+        # A transactional producer, made again (same id, so the old one is fenced) if it fails for good.
+        self.consumer, self.new_producer, self.producer = consumer, new_producer, new_producer()
+        self._producer_broken = False
         self.source, self.target, self.partitions = source, masked_topic(source), partitions
         self.decode, self.mask, self.encode = decode, mask, encode
         self.batch_size = batch_size
@@ -102,9 +103,10 @@ class MaskedStream:
                 self.step(timeout_s=0.5)
                 backoff = 1.0
             except Exception as exc:
-                if isinstance(exc, KafkaException) and exc.args and exc.args[0].code() == KafkaError._FENCED:
+                if kafka.fenced(exc):
                     log.error("another instance publishes %s (fenced); this one stops", self.target)
                     return
+                self._producer_broken = self._producer_broken or kafka.fatal(exc)
                 # The broker or the registry restarting, say: undo the transaction, go on from the committed.
                 log.warning("the masked stream %s steps back %.0f s after: %s", self.target, backoff, exc)
                 stopping.wait(backoff)
@@ -137,6 +139,12 @@ class MaskedStream:
 
     def _rewind(self) -> None:
         try:
+            if self._producer_broken:
+                log.warning("the masked stream %s's producer failed for good: a new one takes its place", self.target)
+                self.producer.purge()
+                self.producer = self.new_producer()
+                self.producer.init_transactions(30)
+                self._producer_broken = False
             self.producer.abort_transaction(30)
         except KafkaException as exc:
             log.debug("no transaction to abort: %s", exc)
@@ -166,7 +174,7 @@ def masked_stream(
     kafka.ensure_topics(settings, [target], partitions=partitions)
     return MaskedStream(
         kafka.consumer(settings, group=f"{product_id}.masked-stream"),
-        kafka.producer(settings, **{"transactional.id": f"{product_id}.{target}"}),
+        lambda: kafka.producer(settings, **{"transactional.id": f"{product_id}.{target}"}),
         topic,
         partitions,
         AvroWireDecoder(registry, schema),

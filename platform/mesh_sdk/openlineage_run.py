@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -83,8 +83,11 @@ class RunReporter:
         commits: Callable[[], object],
         *,
         every_s: float | None = None,
+        undeclared: Callable[[], Mapping[str, str | None]] | None = None,
     ) -> None:
         self.product, self.settings = product, settings
+        # Lakehouse tables read by name, not through an input port (table -> `<product id>/<port>`).
+        self._undeclared = undeclared or dict
         self.url = settings.lineage_endpoint
         self.every_s = settings.lineage_every_s if every_s is None else every_s
         self.run_id = str(generate_new_uuid())
@@ -177,6 +180,11 @@ class RunReporter:
             inputs=[
                 InputDataset(n.namespace, n.name, facets=self._facets(n, versions.get(port)))
                 for port, n in self._inputs.items()
+            ]
+            + [
+                InputDataset(n.namespace, n.name, facets=self._facets(n, None))
+                for table, port in self._undeclared().items()
+                for n in [DatasetName(self.settings.warehouse.rstrip("/"), table, port)]
             ],
             outputs=[
                 OutputDataset(n.namespace, n.name, facets=self._facets(n, versions.get(key), key))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import duckdb
@@ -47,6 +47,7 @@ class PortThreads:
         observer: Observer,
         versions: Versions,
         policy: PolicyState,
+        undeclared: Callable[[], Mapping[str, str | None]] | None = None,
     ) -> None:
         self.host = settings.host
         self.http_port = options.http_port
@@ -56,7 +57,9 @@ class PortThreads:
         self.access_log = KafkaAccessLog(settings)
         self.access = AccessGate(product.id, policy.columns_of("pii"), self.access_log, observer.registry)
         self.control = ControlListener(settings, policy, product.id, self.access)
-        self.lineage = RunReporter(observer.product, settings, versions, lambda: observer.last_commit)
+        self.lineage = RunReporter(
+            observer.product, settings, versions, lambda: observer.last_commit, undeclared=undeclared
+        )
         self.stopping = threading.Event()
         self._connect = connect
         self._views = views

@@ -19,6 +19,8 @@ from mesh_sdk.column_lineage import derivations
 from mesh_sdk.contract import Contract, load_contract
 from mesh_sdk.descriptor import CdcInput, Descriptor, KafkaInput, ProductInput, load_descriptor
 from mesh_sdk.errors import SpecError, SpecProblem
+from mesh_sdk.sql_derivation import FOLDER as SQL_FOLDER
+from mesh_sdk.sql_derivation import sql_derivation, sql_problems
 
 SCHEMAS_DIR = Path(__file__).resolve().parents[2] / "schemas"
 HISTORY = "history"
@@ -140,7 +142,8 @@ def _load_derivation(folder: Path, module: ModuleType | None) -> type:
                     folder / "product.py",
                     "Derivation",
                     "a derived product's product.py defines no class Derivation",
-                    "define class Derivation with refresh(inputs) -> {output port: Update} (see mesh_sdk.derivation)",
+                    "define class Derivation with refresh(inputs) -> {output port: Update} (see mesh_sdk.derivation), "
+                    "or write it in SQL: no product.py, a derivation/<output port>.sql per Iceberg output port",
                 )
             ]
         )
@@ -236,10 +239,13 @@ def _load_derived(folder: Path, descriptor: Descriptor, contract: Contract) -> D
                 )
             )
     problems += _id_problems(descriptor, contract) + _lineage_problems(descriptor, contract, {})
-    module = _load_module(folder)
+    written_in_sql = not (folder / "product.py").exists() and (folder / SQL_FOLDER).is_dir()
+    if written_in_sql:
+        problems += sql_problems(folder, tables)
+    module = None if written_in_sql else _load_module(folder)
     if problems:
         raise SpecError(problems)
-    derivation = _load_derivation(folder, module)
+    derivation = sql_derivation(folder) if written_in_sql else _load_derivation(folder, module)
     return DataProduct(folder, descriptor, contract, {}, _load_queries(folder), _identity, derivation)
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
-from confluent_kafka import Message
+from confluent_kafka import Message, Producer
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from fastapi import FastAPI
 from pyiceberg.table import Table
@@ -88,13 +88,17 @@ class ProductRuntime:
 
         catalog = iceberg_catalog(settings)
         self.upkeep = Upkeep.from_settings(settings)
-        table = ensure_table(catalog, d.table(history), iceberg_schema(self.history_props), d.description)
+        table = ensure_table(
+            catalog, d.table(history), iceberg_schema(self.history_props), d.description, f"{d.id}/{history}"
+        )
         self._duck = lambda: duckdb_connection(settings)
         rows_schema = arrow_schema(self.props)
         self.hot = HotCopy(rows_schema, options.hot_max_rows)
         self.state: CurrentState | None = None
         if product.cdc_input() is not None:
-            state_table = ensure_table(catalog, d.table(served), iceberg_schema(self.props), d.description)
+            state_table = ensure_table(
+                catalog, d.table(served), iceberg_schema(self.props), d.description, f"{d.id}/{served}"
+            )
             self.state = CurrentState(state_table, self.key_columns, rows_schema, self.upkeep)
         self.reader = HistoryReader(self.current_table, self._duck, self.props, self.key_columns, hot=self.hot)
         # A captured table's change history is served beside its current state.
@@ -110,11 +114,14 @@ class ProductRuntime:
         )
         self.policy.on_change(self._policy_changed)
 
+        def stream_producer() -> Producer:
+            return kafka.producer(settings, **{"transactional.id": f"{d.id}.stream"})
+
         self.ingestor = Ingestor(
             product,
             table,
             kafka.consumer(settings, group=d.id),
-            kafka.producer(settings, **{"transactional.id": f"{d.id}.stream"}),
+            stream_producer(),
             kafka.producer(settings),
             decoders,
             AvroWireEncoder(self.registry, f"{self.stream_topic}-value", self.output_schema),
@@ -127,6 +134,7 @@ class ProductRuntime:
             batch_size=options.batch_size,
             batch_interval_s=options.batch_interval_s,
             on_batch=self._after_batch,
+            new_stream_producer=stream_producer,
             upkeep=self.upkeep,
         )
         self.ports = PortThreads(

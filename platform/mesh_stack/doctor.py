@@ -15,6 +15,7 @@ import psutil
 
 from mesh_config import MeshSettings
 from mesh_stack.errors import StackError
+from mesh_stack.java import ARTIFACTS as JAR_SETS
 from mesh_stack.java import JvmArtifact, find_java, java_major_version
 from mesh_stack.ports import is_free
 
@@ -24,7 +25,6 @@ GB = 2**30
 LAB_MEMORY_GB = 3.0
 WHOLE_MESH_MEMORY_GB = 6.0
 DISK_GB = 5.0
-JAR_SETS = ("kafka", "connect", "debezium-postgres", "avro-converter", "apicurio")
 
 
 @dataclass(frozen=True)
@@ -78,6 +78,10 @@ def ports(settings: MeshSettings) -> dict[str, int]:
         "s3-access-log": settings.s3_access_log_port,
         "kafka": settings.kafka_port,
         "kafka-controller": settings.kafka_controller_port,
+        "kafka-proxied": settings.kafka_proxied_listener_port,
+        "toxiproxy": settings.toxiproxy_port,
+        "toxiproxy-kafka": settings.toxiproxy_kafka_port,
+        "toxiproxy-s3": settings.toxiproxy_s3_port,
         "registry": settings.registry_port,
         "registry-management": settings.registry_management_port,
         "connect": settings.connect_port,

@@ -24,9 +24,9 @@ def _state_root() -> Path:
 
 def isolated_settings(name: str, base_port: int) -> MeshSettings:
     """Settings for a stack of its own: state under <state root>/<name>, ports from base_port (the
-    servers' thirteen, then the products' REST ports from base_port + 20 and SQL ports from + 40). The
-    data product catalog's port is among them, so that products run on a private stack register with
-    its catalog (if one runs), never with the user's."""
+    servers' seventeen, Toxiproxy's among them, then the products' REST ports from base_port + 20 and
+    SQL ports from + 40). The data product catalog's port is among them, so that products run on a
+    private stack register with its catalog (if one runs), never with the user's."""
     return load_settings(
         home=_state_root() / name,
         postgres_port=base_port,
@@ -42,6 +42,10 @@ def isolated_settings(name: str, base_port: int) -> MeshSettings:
         s3_admin_port=base_port + 10,
         product_catalog_port=base_port + 11,
         s3_access_log_port=base_port + 12,
+        kafka_proxied_listener_port=base_port + 13,
+        toxiproxy_port=base_port + 14,
+        toxiproxy_kafka_port=base_port + 15,
+        toxiproxy_s3_port=base_port + 16,
         products_http_port=base_port + 20,
         products_sql_port=base_port + 40,
     )

@@ -12,9 +12,12 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from mesh_stack.bundle.manifest import BundleError, bundled_jvm_archive
 from mesh_stack.errors import MissingDependency, StackError
 
 MIN_JAVA = 17
+# Every pinned set of jars the stack runs (a pom of mesh_stack/jvm each).
+ARTIFACTS = ("kafka", "connect", "debezium-postgres", "avro-converter", "apicurio")
 _HOW_TO_GET_JAVA = (
     f"Install a Java {MIN_JAVA}+ runtime (Debian/Ubuntu: `apt-get install openjdk-17-jre-headless`; "
     "macOS: `brew install openjdk@17`) or point MESH_JAVA_HOME or JAVA_HOME at one."
@@ -69,11 +72,19 @@ class JvmArtifact:
     def is_resolved(self, cache_dir: Path) -> bool:
         return (self.directory(cache_dir) / ".resolved").exists()
 
-    def resolve(self, cache_dir: Path, log: Path) -> Path:
-        """Resolve into the cache once; later calls download nothing."""
+    def resolve(self, cache_dir: Path, log: Path, bundle: Path | None = None) -> Path:
+        """Resolve into the cache once; later calls download nothing. An offline bundle that carries
+        this version is taken before the network (Maven)."""
         target = self.directory(cache_dir)
         if self.is_resolved(cache_dir):
             return target
+        if bundle is not None:
+            try:
+                archive = bundled_jvm_archive(bundle, self.name, target.name)
+            except BundleError as exc:
+                raise StackError(f"MESH_BUNDLE: {exc}") from exc
+            if archive is not None:
+                return self.install(archive, cache_dir)
         mvn = shutil.which("mvn")
         if mvn is None:
             raise MissingDependency("Maven (`mvn`)", _HOW_TO_GET_MAVEN)
@@ -99,10 +110,34 @@ class JvmArtifact:
         if result.returncode != 0:
             raise StackError(f"Maven could not resolve the {self.name} artifacts; see {log}")
         _unpack_distributions(partial)
-        shutil.rmtree(target, ignore_errors=True)
-        partial.rename(target)
-        (target / ".resolved").touch()
-        return target
+        return _publish(partial, target)
+
+    def pack(self, cache_dir: Path, archive: Path) -> None:
+        """The resolved directory as one archive: a USB stick's file system (FAT, exFAT) keeps neither
+        the many small files' permissions nor symbolic links, a tar keeps both."""
+        partial = archive.with_name(archive.name + ".partial")
+        with tarfile.open(partial, "w") as tar:
+            for path in sorted(self.directory(cache_dir).iterdir()):
+                if path.name != ".resolved":
+                    tar.add(path, arcname=path.name)
+        partial.rename(archive)
+
+    def install(self, archive: Path, cache_dir: Path) -> Path:
+        """Unpack an archive made by `pack` into the cache, where `resolve` finds it."""
+        target = self.directory(cache_dir)
+        partial = target.with_name(target.name + ".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        with tarfile.open(archive) as tar:
+            tar.extractall(partial, filter="data")
+        return _publish(partial, target)
+
+
+def _publish(partial: Path, target: Path) -> Path:
+    """Put a complete directory in place; the marker comes last, so an interrupted run leaves none."""
+    shutil.rmtree(target, ignore_errors=True)
+    partial.rename(target)
+    (target / ".resolved").touch()
+    return target
 
 
 def _unpack_distributions(directory: Path) -> None:

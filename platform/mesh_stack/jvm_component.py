@@ -33,7 +33,8 @@ class JvmComponent(Component):
     def resolve(self) -> dict[str, Path]:
         """The component's artifact directories, resolved once into the cache."""
         log = self.settings.home / "logs" / "maven.log"
-        return {name: JvmArtifact(name).resolve(self.settings.cache_dir, log) for name in self.artifacts}
+        cache, bundle = self.settings.cache_dir, self.settings.bundle
+        return {name: JvmArtifact(name).resolve(cache, log, bundle) for name in self.artifacts}
 
     def artifact_dir(self, name: str) -> Path:
         return JvmArtifact(name).directory(self.settings.cache_dir)

@@ -113,6 +113,9 @@ class ManagedProcess:
                 with contextlib.suppress(psutil.Error):
                     p.kill()
             psutil.wait_procs(alive, timeout=5)
+            # A stop asked for is told apart from a crash or a kill -9 by this line in the log.
+            with contextlib.suppress(OSError), open(self.log_path, "ab") as log:
+                log.write(f"=== {time.strftime('%Y-%m-%d %H:%M:%S')} stopped by mesh ({sig.name})\n".encode())
         self.pid_path.unlink(missing_ok=True)
 
     def log_tail(self, lines: int = 25) -> str:

@@ -23,7 +23,7 @@ class ProductPorts:
     sql: int
 
 
-def _process(settings: MeshSettings, name: str) -> ManagedProcess:
+def product_process(settings: MeshSettings, name: str) -> ManagedProcess:
     return ManagedProcess(f"{PREFIX}{name}", settings.home / "run", settings.home / "logs" / f"{PREFIX}{name}.log")
 
 
@@ -43,7 +43,7 @@ def start_product(settings: MeshSettings, folder: Path, ports: ProductPorts, tim
     """Start `mesh run <folder>` detached (idempotent) and wait until its ports answer. The platform
     keeps the product's control token, readable by its user only."""
     name = folder.resolve().name
-    process = _process(settings, name)
+    process = product_process(settings, name)
     base = f"http://{settings.host}:{ports.http}"
     if not process.is_running():
         mesh = str(Path(sys.executable).parent / "mesh")
@@ -72,12 +72,12 @@ def start_product(settings: MeshSettings, folder: Path, ports: ProductPorts, tim
 def running_products(settings: MeshSettings) -> list[ManagedProcess]:
     run = settings.home / "run"
     names = sorted(p.stem.removeprefix(PREFIX) for p in run.glob(f"{PREFIX}*.pid")) if run.exists() else []
-    return [_process(settings, n) for n in names]
+    return [product_process(settings, n) for n in names]
 
 
 def stop_product(settings: MeshSettings, name: str, timeout_s: float = 60) -> bool:
     """Stop one product (SIGTERM, then SIGKILL after the timeout); False if it was not running."""
-    process = _process(settings, name)
+    process = product_process(settings, name)
     running = process.is_running()
     process.stop(timeout_s=timeout_s)
     return running

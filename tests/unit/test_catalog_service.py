@@ -523,3 +523,77 @@ def test_the_api_serves_scorecards_worst_first_and_one_products(
     assert set(one) >= {"grade", "score", "parts", "weights", "completeness", "quality", "freshness", "compliance"}
     missing = api.get("/products/urn:mesh:nope:nope:v1/scorecard")
     assert missing.status_code == 404 and "urn:mesh:nope:nope:v1" in missing.json()["error"]
+
+
+# --- a contract that breaks what was accepted ------------------------------------------------------
+
+
+def _column_removed(document: dict[str, Any], column: str) -> dict[str, Any]:
+    changed = copy.deepcopy(document)
+    for obj in changed["contract"]["schema"]:
+        obj["properties"] = [p for p in obj["properties"] if p["name"] != column]
+    return changed
+
+
+def test_a_contract_that_breaks_the_accepted_one_is_refused_and_the_promise_stays(
+    service: CatalogService, products: FakeProducts, store: CountingStore, clock: Clock
+) -> None:
+    url = "http://engagement.viewing"
+    service.register_url(url)
+    promised = service.entry(VIEWING).accepted_contract
+    assert promised is not None and promised["version"] == "1.0.0"
+
+    added = copy.deepcopy(products.documents[url])
+    added["contract"]["schema"][0]["properties"].append(
+        {"name": "note", "logicalType": "string", "physicalType": "varchar", "classification": "public"}
+    )
+    products.documents[url] = added
+    service.register_url(url)  # a column more breaks nobody
+    assert [p["name"] for p in service.entry(VIEWING).accepted_contract["schema"][0]["properties"]][-1] == "note"  # type: ignore[index]
+
+    products.documents[url] = _column_removed(added, "watch_seconds")
+    with pytest.raises(RegistrationRefused) as refused:
+        service.register_url(url)
+    text = str(refused.value)
+    assert "GOV-004" in text and "watch_seconds was removed" in text
+    assert all("urn:mesh:engagement:viewing:v2" in (v.fix or "") for v in refused.value.violations)
+
+    # The running product serves the breaking contract anyway: the pull records the refusal, and the
+    # promise stays the accepted contract, also across a restart of the catalog.
+    clock.tick()
+    service.pull()
+    assert any(v.policy == "GOV-004" and "watch_seconds" in v.problem for v in service.compliance(VIEWING).violations)
+    restarted = CatalogService(FakeProducts(), JsonFileStore(store.path), clock, policies=_policies())
+    restarted.load()
+    kept = restarted.entry(VIEWING).accepted_contract
+    assert kept is not None and "note" in json.dumps(kept) and "watch_seconds" in json.dumps(kept)
+
+
+def test_a_product_is_retired_only_with_the_platform_token(service: CatalogService) -> None:
+    register_all(service)
+    api = TestClient(build_app(service, platform_token="the-token"))
+    assert api.delete(f"/products/{VIEWING}").status_code == 401
+    assert api.delete(f"/products/{VIEWING}", headers={"Authorization": "Bearer guess"}).status_code == 401
+    retired = api.delete(f"/products/{VIEWING}", headers={"Authorization": "Bearer the-token"})
+    assert retired.status_code == 200 and retired.json() == {"retired": VIEWING, "url": "http://engagement.viewing"}
+    assert VIEWING not in {p["id"] for p in api.get("/products").json()}
+    assert api.get(f"/products/{VIEWING}").status_code == 404
+    assert api.delete(f"/products/{VIEWING}", headers={"Authorization": "Bearer the-token"}).status_code == 404
+    service.register_url("http://engagement.viewing")  # it may come back, judged as a newcomer
+    assert service.entry(VIEWING).accepted_contract is not None
+
+
+def test_a_dry_run_says_what_a_registration_would_meet_and_registers_nothing(
+    api: TestClient, service: CatalogService, products: FakeProducts
+) -> None:
+    url = "http://engagement.viewing"
+    fresh = api.post("/products/check", json={"url": url, "document": products.documents[url]}).json()
+    assert fresh["product"] == VIEWING and fresh["accepted_contract"] is None and not fresh["refused"]
+    assert VIEWING not in {e.id for e in service.entries()}
+    service.register_url(url)
+    broken = _column_removed(products.documents[url], "watch_seconds")
+    judged = api.post("/products/check", json={"url": url, "document": broken}).json()
+    assert judged["refused"] and judged["accepted_contract"] == "1.0.0"
+    assert {v["policy"] for v in judged["violations"] if v["severity"] == "refuse"} == {"GOV-004"}
+    assert service.entry(VIEWING).document["contract"] == products.documents[url]["contract"]  # unchanged
+    assert api.post("/products/check", json={"url": url}).status_code == 400

@@ -19,6 +19,11 @@ MINIMUM = {
     "connect-kill",
     "poison-burst",
     "schema-breaking",
+    "audit-tamper",
+    "broker-latency",
+    "broker-partition",
+    "s3-latency",
+    "s3-partition",
 }
 
 
@@ -28,7 +33,7 @@ def test_the_catalogue_holds_every_fault_the_issue_names() -> None:
     for fault in faults.values():
         assert fault.experiment["steady-state-hypothesis"]["probes"], fault.name
         assert fault.mesh["observe"] and fault.mesh["explanation"], fault.name
-        assert fault.products, f"{fault.name} names the products it needs"
+        assert fault.products or fault.sources or fault.audit, f"{fault.name} names what it needs running"
 
 
 def test_an_experiment_without_its_explanation_is_refused(tmp_path: Path) -> None:
@@ -65,3 +70,61 @@ def test_the_verdict_passes_only_when_the_steady_state_came_back_in_time() -> No
     broken = _journal()
     broken["run"][0] |= {"status": "failed", "exception": ["RuntimeError: product-x is not running\n"]}
     assert _verdict(fault, broken, {}).failures == ["kill: RuntimeError: product-x is not running"]
+
+
+def test_a_network_fault_puts_its_product_behind_toxiproxy_and_takes_it_back_in_its_rollback() -> None:
+    network = [f for f in catalogue(FAULTS) if f.through_toxiproxy]
+    assert {f.name for f in network} >= {"broker-latency", "broker-partition", "s3-latency", "s3-partition"}
+    for fault in network:
+        rollbacks = [(a["provider"]["func"], a["provider"].get("arguments", {})) for a in fault.experiment["rollbacks"]]
+        for product in fault.through_toxiproxy:
+            assert ("route_directly", {"product": product}) in rollbacks, fault.name
+        assert rollbacks[-1][0] == "stop_toxiproxy", f"{fault.name}: Toxiproxy goes last, once nothing uses it"
+        method = [a["provider"]["func"] for a in fault.experiment["method"]]
+        assert method.index("add_toxic") < method.index("heal"), f"{fault.name} heals within its method"
+
+
+def _routed(tmp_path: Path, needs: str) -> Path:
+    text = (FAULTS / "s3-partition.yaml").read_text()
+    old = "needs: {products: [playback.events], through_toxiproxy: {playback.events: [s3]}}"
+    assert old in text
+    (tmp_path / "routed.yaml").write_text(text.replace(old, needs))
+    return tmp_path / "routed.yaml"
+
+
+def test_a_fault_routes_only_products_it_needs_and_only_to_known_upstreams(tmp_path: Path) -> None:
+    fault = load_fault(
+        _routed(tmp_path, "needs: {products: [playback.events], through_toxiproxy: {playback.events: [s3, kafka]}}")
+    )
+    assert fault.through_toxiproxy == {"playback.events": ["s3", "kafka"]}
+    with pytest.raises(FaultError, match="not among the products it needs"):
+        load_fault(_routed(tmp_path, "needs: {products: [playback.events], through_toxiproxy: {content.titles: [s3]}}"))
+    with pytest.raises(FaultError, match="choose from"):
+        load_fault(
+            _routed(tmp_path, "needs: {products: [playback.events], through_toxiproxy: {playback.events: [postgres]}}")
+        )
+
+
+def test_what_the_product_did_during_the_fault_is_noted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    from mesh_chaos import activities
+
+    clock = [0.0]
+    monkeypatch.setattr(time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(time, "sleep", lambda s: clock.__setitem__(0, clock[0] + s))
+    first = {"snapshot_id": 1, "added_rows": 200}
+    seen = iter(
+        [
+            {"snapshots": [first], "freshness_seconds": 0.4},
+            {"snapshots": [first], "freshness_seconds": 1.4},
+            {"snapshots": [first, {"snapshot_id": 2, "added_rows": 750}], "freshness_seconds": 0.2},
+        ]
+    )
+    monkeypatch.setattr(
+        activities, "_observations", lambda _c, _p: next(seen, {"snapshots": [], "freshness_seconds": 4.6})
+    )
+    configuration = {"state_file": str(tmp_path / "state.json")}
+    said = activities.hold_and_observe("playback.events", 4, configuration)
+    assert said == "1 snapshot in 4 s (750 rows), data up to 5 s old"
+    assert activities._state(configuration)["during_fault"] == said

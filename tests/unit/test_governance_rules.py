@@ -252,3 +252,18 @@ def test_a_policy_of_required_fields_needs_no_code() -> None:
     assert list(rule.check(entry(doc), params)) == []
     doc["descriptor"]["tags"] = []
     assert [f.field for f in rule.check(entry(doc), params)] == ["descriptor.tags"]
+
+
+def test_a_table_read_by_name_instead_of_through_an_input_port_is_named_with_its_owner() -> None:
+    rule = RULES["inputs_declared"]
+    doc = document("content-insights.kpis")
+    assert list(rule.check(entry(doc), {})) == []
+    doc["undeclared_reads"] = [
+        {"table": "playback.events_history_v1", "port": "urn:mesh:playback:events:v1/history"},
+        {"table": "scratch.notes_v1", "port": None},
+    ]
+    found = list(rule.check(entry(doc), {}))
+    assert [f.field for f in found] == ["undeclared_reads[0]", "undeclared_reads[1]"]
+    assert "playback.events_history_v1" in found[0].problem and "urn:mesh:playback:events:v1" in found[0].problem
+    assert found[0].fix is not None and "product: urn:mesh:playback:events:v1, port: history" in found[0].fix
+    assert found[1].fix is not None and "owns the table" in found[1].fix

@@ -178,3 +178,15 @@ def test_every_lab_of_the_repository_loads_and_reads_like_a_lab(folder: Path) ->
     for step in loaded.spec.steps:
         assert f"`{step.id}`" in readme, f"{folder.name}/README.md does not walk through step {step.id!r}"
     assert 10 <= loaded.spec.duration_min <= 25
+
+
+def test_a_labs_addresses_are_the_learners_own_when_the_mesh_is_not_on_the_defaults() -> None:
+    from mesh_config import load_settings
+    from mesh_labs.localize import localized
+    from mesh_stack.isolated import isolated_settings
+
+    spec = load_lab(REPO / "labs" / "07-broker-outage").spec
+    assert localized(spec, load_settings()) == spec
+    moved = localized(spec, isolated_settings("elsewhere", 21600))
+    hints = " ".join(h for s in moved.steps for h in s.hints) + " ".join(s.task for s in moved.steps)
+    assert "127.0.0.1:18100" not in hints and "127.0.0.1:21620/observations" in hints

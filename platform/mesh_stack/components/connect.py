@@ -49,12 +49,13 @@ class Connect(JvmComponent):
             ),
             "plugin.discovery": "hybrid_warn",
             "offset.flush.interval.ms": "5000",
-            # A single worker: a broker restart (a lab's fault, an upgrade) must not make it revoke its
-            # connectors. Connect revokes them once the coordinator has been unreachable for a heartbeat
-            # interval, and a task stopped mid-stream can leave its replication slot held by a connection
-            # nothing closes, so the restarted task cannot stream again.
-            "heartbeat.interval.ms": "20000",
-            "session.timeout.ms": "60000",
+            # A single worker: a broker outage (lab 07 keeps it away past the product's freshness SLO of a
+            # minute; an upgrade) must not make it revoke its connectors. Connect revokes them once the
+            # coordinator has been unreachable for a heartbeat interval, and a task stopped mid-stream
+            # can leave its replication slot held by a connection nothing closes, so the restarted task
+            # cannot stream again. A dead worker is still replaced within the rebalance timeout (60 s).
+            "heartbeat.interval.ms": "150000",
+            "session.timeout.ms": "450000",
             "topic.creation.enable": "true",
         }
         return "".join(f"{k}={v}\n" for k, v in props.items())

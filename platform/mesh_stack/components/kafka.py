@@ -4,7 +4,10 @@ Every connection authenticates: consumers with SASL/SCRAM-SHA-256 (their credent
 time by the catalog), the platform's principal, a super user, with SASL/PLAIN against this file's
 configuration, on the broker's listener and between broker and controller. The
 broker authorizes every request with ACLs (StandardAuthorizer, deny unless allowed), and makes each
-connection authenticate again every minute, so a revoked credential is out within a minute."""
+connection authenticate again every minute, so a revoked credential is out within a minute.
+
+A second listener, secured the same way, serves the clients the network faults route through Toxiproxy
+(`mesh chaos`): it advertises the proxy's address, so that such a client never bypasses the proxy."""
 
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ from confluent_kafka.admin import AdminClient
 
 from mesh_stack.errors import ComponentFailed
 from mesh_stack.jvm_component import JvmComponent
+from mesh_stack.toxiproxy import TOXIPROXY_HOST
 
 
 class Kafka(JvmComponent):
@@ -23,7 +27,8 @@ class Kafka(JvmComponent):
     artifacts = ("kafka",)
 
     def ports(self) -> list[int]:
-        return [self.settings.kafka_port, self.settings.kafka_controller_port]
+        s = self.settings
+        return [s.kafka_port, s.kafka_controller_port, s.kafka_proxied_listener_port]
 
     def url(self) -> str:
         return f"kafka://{self.settings.bootstrap_servers}"
@@ -37,8 +42,9 @@ class Kafka(JvmComponent):
         user, password = s.kafka_user, s.kafka_password
         plain = "org.apache.kafka.common.security.plain.PlainLoginModule"
         platform = f'{plain} required username="{user}" password="{password}" user_{user}="{password}";'
+        scram = "org.apache.kafka.common.security.scram.ScramLoginModule required;"
         return {
-            "listener.security.protocol.map": "BROKER:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT",
+            "listener.security.protocol.map": "BROKER:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT,PROXIED:SASL_PLAINTEXT",
             # Consumers: SCRAM, credentials in the metadata log. The platform: PLAIN, from this file, so
             # it is in at once after a restart (SCRAM waits for the credentials to be replayed).
             "sasl.enabled.mechanisms": f"{s.kafka_sasl_mechanism},PLAIN",
@@ -47,9 +53,9 @@ class Kafka(JvmComponent):
             "listener.name.controller.sasl.enabled.mechanisms": "PLAIN",
             "listener.name.controller.plain.sasl.jaas.config": platform,
             "listener.name.broker.plain.sasl.jaas.config": platform,
-            f"listener.name.broker.{s.kafka_sasl_mechanism.lower()}.sasl.jaas.config": (
-                "org.apache.kafka.common.security.scram.ScramLoginModule required;"
-            ),
+            f"listener.name.broker.{s.kafka_sasl_mechanism.lower()}.sasl.jaas.config": scram,
+            "listener.name.proxied.plain.sasl.jaas.config": platform,
+            f"listener.name.proxied.{s.kafka_sasl_mechanism.lower()}.sasl.jaas.config": scram,
             "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
             "super.users": f"User:{user}",
             "allow.everyone.if.no.acl.found": "false",
@@ -60,15 +66,20 @@ class Kafka(JvmComponent):
         s = self.settings
         broker = f"{s.host}:{s.kafka_port}"
         controller = f"{s.host}:{s.kafka_controller_port}"
+        # The listener behind Toxiproxy: a client bootstrapped on the proxy is told the proxy's address
+        # as the broker's, so every request it makes goes through the proxy (and its toxics). Unused,
+        # and costing nothing, unless a network fault routes a product there.
+        proxied = f"{s.host}:{s.kafka_proxied_listener_port}"
+        proxy = f"{TOXIPROXY_HOST}:{s.toxiproxy_kafka_port}"
         props = {
             "process.roles": "broker,controller",
             "node.id": "1",
             "controller.quorum.voters": f"1@{controller}",
-            "listeners": f"BROKER://{broker},CONTROLLER://{controller}",
-            "advertised.listeners": f"BROKER://{broker}",
+            "listeners": f"BROKER://{broker},CONTROLLER://{controller},PROXIED://{proxied}",
+            "advertised.listeners": f"BROKER://{broker},PROXIED://{proxy}",
             "controller.listener.names": "CONTROLLER",
             "inter.broker.listener.name": "BROKER",
-            "listener.security.protocol.map": "BROKER:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "listener.security.protocol.map": "BROKER:PLAINTEXT,CONTROLLER:PLAINTEXT,PROXIED:PLAINTEXT",
             "log.dirs": str(self.state_dir / "data"),
             "num.partitions": "3",
             # One node: every internal topic has a single replica.

@@ -1,0 +1,4 @@
+-- The rows of the output port `genres`, one per main genre: write the SELECT here.
+-- The input port `titles` is a table named titles (content.titles' titles port, as of one snapshot);
+-- the columns of the result are those of the contract's `genres` object, in any order:
+--   genre, titles, films, episodes, avg_duration_min, newest_release
