@@ -50,6 +50,7 @@ bench: setup  ## every benchmark; results in bench/results/
 	$(BIN)/python -m bench.serving_latency
 	$(BIN)/python -m bench.sql_aggregate
 	$(BIN)/python -m bench.cdc_pipeline
+	$(BIN)/python -m bench.retention
 	$(BIN)/python -m bench.mesh_demo
 	$(BIN)/python -m bench.faults
 	$(BIN)/python -m bench.model_lift

@@ -18,6 +18,7 @@ from pyiceberg.types import LongType, NestedField, StringType, TimestamptzType
 from mesh_audit.config import TABLE
 from mesh_audit.record import AuditRecord, ChainHead
 from mesh_sdk.history import Commit, Offsets, append_with_offsets, committed_offsets, ensure_table
+from mesh_sdk.maintenance import Upkeep, default_upkeep
 
 DESCRIPTION = "The mesh's immutable change audit log: one hash-chained record per change event (append-only)"
 
@@ -41,8 +42,9 @@ SCHEMA = Schema(
 class AuditTable:
     """The Iceberg side of the log. Only ever appends."""
 
-    def __init__(self, table: Table) -> None:
+    def __init__(self, table: Table, upkeep: Upkeep | None = None) -> None:
         self.table = table
+        self.upkeep = upkeep or default_upkeep()
         self._arrow = table.schema().as_arrow()
 
     @property
@@ -50,13 +52,13 @@ class AuditTable:
         return ".".join(self.table.name())
 
     @classmethod
-    def ensure(cls, catalog: Catalog, name: str = TABLE) -> AuditTable:
+    def ensure(cls, catalog: Catalog, name: str = TABLE, upkeep: Upkeep | None = None) -> AuditTable:
         """The table, created (with its namespace) on first use."""
         namespace = name.rsplit(".", 1)[0]
         with contextlib.suppress(NamespaceAlreadyExistsError):
             catalog.create_namespace(namespace, {"owner": "mesh platform team"})
         # A log created before some columns existed gets them added (ensure_table), never rewritten.
-        return cls(ensure_table(catalog, name, SCHEMA, DESCRIPTION))
+        return cls(ensure_table(catalog, name, SCHEMA, DESCRIPTION), upkeep)
 
     @classmethod
     def load(cls, catalog: Catalog, name: str = TABLE) -> AuditTable:
@@ -80,7 +82,9 @@ class AuditTable:
 
     def append(self, records: Sequence[AuditRecord], offsets: Offsets, batch_at: str) -> Commit:
         rows = pa.Table.from_pylist([_row(r) for r in records], schema=self._arrow)
-        return append_with_offsets(self.table, rows, offsets, batch_at)
+        commit = append_with_offsets(self.table, rows, offsets, batch_at)
+        self.upkeep.after_commit(self.table)  # old snapshots expired, small files compacted: same records
+        return commit
 
     def records(self, after: int = 0) -> list[AuditRecord]:
         """Committed records with a sequence above `after`, in sequence order."""

@@ -38,6 +38,7 @@ from mesh_audit.record import AuditRecord, ChainHead, Change, link_all
 from mesh_config import MeshSettings
 from mesh_sdk.deadletter import DeadLetter, Defect
 from mesh_sdk.history import Offsets
+from mesh_sdk.maintenance import Upkeep
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +118,7 @@ class AuditService:
         self.metadata_refresh_ms = metadata_refresh_ms
         self.clock = clock
         self.on_batch = on_batch
-        self.log = AuditTable.ensure(iceberg_catalog(settings), table_name)
+        self.log = AuditTable.ensure(iceberg_catalog(settings), table_name, Upkeep.from_settings(settings))
         self.objects = LockedChainStore(s3_client(settings), settings.audit_bucket, object_prefix, retention)
         self.deadletters = kafka.producer(settings)
         self.stats = AuditStats()

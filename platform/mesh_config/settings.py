@@ -112,6 +112,24 @@ class MeshSettings(BaseSettings):
     lineage_url: str | None = None
     lineage_every_s: float = Field(30.0, description="at most one RUNNING event per product this often")
 
+    # How long tables keep their snapshots (time travel), by age (mesh_sdk.retention): every snapshot of
+    # the recent window, at most `snapshots_recent_max` of them (each kept snapshot slows every commit),
+    # then the newest of each minute and of each hour; tagged snapshots and the current one always.
+    snapshots_recent_s: float = Field(7200.0, description="every snapshot this recent is kept")
+    snapshots_recent_max: int = Field(200, description="but no more than this many recent ones")
+    snapshots_minutely_s: float = Field(3600.0, description="then one per minute this far back (0: none)")
+    snapshots_hourly_days: float = Field(7.0, description="then one per hour this many days back (0: none)")
+    # Deciding what to expire is a pass over every snapshot, and expiring a commit: a writer does it
+    # after this many new snapshots, or this long after it last did, not after each commit.
+    snapshots_check_every_s: float = 60.0
+    snapshots_check_slack: int = 50
+    # Compaction of the small files micro-batches leave: at most this often, when at least
+    # `compaction_min_files` files are smaller than `compaction_small_file_bytes` (0 s: never).
+    compaction_every_s: float = 300.0
+    compaction_min_files: int = 16
+    compaction_small_file_bytes: int = 32 * 1024 * 1024
+    compaction_max_input_bytes: int = Field(256 * 1024 * 1024, description="rewritten per compaction, at most")
+
     startup_timeout_s: float = 120.0
     jvm_heap: str = Field("384m", description="max heap of each JVM server")
 

@@ -20,7 +20,8 @@ import pyarrow as pa
 from pyiceberg.expressions import And, BooleanExpression, EqualTo, GreaterThan, In, Or
 from pyiceberg.table import Table
 
-from mesh_sdk.history import BATCH_AT, PARTIAL, lineage, trim_snapshots
+from mesh_sdk.history import BATCH_AT, PARTIAL, lineage
+from mesh_sdk.maintenance import Upkeep, default_upkeep
 
 log = logging.getLogger(__name__)
 
@@ -62,10 +63,13 @@ def _matching(keys: Sequence[tuple[Any, ...]], key_columns: Sequence[str]) -> Bo
 
 
 class CurrentState:
-    def __init__(self, table: Table, key_columns: Sequence[str], schema: pa.Schema) -> None:
+    def __init__(
+        self, table: Table, key_columns: Sequence[str], schema: pa.Schema, upkeep: Upkeep | None = None
+    ) -> None:
         self.table = table
         self.key_columns = list(key_columns)
         self.schema = schema
+        self.upkeep = upkeep or default_upkeep()
 
     def applied(self) -> int | None:
         """The history snapshot whose changes the state includes, as recorded by the newest state snapshot."""
@@ -95,8 +99,8 @@ class CurrentState:
             tx.delete(_matching(list(newest), self.key_columns), snapshot_properties=deleting)
             if alive.num_rows:
                 tx.append(alive, snapshot_properties=marker)
-        trim_snapshots(self.table)
         after = self.table.current_snapshot()
+        self.upkeep.after_commit(self.table)  # a compaction keeps the rows (and the marker) of `after`
         keys = pa.Table.from_pylist(
             [dict(zip(self.key_columns, k, strict=True)) for k in newest],
             schema=pa.schema([self.schema.field(c) for c in self.key_columns]),

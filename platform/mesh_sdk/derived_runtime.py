@@ -34,6 +34,7 @@ from mesh_sdk.derivation import Context, Inputs, Update
 from mesh_sdk.history import PORT, ensure_table
 from mesh_sdk.ingest import BatchOutcome
 from mesh_sdk.keyed_table import KeyedTable
+from mesh_sdk.maintenance import Upkeep
 from mesh_sdk.observe import OBSERVATIONS_TOPIC, Observer
 from mesh_sdk.policy import PolicyState
 from mesh_sdk.port_threads import PortThreads
@@ -65,6 +66,7 @@ class DerivedRuntime:
         self.every_s = d.refresh.every_seconds if d.refresh is not None else 1.0
 
         catalog = iceberg_catalog(settings)
+        self.upkeep = Upkeep.from_settings(settings)
         self.upstreams = {p.name: UpstreamTable(catalog, p.table) for p in product.product_inputs()}
         self.increments = [p.name for p in product.product_inputs() if p.read == "increments"]
         self._duck = lambda: duckdb_connection(settings)
@@ -76,7 +78,7 @@ class DerivedRuntime:
             keys = contract.primary_key(port)
             schema = arrow_schema(props)
             table = ensure_table(catalog, d.table(port), iceberg_schema(props), d.description, f"{d.id}/{port}")
-            self.outputs[port] = KeyedTable(table, keys, schema)
+            self.outputs[port] = KeyedTable(table, keys, schema, self.upkeep)
             self.hot[port] = HotCopy(schema, options.hot_max_rows)
             self.readers[port] = HistoryReader(
                 lambda port=port: self.outputs[port].table,  # type: ignore[misc]
@@ -328,7 +330,8 @@ class DerivedRuntime:
             table = self.outputs[port]
             if table.due_for_compaction():
                 table.compact()
-                hot.load(table.table)
+                if not hot.follow(table.table):
+                    hot.load(table.table)
             self.readers[port].invalidate()
         written = sum(len(u.rows) for u in updates.values() if u)
         anchor = self.outputs[self.anchor].table.current_snapshot()

@@ -18,6 +18,7 @@ from strawberry.fastapi import GraphQLRouter
 
 from mesh_access import Access
 from mesh_sdk.access import AccessGate
+from mesh_sdk.maintenance import retention_report
 from mesh_sdk.query import FILTER_OPS, HistoryReader, QueryError
 from mesh_sdk.rest import API_KEY, BEARER, consumer_dependency
 
@@ -56,6 +57,83 @@ class Snapshot:
     operation: str
     added_rows: Long  # type: ignore[valid-type]
     total_rows: Long  # type: ignore[valid-type]
+
+
+@strawberry.type
+class RetentionTier:
+    every_seconds: int
+    for_seconds: float
+
+
+@strawberry.type
+class Tag:
+    name: str
+    snapshot_id: Long  # type: ignore[valid-type]
+
+
+@strawberry.type
+class Compaction:
+    snapshot_id: Long  # type: ignore[valid-type]
+    at: dt.datetime
+    compacted_from: Long  # type: ignore[valid-type]
+    files_rewritten: int
+    files_written: int
+    rows: Long  # type: ignore[valid-type]
+    data_files_after: int
+
+
+@strawberry.type
+class TableRetention:
+    port: str
+    kept: int
+    oldest_reachable: dt.datetime | None
+    newest: dt.datetime | None
+    data_files: int
+    tags: list[Tag]
+    last_compaction: Compaction | None
+
+
+@strawberry.type(description="What the snapshots port keeps (REST: /snapshots/retention)")
+class SnapshotRetention:
+    description: str
+    recent_seconds: float
+    recent_max: int
+    tiers: list[RetentionTier]
+    compaction: str
+    tables: list[TableRetention]
+
+
+def _retention(rt: "ProductRuntime") -> SnapshotRetention:
+    report = retention_report(rt.upkeep, {port: r.table() for port, r in rt.served_tables().items()})
+    policy = report["policy"]
+
+    def when(value: str | None) -> dt.datetime | None:
+        return dt.datetime.fromisoformat(value) if value else None
+
+    def compaction(run: dict[str, Any] | None) -> Compaction | None:
+        if run is None:
+            return None
+        return Compaction(**(run | {"at": dt.datetime.fromisoformat(run["at"])}))
+
+    return SnapshotRetention(
+        description=policy["description"],
+        recent_seconds=policy["recent_seconds"],
+        recent_max=policy["recent_max"],
+        tiers=[RetentionTier(every_seconds=t["every_seconds"], for_seconds=t["for_seconds"]) for t in policy["tiers"]],
+        compaction=policy["compaction"],
+        tables=[
+            TableRetention(
+                port=port,
+                kept=t["kept"],
+                oldest_reachable=when(t["oldest_reachable"]),
+                newest=when(t["newest"]),
+                data_files=t["data_files"],
+                tags=[Tag(name=n, snapshot_id=i) for n, i in t["tags"].items()],
+                last_compaction=compaction(t["last_compaction"]),
+            )
+            for port, t in report["tables"].items()
+        ],
+    )
 
 
 def _table_fields(rt: "ProductRuntime", port: str, reader: HistoryReader) -> tuple[list[tuple[str, Any]], Any]:
@@ -195,6 +273,11 @@ def build_schema(rt: "ProductRuntime") -> strawberry.Schema:
             fields.append(
                 ("snapshots", strawberry.field(resolver=snapshots, description=f"Snapshots of {port}, usable as asOf"))
             )
+
+    def snapshot_retention() -> SnapshotRetention:
+        return _retention(rt)
+
+    fields.append(("snapshotRetention", strawberry.field(resolver=snapshot_retention, description="What is kept")))
     query = strawberry.type(type("Query", (), {"__annotations__": {}, **dict(fields)}))
     limits = [
         lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 from pyiceberg.catalog import Catalog
-from pyiceberg.exceptions import NoSuchTableError
+from pyiceberg.exceptions import CommitFailedException, NoSuchTableError
 from pyiceberg.schema import Schema
 from pyiceberg.table import Table
 from pyiceberg.table.snapshots import Summary
@@ -18,14 +18,22 @@ BATCH_AT = "mesh.ingested-at"
 # Marks a snapshot in the middle of a commit made of several (a delete, then an append): it never
 # shows a state anyone wrote, so time travel skips it.
 PARTIAL = "mesh.partial"
+# Marks a compaction (mesh_sdk.maintenance): the same rows in fewer files, so no batch of its own. Its
+# value is the id of the snapshot whose files it rewrote; it carries that snapshot's other `mesh.*`
+# properties (offsets included), so the newest snapshot always holds them.
+COMPACTION = "mesh.compaction"
 
 Offsets = dict[str, dict[int, int]]
 
-# Micro-batches commit up to several snapshots a second, and every commit rewrites the list of them:
-# a table keeps its newest snapshots (time travel reaches that far back), the rest are expired in
-# bulk once there are `SNAPSHOT_SLACK` too many. Offsets live in every snapshot, so none are lost.
-SNAPSHOTS_KEPT = 1000
-SNAPSHOT_SLACK = 100
+
+# Every commit writes a new metadata file that lists every snapshot kept (hundreds of KB each), and the
+# old ones stay unless the table says otherwise: gigabytes a day at one commit a second. Iceberg deletes
+# all but the newest few after each commit with these (a reader binds a metadata file when its query
+# starts, and the ports rebuild their views within a second of a commit).
+METADATA_FILES_KEPT = {
+    "write.metadata.delete-after-commit.enabled": "true",
+    "write.metadata.previous-versions-max": "20",
+}
 
 
 PORT = "mesh.port"  # table property: `<product id>/<port>`, whose table it is, for who reads it by name
@@ -37,7 +45,7 @@ def ensure_table(catalog: Catalog, name: str, schema: Schema, description: str, 
     try:
         table = catalog.load_table(name)
     except NoSuchTableError:
-        properties = {"comment": description} | ({PORT: port} if port else {})
+        properties = {"comment": description, **METADATA_FILES_KEPT} | ({PORT: port} if port else {})
         return catalog.create_table(name, schema=schema, properties=properties)
     missing = [f for f in schema.fields if f.name not in table.schema().column_names]
     if missing:
@@ -45,6 +53,12 @@ def ensure_table(catalog: Catalog, name: str, schema: Schema, description: str, 
             for f in missing:
                 update.add_column(f.name, f.field_type, doc=f.doc)
         table = table.refresh()
+    if any(table.properties.get(k) != v for k, v in METADATA_FILES_KEPT.items()):  # made before they were set
+        try:
+            with table.transaction() as tx:
+                tx.set_properties(METADATA_FILES_KEPT)
+        except CommitFailedException:  # another writer of the table committed first: set at the next start
+            table = table.refresh()
     return table
 
 
@@ -76,24 +90,13 @@ class Commit:
 
 def append_with_offsets(table: Table, rows: pa.Table, offsets: Offsets, batch_at: str) -> Commit:
     """Append rows and the offsets that produced them in one atomic snapshot: after a crash, the table
-    and the position in the input agree, so nothing is lost and nothing is written twice."""
+    and the position in the input agree, so nothing is lost and nothing is written twice. The caller
+    runs the table's upkeep (mesh_sdk.maintenance) when it is done with the batch."""
     encoded = json.dumps({t: {str(p): o for p, o in parts.items()} for t, parts in offsets.items()})
     table.append(rows, snapshot_properties={OFFSETS: encoded, BATCH_AT: batch_at})
     snapshot = table.current_snapshot()
     assert snapshot is not None
-    trim_snapshots(table)
     return Commit(snapshot.snapshot_id, rows.num_rows)
-
-
-def trim_snapshots(table: Table, kept: int = SNAPSHOTS_KEPT, slack: int = SNAPSHOT_SLACK) -> int:
-    """Expire all but the newest `kept` snapshots once `slack` more have piled up; returns how many."""
-    snapshots = table.metadata.snapshots
-    if len(snapshots) < kept + slack:
-        return 0
-    oldest_first = sorted(snapshots, key=lambda s: s.timestamp_ms)
-    expired = [s.snapshot_id for s in oldest_first[:-kept]]
-    table.maintenance.expire_snapshots().by_ids(expired).commit()
-    return len(expired)
 
 
 def recent_batches(table: Table, rows_wanted: int) -> str | None:
@@ -103,6 +106,8 @@ def recent_batches(table: Table, rows_wanted: int) -> str | None:
     for summary in lineage(table):
         if rows >= rows_wanted:
             break
+        if summary[COMPACTION]:  # a batch's rows again, in other files
+            continue
         batch_at = summary[BATCH_AT]
         if batch_at:
             oldest = batch_at

@@ -25,6 +25,7 @@ from mesh_adapters.avro import AvroWireEncoder, RegistryUnavailable, WireFormatE
 from mesh_sdk.changes import UnexpectedChange
 from mesh_sdk.deadletter import DeadLetter, Defect
 from mesh_sdk.history import BATCH_AT, Offsets, append_with_offsets, committed_offsets, recent_batches
+from mesh_sdk.maintenance import Upkeep, default_upkeep
 from mesh_sdk.product import BatchContext, DataProduct
 from mesh_sdk.quality import RecordRule, compile_rules
 
@@ -85,6 +86,7 @@ class Ingestor:
         dedupe_capacity: int = 1_000_000,
         on_batch: Callable[[BatchOutcome], None] = lambda _: None,
         new_stream_producer: Callable[[], Producer] | None = None,
+        upkeep: Upkeep | None = None,
     ) -> None:
         self.product = product
         self.table = table
@@ -108,6 +110,7 @@ class Ingestor:
         self.batch_interval_s = batch_interval_s
         self.recent = RecentKeys(dedupe_capacity)
         self.on_batch = on_batch
+        self.upkeep = upkeep or default_upkeep()
         self.offsets: Offsets = {}
         self.partitions: dict[str, int] = {}
         self._stopping = False
@@ -304,6 +307,8 @@ class Ingestor:
         arrow = pa.Table.from_pylist(rows, schema=self.arrow_schema)
         commit = append_with_offsets(self.table, arrow, self.offsets, batch_at)
         self.stream_producer.commit_transaction(60)
+        # After the stream's transaction: a compaction takes a while, the stream should not wait.
+        self.upkeep.after_commit(self.table)
         return commit.snapshot_id, arrow
 
     def _to_stream(self, row: dict[str, Any], batch_at: str) -> None:

@@ -1,6 +1,7 @@
 """A derived product's output table: rows replaced by key in one Iceberg transaction (the touched keys
 deleted, their new rows appended), or the whole content replaced. Frequent small commits leave many
-small files behind, so every so often the table is rewritten as one sorted file."""
+small files behind, so every so often the table is rewritten as one sorted file (a compaction:
+mesh_sdk.maintenance)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from pyiceberg.table import Table
 
 from mesh_sdk.current_state import Delta
 from mesh_sdk.derivation import Rows, Update
-from mesh_sdk.history import PARTIAL, trim_snapshots
+from mesh_sdk.history import PARTIAL
+from mesh_sdk.maintenance import Upkeep, compact, default_upkeep, same_data
 
 log = logging.getLogger(__name__)
 
@@ -25,9 +27,9 @@ log = logging.getLogger(__name__)
 # once per file it rewrites: past this many files, the table is rewritten as one.
 MAX_DATA_FILES = 8
 # Every commit copies the table's metadata once per data file it rewrites, and the metadata grows with
-# the snapshots kept: a table rewritten every few seconds keeps fewer of them than an append-only one.
-SNAPSHOTS_KEPT = 200
-SNAPSHOT_SLACK = 20
+# the snapshots kept: a table rewritten every few seconds keeps fewer recent ones than an append-only
+# one (two per refresh: the delete and the append).
+RECENT_MAX = 200
 
 
 # pyiceberg's expression constructors are typed more narrowly than they accept (plain column names).
@@ -54,10 +56,13 @@ def as_arrow(rows: Rows, schema: pa.Schema) -> pa.Table:
 
 
 class KeyedTable:
-    def __init__(self, table: Table, key_columns: Sequence[str], schema: pa.Schema) -> None:
+    def __init__(
+        self, table: Table, key_columns: Sequence[str], schema: pa.Schema, upkeep: Upkeep | None = None
+    ) -> None:
         self.table = table
         self.key_columns = list(key_columns)
         self.schema = schema
+        self.upkeep = upkeep or default_upkeep()
 
     def write(self, update: Update, properties: Mapping[str, str], extra: Mapping[str, str] | None = None) -> Delta:
         """Commit one update with `properties` in its snapshots (and `extra` as table properties, in the
@@ -81,7 +86,8 @@ class KeyedTable:
                 tx.append(written, snapshot_properties=props)
             if extra:
                 tx.set_properties(dict(extra))
-        trim_snapshots(self.table, SNAPSHOTS_KEPT, SNAPSHOT_SLACK)
+        # Its own compaction (below) is due by file count, not time: only snapshots expire here.
+        self.upkeep.after_commit(self.table, recent_max=RECENT_MAX, compact=False)
         after = self.table.current_snapshot()
         return Delta(
             before.snapshot_id if before is not None else None,
@@ -115,21 +121,16 @@ class KeyedTable:
 
     def compact(self) -> None:
         """Rewrite the table as one file sorted by key: the same rows, far fewer files to open."""
-        snapshot = self.table.current_snapshot()
-        if snapshot is None:
-            return
-        rows = self.table.scan().to_arrow().sort_by([(c, "ascending") for c in self.key_columns])
-        with self.table.transaction() as tx:
-            tx.delete(AlwaysTrue(), snapshot_properties={PARTIAL: "true", "mesh.compaction": "true"})
-            tx.append(rows.cast(self.schema), snapshot_properties={"mesh.compaction": "true"})
-        trim_snapshots(self.table, SNAPSHOTS_KEPT, SNAPSHOT_SLACK)
-        log.info("compacted %s: %d rows in one file", self.table.name(), rows.num_rows)
+        done = compact(self.table, small_file_bytes=None, min_files=2, sort_by=self.key_columns)
+        if done is not None:
+            log.info("compacted %s: %d rows in %d file(s)", self.table.name(), done.rows, done.files_written)
 
     def roll_back_to(self, snapshot_id: int | None) -> bool:
         """Make `snapshot_id` current again (an empty table for None): the state of the last complete
-        refresh. Returns whether anything changed."""
+        refresh. Returns whether anything changed. A compaction of it since is that state already (and
+        it may be all that is left of it: retention keeps the newest snapshot of each hour)."""
         current = self.table.current_snapshot()
-        if (current.snapshot_id if current else None) == snapshot_id:
+        if same_data(self.table, snapshot_id, current.snapshot_id if current else None):
             return False
         if snapshot_id is None:
             self.table.delete(AlwaysTrue())

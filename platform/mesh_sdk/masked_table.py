@@ -1,9 +1,9 @@
 """A product's Iceberg table with its PII masked, for consumers who read the lakehouse directly without a
 PII grant: object storage serves whole files and cannot mask a column, so the product keeps a twin,
 `<product>_<port>_masked_v<major>`, following the table. Rows the table's new snapshots appended are
-appended masked; any other change (an upsert, a deletion, an expired snapshot) rewrites the twin from
-the table's newest snapshot. Each twin snapshot names the table snapshot it reflects, in the same
-commit: a crash neither loses nor repeats a row."""
+appended masked (a compaction appends none); any other change (an upsert, a deletion, an expired
+snapshot) rewrites the twin from the table's newest snapshot. Each twin snapshot names the table
+snapshot it reflects, in the same commit: a crash neither loses nor repeats a row."""
 
 from __future__ import annotations
 
@@ -17,14 +17,16 @@ import pyarrow.compute as pc
 from pyiceberg.catalog import Catalog
 from pyiceberg.table import Table
 
-from mesh_sdk.history import ensure_table, trim_snapshots
+from mesh_sdk.history import ensure_table
+from mesh_sdk.maintenance import Upkeep, default_upkeep
 from mesh_sdk.query import MASK
 from mesh_sdk.upstream import NotIncremental, UpstreamTable
 
 log = logging.getLogger(__name__)
 
 MASKED_FROM = "mesh.masked-from"  # twin snapshot summary: the id of the table snapshot it reflects
-TWIN_SNAPSHOTS_KEPT = 100
+# A twin is rewritten whole after any change that is not an append: it keeps fewer recent snapshots.
+TWIN_RECENT_MAX = 100
 
 
 def _zero(kind: pa.DataType) -> Any:
@@ -52,8 +54,17 @@ def mask_rows(rows: pa.Table, pii: Iterable[str]) -> pa.Table:
 
 
 class MaskedTable:
-    def __init__(self, catalog: Catalog, name: str, twin: str, pii: Iterable[str], description: str) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        name: str,
+        twin: str,
+        pii: Iterable[str],
+        description: str,
+        upkeep: Upkeep | None = None,
+    ) -> None:
         self.source = UpstreamTable(catalog, name)
+        self.upkeep = upkeep or default_upkeep()
         self.pii = frozenset(pii)
         self.name = twin
         schema = self.source.table().schema()
@@ -78,7 +89,7 @@ class MaskedTable:
         except NotIncremental:
             rows = mask_rows(self.source.rows(newest), self.pii)
             self.twin.overwrite(rows, snapshot_properties=properties)
-        trim_snapshots(self.twin, kept=TWIN_SNAPSHOTS_KEPT, slack=TWIN_SNAPSHOTS_KEPT // 10)
+        self.upkeep.after_commit(self.twin, recent_max=TWIN_RECENT_MAX)
         return int(rows.num_rows)
 
 

@@ -20,6 +20,7 @@ from pyiceberg.table import Table
 from pyiceberg.table.snapshots import Snapshot as IcebergSnapshot
 
 from mesh_sdk.history import PARTIAL
+from mesh_sdk.maintenance import is_compaction, same_data
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,17 @@ class HotCopy:
 
     def holds(self, snapshot_id: int) -> bool:
         return self.enabled and self.snapshot_id == snapshot_id
+
+    def follow(self, table: Table) -> bool:
+        """After a compaction of the snapshot the copy holds: the same rows, so the copy holds the
+        compaction's snapshot too, without a reload. Returns whether the copy holds the current one."""
+        current = table.current_snapshot()
+        if current is None:
+            return False
+        with self._lock:
+            if self.enabled and same_data(table, self.snapshot_id, current.snapshot_id):
+                self.snapshot_id = current.snapshot_id
+        return self.holds(current.snapshot_id)
 
     def load(self, table: Table) -> None:
         snapshot = table.current_snapshot()
@@ -160,6 +172,10 @@ class HistoryReader:
         self.cache_hits = 0
         self.cache_misses = 0
 
+    def table(self) -> Table:
+        """The table as its writer last committed it."""
+        return self._table()
+
     # --- cache ---------------------------------------------------------------------------------------
 
     def invalidate(self) -> None:
@@ -184,18 +200,24 @@ class HistoryReader:
     # --- snapshots -----------------------------------------------------------------------------------
 
     def snapshots(self) -> list[Snapshot]:
+        """The snapshots a reader may travel to, oldest first. A compaction is listed as what it is in
+        Iceberg's terms, a `replace`: it added no rows (it rewrote some into fewer files)."""
         out = []
         for s in _readable(self._table().snapshots()):
             summary = s.summary
+            compaction = is_compaction(s)
 
-            def num(key: str, summary: Any = summary) -> int:
+            def num(key: str, summary: Any = summary, compaction: bool = compaction) -> int:
+                if compaction and key.startswith("added-"):
+                    return 0
                 return int(summary[key] or 0) if summary is not None else 0
 
+            operation = "replace" if compaction else str(summary.operation.value) if summary is not None else ""
             out.append(
                 Snapshot(
                     s.snapshot_id,
                     datetime.fromtimestamp(s.timestamp_ms / 1000, UTC),
-                    str(summary.operation.value) if summary is not None else "",
+                    operation,
                     num("added-records"),
                     num("total-records"),
                     num("added-files-size"),

@@ -25,6 +25,7 @@ from pydantic import BaseModel, Field
 from mesh_access import Access, Denied
 from mesh_sdk.access import AccessGate, statement_digest
 from mesh_sdk.http_errors import validation_problem
+from mesh_sdk.maintenance import retention_report
 from mesh_sdk.policy import PolicyUpdate
 from mesh_sdk.product import dump
 from mesh_sdk.query import FILTER_OPS, HistoryReader, QueryError
@@ -109,9 +110,25 @@ def build_app(rt: ProductRuntime) -> FastAPI:
             summary=f"One {name} row by {', '.join(reader.key_columns)}",
         )
 
-    @app.get("/snapshots", summary="Iceberg snapshots of the history; any can be used as `as_of`")
-    def snapshots() -> list[dict[str, Any]]:
+    @app.get(
+        "/snapshots",
+        summary="Iceberg snapshots of the history; any can be used as `as_of`",
+        description="Oldest first. What is kept, and for how long: `/snapshots/retention`.",
+    )
+    def snapshots(response: Response) -> list[dict[str, Any]]:
+        response.headers["Link"] = '</snapshots/retention>; rel="describedby"'
         return [s.__dict__ for s in rt.reader.snapshots()]
+
+    @app.get(
+        "/snapshots/retention",
+        summary="What the snapshots port keeps: the policy, and per table the snapshots and files it holds",
+        description="Every snapshot of a recent window, then the newest of each minute and of each hour for "
+        "as long as the policy says; the current and every tagged snapshot always. `as_of` a time older "
+        "than the recent window reads the newest snapshot kept before it (exact at whole hours). Small "
+        "files are compacted: a `replace` snapshot with the same rows.",
+    )
+    def retention() -> dict[str, Any]:
+        return retention_report(rt.upkeep, {port: r.table() for port, r in rt.served_tables().items()})
 
     @app.post("/sql", summary="A read-only SQL query over the product's tables (JSON or Arrow)")
     def sql(

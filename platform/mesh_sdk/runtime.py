@@ -25,6 +25,7 @@ from mesh_sdk.changes import captured_table, from_debezium, from_outbox
 from mesh_sdk.current_state import CurrentState
 from mesh_sdk.history import ensure_table
 from mesh_sdk.ingest import BatchOutcome, Decode, Ingestor
+from mesh_sdk.maintenance import Upkeep, same_data
 from mesh_sdk.masked_stream import masked_stream
 from mesh_sdk.masked_table import MaskedTable, follow
 from mesh_sdk.observe import OBSERVATIONS_TOPIC, Observer
@@ -86,6 +87,7 @@ class ProductRuntime:
         kafka.ensure_topics(settings, [OBSERVATIONS_TOPIC], partitions=1)
 
         catalog = iceberg_catalog(settings)
+        self.upkeep = Upkeep.from_settings(settings)
         table = ensure_table(
             catalog, d.table(history), iceberg_schema(self.history_props), d.description, f"{d.id}/{history}"
         )
@@ -97,7 +99,7 @@ class ProductRuntime:
             state_table = ensure_table(
                 catalog, d.table(served), iceberg_schema(self.props), d.description, f"{d.id}/{served}"
             )
-            self.state = CurrentState(state_table, self.key_columns, rows_schema)
+            self.state = CurrentState(state_table, self.key_columns, rows_schema, self.upkeep)
         self.reader = HistoryReader(self.current_table, self._duck, self.props, self.key_columns, hot=self.hot)
         # A captured table's change history is served beside its current state.
         self.history_reader = (
@@ -133,6 +135,7 @@ class ProductRuntime:
             batch_interval_s=options.batch_interval_s,
             on_batch=self._after_batch,
             new_stream_producer=stream_producer,
+            upkeep=self.upkeep,
         )
         self.ports = PortThreads(
             settings, options, self._duck, self.sql_views, self.observer, self._versions, self.policy
@@ -141,7 +144,9 @@ class ProductRuntime:
         self.masked = masked_stream(settings, self.registry, d.id, self.stream_topic, self.output_schema, pii)
         tables = {history: self.history_props} | ({served: self.props} if self.state is not None else {})
         self.masked_tables = [
-            MaskedTable(catalog, d.table(port), ProductName.of(d.id).masked_table(port), pii, d.description)
+            MaskedTable(
+                catalog, d.table(port), ProductName.of(d.id).masked_table(port), pii, d.description, self.upkeep
+            )
             for port, props in tables.items()
             if pii & {p.name for p in props}
         ]
@@ -194,9 +199,11 @@ class ProductRuntime:
         if outcome.snapshot_id is not None and outcome.rows is not None:
             table = self.ingestor.table
             snapshot = table.snapshot_by_id(outcome.snapshot_id)
-            if snapshot is not None and snapshot.parent_snapshot_id == self.hot.snapshot_id:
+            if snapshot is not None and same_data(table, self.hot.snapshot_id, snapshot.parent_snapshot_id):
                 self.hot.append(outcome.rows, outcome.snapshot_id)
             else:  # a batch committed without reaching here (a failure after its commit): start over
+                self.hot.load(table)
+            if self.hot.enabled and not self.hot.follow(table):  # compacted since: the same rows, or a reload
                 self.hot.load(table)
             self.reader.invalidate()
             self.ports.views_changed()
@@ -207,8 +214,9 @@ class ProductRuntime:
         snapshot = history.snapshot_by_id(snapshot_id)
         delta = None
         try:
-            # The state's own marker says which history snapshot it has applied.
-            if snapshot is not None and snapshot.parent_snapshot_id == self.state.applied():
+            # The state's own marker says which history snapshot it has applied (a compaction of the
+            # history since holds the same changes).
+            if snapshot is not None and same_data(history, self.state.applied(), snapshot.parent_snapshot_id):
                 delta = self.state.apply(rows, snapshot_id)
             else:  # the state missed a batch (a failure after the history committed): catch up
                 self.state.catch_up(history)
@@ -220,6 +228,8 @@ class ProductRuntime:
             if delta.to_snapshot is not None:
                 self.hot.replace(self.key_columns, delta.keys, delta.alive, delta.to_snapshot)
         else:
+            self.hot.load(self.state.table)
+        if self.hot.enabled and not self.hot.follow(self.state.table):
             self.hot.load(self.state.table)
         for reader in self._readers():
             reader.invalidate()

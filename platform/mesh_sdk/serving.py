@@ -9,6 +9,7 @@ import pyarrow as pa
 from fastapi import FastAPI
 
 from mesh_config import MeshSettings
+from mesh_sdk.maintenance import Upkeep
 from mesh_sdk.observe import Observer
 from mesh_sdk.policy import PolicyState
 from mesh_sdk.port_threads import PortThreads
@@ -27,6 +28,7 @@ class Served(Protocol):
     control_token: str
     options: RuntimeOptions
     ports: PortThreads
+    upkeep: Upkeep  # what its tables keep (the snapshots port says)
 
     def served_tables(self) -> dict[str, HistoryReader]: ...
 

@@ -1,6 +1,7 @@
 """Another product's Iceberg output port, as a derived product reads it: pinned to one snapshot per
 refresh, either whole (a lookup, such as the catalogue of titles) or as the rows that the snapshots
-since the last refresh appended (an append-only history, such as playback events)."""
+since the last refresh appended (an append-only history, such as playback events). A compaction
+upstream (mesh_sdk.maintenance) appends nothing: its rows were read when their batches were."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from pyiceberg.io.pyarrow import ArrowScan
 from pyiceberg.manifest import ManifestContent, ManifestEntryStatus
 from pyiceberg.table import FileScanTask, Table
 from pyiceberg.table.snapshots import Operation, Snapshot
+
+from mesh_sdk.maintenance import is_compaction
 
 
 class UpstreamUnavailable(RuntimeError):
@@ -67,6 +70,8 @@ class UpstreamTable:
             return self.rows(until)
         files = []
         for snapshot in self._snapshots_between(table, since, until):
+            if is_compaction(snapshot):  # Iceberg's `replace`: the same rows in other files
+                continue
             operation = snapshot.summary.operation if snapshot.summary is not None else None
             if operation != Operation.APPEND:
                 raise NotIncremental(f"snapshot {snapshot.snapshot_id} of {self.name} is a {operation}, not an append")

@@ -1,7 +1,8 @@
 """Faults of the derived-product engine (`DerivedRuntime`), on engagement.viewing and a private stack:
 a crash between the commit of `sessions` and that of the anchor `daily` (with its progress record),
 kill -9 of the product's own process while traffic flows, a rebuild when a playback snapshot the
-product had seen was expired, and a refresh that fails in a runtime that keeps running. After each,
+product had seen was expired, a refresh that fails in a runtime that keeps running, and compactions of
+the history it reads increments of (not a fault: they must go unnoticed). After each,
 once caught up, the outputs must equal what an uninterrupted run computes: every playback event in
 exactly one session, daily watch time the sum of the sessions, no key twice.
 
@@ -43,6 +44,7 @@ from mesh_generate.playback_sessions import Catalogue
 from mesh_sdk.derivation import Inputs, Update
 from mesh_sdk.derived_runtime import PROGRESS, REFRESH, DerivedRuntime
 from mesh_sdk.history import ensure_table
+from mesh_sdk.maintenance import CompactionPolicy, Upkeep, is_compaction
 from mesh_sdk.product import load_product
 from mesh_sdk.testing import eventually, free_port, http_client, running_product
 from mesh_sdk.typing_map import iceberg_schema
@@ -467,6 +469,50 @@ def test_an_expired_input_snapshot_rebuilds_every_output_from_the_whole_history(
         with engagement(settings) as runtime:
             assert_outputs_correct(settings, caught_up(playback, runtime))
         assert len(rebuilds) == 1
+
+
+def test_compactions_of_the_history_are_read_as_no_new_events_by_the_increments(
+    fresh_engagement: Playback, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    playback, settings = fresh_engagement, fresh_engagement.settings
+    rebuilds: list[int] = []
+    start_over = DerivedRuntime._start_over
+
+    def counted(runtime: DerivedRuntime) -> None:
+        rebuilds.append(runtime.refreshes)
+        start_over(runtime)
+
+    monkeypatch.setattr(DerivedRuntime, "_start_over", counted)
+    # playback.events compacts its history after every batch it commits from now on, with its own upkeep.
+    eager = CompactionPolicy(every_s=1e-6, min_files=2, small_file_bytes=1 << 30)
+    monkeypatch.setattr(playback.runtime.ingestor, "upkeep", Upkeep(playback.runtime.upkeep.retention, eager))
+    playback.send()
+    with engagement(settings) as runtime:
+        caught_up(playback, runtime)
+        crossed = 0  # refreshes whose increments spanned a compaction
+        for _ in range(3):
+            seen = runtime.seen["playback"]
+            playback.send(count=BURST // 2, rate=500)  # several batches, each followed by a compaction
+            now_seen = caught_up(playback, runtime)
+            snapshots = playback.runtime.ingestor.table.metadata.snapshots
+            order = {s.snapshot_id: s.sequence_number for s in snapshots}
+            crossed += any(is_compaction(s) and order[seen] < s.sequence_number <= order[now_seen] for s in snapshots)
+        snapshot = caught_up(playback, runtime)
+        assert runtime.derivation.describe()["duplicate_events_dropped"] == 0
+    with http_client(playback.runtime, key="") as client:  # the snapshots port describes, it is open
+        kept = client.get("/snapshots/retention").json()["tables"]["history"]
+        listed = client.get("/snapshots").json()
+    query = "{ snapshotRetention { recentMax tables { port dataFiles lastCompaction { filesWritten } } } }"
+    with http_client(playback.runtime) as client:
+        answer = client.post("/graphql", json={"query": query}).json()["data"]["snapshotRetention"]
+    assert crossed, "no refresh read the increments across a compaction"
+    assert not rebuilds, "a compaction is no reason to start over"
+    assert_outputs_correct(settings, snapshot)  # every event in exactly one session: none doubled, none lost
+    assert kept["last_compaction"]["files_written"] >= 1 and kept["data_files"] <= 2
+    assert answer["recentMax"] == playback.runtime.upkeep.retention.recent_max
+    assert {t["port"]: t["dataFiles"] for t in answer["tables"]} == {"history": kept["data_files"]}
+    replaced = [s for s in listed if s["operation"] == "replace"]
+    assert replaced and all(s["added_rows"] == 0 for s in replaced)
 
 
 def test_a_refresh_whose_derivation_raises_changes_nothing_and_the_ports_keep_serving(

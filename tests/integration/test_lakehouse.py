@@ -11,7 +11,6 @@ from pyiceberg.types import LongType, NestedField, StringType
 
 from mesh_adapters.lakehouse import duckdb_connection, iceberg_catalog, scan_sql
 from mesh_config import MeshSettings
-from mesh_sdk.history import append_with_offsets, committed_offsets, trim_snapshots
 
 pytestmark = pytest.mark.integration
 
@@ -53,17 +52,3 @@ def test_duckdb_loads_extensions_without_network(mesh_services: MeshSettings) ->
     loaded = {row[0] for row in duck.execute("SELECT extension_name FROM duckdb_extensions() WHERE loaded").fetchall()}
     assert {"iceberg", "httpfs", "avro"} <= loaded
     assert duck.execute("SELECT current_setting('autoinstall_known_extensions')").fetchone() == (False,)
-
-
-def test_a_micro_batched_table_keeps_its_newest_snapshots_its_rows_and_its_offsets(mesh_services: MeshSettings) -> None:
-    catalog = iceberg_catalog(mesh_services)
-    schema = Schema(NestedField(1, "n", LongType(), required=True))
-    table = catalog.create_table(f"playback.test_trim_{uuid.uuid4().hex[:8]}_v1", schema=schema)
-    for n in range(25):
-        rows = pa.Table.from_pylist([{"n": n}], schema=schema.as_arrow())
-        append_with_offsets(table, rows, {"input": {0: n + 1}}, f"2026-01-01T00:00:{n:02d}+00:00")
-    assert trim_snapshots(table, kept=10, slack=5) == 15
-    assert len(table.snapshots()) == 10
-    assert committed_offsets(table) == {"input": {0: 25}}
-    assert sorted(table.scan().to_arrow()["n"].to_pylist()) == list(range(25))
-    assert trim_snapshots(table, kept=10, slack=5) == 0, "nothing more until the slack has piled up again"
