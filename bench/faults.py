@@ -16,11 +16,8 @@ from bench.common import ROOT, console, write_results
 from mesh_chaos.experiments import Fault, catalogue
 from mesh_chaos.runner import bring_up, run_fault
 from mesh_config import MeshSettings
-from mesh_stack import Stack
-from mesh_stack.audit_service import stop_audit
-from mesh_stack.catalog_service import stop_catalog
+from mesh_labs.sandbox import private_mesh
 from mesh_stack.isolated import isolated_settings
-from mesh_stack.products import stop_products
 
 DURATION_S = 15.0  # seconds of traffic (and of the faults that last)
 
@@ -46,11 +43,8 @@ def _healthy_probes(settings: MeshSettings, fault: Fault) -> float:
 
 
 def main() -> None:
-    settings = isolated_settings("bench-faults", 21900)
-    stack = Stack(settings)
-    stack.reset()
     results: dict[str, dict[str, object]] = {}
-    try:
+    with private_mesh(isolated_settings("bench-faults", 22400)) as settings:
         for fault in catalogue(ROOT / "faults"):
             console.print(f"[bold]{fault.name}[/]: {fault.title}")
             healthy = _healthy_probes(settings, fault)
@@ -62,11 +56,6 @@ def main() -> None:
                 "passed": verdict.passed,
                 "evidence": verdict.evidence,
             }
-    finally:
-        stop_products(settings)
-        stop_audit(settings)
-        stop_catalog(settings)
-        stack.reset()
 
     table = Table("fault", "healthy probes", "recovered in", "recovery / healthy", "bound", "verdict", title="faults")
     for name, r in results.items():

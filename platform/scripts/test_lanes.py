@@ -1,6 +1,7 @@
-"""The test suite in two lanes at once: the labs and faults on a mesh of their own (tests/labs), and
-every other test on the session's stack. Each lane mostly waits on servers (traffic, outages, SLOs),
-so two of them share two cores well and the suite takes about the time of the longer lane. Each
+"""The test suite in three lanes at once: the labs on a mesh of their own (tests/labs), the fault
+catalogue on another (tests/faults), every other test on the session's stack. Each lane mostly waits on
+servers (traffic, outages, SLOs, recoveries), so they share two cores well and the suite takes about
+the time of the longest lane. Each
 line is shown as it comes, prefixed by its lane; the exit code is the first lane's failure, if any.
 
 Usage: python test_lanes.py [PYTEST ARGS...]   (extra arguments go to both lanes)"""
@@ -14,8 +15,9 @@ import time
 from pathlib import Path
 
 LANES = {
-    "labs": ["tests/labs", "-v"],  # a line per lab and fault: each takes minutes
-    "rest": ["--ignore=tests/labs"],
+    "labs": ["tests/labs", "-v"],  # a line per lab: each takes minutes
+    "faults": ["tests/faults", "-v"],
+    "rest": ["--ignore=tests/labs", "--ignore=tests/faults"],
 }
 
 

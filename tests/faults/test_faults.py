@@ -1,4 +1,4 @@
-"""Every fault of the catalogue, run as a learner runs it (`mesh chaos run`), on the labs' mesh: the
+"""Every fault of the catalogue, run as a learner runs it (`mesh chaos run`), on a mesh of its own: the
 verdict must say the steady state came back within the fault's bound, nothing lost, nothing doubled."""
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.mark.parametrize("fault", FAULTS, ids=[f.name for f in FAULTS])
-def test_the_mesh_recovers_from_the_fault_with_nothing_lost(lab_mesh: MeshSettings, fault: object) -> None:
+def test_the_mesh_recovers_from_the_fault_with_nothing_lost(fault_mesh: MeshSettings, fault: object) -> None:
     from mesh_chaos.experiments import Fault
 
     assert isinstance(fault, Fault)
-    verdict = run_fault(lab_mesh, fault, duration_s=15)
+    verdict = run_fault(fault_mesh, fault, duration_s=15)
     assert verdict.before_met, f"the steady state did not hold before the fault: {verdict.as_dict()}"
     assert verdict.passed, verdict.as_dict()
     if "exact" in verdict.evidence:
