@@ -3,8 +3,6 @@ cleanly, running again and caught up), and the lab's own accounting of every mes
 
 from __future__ import annotations
 
-import time
-
 from mesh_labs import Lab, LabMesh, Outcome, failed, passed, traffic
 
 lab = Lab()
@@ -31,8 +29,8 @@ def killed(mesh: LabMesh) -> Outcome:
 
 @lab.solve("kill")
 def kill_under_traffic(mesh: LabMesh) -> None:
-    traffic.send(mesh, "--rate", "200", "--duration", "12", background=True)
-    time.sleep(5)
+    traffic.send(mesh, "--rate", "200", "--duration", "15", background=True)
+    mesh.wait_for(lambda: len(mesh.since(traffic.INPUT)) >= 300, "the traffic flowing", 60, pause_s=0.5)
     mesh.kill(PRODUCT)
 
 
