@@ -155,15 +155,17 @@ def engagement(settings: MeshSettings) -> Iterator[Any]:
 
 
 def caught_up(playback: Playback, runtime: DerivedRuntime) -> int:
-    """Wait for the history to settle and the runtime to have refreshed from its newest snapshot."""
-    snapshot = playback.settled()
+    """Wait for the history to settle and the runtime to have refreshed from its newest snapshot (the
+    newest when it is reached: on a loaded machine a compaction can land after the history looked quiet)."""
+    playback.settled()
+    history = UpstreamTable(iceberg_catalog(playback.settings), HISTORY)
 
-    def done() -> bool:
+    def done() -> int | None:
         runtime.refresh()
-        return runtime.seen.get("playback") == snapshot
+        newest = history.newest_snapshot()
+        return newest if newest is not None and runtime.seen.get("playback") == newest else None
 
-    eventually(done, attempts=30, pause_s=1)
-    return snapshot
+    return eventually(done, attempts=60, pause_s=1)
 
 
 # --- what the outputs must be -------------------------------------------------------------------------
