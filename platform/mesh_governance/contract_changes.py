@@ -16,33 +16,23 @@ class Break:
     change: str  # what changed, in the consumer's terms
 
 
-def _objects(contract: Mapping[str, Any]) -> dict[str, tuple[int, Mapping[str, Any]]]:
-    found = contract.get("schema")
-    return {
-        str(o.get("name")): (i, o)
-        for i, o in enumerate(found if isinstance(found, list) else [])
-        if isinstance(o, dict)
-    }
-
-
-def _columns(obj: Mapping[str, Any]) -> dict[str, tuple[int, Mapping[str, Any]]]:
-    found = obj.get("properties")
-    return {
-        str(p.get("name")): (j, p)
-        for j, p in enumerate(found if isinstance(found, list) else [])
-        if isinstance(p, dict)
-    }
+def _named(parent: Mapping[str, Any], key: str) -> dict[str, tuple[int, Mapping[str, Any]]]:
+    """The items of the list `parent[key]` (tables of a contract, columns of a table) by their names,
+    with their positions."""
+    found = parent.get(key)
+    items = found if isinstance(found, list) else []
+    return {str(item.get("name")): (i, item) for i, item in enumerate(items) if isinstance(item, dict)}
 
 
 def breaking_changes(accepted: Mapping[str, Any], new: Mapping[str, Any]) -> Iterator[Break]:
-    new_objects = _objects(new)
-    for name, (i, before) in _objects(accepted).items():
+    new_objects = _named(new, "schema")
+    for name, (i, before) in _named(accepted, "schema").items():
         if name not in new_objects:
             yield Break(f"contract.schema[{i}]", f"table {name} was removed")
             continue
         k, after = new_objects[name]
-        new_columns = _columns(after)
-        for column, (_, was) in _columns(before).items():
+        new_columns = _named(after, "properties")
+        for column, (_, was) in _named(before, "properties").items():
             if column not in new_columns:
                 yield Break(f"contract.schema[{k}].properties", f"column {name}.{column} was removed (or renamed)")
                 continue
