@@ -3,6 +3,8 @@ catalogue on another (tests/faults), every other test on the session's stack. Ea
 servers (traffic, outages, SLOs, recoveries), so they share two cores well and the suite takes about
 the time of the longest lane. Each
 line is shown as it comes, prefixed by its lane; the exit code is the first lane's failure, if any.
+A failed lane's failures are printed again at the very end, so that the tail of a CI log (often all
+that is kept) names what failed.
 
 Usage: python test_lanes.py [PYTEST ARGS...]   (extra arguments go to both lanes)"""
 
@@ -15,18 +17,32 @@ import time
 from pathlib import Path
 
 LANES = {
-    "labs": ["tests/labs", "-v"],  # a line per lab: each takes minutes
-    "faults": ["tests/faults", "-v"],
+    "labs": ["tests/labs", "-v", "-rfE"],  # a line per lab: each takes minutes
+    "faults": ["tests/faults", "-v", "-rfE"],
     "rest": ["--ignore=tests/labs", "--ignore=tests/faults"],
 }
 
 
-def _relay(name: str, process: subprocess.Popen[str], lock: threading.Lock) -> None:
+REPEATED_LINES = 120  # of a failed lane's report, at the end
+
+
+def _relay(name: str, process: subprocess.Popen[str], lock: threading.Lock, kept: list[str]) -> None:
     assert process.stdout is not None
     for line in process.stdout:
+        kept.append(line)
         with lock:
             sys.stdout.write(f"[{name}] {line}")
             sys.stdout.flush()
+
+
+def _failure_report(lines: list[str]) -> list[str]:
+    """pytest's FAILURES and ERRORS sections and its summary, shortened to their last lines."""
+    start = next(
+        (i for i, line in enumerate(lines) if line.startswith("=") and (" FAILURES " in line or " ERRORS " in line)),
+        max(0, len(lines) - REPEATED_LINES),
+    )
+    report = lines[start:]
+    return report[-REPEATED_LINES:] if len(report) > REPEATED_LINES else report
 
 
 def main(extra: list[str]) -> int:
@@ -35,17 +51,22 @@ def main(extra: list[str]) -> int:
     lock = threading.Lock()
     running: dict[str, subprocess.Popen[str]] = {}
     relays = []
+    output: dict[str, list[str]] = {name: [] for name in LANES}
     for name, selection in LANES.items():
         process = subprocess.Popen(
             [pytest, *selection, *extra], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
         )
         running[name] = process
-        relay = threading.Thread(target=_relay, args=(name, process, lock), daemon=True)
+        relay = threading.Thread(target=_relay, args=(name, process, lock, output[name]), daemon=True)
         relay.start()
         relays.append(relay)
     codes = {name: process.wait() for name, process in running.items()}
     for relay in relays:
         relay.join()
+    for name, code in codes.items():
+        if code != 0:
+            print(f"\n[{name}] ===== what failed in the {name} lane (repeated) =====")
+            sys.stdout.writelines(f"[{name}] {line}" for line in _failure_report(output[name]))
     minutes = (time.monotonic() - began) / 60
     summary = ", ".join(f"{name}: {'passed' if code == 0 else f'FAILED ({code})'}" for name, code in codes.items())
     print(f"\ntest lanes done in {minutes:.1f} min: {summary}")
