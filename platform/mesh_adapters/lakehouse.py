@@ -67,7 +67,8 @@ def duckdb_connection(settings: MeshSettings, database: str = ":memory:") -> duc
 
 
 def scan_sql(table: Table) -> str:
-    """SQL naming a table for DuckDB. The SQL catalog writes no version hint, so the current
-    metadata file is named explicitly."""
-    location = table.metadata_location.replace("'", "''")
-    return f"iceberg_scan('{location}')"
+    """SQL naming a table as of its current snapshot for DuckDB: its Parquet files as pyiceberg plans
+    them (mesh_adapters.snapshot_scan says why not DuckDB's own iceberg_scan)."""
+    from mesh_adapters.snapshot_scan import current_relation
+
+    return current_relation(table)

@@ -370,6 +370,36 @@ def hold_and_observe(product: str, seconds: float, configuration: Configuration)
     return during
 
 
+def read_history(product: str, seconds: float, configuration: Configuration) -> str:
+    """An analyst reads the product for `seconds`, twice a second: its newest rows, and its rows as of
+    its first snapshot (a time-travel read, which goes to the lakehouse rather than the in-memory copy).
+    While storage is away a read may fail, but the product must go on answering."""
+    from mesh_client.analyst import demo_access
+
+    settings = settings_of(configuration)
+    base = _base(settings, product)
+    headers = {"Authorization": f"Bearer {demo_access(settings)}"}
+    snapshots = httpx.get(f"{base}/snapshots", timeout=10).json()
+    earliest = {"as_of": str(snapshots[0]["snapshot_id"])} if snapshots else {}
+    counted: dict[str, int] = {}
+    began = time.monotonic()
+    while time.monotonic() - began < float(seconds):
+        for params in ({}, earliest):
+            try:
+                status = str(
+                    httpx.get(
+                        f"{base}/history", params={**params, "limit": 20}, headers=headers, timeout=10
+                    ).status_code
+                )
+            except httpx.HTTPError as exc:
+                status = type(exc).__name__
+            counted[status] = counted.get(status, 0) + 1
+        time.sleep(0.5)
+    reads = ", ".join(f"{n} {status}" for status, n in sorted(counted.items()))
+    _remember(configuration, reads_during_fault=reads)
+    return reads
+
+
 def poison_set_aside(at_least: int, configuration: Configuration) -> bool:
     """At least `at_least` messages since the mark are in the dead-letter topic, each with its reason."""
     state = _state(configuration)

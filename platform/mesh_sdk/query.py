@@ -19,6 +19,7 @@ from open_data_contract_standard.model import SchemaProperty
 from pyiceberg.table import Table
 from pyiceberg.table.snapshots import Snapshot as IcebergSnapshot
 
+from mesh_adapters.snapshot_scan import SnapshotRelations
 from mesh_sdk.history import PARTIAL
 from mesh_sdk.maintenance import is_compaction, same_data
 
@@ -168,6 +169,7 @@ class HistoryReader:
         self.masked: frozenset[str] = frozenset()
         self._cache: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
         self._cache_entries = cache_entries
+        self._relations = SnapshotRelations()
         self._lock = threading.Lock()
         self.cache_hits = 0
         self.cache_misses = 0
@@ -257,13 +259,10 @@ class HistoryReader:
     def relation(self, snapshot_id: int | None, hide: frozenset[str] = frozenset()) -> str:
         """SQL for the history in the lakehouse as of a snapshot, masked columns (the policies' and
         `hide`, what one consumer may not see) replaced."""
-        table = self._table()
-        location = table.metadata_location.replace("'", "''")
-        scan = f"iceberg_scan('{location}'" + (f", snapshot_from_id={snapshot_id})" if snapshot_id else ")")
         if snapshot_id is None:
             cols = ", ".join(f"CAST(NULL AS VARCHAR) AS {_quote(c)}" for c in self.props)
             return f"(SELECT {cols} WHERE false)"
-        return self._mask(scan, hide)
+        return self._mask(self._relations.relation(self._table(), snapshot_id), hide)
 
     def mask_for(self, hide: frozenset[str]) -> frozenset[str]:
         return (self.masked | hide) & frozenset(self.props)

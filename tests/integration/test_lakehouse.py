@@ -10,6 +10,7 @@ from pyiceberg.schema import Schema
 from pyiceberg.types import LongType, NestedField, StringType
 
 from mesh_adapters.lakehouse import duckdb_connection, iceberg_catalog, scan_sql
+from mesh_adapters.snapshot_scan import SnapshotRelations, iceberg_scan_sql
 from mesh_config import MeshSettings
 
 pytestmark = pytest.mark.integration
@@ -52,3 +53,46 @@ def test_duckdb_loads_extensions_without_network(mesh_services: MeshSettings) ->
     loaded = {row[0] for row in duck.execute("SELECT extension_name FROM duckdb_extensions() WHERE loaded").fetchall()}
     assert {"iceberg", "httpfs", "avro"} <= loaded
     assert duck.execute("SELECT current_setting('autoinstall_known_extensions')").fetchone() == (False,)
+
+
+def test_every_snapshot_reads_the_same_through_planned_parquet_files_as_through_iceberg_scan(
+    mesh_services: MeshSettings,
+) -> None:
+    """The ports read snapshots as Parquet files pyiceberg planned (DuckDB's iceberg_scan can abort the
+    process when S3 refuses it mid-scan): the rows must be those iceberg_scan reads, snapshot by
+    snapshot, with a column added on the way (NULL in the files written before it)."""
+    catalog = iceberg_catalog(mesh_services)
+    name = f"playback.test_planned_{uuid.uuid4().hex[:8]}_v1"
+    schema = Schema(NestedField(1, "event_id", StringType(), required=True), NestedField(2, "n", LongType()))
+    table = catalog.create_table(name, schema=schema)
+    relations = SnapshotRelations()
+    duck = duckdb_connection(mesh_services)
+    try:
+        assert scan_sql(table).startswith("(SELECT")  # no snapshot yet: an empty relation, typed
+        assert duck.execute(f"SELECT count(*) FROM {scan_sql(table)}").fetchone() == (0,)
+        for batch in range(3):
+            rows = [{"event_id": f"{batch}-{i}", "n": i} for i in range(5)]
+            table.append(pa.Table.from_pylist(rows, schema=table.schema().as_arrow()))
+        with table.update_schema() as update:
+            update.add_column("device", StringType())
+        table = catalog.load_table(name)
+        table.append(
+            pa.Table.from_pylist([{"event_id": "x", "n": 9, "device": "tv"}], schema=table.schema().as_arrow())
+        )
+        table.delete("n = 0")  # copy-on-write: the files that held those rows are rewritten
+        table = catalog.load_table(name)
+
+        seen = []
+        for snapshot in table.snapshots():
+            planned = relations.relation(table, snapshot.snapshot_id)
+            assert "iceberg_scan" not in planned and planned.startswith("read_parquet(")
+            assert relations.relation(table, snapshot.snapshot_id) is planned  # planned once
+            query = "SELECT * FROM {} ORDER BY event_id"
+            ours = duck.execute(query.format(planned)).fetchall()
+            theirs = duck.execute(query.format(iceberg_scan_sql(table, snapshot.snapshot_id))).fetchall()
+            assert ours == theirs
+            seen.append(len(ours))
+        assert seen == [5, 10, 15, 16, 13]
+        assert ("x", 9, "tv") in duck.execute(f"SELECT * FROM {scan_sql(table)}").fetchall()
+    finally:
+        catalog.drop_table(name)
