@@ -28,6 +28,7 @@ from mesh_sdk.history import BATCH_AT, Offsets, append_with_offsets, committed_o
 from mesh_sdk.maintenance import Upkeep, default_upkeep
 from mesh_sdk.product import BatchContext, DataProduct
 from mesh_sdk.quality import RecordRule, compile_rules
+from mesh_sdk.stall_watch import StallWatch
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,9 @@ class RecentKeys:
 
     def __len__(self) -> int:
         return len(self._keys)
+
+
+WATCH_EVERY_S = 5.0  # how often the ingest asks the broker how far behind it is (see `_watch`)
 
 
 class Ingestor:
@@ -113,6 +117,10 @@ class Ingestor:
         self.upkeep = upkeep or default_upkeep()
         self.offsets: Offsets = {}
         self.partitions: dict[str, int] = {}
+        # Input events not yet in the table, per topic and partition, as the broker last said.
+        self.behind: dict[str, dict[int, int]] = {}
+        self._watched_at = 0.0
+        self.stalls = StallWatch()
         self._stopping = False
 
     # --- start: resume where the last snapshot says -------------------------------------------------
@@ -121,12 +129,7 @@ class Ingestor:
         """Assign every input partition at the offset committed in the table (or the beginning)."""
         self.partitions = dict(partitions)
         self.offsets = committed_offsets(self.table)
-        assignment = []
-        for topic, count in partitions.items():
-            done = self.offsets.setdefault(topic, {})
-            for p in range(count):
-                assignment.append(TopicPartition(topic, p, done.get(p, OFFSET_BEGINNING)))
-        self.consumer.assign(assignment)
+        self._assign_at_committed()
         self._remember_recent_keys()
         self.stream_producer.init_transactions(30)
         return self.offsets
@@ -173,6 +176,7 @@ class Ingestor:
                     rewind = False
                 self.step()
                 backoff = 1.0
+                rewind = self._watch()
             except Exception as exc:
                 if kafka.fenced(exc):
                     # Another instance of this product took over its transactional id: two writers
@@ -202,10 +206,47 @@ class Ingestor:
             log.debug("no transaction to abort: %s", exc)
         self.table = self.table.refresh()
         self.offsets = committed_offsets(self.table)
+        self._assign_at_committed()
+
+    def _assign_at_committed(self) -> None:
+        """Every input partition from the offset the table committed (or the beginning). A new
+        assignment rather than a seek: it restarts each partition's fetcher, which a seek does not."""
+        assignment = []
         for topic, count in self.partitions.items():
             done = self.offsets.setdefault(topic, {})
             for p in range(count):
-                self.consumer.seek(TopicPartition(topic, p, done.get(p, OFFSET_BEGINNING)))
+                assignment.append(TopicPartition(topic, p, done.get(p, OFFSET_BEGINNING)))
+        self.consumer.assign(assignment)
+        self.stalls.restart(((tp.topic, tp.partition) for tp in assignment), time.monotonic())
+
+    def _watch(self) -> bool:
+        """Every WATCH_EVERY_S, ask the broker how far behind each partition is (`behind`, which the
+        observation port shows), and say whether a partition has stalled (mesh_sdk.stall_watch): it is
+        then assigned again at the table's offsets."""
+        now = time.monotonic()
+        if now - self._watched_at < WATCH_EVERY_S:
+            return False
+        self._watched_at = now
+        stalled = []
+        for topic, count in self.partitions.items():
+            done = self.offsets.setdefault(topic, {})
+            for p in range(count):
+                try:
+                    low, high = self.consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=2.0, cached=False)
+                except Exception as exc:  # the broker is away: nothing to tell until it is back
+                    log.debug("no watermarks for %s[%d]: %s", topic, p, exc)
+                    return False
+                waiting = max(0, high - max(done.get(p, low), low))
+                self.behind.setdefault(topic, {})[p] = waiting
+                if self.stalls.waiting((topic, p), waiting, now):
+                    stalled.append(f"{topic}[{p}] ({waiting} waiting)")
+        if stalled:
+            log.warning(
+                "no input from %s for %.0f s though the broker has it: assigning the partitions again",
+                ", ".join(stalled),
+                self.stalls.stall_s,
+            )
+        return bool(stalled)
 
     def poll(self) -> list[Message]:
         deadline = time.monotonic() + self.batch_interval_s
@@ -235,6 +276,7 @@ class Ingestor:
         for msg in messages:
             outcome.consumed += 1
             topic, partition, offset = msg.topic(), msg.partition(), msg.offset()
+            self.stalls.yielded((topic, partition), time.monotonic())
             self.offsets.setdefault(topic, {})[partition] = offset + 1
             row, letter = self._accept(msg, context)
             if letter is not None:

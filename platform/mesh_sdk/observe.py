@@ -12,7 +12,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Producer
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from mesh_sdk.deadletter import Defect
@@ -91,22 +91,13 @@ class Observer:
             self.last_commit = datetime.now(UTC)
             self._quality_at = 0.0  # the table changed: the next report reruns the checks
 
-    def measure_lag(self, consumer: Consumer, offsets: dict[str, dict[int, int]], every_s: float = 5.0) -> None:
-        """Input events not yet in the table, per partition (asks the broker at most every `every_s`)."""
-        if time.monotonic() - self._lag_at < every_s:
-            return
-        self._lag_at = time.monotonic()
+    def record_lag(self, behind: Mapping[str, Mapping[int, int]]) -> None:
+        """Input events not yet in the table, per partition, as the ingest last asked the broker."""
         total = 0
-        for topic, parts in offsets.items():
-            for partition, done in parts.items():
-                try:
-                    # The fetcher keeps high watermarks current: no round trip to the broker.
-                    _low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), cached=True)
-                except Exception:
-                    continue
-                behind = max(0, high - done) if done >= 0 else high
-                self.lag_by_partition[f"{topic}[{partition}]"] = behind
-                total += behind
+        for topic, parts in behind.items():
+            for partition, waiting in parts.items():
+                self.lag_by_partition[f"{topic}[{partition}]"] = waiting
+                total += waiting
         self.lag.labels(self.product.id).set(total)
 
     def _newest_ingested(self) -> datetime | None:

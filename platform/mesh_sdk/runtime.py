@@ -191,7 +191,7 @@ class ProductRuntime:
 
     def _after_batch(self, outcome: BatchOutcome) -> None:
         self.observer.record_batch(outcome)
-        self.observer.measure_lag(self.ingestor.consumer, self.ingestor.offsets)
+        self.observer.record_lag(self.ingestor.behind)
         if self.state is not None:
             if outcome.snapshot_id is not None and outcome.rows is not None:
                 self._apply_to_state(outcome.snapshot_id, outcome.rows)

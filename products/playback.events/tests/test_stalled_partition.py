@@ -1,0 +1,71 @@
+"""A consumer that stops fetching its partitions (as librdkafka's can after a broker restart, with no
+error) is noticed and assigned again: the observation port shows the real lag while it is stuck, and
+every event sent meanwhile is ingested once. The stuck fetcher is played by a wrapper around the
+ingest's consumer that yields nothing until the consumer is assigned again."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+
+from mesh_sdk.runtime import ProductRuntime
+from mesh_sdk.testing import eventually
+
+from .conftest import Sender, event
+
+pytestmark = pytest.mark.integration
+EVENTS = 60
+
+
+class StuckFetcher:
+    """The consumer as if its fetcher had stopped: messages are fetched but never handed over, the
+    cached high watermark says nothing is waiting, until the partitions are assigned again."""
+
+    def __init__(self, consumer: Any) -> None:
+        self._consumer = consumer
+        self.assigned_again = threading.Event()
+
+    def consume(self, *args: Any, **kwargs: Any) -> list[Any]:
+        messages: list[Any] = self._consumer.consume(*args, **kwargs)
+        return messages if self.assigned_again.is_set() else []
+
+    def assign(self, partitions: Any) -> None:
+        self.assigned_again.set()
+        self._consumer.assign(partitions)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._consumer, name)
+
+
+def _lag(http: httpx.Client) -> int:
+    return int(sum(http.get("/observations").json()["consumer_lag"].values()))
+
+
+def _kept(http: httpx.Client, session: str) -> int:
+    return len(http.get("/history", params={"session_id": session, "limit": 1000}).json()["items"])
+
+
+def test_a_consumer_that_stops_fetching_shows_its_lag_and_is_assigned_again(
+    product: ProductRuntime, http: httpx.Client
+) -> None:
+    ingestor = product.ingestor
+    ingestor.stalls.stall_s = 6.0  # the production bound is longer; the behaviour is the same
+    stuck = StuckFetcher(ingestor.consumer)
+    ingestor.consumer = stuck
+
+    session = str(uuid.uuid4())
+    sender = Sender(product.settings)
+    for i in range(EVENTS):
+        sender.valid(event(session, i))
+    sender.flush()
+
+    waiting = eventually(lambda: _lag(http) or None, attempts=150)
+    assert waiting >= EVENTS, "while stuck, the observation port shows the input waiting"
+    assert _kept(http, session) == 0
+    eventually(lambda: stuck.assigned_again.is_set() or None, attempts=300)
+    eventually(lambda: _kept(http, session) == EVENTS or None, attempts=300)
+    eventually(lambda: _lag(http) == 0 or None, attempts=150)
