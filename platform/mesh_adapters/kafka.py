@@ -114,20 +114,35 @@ def reachable(client: AdminClient, timeout_s: float = 3.0) -> bool:
     return True
 
 
-def committed_offsets(client: AdminClient, prefixes: Iterable[str]) -> dict[tuple[str, str, int], int]:
+def committed_offsets(
+    settings: MeshSettings, client: AdminClient, prefixes: Iterable[str]
+) -> dict[tuple[str, str, int], int]:
     """The committed offsets of every consumer group whose name starts with one of `prefixes`, by
-    (group, topic, partition)."""
-    from confluent_kafka import ConsumerGroupTopicPartitions
+    (group, topic, partition). Each group's are read the way its own consumers read them (a consumer
+    in that group, which never joins it, asks for every partition), not with the admin client's
+    ListConsumerGroupOffsets: in librdkafka 2.16 a coordinator request of the admin client whose
+    connection drops aborts the whole process (confluentinc/librdkafka#5397), which a broker restart
+    did to the catalog."""
+    from confluent_kafka import TopicPartition
 
     wanted = tuple(prefixes)
     listed = client.list_consumer_groups(request_timeout=15).result(timeout=15)
     groups = [g.group_id for g in listed.valid if wanted and g.group_id.startswith(wanted)]
+    if not groups:
+        return {}
+    topics = client.list_topics(timeout=15).topics
+    partitions = [
+        TopicPartition(name, p) for name, topic in topics.items() if not name.startswith("_") for p in topic.partitions
+    ]
     offsets: dict[tuple[str, str, int], int] = {}
     for group in groups:
-        for future in client.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group)]).values():
-            for tp in future.result(timeout=15).topic_partitions or []:
-                if tp.offset >= 0:
+        reader = Consumer({**settings.kafka_client(), "group.id": group, "enable.auto.commit": False, "log_level": 0})
+        try:
+            for tp in reader.committed(partitions, timeout=15):
+                if tp.error is None and tp.offset >= 0:
                     offsets[(group, tp.topic, tp.partition)] = tp.offset
+        finally:
+            reader.close()
     return offsets
 
 

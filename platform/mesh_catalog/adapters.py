@@ -290,7 +290,7 @@ class KafkaGroupOffsets(_BrokerAdmin):
     """The committed offsets of every consumer group whose name starts with one of `prefixes`."""
 
     def committed(self, prefixes: Iterable[str]) -> dict[tuple[str, str, int], int]:
-        return kafka.committed_offsets(self.admin, prefixes)
+        return kafka.committed_offsets(self.settings, self.admin, prefixes)
 
 
 class ParquetRowCounts:
