@@ -121,18 +121,12 @@ def rename(mesh: LabMesh) -> None:
 
 def _refusal(mesh: LabMesh) -> str | None:
     """GOV-004's refusal of the folder as it is now, as `mesh catalog check` asks for it."""
-    import httpx
-
-    from mesh_sdk.product import dump, load_product
+    from mesh_client.registration_check import judge_folder
 
     try:
-        document = dump(load_product(_folder(mesh)))
+        judged = judge_folder(mesh.settings, _folder(mesh))
     except Exception:  # a folder that does not load is not judged
         return None
-    url = mesh.product_url(NAME)
-    judged = httpx.post(
-        f"{mesh.settings.product_catalog_endpoint}/products/check", json={"url": url, "document": document}, timeout=30
-    ).json()
     found = [v for v in judged["violations"] if v["policy"] == "GOV-004" and "titles" in v["problem"]]
     return str(found[0]["problem"]) if found else None
 

@@ -47,20 +47,11 @@ def _end_fault(mesh: LabMesh) -> None:
     if pid is not None:
         try:
             os.kill(int(pid), signal.SIGINT)
-            mesh.wait_for(lambda: not _running(int(pid)), "the fault's run to end", 60)
+            mesh.wait_ended(int(pid), "the fault's run to end", 60)
         except ProcessLookupError:
             pass
     if (mesh.settings.home / "chaos" / "in-progress").exists() or _forged(mesh):
         stop_fault(mesh.settings, find_fault(mesh.settings.faults_dir, FAULT))
-
-
-def _running(pid: int) -> bool:
-    import psutil
-
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
 
 
 @lab.check("tamper")

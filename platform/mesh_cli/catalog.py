@@ -122,26 +122,21 @@ def check(
     id, and nothing is registered. Exits 1 when the registration would be refused."""
     from rich.table import Table
 
+    from mesh_client.registration_check import judge_folder
     from mesh_sdk.errors import SpecError
-    from mesh_sdk.product import dump, load_product
-    from mesh_stack.assembly import product_ports
 
     settings = load_settings()
+    endpoint = settings.product_catalog_endpoint
     try:
-        product = load_product(folder)
+        judged = judge_folder(settings, folder)
     except SpecError as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
         raise typer.Exit(1) from None
-    url = f"http://{settings.host}:{product_ports(settings, folder.resolve().name).http}"
-    endpoint = settings.product_catalog_endpoint
-    try:
-        answer = httpx.post(f"{endpoint}/products/check", json={"url": url, "document": dump(product)}, timeout=30)
+    except httpx.HTTPStatusError as exc:
+        err_console.print(f"[bold red]error:[/] the catalog answered {exc.response.status_code}: {exc.response.text}")
+        raise typer.Exit(1) from None
     except httpx.HTTPError as exc:
         raise no_catalog(endpoint, exc) from None
-    if answer.status_code != 200:
-        err_console.print(f"[bold red]error:[/] the catalog answered {answer.status_code}: {answer.text}")
-        raise typer.Exit(1)
-    judged = answer.json()
     accepted = judged["accepted_contract"]
     console.print(
         f"{judged['product']}: "

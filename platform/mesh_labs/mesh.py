@@ -195,7 +195,7 @@ class LabMesh:
         return ports
 
     def _committed(self, consumer: str) -> dict[tuple[str, str, int], int]:
-        return kafka.committed_offsets(kafka.admin(self.settings), [f"{consumer}."])
+        return kafka.committed_offsets(self.settings, kafka.admin(self.settings), [f"{consumer}."])
 
     def mark_groups(self, consumer: str) -> None:
         """Note how far the consumer's groups have read, so a check sees only reads after this."""
@@ -326,3 +326,17 @@ class LabMesh:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{what} did not happen within {timeout_s:.0f} s")
             time.sleep(pause_s)
+
+    @classmethod
+    def wait_ended(cls, pid: int, what: str, timeout_s: float = 60) -> None:
+        """Until a process a solve started in the background (a generator, a fault's run) has ended;
+        one that ended but was not reaped yet counts as ended."""
+        import psutil
+
+        def ended() -> bool:
+            try:
+                return bool(psutil.Process(pid).status() == psutil.STATUS_ZOMBIE)
+            except psutil.NoSuchProcess:
+                return True
+
+        cls.wait_for(ended, what, timeout_s, pause_s=0.5)

@@ -10,8 +10,6 @@ import time
 from pathlib import Path
 from subprocess import DEVNULL
 
-import psutil
-
 from mesh_chaos import evidence
 from mesh_labs.lab import Outcome, failed, passed
 from mesh_labs.mesh import LabMesh
@@ -50,15 +48,8 @@ def generate(mesh: LabMesh, workload: str, *args: str, background: bool = False)
 
 def wait_sent(mesh: LabMesh, timeout_s: float = 120) -> None:
     pid = mesh.baseline.pop("generator", None)
-
-    def done() -> bool:
-        try:
-            return bool(psutil.Process(pid).status() == psutil.STATUS_ZOMBIE)
-        except psutil.NoSuchProcess:
-            return True
-
     if pid is not None:
-        mesh.wait_for(done, "the traffic generator to finish", timeout_s)
+        mesh.wait_ended(int(pid), "the traffic generator to finish", timeout_s)
 
 
 def lag(mesh: LabMesh) -> int:
