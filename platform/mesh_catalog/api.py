@@ -30,6 +30,7 @@ from mesh_catalog.registry import UnknownProduct
 from mesh_catalog.runs import MalformedEvent
 from mesh_catalog.service import CatalogService, Compliance, FetchFailed, RegistrationRefused
 from mesh_sdk.http_errors import validation_problem
+from mesh_web import serve_pages
 
 
 class Registration(BaseModel):
@@ -60,6 +61,8 @@ def build_app(
     and the platform token) and the web portal at /portal (which shows the audit log and access when
     given them)."""
     app = FastAPI(
+        docs_url=None,  # Swagger UI from our own assets: mesh_web.serve_pages
+        redoc_url=None,
         title="Data product catalog",
         description="Every product of the mesh: registered at its start, re-read every pull, kept until retired.",
     )
@@ -280,6 +283,7 @@ def build_app(
     if access is not None and platform_token is not None:
         mount_access(app, access, platform_token)
     portal.mount(app, service, audit, registry_url, access, labs)  # and for people, at /portal
+    serve_pages(app)
     return app
 
 

@@ -10,13 +10,13 @@ from typing import Any
 
 import strawberry
 from fastapi import FastAPI
-from strawberry.fastapi import GraphQLRouter
 from strawberry.types import Info
 
 from mesh_catalog.entries import CatalogEntry, Status
 from mesh_catalog.lineage import Edge, Node, UnknownNode
 from mesh_catalog.registry import UnknownProduct
 from mesh_catalog.service import CatalogService
+from mesh_web import GraphiQLRouter
 
 
 def _service(info: Info[Any, Any]) -> CatalogService:
@@ -343,4 +343,4 @@ def mount(app: FastAPI, service: CatalogService) -> None:
     async def context() -> dict[str, Any]:
         return {"catalog": service}
 
-    app.include_router(GraphQLRouter(schema, graphql_ide="graphiql", context_getter=context), prefix="/graphql")
+    app.include_router(GraphiQLRouter(schema, graphql_ide="graphiql", context_getter=context), prefix="/graphql")

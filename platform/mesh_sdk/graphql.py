@@ -14,13 +14,13 @@ import strawberry
 from fastapi import Depends, FastAPI, Request
 from fastapi.security import HTTPAuthorizationCredentials
 from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
-from strawberry.fastapi import GraphQLRouter
 
 from mesh_access import Access
 from mesh_sdk.access import AccessGate
 from mesh_sdk.maintenance import retention_report
 from mesh_sdk.query import FILTER_OPS, HistoryReader, QueryError
 from mesh_sdk.rest import API_KEY, BEARER, consumer_dependency
+from mesh_web import GraphiQLRouter
 
 # Generous for any honest question (GraphiQL's own introspection query is 13 deep), fatal to bombs.
 MAX_DEPTH = 15
@@ -310,5 +310,5 @@ def _context_getter(gate: AccessGate) -> Any:
 
 
 def mount(app: FastAPI, rt: "ProductRuntime") -> None:
-    router = GraphQLRouter(build_schema(rt), graphql_ide="graphiql", context_getter=_context_getter(rt.ports.access))
+    router = GraphiQLRouter(build_schema(rt), graphql_ide="graphiql", context_getter=_context_getter(rt.ports.access))
     app.include_router(router, prefix="/graphql")

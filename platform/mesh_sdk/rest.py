@@ -30,6 +30,7 @@ from mesh_sdk.policy import PolicyUpdate
 from mesh_sdk.product import dump
 from mesh_sdk.query import FILTER_OPS, HistoryReader, QueryError
 from mesh_sql.errors import SqlError, SqlRefused
+from mesh_web import serve_pages
 
 if TYPE_CHECKING:
     from mesh_sdk.serving import Served as ProductRuntime
@@ -67,6 +68,8 @@ def consumer_dependency(gate: AccessGate, port: str, resource: str) -> Callable[
 def build_app(rt: ProductRuntime) -> FastAPI:
     d = rt.product.descriptor
     app = FastAPI(
+        docs_url=None,  # Swagger UI from our own assets: mesh_web.serve_pages
+        redoc_url=None,
         title=f"{d.id} — {d.name}",
         description=f"{d.description}\n\nOwner: {d.owner.team} ({d.owner.contact}).",
         version=rt.product.contract.model.version or "1",
@@ -197,6 +200,7 @@ def build_app(rt: ProductRuntime) -> FastAPI:
         return done
 
     rt.mount_graphql(app)
+    serve_pages(app)
     return app
 
 

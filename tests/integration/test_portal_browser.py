@@ -117,3 +117,31 @@ def test_the_graphql_console_runs_a_query_against_the_catalog(visitor: Visitor) 
     page.wait_for_function("document.querySelector('#graphql-result code').textContent.includes('columnLineage')")
     assert "kafka:playback.telemetry.raw.v1/title_id" in page.locator("#graphql-result").inner_text()
     assert page.locator("#graphql-status").inner_text() == "HTTP 200"
+
+
+@pytest.mark.parametrize("server", ["catalog", "content.titles"])
+def test_graphiql_and_swagger_ui_render_from_the_servers_own_assets(
+    chromium: Any, running_mesh: RunningMesh, server: str
+) -> None:
+    """No page of a port fetches anything from the internet: a workshop room may have none."""
+    if server == "catalog":
+        base = running_mesh.catalog.url
+    else:
+        base = f"http://127.0.0.1:{running_mesh[server].options.http_port}"
+    context = chromium.new_context(viewport={"width": 1300, "height": 900})
+    page = context.new_page()
+    requested: list[str] = []
+    failures: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    page.on("pageerror", lambda error: failures.append(str(error)))
+    try:
+        assert page.goto(base + "/graphql").status == 200
+        page.wait_for_selector(".graphiql-container .graphiql-editor", timeout=60_000)
+        assert page.goto(base + "/docs").status == 200
+        page.wait_for_selector(".swagger-ui .info .title", timeout=60_000)
+    finally:
+        context.close()
+    assert any(url.endswith("/assets/graphiql.min.js") for url in requested)
+    elsewhere = [url for url in requested if not url.startswith(("http://127.0.0.1", "data:"))]
+    assert elsewhere == [], "the pages fetched from outside the server"
+    assert failures == []
