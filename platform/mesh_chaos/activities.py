@@ -66,6 +66,7 @@ def send_playback(rate: float, seconds: float, configuration: Configuration, mal
     real generator; it keeps retrying while the broker is away (librdkafka buffers)."""
     argv = [_mesh_command(), "generate", "playback", "--rate", str(rate), "--duration", str(float(seconds))]
     argv += ["--late-fraction", "0", "--duplicate-fraction", "0.01", "--malformed-fraction", str(malformed)]
+    argv += ["--wait-delivery", "240"]  # a stopped server comes back within any fault's bound, loaded or not
     done = subprocess.run(argv, env=settings_of(configuration).environment(), capture_output=True, text=True)
     if done.returncode:
         raise RuntimeError(f"the traffic generator failed: {done.stderr.strip()[-500:]}")

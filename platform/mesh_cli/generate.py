@@ -90,6 +90,13 @@ def playback(
     backfill_events: Annotated[
         int, typer.Option(min=1, help="about this many events in the history (the number of sessions follows)")
     ] = DEFAULT_EVENTS,
+    wait_delivery: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            help="after sending, wait up to this many seconds for Kafka to take every message",
+        ),
+    ] = 30.0,
 ) -> None:
     """App telemetry for `playback.events`: viewing sessions (play, heartbeat, pause, seek, stop) as Avro
     through the schema registry, keyed by session, with late, duplicate and malformed messages mixed in.
@@ -142,7 +149,16 @@ def playback(
         highlight=False,
         soft_wrap=True,
     )
-    tally = _send(traffic, sink, rate=rate, count=count, duration=duration, table=live_table, line=progress_line)
+    tally = _send(
+        traffic,
+        sink,
+        rate=rate,
+        count=count,
+        duration=duration,
+        table=live_table,
+        line=progress_line,
+        wait_delivery=wait_delivery,
+    )
     console.print(summary_line(tally, topic, seed), highlight=False, soft_wrap=True)
     _end_of_run(tally)
 
@@ -206,6 +222,7 @@ def _send(
     stop_before: Callable[[Outgoing], bool] | None = None,
     table: Callable[[Tally], RenderableType],
     line: Callable[[Tally], str],
+    wait_delivery: float = 30.0,
 ) -> Tally:
     """`send_traffic` with progress: a live table on a terminal, else a line every few seconds."""
     with ExitStack() as stack:
@@ -214,7 +231,14 @@ def _send(
             live = stack.enter_context(Live(console=console, refresh_per_second=4, transient=True))
             progress = lambda t: live.update(table(t))  # noqa: E731
         return send_traffic(
-            traffic, sink, rate=rate, count=count, duration_s=duration, stop_before=stop_before, on_progress=progress
+            traffic,
+            sink,
+            rate=rate,
+            count=count,
+            duration_s=duration,
+            stop_before=stop_before,
+            on_progress=progress,
+            flush_timeout_s=wait_delivery,
         )
 
 
