@@ -8,7 +8,6 @@ The same questions are answered over GraphQL at `/graphql` (`graphql_api.py`).""
 from __future__ import annotations
 
 import hmac
-import os
 from dataclasses import asdict, fields
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -30,6 +29,7 @@ from mesh_catalog.registry import UnknownProduct
 from mesh_catalog.runs import MalformedEvent
 from mesh_catalog.service import CatalogService, Compliance, FetchFailed, RegistrationRefused
 from mesh_sdk.http_errors import validation_problem
+from mesh_stack.supervise import service_pid
 from mesh_web import serve_pages
 
 
@@ -112,7 +112,7 @@ def build_app(
     def health() -> dict[str, Any]:
         entries = service.entries()
         available = sum(e.availability.status is Status.AVAILABLE for e in entries)
-        return {"status": "ok", "pid": os.getpid(), "products": len(entries), "available": available}
+        return {"status": "ok", "pid": service_pid(), "products": len(entries), "available": available}
 
     @app.post(
         "/products",

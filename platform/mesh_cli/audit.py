@@ -19,6 +19,7 @@ from rich.table import Table
 
 from mesh_cli.run import _JsonLogs
 from mesh_config import MeshSettings, load_settings
+from mesh_stack.supervise import service_pid
 
 audit_app = typer.Typer(
     help="The immutable change audit log: run it, verify its chain, show an entity's history.",
@@ -56,7 +57,7 @@ class _Status:
             return
         self._written = time.monotonic()
         entry = {
-            "pid": os.getpid(),
+            "pid": service_pid(),
             "state": state,
             "started_at": self.started_at,
             "updated_at": datetime.now(UTC).isoformat(),
@@ -85,7 +86,13 @@ def run_audit(
     ] = None,
     status_file: Annotated[Path | None, typer.Option(help="where to keep a JSON status for a supervisor")] = None,
 ) -> None:
-    """Run the audit log service in the foreground until Ctrl-C or SIGTERM."""
+    """Run the audit log service in the foreground until Ctrl-C or SIGTERM (started again if it dies of
+    anything else)."""
+    from mesh_stack.supervise import supervise
+
+    exited = supervise("the audit log")
+    if exited is not None:
+        raise typer.Exit(exited)
     from mesh_audit.config import load_options
     from mesh_audit.service import AuditService, BatchResult
 

@@ -43,7 +43,13 @@ def run_catalog(
         float | None, typer.Option(help="seconds between re-reads of every product (env MESH_PRODUCT_CATALOG_PULL_S)")
     ] = None,
 ) -> None:
-    """Run the catalog service in the foreground until Ctrl-C or SIGTERM."""
+    """Run the catalog service in the foreground until Ctrl-C or SIGTERM (started again if it dies of
+    anything else)."""
+    from mesh_stack.supervise import supervise
+
+    exited = supervise("the catalog")
+    if exited is not None:
+        raise typer.Exit(exited)
     from mesh_catalog.records import UnreadableState
     from mesh_catalog.server import CatalogServer, state_path
     from mesh_governance import PolicyError
