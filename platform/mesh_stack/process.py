@@ -18,7 +18,19 @@ import psutil
 @dataclass(frozen=True)
 class PidRecord:
     pid: int
-    create_time: float  # guards against a recycled pid being taken for our server
+    create_time: float  # guards against a recycled pid being taken for our server (shown as when it started)
+    # The same, in seconds since boot: the wall clock can be stepped (a VM paused and resumed moved it
+    # 33 s once, and every process of a mesh then looked like somebody else's), this cannot.
+    since_boot: float | None = None
+
+
+def _since_boot(pid: int) -> float | None:
+    """When the process started, in seconds since boot (Linux: /proc/PID/stat's starttime)."""
+    try:
+        after_name = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return int(after_name[19]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):  # not Linux, or the process is gone
+        return None
 
 
 class ManagedProcess:
@@ -52,14 +64,18 @@ class ManagedProcess:
                 user=user,
                 start_new_session=True,
             )
-        record = PidRecord(proc.pid, psutil.Process(proc.pid).create_time())
+        started = psutil.Process(proc.pid)
+        record = PidRecord(proc.pid, started.create_time(), _since_boot(proc.pid))
         self.pid_path.write_text(json.dumps(record.__dict__))
         return proc.pid
 
     def _record(self) -> PidRecord | None:
         try:
             data = json.loads(self.pid_path.read_text())
-            return PidRecord(int(data["pid"]), float(data["create_time"]))
+            since_boot = data.get("since_boot")
+            return PidRecord(
+                int(data["pid"]), float(data["create_time"]), None if since_boot is None else float(since_boot)
+            )
         except (OSError, ValueError, KeyError):
             return None
 
@@ -69,7 +85,12 @@ class ManagedProcess:
             return None
         try:
             proc = psutil.Process(record.pid)
-            if abs(proc.create_time() - record.create_time) > 1 or proc.status() == psutil.STATUS_ZOMBIE:
+            now_since_boot = _since_boot(record.pid) if record.since_boot is not None else None
+            if now_since_boot is not None and record.since_boot is not None:
+                recycled = abs(now_since_boot - record.since_boot) > 0.5
+            else:
+                recycled = abs(proc.create_time() - record.create_time) > 1
+            if recycled or proc.status() == psutil.STATUS_ZOMBIE:
                 return None
             return proc
         except psutil.Error:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import sys
 from pathlib import Path
@@ -38,3 +39,23 @@ def test_a_recycled_pid_is_not_taken_for_the_server(tmp_path: Path) -> None:
     proc.pid_path.write_text(f'{{"pid": {os.getpid()}, "create_time": 1.0}}')
     assert not proc.is_running()
     assert proc.exited_early()
+
+
+def test_a_running_process_is_still_known_after_the_wall_clock_is_stepped(tmp_path: Path) -> None:
+    """A VM paused and resumed steps the wall clock (33 s once, in CI): every process's start time as
+    a date moves with it, its start time since boot does not."""
+    import json
+
+    process = ManagedProcess("sleeper", tmp_path / "run", tmp_path / "sleeper.log")
+    process.start([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        record = json.loads(process.pid_path.read_text())
+        assert record["since_boot"] is not None
+        record["create_time"] -= 33.0  # as recorded before the step, seen after it
+        process.pid_path.write_text(json.dumps(record))
+        assert process.is_running()
+        record["since_boot"] -= 33.0  # another process that took the same pid
+        process.pid_path.write_text(json.dumps(record))
+        assert not process.is_running()
+    finally:
+        os.kill(record["pid"], signal.SIGKILL)
