@@ -46,7 +46,10 @@ def record_rules(props: list[SchemaProperty]) -> list[RecordRule]:
         options = prop.logicalTypeOptions or {}
         for quality in prop.quality or []:
             if quality.metric == "invalidValues" and (quality.mustBe in (0, None)):
+                # minimum/maximum here are the mesh's older spelling of a range, still read: the
+                # standard's invalidValues takes only validValues and a pattern.
                 rules.extend(_argument_rules(prop.name, quality.description or "valid values", quality.arguments or {}))
+        # A range is declared where ODCS puts it, in logicalTypeOptions, which its tools test too.
         rules.extend(_argument_rules(prop.name, f"{prop.name} within its declared range", options))
     return _unique(rules)
 
@@ -71,6 +74,12 @@ def _argument_rules(column: str, description: str, args: Mapping[str, Any]) -> l
     if "maximum" in args:
         high = args["maximum"]
         rules.append(RecordRule(column, f"{description} (at most {high})", lambda v: v <= high))
+    if "exclusiveMinimum" in args:
+        above = args["exclusiveMinimum"]
+        rules.append(RecordRule(column, f"{description} (more than {above})", lambda v: v > above))
+    if "exclusiveMaximum" in args:
+        below = args["exclusiveMaximum"]
+        rules.append(RecordRule(column, f"{description} (less than {below})", lambda v: v < below))
     return rules
 
 

@@ -5,22 +5,25 @@ from __future__ import annotations
 import copy
 import json
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pytest
 import yaml
+from open_data_contract_standard.model import DataQuality, SchemaObject, SchemaProperty
 
 from mesh_sdk.agreement import disagreements
 from mesh_sdk.contract import load_contract
 from mesh_sdk.descriptor import load_descriptor
 from mesh_sdk.errors import SpecError
 from mesh_sdk.product import load_product
-from mesh_sdk.quality import record_rules, table_checks, violations
+from mesh_sdk.quality import compile_rules, record_rules, table_checks, violations
 
 REPO = Path(__file__).resolve().parents[2]
 PLAYBACK = REPO / "products" / "playback.events"
+TITLES = REPO / "products" / "content.titles"
 AVRO = REPO / "schemas" / "playback" / "PlaybackEvent.avsc"
 
 
@@ -179,11 +182,74 @@ def test_table_checks_run_as_sql() -> None:
         "duplicateValues",
         "rowCount",
         "event_type.invalidValues",
-        "position_ms.invalidValues",
+        "position_ms.withinRange",
         "country.invalidValues",
     }
     assert run("rowCount")
     assert not run("duplicateValues")
     assert not run("event_type.invalidValues")
-    assert not run("position_ms.invalidValues")
+    assert not run("position_ms.withinRange")
     assert not run("country.invalidValues")
+
+
+def test_a_record_outside_a_declared_range_is_refused_with_the_rule_it_breaks() -> None:
+    props = load_contract(TITLES / "contract.yaml").properties("changes")
+    check = compile_rules(record_rules(props))
+    found = check({"release_year": 1700, "duration_s": 21601})
+    assert "release_year=1700 breaks the rule: release_year within its declared range (at least 1888)" in found
+    assert "duration_s=21601 breaks the rule: duration_s within its declared range (at most 21600)" in found
+    assert not [v for v in check({"release_year": 1888, "duration_s": 21600}) if "declared range" in v]
+
+
+def _ranged_columns() -> Iterator[Any]:
+    for path in sorted(REPO.glob("products/*/contract.yaml")):
+        for obj in load_contract(path).model.schema_ or []:
+            for prop in obj.properties or []:
+                if any(q.name == "withinRange" for q in prop.quality or []):
+                    yield pytest.param(obj, prop, id=f"{path.parent.name}.{obj.name}.{prop.name}")
+
+
+@pytest.mark.parametrize(("obj", "prop"), list(_ranged_columns()))
+def test_a_range_rule_on_the_table_agrees_with_the_range_records_are_held_to(
+    obj: SchemaObject, prop: SchemaProperty
+) -> None:
+    """The table check (an SQL rule, which the standard's tools can run) and the record rules (from the
+    range in logicalTypeOptions) state one range twice: they must say the same."""
+    assert prop.name
+    options = prop.logicalTypeOptions or {}
+    low, high = options["minimum"], options["maximum"]
+    check = next(c for c in table_checks(obj) if c.name == f"{prop.name}.withinRange")
+    rules = compile_rules([r for r in record_rules([prop]) if not r.required])
+    duck = duckdb.connect()
+    for value, inside in ((low, True), (high, True), (low - 1, False), (high + 1, False)):
+        duck.execute(f'CREATE OR REPLACE TABLE t AS SELECT {value} AS "{prop.name}"')
+        counted = duck.execute(check.sql.replace("{table}", "t")).fetchone()
+        assert counted is not None
+        assert check.passes(float(counted[0])) is inside, (value, check.sql)
+        assert (rules({prop.name: value}) == []) is inside, value
+
+
+def test_exclusive_bounds_and_the_older_range_spelling_are_still_understood() -> None:
+    share = SchemaProperty(
+        name="share", logicalType="number", logicalTypeOptions={"exclusiveMinimum": 0, "exclusiveMaximum": 1}
+    )
+    older = SchemaProperty(
+        name="year",
+        logicalType="integer",
+        quality=[
+            DataQuality.model_validate(
+                {"metric": "invalidValues", "description": "Sane", "arguments": {"minimum": 1888}, "mustBe": 0}
+            )
+        ],
+    )
+    rules = record_rules([share, older])
+    assert violations(rules, {"share": 0.5, "year": 1888}) == []
+    assert violations(rules, {"share": 0, "year": 1887}) == [
+        "share=0 breaks the rule: share within its declared range (more than 0)",
+        "year=1887 breaks the rule: Sane (at least 1888)",
+    ]
+    assert violations(rules, {"share": 1, "year": 2000}) == [
+        "share=1 breaks the rule: share within its declared range (less than 1)"
+    ]
+    (older_check,) = table_checks(SchemaObject(name="t", properties=[share, older]))
+    assert older_check.sql == 'SELECT count(*) FROM {table} WHERE "year" < 1888'
