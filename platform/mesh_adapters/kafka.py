@@ -75,7 +75,12 @@ def fenced(exc: Exception) -> bool:
 def fatal(exc: Exception) -> bool:
     """librdkafka gave up on the producer (after a long broker outage, a transaction in a state the
     broker no longer accepts): it never works again, only a new one does."""
-    return isinstance(exc, KafkaException) and bool(exc.args) and bool(exc.args[0].fatal())
+    if not (isinstance(exc, KafkaException) and exc.args):
+        return False
+    error = exc.args[0]
+    # A transactional call that timed out stays "in progress" inside librdkafka: every later call
+    # conflicts with it (seen in CI for minutes after a broker restart), so that producer is done too.
+    return bool(error.fatal()) or error.code() == KafkaError._CONFLICT
 
 
 def close_producers(producers: Iterable[Producer]) -> None:
