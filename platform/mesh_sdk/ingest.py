@@ -293,10 +293,8 @@ class Ingestor:
         if dead:
             self._send_dead_letters(dead)
         if rows:
-            outcome.snapshot_id, outcome.rows = self._commit(rows, now)
+            outcome.snapshot_id, outcome.rows = self._commit(rows, now, batch_keys)
             outcome.written = len(rows)
-            for key in batch_keys:
-                self.recent.add(key)
         if outcome.consumed:
             self._commit_group_offsets()
         self.on_batch(outcome)
@@ -341,13 +339,17 @@ class Ingestor:
         if remaining:
             raise RuntimeError(f"{remaining} dead letters were not acknowledged by Kafka")
 
-    def _commit(self, rows: list[dict[str, Any]], now: datetime) -> tuple[int, pa.Table]:
+    def _commit(self, rows: list[dict[str, Any]], now: datetime, keys: set[str]) -> tuple[int, pa.Table]:
         batch_at = now.isoformat()
         self.stream_producer.begin_transaction()
         for row in rows:
             self._to_stream(row, batch_at)
         arrow = pa.Table.from_pylist(rows, schema=self.arrow_schema)
         commit = append_with_offsets(self.table, arrow, self.offsets, batch_at)
+        # In the table from here on, whatever fails next (the stream's transaction can time out): a
+        # duplicate of these events arriving after a rewind must still be recognised.
+        for key in keys:
+            self.recent.add(key)
         self.stream_producer.commit_transaction(60)
         # After the stream's transaction: a compaction takes a while, the stream should not wait.
         self.upkeep.after_commit(self.table)
