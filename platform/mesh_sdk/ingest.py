@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -208,14 +208,17 @@ class Ingestor:
         self.offsets = committed_offsets(self.table)
         self._assign_at_committed()
 
-    def _assign_at_committed(self) -> None:
-        """Every input partition from the offset the table committed (or the beginning). A new
-        assignment rather than a seek: it restarts each partition's fetcher, which a seek does not."""
-        assignment = []
+    def _inputs(self) -> Iterator[tuple[str, int, dict[int, int]]]:
+        """Every input partition, with the committed offsets of its topic."""
         for topic, count in self.partitions.items():
             done = self.offsets.setdefault(topic, {})
             for p in range(count):
-                assignment.append(TopicPartition(topic, p, done.get(p, OFFSET_BEGINNING)))
+                yield topic, p, done
+
+    def _assign_at_committed(self) -> None:
+        """Every input partition from the offset the table committed (or the beginning). A new
+        assignment rather than a seek: it restarts each partition's fetcher, which a seek does not."""
+        assignment = [TopicPartition(topic, p, done.get(p, OFFSET_BEGINNING)) for topic, p, done in self._inputs()]
         self.consumer.assign(assignment)
         self.stalls.restart(((tp.topic, tp.partition) for tp in assignment), time.monotonic())
 
@@ -228,18 +231,16 @@ class Ingestor:
             return False
         self._watched_at = now
         stalled = []
-        for topic, count in self.partitions.items():
-            done = self.offsets.setdefault(topic, {})
-            for p in range(count):
-                try:
-                    low, high = self.consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=2.0, cached=False)
-                except Exception as exc:  # the broker is away: nothing to tell until it is back
-                    log.debug("no watermarks for %s[%d]: %s", topic, p, exc)
-                    return False
-                waiting = max(0, high - max(done.get(p, low), low))
-                self.behind.setdefault(topic, {})[p] = waiting
-                if self.stalls.waiting((topic, p), waiting, now):
-                    stalled.append(f"{topic}[{p}] ({waiting} waiting)")
+        for topic, p, done in self._inputs():
+            try:
+                low, high = self.consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=2.0, cached=False)
+            except Exception as exc:  # the broker is away: nothing to tell until it is back
+                log.debug("no watermarks for %s[%d]: %s", topic, p, exc)
+                return False
+            waiting = max(0, high - max(done.get(p, low), low))
+            self.behind.setdefault(topic, {})[p] = waiting
+            if self.stalls.waiting((topic, p), waiting, now):
+                stalled.append(f"{topic}[{p}] ({waiting} waiting)")
         if stalled:
             log.warning(
                 "no input from %s for %.0f s though the broker has it: assigning the partitions again",

@@ -72,7 +72,6 @@ class Observer:
         self.lag_by_partition: dict[str, int] = {}
         self._quality: list[dict[str, Any]] = []
         self._quality_at: float = 0.0
-        self._lag_at: float = 0.0
 
     def record_batch(self, outcome: BatchOutcome) -> None:
         pid = self.product.id
