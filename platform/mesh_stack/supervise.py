@@ -1,8 +1,8 @@
 """A long-running service kept up when its process dies of something it could not catch.
 
 librdkafka can end the whole process from one of its own threads, which no Python handler sees: an
-assertion on an admin request whose connection dropped (confluentinc/librdkafka#5397), and in CI the
-catalog once vanished a minute after a broker restart without a line in its log. Such a death is told
+assertion on an admin request whose connection dropped (confluentinc/librdkafka#5397) aborted the
+catalog on a development mesh when lab 07 stopped the broker. Such a death is told
 apart from an ordinary exit by the signal that ended the child; the service is then started again from
 its persisted state, at most a few times a minute, with a line in its log. Every start of the child
 also enables faulthandler, so that a crash leaves its stack in the log."""
