@@ -70,11 +70,13 @@ def iceberg_scan_sql(table: Table, snapshot_id: int | None = None) -> str:
 
 
 def _empty(schema: Schema, types: list[str]) -> str:
-    columns = ", ".join(f"CAST(NULL AS {t}) AS {_quote(f.name)}" for f, t in zip(schema.fields, types, strict=True))
+    typed = zip(schema.fields, types, strict=True)
+    columns = ", ".join(f"CAST(NULL AS {t}) AS {quote_identifier(f.name)}" for f, t in typed)
     return f"(SELECT {columns} WHERE false)"
 
 
-def _quote(name: str) -> str:
+def quote_identifier(name: str) -> str:
+    """A column or table name for DuckDB's SQL, whatever characters it holds."""
     return '"' + name.replace('"', '""') + '"'
 
 

@@ -19,7 +19,7 @@ from open_data_contract_standard.model import SchemaProperty
 from pyiceberg.table import Table
 from pyiceberg.table.snapshots import Snapshot as IcebergSnapshot
 
-from mesh_adapters.snapshot_scan import SnapshotRelations
+from mesh_adapters.snapshot_scan import SnapshotRelations, quote_identifier
 from mesh_sdk.history import PARTIAL
 from mesh_sdk.maintenance import is_compaction, same_data
 
@@ -53,10 +53,6 @@ class Page:
 def _readable(snapshots: Iterable[IcebergSnapshot]) -> list[IcebergSnapshot]:
     """The snapshots a reader may travel to: not the middle of a commit made of several."""
     return [s for s in snapshots if s.summary is None or not s.summary[PARTIAL]]
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 class HotCopy:
@@ -122,7 +118,9 @@ class HotCopy:
                 return
             if self._too_big_with(rows):
                 return
-            match = " AND ".join(f"{self.TABLE}.{_quote(c)} = gone.{_quote(c)}" for c in key_columns)
+            match = " AND ".join(
+                f"{self.TABLE}.{quote_identifier(c)} = gone.{quote_identifier(c)}" for c in key_columns
+            )
             self.conn.register("gone", keys)
             self.conn.register("incoming", rows.cast(self.schema))
             self.conn.execute(f"DELETE FROM {self.TABLE} USING gone WHERE {match}")
@@ -260,7 +258,7 @@ class HistoryReader:
         """SQL for the history in the lakehouse as of a snapshot, masked columns (the policies' and
         `hide`, what one consumer may not see) replaced."""
         if snapshot_id is None:
-            cols = ", ".join(f"CAST(NULL AS VARCHAR) AS {_quote(c)}" for c in self.props)
+            cols = ", ".join(f"CAST(NULL AS VARCHAR) AS {quote_identifier(c)}" for c in self.props)
             return f"(SELECT {cols} WHERE false)"
         return self._mask(self._relations.relation(self._table(), snapshot_id), hide)
 
@@ -273,9 +271,9 @@ class HistoryReader:
             return relation
         # Text is replaced by the mask; other types by NULL, so a column keeps its type on every port.
         replaced = ", ".join(
-            f"'{MASK}' AS {_quote(c)}"
+            f"'{MASK}' AS {quote_identifier(c)}"
             if (self.props[c].logicalType or "string") == "string"
-            else f"NULL AS {_quote(c)}"
+            else f"NULL AS {quote_identifier(c)}"
             for c in sorted(masked)
         )
         return f"(SELECT * REPLACE ({replaced}) FROM {relation})"
@@ -321,7 +319,7 @@ class HistoryReader:
             where.append(self._after(order_cols, descending))
             params.extend(_flatten_position(position))
         direction = "DESC" if descending else "ASC"
-        order = ", ".join(f"{_quote(c)} {direction}" for c in order_cols)
+        order = ", ".join(f"{quote_identifier(c)} {direction}" for c in order_cols)
         conn, relation = self._source(snapshot_id, hide)
         sql = (
             f"SELECT * FROM {relation} "
@@ -344,7 +342,7 @@ class HistoryReader:
         if len(key) != len(self.key_columns):
             raise QueryError(f"a key has {len(self.key_columns)} part(s): {', '.join(self.key_columns)}")
         snapshot_id = self.resolve_snapshot(as_of)
-        where = " AND ".join(f"CAST({_quote(c)} AS VARCHAR) = ?" for c in self.key_columns)
+        where = " AND ".join(f"CAST({quote_identifier(c)} AS VARCHAR) = ?" for c in self.key_columns)
         conn, relation = self._source(snapshot_id, hide)
         sql = f"SELECT * FROM {relation} WHERE {where} LIMIT 1"
         rows: list[dict[str, Any]] = self._cached(
@@ -379,14 +377,14 @@ class HistoryReader:
                 raise QueryError(f"filter: unknown column {column!r}; columns: {', '.join(self.props)}")
             if op == "in":
                 values = value.split(",")
-                where.append(f"{_quote(column)} IN ({', '.join('?' for _ in values)})")
+                where.append(f"{quote_identifier(column)} IN ({', '.join('?' for _ in values)})")
                 params.extend(self._typed(column, v) for v in values)
                 continue
             if op not in FILTER_OPS:
                 raise QueryError(
                     f"filter: unknown operator {op!r} on {column}; use one of eq, ne, gt, gte, lt, lte, in"
                 )
-            where.append(f"{_quote(column)} {FILTER_OPS[op]} ?")
+            where.append(f"{quote_identifier(column)} {FILTER_OPS[op]} ?")
             params.append(self._typed(column, value))
         return where, params
 
@@ -414,8 +412,8 @@ class HistoryReader:
         op = "<" if descending else ">"
         terms = []
         for i, col in enumerate(order_cols):
-            equal = [f"{_quote(c)} = ?" for c in order_cols[:i]]
-            terms.append("(" + " AND ".join([*equal, f"{_quote(col)} {op} ?"]) + ")")
+            equal = [f"{quote_identifier(c)} = ?" for c in order_cols[:i]]
+            terms.append("(" + " AND ".join([*equal, f"{quote_identifier(col)} {op} ?"]) + ")")
         return "(" + " OR ".join(terms) + ")"
 
     @staticmethod
