@@ -91,6 +91,7 @@ class Ingestor:
         on_batch: Callable[[BatchOutcome], None] = lambda _: None,
         new_stream_producer: Callable[[], Producer] | None = None,
         upkeep: Upkeep | None = None,
+        close_stream_gap: Callable[[], None] = lambda: None,
     ) -> None:
         self.product = product
         self.table = table
@@ -99,6 +100,10 @@ class Ingestor:
         # The same transactional id on a fresh producer: its init fences whatever the old one left open.
         self.new_stream_producer = new_stream_producer
         self._producer_broken = False
+        # Republishes what the table holds but the stream lost (see stream_recovery); needed after a
+        # batch whose Iceberg commit landed and whose stream transaction then failed.
+        self.close_stream_gap = close_stream_gap
+        self._stream_behind = False
         self.deadletter_producer = deadletter_producer
         self.decoders = decoders
         self.stream_encoder = stream_encoder
@@ -205,6 +210,9 @@ class Ingestor:
         except Exception as exc:
             log.debug("no transaction to abort: %s", exc)
         self.table = self.table.refresh()
+        if self._stream_behind:
+            self.close_stream_gap()  # if the broker is still away, this rewind fails and is tried again
+            self._stream_behind = False
         self.offsets = committed_offsets(self.table)
         self._assign_at_committed()
 
@@ -351,7 +359,11 @@ class Ingestor:
         # duplicate of these events arriving after a rewind must still be recognised.
         for key in keys:
             self.recent.add(key)
-        self.stream_producer.commit_transaction(60)
+        try:
+            self.stream_producer.commit_transaction(60)
+        except Exception:
+            self._stream_behind = True  # the table has this batch; whether the stream has it, the rewind finds out
+            raise
         # After the stream's transaction: a compaction takes a while, the stream should not wait.
         self.upkeep.after_commit(self.table)
         return commit.snapshot_id, arrow

@@ -136,6 +136,7 @@ class ProductRuntime:
             on_batch=self._after_batch,
             new_stream_producer=stream_producer,
             upkeep=self.upkeep,
+            close_stream_gap=self._close_stream_gap,
         )
         self.ports = PortThreads(
             settings, options, self._duck, self.sql_views, self.observer, self._versions, self.policy

@@ -11,9 +11,9 @@ from typing import Any
 
 import httpx
 import pytest
-from confluent_kafka import Producer
+from confluent_kafka import Consumer, Producer
 from confluent_kafka.schema_registry import SchemaRegistryClient
-from confluent_kafka.schema_registry.avro import AvroSerializer
+from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
 from mesh_config import MeshSettings
@@ -22,6 +22,7 @@ from mesh_sdk.testing import eventually, http_client, running_product
 from mesh_stack import Stack
 
 TOPIC = "playback.telemetry.raw.v1"
+STREAM = "playback.events.stream.v1"
 SCHEMA = Path(__file__).resolve().parents[3] / "schemas" / "playback" / "PlaybackEvent.avsc"
 FOLDER = Path(__file__).resolve().parents[1]
 
@@ -64,6 +65,37 @@ JSON_TEXT = json.dumps({"event_id": "x"}).encode()
 UNKNOWN_SCHEMA_ID = b"\x00\x7f\xff\xff\xf0" + b"\x02\x04abc"  # wire format, but no such schema
 
 OTHER_SCHEMA = {"type": "record", "name": "Other", "namespace": "tests", "fields": [{"name": "foo", "type": "string"}]}
+
+
+def streamed_event_ids(settings: MeshSettings, session: str) -> list[str]:
+    """The event ids of a session in the output stream, as a read-committed consumer sees them."""
+    deserialize = AvroDeserializer(SchemaRegistryClient({"url": settings.schema_registry_url}))
+    consumer = Consumer(
+        {
+            **settings.kafka_client(),
+            "group.id": str(uuid.uuid4()),
+            "auto.offset.reset": "earliest",
+            "isolation.level": "read_committed",
+        }
+    )
+    consumer.subscribe([STREAM])
+    streamed: list[str] = []
+    empty = 0
+    try:
+        while empty < 10:
+            messages = consumer.consume(1000, timeout=0.5)
+            if not messages:
+                empty += 1
+                continue
+            for msg in messages:
+                if msg.error():
+                    continue
+                record = deserialize(msg.value(), SerializationContext(msg.topic(), MessageField.VALUE))
+                if record["session_id"] == session:
+                    streamed.append(record["event_id"])
+    finally:
+        consumer.close()
+    return streamed
 
 
 def other_schema_payload(settings: MeshSettings) -> bytes:

@@ -16,16 +16,14 @@ from typing import Any
 
 import httpx
 import pytest
-from confluent_kafka import Consumer
-from confluent_kafka.schema_registry import SchemaRegistryClient
-from confluent_kafka.schema_registry.avro import AvroDeserializer
-from confluent_kafka.serialization import MessageField, SerializationContext
 from pyiceberg.expressions import EqualTo
 
 from mesh_adapters.lakehouse import iceberg_catalog
 from mesh_config import MeshSettings
 from mesh_sdk.testing import eventually, free_port
 from mesh_stack import Stack
+
+from .conftest import streamed_event_ids
 
 pytestmark = pytest.mark.integration
 FOLDER = Path(__file__).resolve().parents[1]
@@ -119,30 +117,6 @@ def test_kill_9_mid_ingest_loses_nothing_and_duplicates_nothing(
     assert len(set(ids.column("event_id").to_pylist())) == EVENTS
     assert set(ids.column("event_id").to_pylist()) == {e["event_id"] for e in events}
 
-    registry = SchemaRegistryClient({"url": settings.schema_registry_url})
-    deserialize = AvroDeserializer(registry)
-    consumer = Consumer(
-        {
-            **settings.kafka_client(),
-            "group.id": str(uuid.uuid4()),
-            "auto.offset.reset": "earliest",
-            "isolation.level": "read_committed",
-        }
-    )
-    consumer.subscribe(["playback.events.stream.v1"])
-    streamed: list[str] = []
-    empty = 0
-    while empty < 10:
-        messages = consumer.consume(1000, timeout=0.5)
-        if not messages:
-            empty += 1
-            continue
-        for msg in messages:
-            if msg.error():
-                continue
-            record = deserialize(msg.value(), SerializationContext(msg.topic(), MessageField.VALUE))
-            if record["session_id"] == session:
-                streamed.append(record["event_id"])
-    consumer.close()
+    streamed = streamed_event_ids(settings, session)
     assert len(streamed) == EVENTS
     assert set(streamed) == {e["event_id"] for e in events}
