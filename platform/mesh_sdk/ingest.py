@@ -360,9 +360,12 @@ class Ingestor:
         for key in keys:
             self.recent.add(key)
         try:
-            self.stream_producer.commit_transaction(60)
+            self.stream_producer.commit_transaction(30)
         except Exception:
             self._stream_behind = True  # the table has this batch; whether the stream has it, the rewind finds out
+            # A producer whose commit failed can stay stuck (records it never sends after a broker
+            # restart): a fresh one with the same transactional id fences it and starts clean.
+            self._producer_broken = self.new_stream_producer is not None
             raise
         # After the stream's transaction: a compaction takes a while, the stream should not wait.
         self.upkeep.after_commit(self.table)
