@@ -23,7 +23,7 @@ from mesh_sdk.control_topic import ControlListener
 from mesh_sdk.observe import ObservationPublisher, Observer
 from mesh_sdk.openlineage_run import RunReporter, Versions
 from mesh_sdk.registration import register_with_catalog
-from mesh_sdk.sql_access import sql_login
+from mesh_sdk.sql_access import sql_login, sql_table_notes
 from mesh_sql.engine import SqlEngine
 from mesh_sql.pgwire import PgWireServer
 
@@ -64,6 +64,8 @@ class PortThreads:
         self._connect = connect
         self._views = views
         self._max_rows = options.sql_max_rows
+        self._notes = sql_table_notes(product)
+        self._database = product.id
         self._timeout_s = options.sql_timeout_s
         self._engines: dict[frozenset[str], SqlEngine] = {}
         self._engines_lock = threading.Lock()
@@ -85,11 +87,19 @@ class PortThreads:
         with self._engines_lock:
             engine = self._engines.get(hide)
             if engine is None:
-                engine = SqlEngine(
-                    self._connect, self._views(None, hide), max_rows=self._max_rows, timeout_s=self._timeout_s
-                )
+                engine = self._engine(self._views(None, hide), timeout_s=self._timeout_s)
                 self._engines[hide] = engine
             return engine
+
+    def _engine(self, views: Mapping[str, str], timeout_s: float | None = 30.0) -> SqlEngine:
+        return SqlEngine(
+            self._connect,
+            views,
+            max_rows=self._max_rows,
+            timeout_s=timeout_s,
+            notes=self._notes,
+            database=self._database,
+        )
 
     def refresh_views_now(self) -> None:
         with self._engines_lock:
@@ -102,7 +112,7 @@ class PortThreads:
     ) -> pa.Table:
         """`POST /sql`: the same engines and rules as the PostgreSQL port."""
         if as_of:
-            with SqlEngine(self._connect, self._views(as_of, hide), max_rows=self._max_rows) as engine:
+            with self._engine(self._views(as_of, hide)) as engine:
                 return engine.execute(sql, params).table
         return self.engine_for(hide).execute(sql, params).table
 

@@ -8,10 +8,26 @@ from collections.abc import Callable, Sequence
 
 from mesh_access import Access, Denied
 from mesh_sdk.access import AccessGate, statement_digest
+from mesh_sdk.product import DataProduct
 from mesh_sql.engine import Cancellation, Column, QueryResult, SqlEngine
 from mesh_sql.errors import SqlError
 from mesh_sql.guard import CheckedQuery
+from mesh_sql.pgcatalog import TableNotes
 from mesh_sql.pgwire import LoginRefused
+
+
+def sql_table_notes(product: DataProduct) -> dict[str, TableNotes]:
+    """What the SQL port's system catalogs tell of each table beyond its columns, from the contract:
+    its primary key and descriptions (keyed by the table's qualified name)."""
+    notes: dict[str, TableNotes] = {}
+    for schema in product.contract.model.schema_ or []:
+        if not schema.name:
+            continue
+        columns = {p.name: p.description for p in schema.properties or [] if p.name and p.description}
+        key = tuple(product.contract.primary_key(schema.name))
+        notes[product.descriptor.table(schema.name)] = TableNotes(key, schema.description, columns)
+    return notes
+
 
 EngineFor = Callable[[frozenset[str]], SqlEngine]  # the engine whose views hide these columns
 

@@ -15,6 +15,8 @@ import pyarrow as pa
 
 from mesh_sql.errors import SqlCanceled, SqlError, SqlTimeout, from_duckdb
 from mesh_sql.guard import CheckedQuery, QueryGuard, ViewName
+from mesh_sql.parameters import VERSION, server_parameters
+from mesh_sql.pgcatalog import ColumnDoc, SystemCatalog, TableDoc, TableNotes
 from mesh_sql.sandbox import lock_down, storage_prefixes
 from mesh_sql.values import column_values
 
@@ -102,17 +104,29 @@ class _Interrupter:
 
 
 class _Generation:
-    """One sandboxed connection with the views of one refresh; closed once no query uses it."""
+    """One sandboxed connection with the views of one refresh, and the system catalogs describing
+    them; closed once no query uses it."""
 
-    def __init__(self, conn: duckdb.DuckDBPyConnection, guard: QueryGuard) -> None:
+    def __init__(self, conn: duckdb.DuckDBPyConnection, guard: QueryGuard, catalog: SystemCatalog) -> None:
         self.conn = conn
         self.guard = guard
+        self.catalog = catalog
         self.users = 0
         self.retired = False
+        self._names = [n for v in guard.views for n in (str(v), v.name)]
+
+    def route(self, sql: str) -> tuple[CheckedQuery, duckdb.DuckDBPyConnection]:
+        """The checked query and the connection it runs on: the catalogs' for a query that reads
+        them, the views' for any other."""
+        claimed = self.catalog.claim(sql, self._names)
+        if claimed is not None:
+            return claimed, self.catalog.conn
+        return self.guard.check(sql), self.conn
 
     def close(self) -> None:
         self.conn.close()
         self.guard.close()
+        self.catalog.close()
 
 
 def _ident(name: str) -> str:
@@ -131,12 +145,18 @@ class SqlEngine:
         timeout_s: float | None = 30.0,
         max_rows: int | None = 10_000,
         extra_directories: Iterable[str] = (),
+        notes: Mapping[str, TableNotes] | None = None,
+        database: str = "mesh",
     ) -> None:
         """`connect` returns a fresh DuckDB connection (extensions loaded, S3 secret created);
         `views` maps view names ("events_v1" or "playback.events_v1") to relations, e.g.
         "iceberg_scan('s3://lakehouse/...metadata.json')". Only the directories the relations name
-        (plus `extra_directories`) stay readable."""
+        (plus `extra_directories`) stay readable. `notes` add primary keys and descriptions to what
+        the system catalogs say of a view (by its name in `views`); `database` is the name they give
+        the database."""
         self._connect = connect
+        self._notes = dict(notes or {})
+        self._database = database
         self.timeout_s = timeout_s
         self.max_rows = max_rows
         self._extra_directories = tuple(extra_directories)
@@ -176,11 +196,23 @@ class SqlEngine:
                 except duckdb.Error as exc:
                     raise SqlError(f"could not create the view {qualified}: {exc}") from exc
                 unqualified.add(view.name.lower())
+            tables = [self._describe_view(conn, ViewName.parse(name), self._notes.get(name)) for name in views]
             lock_down(conn, [*storage_prefixes(views.values()), *self._extra_directories])
-            return _Generation(conn, QueryGuard(views))
+            catalog = SystemCatalog(tables, database=self._database, version=VERSION, settings=server_parameters())
+            return _Generation(conn, QueryGuard(views), catalog)
         except BaseException:
             conn.close()
             raise
+
+    @staticmethod
+    def _describe_view(conn: duckdb.DuckDBPyConnection, view: ViewName, notes: TableNotes | None) -> TableDoc:
+        notes = notes or TableNotes()
+        described = conn.execute(f"DESCRIBE {_ident(view.schema)}.{_ident(view.name)}").fetchall()
+        columns = tuple(
+            ColumnDoc(str(name), _delivered_type(str(kind)), notes.columns.get(str(name)))
+            for name, kind, *_ in described
+        )
+        return TableDoc(view.schema, view.name, columns, notes.primary_key, notes.description)
 
     def _acquire(self) -> _Generation:
         with self._lock:
@@ -221,7 +253,7 @@ class SqlEngine:
         """The allowlist's verdict on a query, without running it (SqlRefused / SqlSyntaxError)."""
         generation = self._acquire()
         try:
-            return generation.guard.check(sql)
+            return generation.route(sql)[0]
         finally:
             self._release(generation)
 
@@ -229,8 +261,8 @@ class SqlEngine:
         """The columns a query would return, without running it."""
         generation = self._acquire()
         try:
-            checked = generation.guard.check(sql)
-            cursor = generation.conn.cursor()
+            checked, conn = generation.route(sql)
+            cursor = conn.cursor()
             try:
                 cursor.execute(f"SELECT * FROM (\n{checked.sql}\n) LIMIT 0", [None] * checked.param_count)
                 return tuple(Column(name, _delivered_type(kind)) for name, kind in _description(cursor))
@@ -256,13 +288,13 @@ class SqlEngine:
         limit = self.max_rows if max_rows is None else max_rows
         generation = self._acquire()
         try:
-            checked = generation.guard.check(sql)
+            checked, conn = generation.route(sql)
             if len(params) != checked.param_count:
                 raise SqlError(
                     f"the query has {checked.param_count} parameter(s) but {len(params)} value(s) were given",
                     "08P01",
                 )
-            cursor = generation.conn.cursor()
+            cursor = conn.cursor()
             interrupter = _Interrupter(cursor, timeout)
             if cancellation is not None:
                 cancellation._attach(interrupter)

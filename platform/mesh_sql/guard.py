@@ -213,14 +213,9 @@ class QueryGuard:
     def _check_nodes(self, tree: exp.Expr) -> None:
         cte_names = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
         for node in tree.walk():
-            if isinstance(node, _FORBIDDEN_NODES):
-                raise SqlRefused(f"only SELECT queries are allowed on the SQL port; got {_node_name(node)}")
+            _refuse_node(node)
             if isinstance(node, exp.Table):
                 self._check_table(node, cte_names)
-            elif isinstance(node, exp.Func):
-                name = _function_name(node)
-                if name in DENIED_FUNCTIONS or name.startswith(_DENIED_PREFIXES):
-                    raise SqlRefused(f"function {name} is not allowed on the SQL port")
 
     def _check_table(self, table: exp.Table, cte_names: set[str]) -> None:
         if isinstance(table.this, exp.Func):
@@ -246,6 +241,32 @@ class QueryGuard:
         if schema:
             return (schema.lower(), name.lower()) in self._by_key
         return name.lower() in self._names
+
+
+def refuse_writes(tree: exp.Expr, allowed_functions: frozenset[str] = frozenset()) -> None:
+    """SqlRefused unless the query only reads: a SELECT, nothing that writes or changes state anywhere
+    in it, no denied function (but `allowed_functions`), no table function but the harmless ones."""
+    if not isinstance(tree, exp.Select | exp.SetOperation | exp.Subquery | exp.Values):
+        raise SqlRefused(f"only SELECT queries are allowed on the SQL port; got {_node_name(tree)}")
+    for node in tree.walk():
+        _refuse_node(node, allowed_functions)
+        if isinstance(node, exp.Table) and not isinstance(node.this, exp.Identifier):
+            if isinstance(node.this, exp.Unnest | exp.Explode | exp.GenerateSeries):
+                continue
+            name = _function_name(node.this) if isinstance(node.this, exp.Func) else node.sql()
+            if name not in HARMLESS_TABLE_FUNCTIONS:
+                raise SqlRefused(f"table function {name} is not allowed on the SQL port")
+
+
+def _refuse_node(node: exp.Expr, allowed_functions: frozenset[str] = frozenset()) -> None:
+    if isinstance(node, _FORBIDDEN_NODES):
+        raise SqlRefused(f"only SELECT queries are allowed on the SQL port; got {_node_name(node)}")
+    if isinstance(node, exp.Func):
+        name = _function_name(node)
+        if name in allowed_functions:
+            return
+        if name in DENIED_FUNCTIONS or name.startswith(_DENIED_PREFIXES):
+            raise SqlRefused(f"function {name} is not allowed on the SQL port")
 
 
 def _is_catalog(catalog: str, schema: str, name: str) -> bool:

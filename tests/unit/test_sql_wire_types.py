@@ -10,8 +10,9 @@ import pyarrow as pa
 import pytest
 
 from mesh_sql import SqlRefused
+from mesh_sql.pg_types import NUMERIC, pg_type
 from mesh_sql.pgwire.commands import local_statement, split_statements
-from mesh_sql.pgwire.types import NUMERIC, decode_param, encode_binary, encode_text, pg_type
+from mesh_sql.pgwire.types import decode_param, encode_binary, encode_text
 from mesh_sql.values import column_values
 
 

@@ -8,42 +8,12 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-import duckdb
 import sqlglot
 from sqlglot import TokenType
 from sqlglot.errors import SqlglotError
 
 from mesh_sql.errors import SqlError, SqlRefused
-
-SERVER_VERSION = "16.0"
-VERSION = f"PostgreSQL {SERVER_VERSION} (Streamline mesh SQL port, DuckDB {duckdb.__version__})"
-
-# Reported to the client at startup (the parameters PostgreSQL marks GUC_REPORT).
-REPORTED_PARAMETERS = {
-    "server_version": SERVER_VERSION,
-    "server_encoding": "UTF8",
-    "client_encoding": "UTF8",
-    "DateStyle": "ISO, MDY",
-    "IntervalStyle": "postgres",
-    "TimeZone": "UTC",
-    "integer_datetimes": "on",
-    "standard_conforming_strings": "on",
-    "is_superuser": "off",
-    "default_transaction_read_only": "on",
-    "in_hot_standby": "off",
-}
-_MORE_PARAMETERS = {
-    "server_version_num": "160000",
-    "transaction_isolation": "read committed",
-    "default_transaction_isolation": "read committed",
-    "transaction_read_only": "on",
-    "search_path": "main",
-    "max_identifier_length": "63",
-    "extra_float_digits": "1",
-    "statement_timeout": "0",
-    "lc_messages": "C",
-    "bytea_output": "hex",
-}
+from mesh_sql.parameters import MORE_PARAMETERS, REPORTED_PARAMETERS, VERSION
 
 # Client-side settings PostgreSQL drivers and tools send; accepted and ignored (values are always
 # printed in UTF8, ISO dates, UTC).
@@ -51,7 +21,7 @@ _CLIENT_SETTINGS = frozenset(
     name.lower()
     for name in [
         *REPORTED_PARAMETERS,
-        *_MORE_PARAMETERS,
+        *MORE_PARAMETERS,
         "application_name",
         "timezone",
         "time zone",
@@ -116,7 +86,7 @@ def split_statements(sql: str) -> list[str]:
 
 
 def parameter(name: str, session: Mapping[str, str]) -> str | None:
-    for source in (session, REPORTED_PARAMETERS, _MORE_PARAMETERS):
+    for source in (session, REPORTED_PARAMETERS, MORE_PARAMETERS):
         for key, value in source.items():
             if key.lower() == name.lower():
                 return value
@@ -175,12 +145,17 @@ def _set(text: str) -> LocalStatement:
     return LocalStatement("SET")
 
 
+# SHOW's SQL-standard spellings of some parameters.
+_SHOW_ALIASES = {"transaction isolation level": "transaction_isolation", "time zone": "TimeZone"}
+
+
 def _show(words: list[str], session: Mapping[str, str]) -> LocalStatement | None:
     name = " ".join(words).strip('"')
+    name = _SHOW_ALIASES.get(" ".join(name.lower().split()), name)
     if name.upper() in ("TABLES", "ALL TABLES"):
         return None  # DuckDB answers it
     if name.upper() == "ALL":
-        known = {**REPORTED_PARAMETERS, **_MORE_PARAMETERS, **session}
+        known = {**REPORTED_PARAMETERS, **MORE_PARAMETERS, **session}
         return LocalStatement("SHOW", ("name", "setting"), tuple(sorted(known.items())))
     value = parameter(name, session)
     if value is None:

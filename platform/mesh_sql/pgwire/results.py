@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 
 from mesh_sql.engine import Column, QueryResult
 from mesh_sql.errors import SqlError
+from mesh_sql.pg_types import TEXT, pg_type
 from mesh_sql.pgwire import codec
 from mesh_sql.pgwire.commands import LocalStatement
-from mesh_sql.pgwire.types import TEXT, encode_binary, encode_text, pg_type, supports_binary
+from mesh_sql.pgwire.types import encode_binary, encode_text, supports_binary
 from mesh_sql.values import column_values
 
 

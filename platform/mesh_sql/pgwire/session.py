@@ -13,10 +13,12 @@ from typing import Any, Protocol, TypeVar
 from mesh_sql.engine import Cancellation, Column, QueryResult
 from mesh_sql.errors import SqlError
 from mesh_sql.guard import CheckedQuery
+from mesh_sql.parameters import REPORTED_PARAMETERS
+from mesh_sql.pg_types import TEXT
 from mesh_sql.pgwire import codec
-from mesh_sql.pgwire.commands import REPORTED_PARAMETERS, LocalStatement, local_statement, split_statements
+from mesh_sql.pgwire.commands import LocalStatement, local_statement, split_statements
 from mesh_sql.pgwire.results import Outcome, fields_of, local_fields, local_outcome, query_outcome
-from mesh_sql.pgwire.types import TEXT, decode_param
+from mesh_sql.pgwire.types import decode_param
 
 
 class Queryable(Protocol):

@@ -9,92 +9,24 @@ import math
 import re
 import struct
 import uuid
-from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation, localcontext
 from typing import Any
 
 import numpy as np
 
 from mesh_sql.errors import SqlError
-
-
-@dataclass(frozen=True)
-class PgType:
-    oid: int
-    size: int  # typlen: -1 for variable length
-    array_oid: int
-    modifier: int = -1
-
-
-BOOL = PgType(16, 1, 1000)
-INT2 = PgType(21, 2, 1005)
-INT4 = PgType(23, 4, 1007)
-INT8 = PgType(20, 8, 1016)
-FLOAT4 = PgType(700, 4, 1021)
-FLOAT8 = PgType(701, 8, 1022)
-NUMERIC = PgType(1700, -1, 1231)
-TEXT = PgType(25, -1, 1009)
-BYTEA = PgType(17, -1, 1001)
-DATE = PgType(1082, 4, 1182)
-TIME = PgType(1083, 8, 1183)
-TIMESTAMP = PgType(1114, 8, 1115)
-TIMESTAMPTZ = PgType(1184, 8, 1185)
-INTERVAL = PgType(1186, 16, 1187)
-UUID = PgType(2950, 16, 2951)
-JSON = PgType(114, -1, 199)
-
-_SCALARS = {
-    "BOOLEAN": BOOL,
-    "TINYINT": INT2,
-    "UTINYINT": INT2,
-    "SMALLINT": INT2,
-    "USMALLINT": INT4,
-    "INTEGER": INT4,
-    "UINTEGER": INT8,
-    "BIGINT": INT8,
-    "UBIGINT": NUMERIC,
-    "HUGEINT": NUMERIC,
-    "UHUGEINT": NUMERIC,
-    "FLOAT": FLOAT4,
-    "DOUBLE": FLOAT8,
-    "VARCHAR": TEXT,
-    "BLOB": BYTEA,
-    "DATE": DATE,
-    "TIME": TIME,
-    "TIMESTAMP": TIMESTAMP,
-    "TIMESTAMP_S": TIMESTAMP,
-    "TIMESTAMP_MS": TIMESTAMP,
-    "TIMESTAMP_NS": TIMESTAMP,
-    "TIMESTAMP WITH TIME ZONE": TIMESTAMPTZ,
-    "INTERVAL": INTERVAL,
-    "UUID": UUID,
-    "JSON": JSON,
-}
-_ARRAY_ELEMENT = {t.array_oid: t.oid for t in _SCALARS.values()} | {1015: 1043, 3807: 3802}
-_DECIMAL = re.compile(r"DECIMAL\((\d+),\s*(\d+)\)")
-_ARRAY = re.compile(r"^(.*)\[\d*\]$", re.S)
-
-
-def pg_type(duckdb_type: str) -> PgType:
-    """The PostgreSQL type a DuckDB column is shown as; unknown types are shown as text."""
-    kind = duckdb_type.strip().upper()
-    element = _ARRAY.match(kind)
-    if element:
-        inner = pg_type(element.group(1))
-        # PostgreSQL arrays are multi-dimensional with one type: a list of lists keeps the array OID.
-        oid = inner.oid if inner.oid in _ARRAY_ELEMENT else inner.array_oid
-        return PgType(oid, -1, oid)
-    decimal = _DECIMAL.fullmatch(kind)
-    if decimal:
-        precision, scale = int(decimal.group(1)), int(decimal.group(2))
-        return PgType(NUMERIC.oid, -1, NUMERIC.array_oid, ((precision << 16) | scale) + 4)
-    if kind.startswith(("STRUCT", "MAP")):
-        return JSON
-    return _SCALARS.get(kind, TEXT)
+from mesh_sql.pg_types import (
+    ARRAY_ELEMENT,
+    ARRAY_TYPE,
+    FLOAT4,
+    JSON,
+    PgType,
+    pg_type,
+)
 
 
 def _element_type(duckdb_type: str) -> str:
-    element = _ARRAY.match(duckdb_type.strip())
+    element = ARRAY_TYPE.match(duckdb_type.strip())
     return element.group(1) if element else "VARCHAR"
 
 
@@ -110,7 +42,7 @@ def encode_text(value: Any, duckdb_type: str) -> bytes | None:
 
 def _text(value: Any, duckdb_type: str) -> str:
     kind = pg_type(duckdb_type)
-    if kind.oid in _ARRAY_ELEMENT and isinstance(value, list | tuple):
+    if kind.oid in ARRAY_ELEMENT and isinstance(value, list | tuple):
         return _array_literal(value, _element_type(duckdb_type))
     if kind is JSON and not isinstance(value, str):
         return json.dumps(_jsonable(value), default=str, ensure_ascii=False)
@@ -193,7 +125,7 @@ def _array_literal(values: list[Any] | tuple[Any, ...], element_type: str) -> st
     for value in values:
         if value is None:
             items.append("NULL")
-        elif isinstance(value, list | tuple) and _ARRAY.match(element_type.strip()):
+        elif isinstance(value, list | tuple) and ARRAY_TYPE.match(element_type.strip()):
             items.append(_array_literal(value, _element_type(element_type)))
         else:
             items.append(_quote_element(_text(value, element_type)))
@@ -335,8 +267,8 @@ def _from_text(text: str, oid: int) -> Any:
         return uuid.UUID(text)
     if oid == 17:
         return bytes.fromhex(text[2:]) if text.startswith("\\x") else text.encode("utf-8")
-    if oid in _ARRAY_ELEMENT:
-        element = _ARRAY_ELEMENT[oid]
+    if oid in ARRAY_ELEMENT:
+        element = ARRAY_ELEMENT[oid]
         return _parse_array_literal(text, lambda item: _from_text(item, element))
     return text
 
@@ -369,7 +301,7 @@ def _from_binary(data: bytes, oid: int) -> Any:
     if oid == 1186:
         micros, days, months = struct.unpack("!qii", data)
         return f"{months} months {days} days {micros} microseconds"  # DuckDB casts it
-    if oid in _ARRAY_ELEMENT:
+    if oid in ARRAY_ELEMENT:
         return _binary_array(data)
     raise SqlError(f"binary parameters of type oid {oid} are not supported; send them as text", "0A000")
 

@@ -1,0 +1,197 @@
+"""The SQL port's system catalogs, read by the clients analysts' tools are built on: psql and its
+meta-commands, psycopg 2 and 3, SQLAlchemy 2 with both PostgreSQL dialects (inspect() and pandas).
+Each must find exactly the product's tables, in the schema a query names them by, with their
+columns, types and primary keys; and what it reads must be what a query reads."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import psycopg
+import psycopg2
+import pytest
+import sqlalchemy as sa
+
+from mesh_sql import SqlEngine
+from mesh_sql.pgcatalog import TableNotes
+from mesh_sql.pgwire import PgWireServer
+
+ROWS = 50
+
+
+@pytest.fixture(scope="module")
+def events_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("lake") / "events.parquet"
+    with duckdb.connect() as conn:
+        conn.execute(
+            f"""COPY (SELECT i AS event_id, 'title-' || (i % 7) AS title_id, i % 3 = 0 AS completed,
+                       TIMESTAMPTZ '2026-01-01 00:00:00+00' + i * INTERVAL 1 MINUTE AS at,
+                       (i / 4)::DECIMAL(10, 2) AS watch_minutes
+                FROM range({ROWS}) r(i)) TO '{path}' (FORMAT parquet)"""
+        )
+    return path
+
+
+@pytest.fixture(scope="module")
+def sql_port(events_file: Path) -> Iterator[PgWireServer]:
+    """A SQL port serving a product's table and a second one, as a source-aligned product names them."""
+    views = {
+        "playback.events_v1": f"read_parquet('{events_file}')",
+        "playback.events_v1_snapshots": "(SELECT 1 AS snapshot_id)",
+    }
+    notes = {"playback.events_v1": TableNotes(("event_id",), "Every playback event", {"title_id": "The title played"})}
+    with (
+        SqlEngine(duckdb.connect, views, notes=notes, database="playback.events") as engine,
+        PgWireServer(engine, port=0) as server,
+    ):
+        yield server
+
+
+def url(server: PgWireServer, dialect: str) -> str:
+    return f"postgresql+{dialect}://analyst:key@127.0.0.1:{server.port}/playback.events"
+
+
+def psql(server: PgWireServer, *commands: str) -> str:
+    args = ["psql", "-X", "-h", "127.0.0.1", "-p", str(server.port), "-U", "analyst", "-d", "playback.events"]
+    for command in commands:
+        args += ["-c", command]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=60, env={**os.environ, "PGPASSWORD": "key"})
+    assert done.returncode == 0 and not done.stderr, done.stderr
+    return done.stdout
+
+
+# --- psql ---------------------------------------------------------------------------------------------
+
+
+def test_psql_lists_the_database_the_schema_and_the_tables(sql_port: PgWireServer) -> None:
+    databases = psql(sql_port, r"\l")
+    assert "playback.events" in databases and "UTF8" in databases
+    schemas = psql(sql_port, r"\dn")
+    assert "playback" in schemas and "main" not in schemas and "pg_catalog" not in schemas
+    tables = psql(sql_port, r"\dt")
+    assert "events_v1 " in tables and "events_v1_snapshots" in tables and "(2 rows)" in tables
+    assert psql(sql_port, r"\dt playback.*") == tables
+
+
+def test_psql_describes_a_table_with_its_columns_and_primary_key(sql_port: PgWireServer) -> None:
+    described = psql(sql_port, r"\d playback.events_v1")
+    assert 'Table "playback.events_v1"' in described
+    for column, kind in [
+        ("event_id", "bigint"),
+        ("title_id", "text"),
+        ("completed", "boolean"),
+        ("at", "timestamp with time zone"),
+        ("watch_minutes", "numeric(10,2)"),
+    ]:
+        assert any(line.split("|")[0].strip() == column and kind in line for line in described.splitlines())
+    assert '"events_v1_pkey" PRIMARY KEY' in described
+    detailed = psql(sql_port, r"\d+ playback.events_v1")
+    assert "The title played" in detailed
+    assert "Every playback event" in psql(sql_port, r"\dt+ playback.events_v1")
+
+
+def test_psql_expanded_display_reads_rows(sql_port: PgWireServer) -> None:
+    shown = psql(sql_port, r"\x", "select event_id, title_id from playback.events_v1 where event_id = 8")
+    assert "event_id | 8" in shown and "title_id | title-1" in shown
+
+
+# --- SQLAlchemy, both dialects, and pandas -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("dialect", ["psycopg2", "psycopg"])
+def test_sqlalchemy_inspects_schemas_tables_columns_and_primary_keys(sql_port: PgWireServer, dialect: str) -> None:
+    engine = sa.create_engine(url(sql_port, dialect))
+    try:
+        inspector = sa.inspect(engine)
+        assert [s for s in inspector.get_schema_names() if s != "information_schema"] == ["playback"]
+        assert sorted(inspector.get_table_names(schema="playback")) == ["events_v1", "events_v1_snapshots"]
+        columns = {c["name"]: c for c in inspector.get_columns("events_v1", schema="playback")}
+        assert list(columns) == ["event_id", "title_id", "completed", "at", "watch_minutes"]
+        assert isinstance(columns["event_id"]["type"], sa.BigInteger) and not columns["event_id"]["nullable"]
+        assert isinstance(columns["at"]["type"], sa.TIMESTAMP) and columns["at"]["type"].timezone
+        amount = columns["watch_minutes"]["type"]
+        assert isinstance(amount, sa.Numeric) and (amount.precision, amount.scale) == (10, 2)
+        assert columns["title_id"]["comment"] == "The title played"
+        assert inspector.get_pk_constraint("events_v1", schema="playback")["constrained_columns"] == ["event_id"]
+        assert inspector.get_table_comment("events_v1", schema="playback")["text"] == "Every playback event"
+        reflected = sa.Table("events_v1", sa.MetaData(), schema="playback", autoload_with=engine)
+        with engine.connect() as conn:
+            rows = conn.execute(sa.select(reflected).order_by(reflected.c.event_id).limit(3)).all()
+        assert [r.event_id for r in rows] == [0, 1, 2]
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("dialect", ["psycopg2", "psycopg"])
+def test_pandas_reads_a_query_and_a_whole_table(sql_port: PgWireServer, dialect: str) -> None:
+    engine = sa.create_engine(url(sql_port, dialect))
+    try:
+        frame = pd.read_sql("select event_id, watch_minutes from playback.events_v1 order by event_id", engine)
+        assert len(frame) == ROWS and frame["event_id"].tolist() == list(range(ROWS))
+        table = pd.read_sql_table("events_v1", engine, schema="playback")
+        assert table.shape == (ROWS, 5)
+    finally:
+        engine.dispose()
+
+
+# --- psycopg 2 and 3 ----------------------------------------------------------------------------------
+
+
+def test_psycopg2_reads_with_parameters_and_the_catalogs(sql_port: PgWireServer) -> None:
+    conn = psycopg2.connect(host="127.0.0.1", port=sql_port.port, user="analyst", password="key", dbname="x")
+    try:
+        cur = conn.cursor()
+        cur.execute("select title_id from playback.events_v1 where event_id = %s", (9,))
+        assert cur.fetchall() == [("title-2",)]
+        cur.execute(
+            "select table_schema, table_name from information_schema.tables where table_schema = %s order by 2",
+            ("playback",),
+        )
+        assert cur.fetchall() == [("playback", "events_v1"), ("playback", "events_v1_snapshots")]
+    finally:
+        conn.close()
+
+
+def test_the_catalogs_name_the_schema_a_query_must_use(sql_port: PgWireServer) -> None:
+    """A BI tool browses information_schema, then queries what it found by that schema and name."""
+    with psycopg.connect(host="127.0.0.1", port=sql_port.port, user="analyst", dbname="x", autocommit=True) as conn:
+        listed = conn.execute(
+            "select table_schema, table_name from information_schema.tables order by table_name"
+        ).fetchall()
+        assert listed == [("playback", "events_v1"), ("playback", "events_v1_snapshots")]
+        for schema, table in listed:
+            assert conn.execute(f'select count(*) from "{schema}"."{table}"').fetchone() is not None
+        columns = conn.execute(
+            "select column_name, data_type, is_nullable from information_schema.columns "
+            "where table_name = 'events_v1' order by ordinal_position"
+        ).fetchall()
+        assert columns == [
+            ("event_id", "bigint", "NO"),
+            ("title_id", "text", "YES"),
+            ("completed", "boolean", "YES"),
+            ("at", "timestamp with time zone", "YES"),
+            ("watch_minutes", "numeric", "YES"),
+        ]
+
+
+def test_a_bi_tools_session_preamble_succeeds(sql_port: PgWireServer) -> None:
+    with psycopg.connect(host="127.0.0.1", port=sql_port.port, user="analyst", dbname="x", autocommit=True) as conn:
+        assert conn.execute("show transaction isolation level").fetchone() == ("read committed",)
+        assert conn.execute("select current_schema()").fetchone() == ("playback",)
+        assert conn.execute("select set_config('application_name', 'bi', false)").fetchone() == ("bi",)
+        assert str(conn.execute("select version()").fetchone()[0]).startswith("PostgreSQL")  # type: ignore[index]
+        names = conn.execute("select typname from pg_catalog.pg_type where oid in (20, 25, 1184) order by oid")
+        assert names.fetchall() == [("int8",), ("text",), ("timestamptz",)]
+
+
+def test_a_query_reading_the_catalogs_and_the_tables_together_is_refused(sql_port: PgWireServer) -> None:
+    with psycopg.connect(host="127.0.0.1", port=sql_port.port, user="analyst", dbname="x", autocommit=True) as conn:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="not both"):
+            conn.execute("select * from playback.events_v1, pg_catalog.pg_class")
+        with pytest.raises(psycopg.errors.UndefinedTable, match=r"pg_catalog\.pg_stat_activity"):
+            conn.execute("select * from pg_stat_activity")
