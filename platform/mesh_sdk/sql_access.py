@@ -43,17 +43,22 @@ class ConsumerQueries:
             raise SqlError(exc.message, "28000" if exc.status == 403 else "28P01") from None
         return access, self.engine_for(self.gate.hidden(access))
 
-    def check(self, sql: str) -> CheckedQuery:
-        return self._allowed(sql)[1].check(sql)
+    def check(self, sql: str, *, database: str | None = None) -> CheckedQuery:
+        return self._allowed(sql)[1].check(sql, database=database)
 
-    def describe(self, sql: str) -> tuple[Column, ...]:
-        return self._allowed(sql)[1].describe(sql)
+    def describe(self, sql: str, *, database: str | None = None) -> tuple[Column, ...]:
+        return self._allowed(sql)[1].describe(sql, database=database)
 
     def execute(
-        self, sql: str, params: Sequence[object] = (), *, cancellation: Cancellation | None = None
+        self,
+        sql: str,
+        params: Sequence[object] = (),
+        *,
+        cancellation: Cancellation | None = None,
+        database: str | None = None,
     ) -> QueryResult:
         access, engine = self._allowed(sql)
-        result = engine.execute(sql, params, cancellation=cancellation)
+        result = engine.execute(sql, params, cancellation=cancellation, database=database)
         self.gate.read(access, self.port, statement_digest(sql), result.row_count)
         return result
 

@@ -16,7 +16,7 @@ import pyarrow as pa
 from mesh_sql.errors import SqlCanceled, SqlError, SqlTimeout, from_duckdb
 from mesh_sql.guard import CheckedQuery, QueryGuard, ViewName
 from mesh_sql.parameters import VERSION, server_parameters
-from mesh_sql.pgcatalog import ColumnDoc, SystemCatalog, TableDoc, TableNotes
+from mesh_sql.pgcatalog import ColumnDoc, SystemCatalog, TableDoc, TableNotes, claim
 from mesh_sql.sandbox import lock_down, storage_prefixes
 from mesh_sql.values import column_values
 
@@ -105,28 +105,50 @@ class _Interrupter:
 
 class _Generation:
     """One sandboxed connection with the views of one refresh, and the system catalogs describing
-    them; closed once no query uses it."""
+    them (one per database name clients connect with, made when first read); closed once no query
+    uses it."""
 
-    def __init__(self, conn: duckdb.DuckDBPyConnection, guard: QueryGuard, catalog: SystemCatalog) -> None:
+    def __init__(
+        self, conn: duckdb.DuckDBPyConnection, guard: QueryGuard, tables: list[TableDoc], database: str
+    ) -> None:
         self.conn = conn
         self.guard = guard
-        self.catalog = catalog
+        self.tables = tables
+        self.database = database
         self.users = 0
         self.retired = False
         self._names = [n for v in guard.views for n in (str(v), v.name)]
+        self._catalogs: dict[str, SystemCatalog] = {}
+        self._lock = threading.Lock()
 
-    def route(self, sql: str) -> tuple[CheckedQuery, duckdb.DuckDBPyConnection]:
+    def route(self, sql: str, database: str | None) -> tuple[CheckedQuery, duckdb.DuckDBPyConnection]:
         """The checked query and the connection it runs on: the catalogs' for a query that reads
         them, the views' for any other."""
-        claimed = self.catalog.claim(sql, self._names)
+        claimed = claim(sql, self._names)
         if claimed is not None:
-            return claimed, self.catalog.conn
+            return claimed, self._catalog(database or self.database).conn
         return self.guard.check(sql), self.conn
+
+    def _catalog(self, database: str) -> SystemCatalog:
+        with self._lock:
+            catalog = self._catalogs.get(database)
+            if catalog is None:
+                if len(self._catalogs) >= _CATALOGS_KEPT:
+                    self._catalogs.pop(next(iter(self._catalogs))).close()
+                catalog = SystemCatalog(self.tables, database=database, version=VERSION, settings=server_parameters())
+                self._catalogs[database] = catalog
+            return catalog
 
     def close(self) -> None:
         self.conn.close()
         self.guard.close()
-        self.catalog.close()
+        with self._lock:
+            for catalog in self._catalogs.values():
+                catalog.close()
+            self._catalogs.clear()
+
+
+_CATALOGS_KEPT = 4  # database names (clients may connect with any): the least recent beyond these goes
 
 
 def _ident(name: str) -> str:
@@ -198,8 +220,7 @@ class SqlEngine:
                 unqualified.add(view.name.lower())
             tables = [self._describe_view(conn, ViewName.parse(name), self._notes.get(name)) for name in views]
             lock_down(conn, [*storage_prefixes(views.values()), *self._extra_directories])
-            catalog = SystemCatalog(tables, database=self._database, version=VERSION, settings=server_parameters())
-            return _Generation(conn, QueryGuard(views), catalog)
+            return _Generation(conn, QueryGuard(views), tables, self._database)
         except BaseException:
             conn.close()
             raise
@@ -249,19 +270,20 @@ class SqlEngine:
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         self.close()
 
-    def check(self, sql: str) -> CheckedQuery:
-        """The allowlist's verdict on a query, without running it (SqlRefused / SqlSyntaxError)."""
+    def check(self, sql: str, *, database: str | None = None) -> CheckedQuery:
+        """The allowlist's verdict on a query, without running it (SqlRefused / SqlSyntaxError).
+        `database`: the name the client connected with, which the system catalogs answer with."""
         generation = self._acquire()
         try:
-            return generation.route(sql)[0]
+            return generation.route(sql, database)[0]
         finally:
             self._release(generation)
 
-    def describe(self, sql: str) -> tuple[Column, ...]:
+    def describe(self, sql: str, *, database: str | None = None) -> tuple[Column, ...]:
         """The columns a query would return, without running it."""
         generation = self._acquire()
         try:
-            checked, conn = generation.route(sql)
+            checked, conn = generation.route(sql, database)
             cursor = conn.cursor()
             try:
                 cursor.execute(f"SELECT * FROM (\n{checked.sql}\n) LIMIT 0", [None] * checked.param_count)
@@ -281,6 +303,7 @@ class SqlEngine:
         cancellation: Cancellation | None = None,
         timeout_s: float | None = None,
         max_rows: int | None = None,
+        database: str | None = None,
     ) -> QueryResult:
         """Run a query with positional parameters ($1, $2, ... or ?). `timeout_s` and `max_rows`
         override the engine's limits for this query (None: the engine's)."""
@@ -288,7 +311,7 @@ class SqlEngine:
         limit = self.max_rows if max_rows is None else max_rows
         generation = self._acquire()
         try:
-            checked, conn = generation.route(sql)
+            checked, conn = generation.route(sql, database)
             if len(params) != checked.param_count:
                 raise SqlError(
                     f"the query has {checked.param_count} parameter(s) but {len(params)} value(s) were given",

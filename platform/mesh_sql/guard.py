@@ -119,6 +119,7 @@ class CheckedQuery:
     sql: str
     kind: str  # "SELECT", "DESCRIBE" or "SHOW"
     param_count: int
+    array_params: frozenset[int] = frozenset()  # $n to read as arrays when a client sends them untyped
 
 
 @dataclass(frozen=True)

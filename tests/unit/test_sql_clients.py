@@ -1,5 +1,6 @@
 """The SQL port's system catalogs, read by the clients analysts' tools are built on: psql and its
-meta-commands, psycopg 2 and 3, SQLAlchemy 2 with both PostgreSQL dialects (inspect() and pandas).
+meta-commands, psycopg 2 and 3, SQLAlchemy 2 with both PostgreSQL dialects (inspect() and pandas),
+the ADBC PostgreSQL driver (binary COPY).
 Each must find exactly the product's tables, in the schema a query names them by, with their
 columns, types and primary keys; and what it reads must be what a query reads."""
 
@@ -10,6 +11,7 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import adbc_driver_postgresql.dbapi as adbc
 import duckdb
 import pandas as pd
 import psycopg
@@ -30,7 +32,7 @@ def events_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     with duckdb.connect() as conn:
         conn.execute(
             f"""COPY (SELECT i AS event_id, 'title-' || (i % 7) AS title_id, i % 3 = 0 AS completed,
-                       TIMESTAMPTZ '2026-01-01 00:00:00+00' + i * INTERVAL 1 MINUTE AS at,
+                       TIMESTAMPTZ '2026-01-01 00:00:00+00' + i * INTERVAL 1 MINUTE AS started_at,
                        (i / 4)::DECIMAL(10, 2) AS watch_minutes
                 FROM range({ROWS}) r(i)) TO '{path}' (FORMAT parquet)"""
         )
@@ -85,7 +87,7 @@ def test_psql_describes_a_table_with_its_columns_and_primary_key(sql_port: PgWir
         ("event_id", "bigint"),
         ("title_id", "text"),
         ("completed", "boolean"),
-        ("at", "timestamp with time zone"),
+        ("started_at", "timestamp with time zone"),
         ("watch_minutes", "numeric(10,2)"),
     ]:
         assert any(line.split("|")[0].strip() == column and kind in line for line in described.splitlines())
@@ -111,9 +113,9 @@ def test_sqlalchemy_inspects_schemas_tables_columns_and_primary_keys(sql_port: P
         assert [s for s in inspector.get_schema_names() if s != "information_schema"] == ["playback"]
         assert sorted(inspector.get_table_names(schema="playback")) == ["events_v1", "events_v1_snapshots"]
         columns = {c["name"]: c for c in inspector.get_columns("events_v1", schema="playback")}
-        assert list(columns) == ["event_id", "title_id", "completed", "at", "watch_minutes"]
+        assert list(columns) == ["event_id", "title_id", "completed", "started_at", "watch_minutes"]
         assert isinstance(columns["event_id"]["type"], sa.BigInteger) and not columns["event_id"]["nullable"]
-        assert isinstance(columns["at"]["type"], sa.TIMESTAMP) and columns["at"]["type"].timezone
+        assert isinstance(columns["started_at"]["type"], sa.TIMESTAMP) and columns["started_at"]["type"].timezone
         amount = columns["watch_minutes"]["type"]
         assert isinstance(amount, sa.Numeric) and (amount.precision, amount.scale) == (10, 2)
         assert columns["title_id"]["comment"] == "The title played"
@@ -174,7 +176,7 @@ def test_the_catalogs_name_the_schema_a_query_must_use(sql_port: PgWireServer) -
             ("event_id", "bigint", "NO"),
             ("title_id", "text", "YES"),
             ("completed", "boolean", "YES"),
-            ("at", "timestamp with time zone", "YES"),
+            ("started_at", "timestamp with time zone", "YES"),
             ("watch_minutes", "numeric", "YES"),
         ]
 
@@ -195,3 +197,37 @@ def test_a_query_reading_the_catalogs_and_the_tables_together_is_refused(sql_por
             conn.execute("select * from playback.events_v1, pg_catalog.pg_class")
         with pytest.raises(psycopg.errors.UndefinedTable, match=r"pg_catalog\.pg_stat_activity"):
             conn.execute("select * from pg_stat_activity")
+
+
+# --- COPY: ADBC's binary reads, psql's \copy ------------------------------------------------------------
+
+
+def test_adbc_discovers_the_tables_and_reads_them_with_binary_copy(sql_port: PgWireServer) -> None:
+    with adbc.connect(f"postgresql://analyst:key@127.0.0.1:{sql_port.port}/playback.events") as conn:
+        objects = conn.adbc_get_objects(depth="all").read_all().to_pylist()
+        assert [o["catalog_name"] for o in objects] == ["playback.events"]
+        schemas = {s["db_schema_name"]: s["db_schema_tables"] for s in objects[0]["catalog_db_schemas"]}
+        assert list(schemas) == ["playback"]
+        tables = {
+            t["table_name"]: [c["column_name"] for c in sorted(t["table_columns"], key=lambda c: c["ordinal_position"])]
+            for t in schemas["playback"]
+        }
+        assert tables["events_v1"] == ["event_id", "title_id", "completed", "started_at", "watch_minutes"]
+        schema = conn.adbc_get_table_schema("events_v1", db_schema_filter="playback")
+        assert schema.names == tables["events_v1"]
+        cur = conn.cursor()
+        cur.execute("select event_id, title_id, completed, started_at from playback.events_v1 order by event_id")
+        read = cur.fetch_arrow_table()
+        cur.close()
+    assert read.num_rows == ROWS
+    assert read.column("event_id").to_pylist() == list(range(ROWS))
+    assert read.column("title_id").to_pylist()[:3] == ["title-0", "title-1", "title-2"]
+    assert str(read.schema.field("started_at").type) == "timestamp[us, tz=UTC]"
+
+
+def test_psql_copies_a_query_out_as_csv_and_as_text(sql_port: PgWireServer) -> None:
+    query = "select event_id, title_id, null as nothing from playback.events_v1 where event_id < 2 order by 1"
+    assert psql(sql_port, rf"\copy ({query}) to stdout with (format csv, header)") == (
+        "event_id,title_id,nothing\n0,title-0,\n1,title-1,\n"
+    )
+    assert psql(sql_port, rf"\copy ({query}) to stdout") == "0\ttitle-0\t\\N\n1\ttitle-1\t\\N\n"

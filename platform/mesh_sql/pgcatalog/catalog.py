@@ -45,6 +45,31 @@ def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def claim(sql: str, user_tables: Iterable[str]) -> CheckedQuery | None:
+    """The query rewritten for the catalogs if it reads them (or only calls their functions), None
+    if it is one for the product's tables. SqlRefused if it reads both, or anything but reads."""
+    tree = rewrite.parse(sql)
+    if tree is None or not isinstance(tree, exp.Query):
+        return None
+    ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+    relations = rewrite.catalog_relations(tree, ctes)
+    if not relations and not rewrite.calls_catalog_functions(tree):
+        return None
+    names = {n.lower() for n in user_tables}
+    for table in tree.find_all(exp.Table):
+        qualified = ".".join(p for p in (table.db, table.name) if p).lower()
+        if qualified in names or (table.name.lower() in names and not table.db):
+            if not relations:
+                return None  # the product's tables with a function PostgreSQL has: DuckDB's own
+            raise SqlRefused(
+                "a query reads either the product's tables or the system catalogs "
+                f"(pg_catalog, information_schema), not both: {qualified} and {'.'.join(relations[0])}"
+            )
+    refuse_writes(tree, rewrite.FUNCTIONS)  # the catalogs' own current_setting is harmless
+    rewritten = rewrite.rewrite(tree, set(relation_spec()))
+    return CheckedQuery(rewritten.sql, "SELECT", rewritten.param_count, rewritten.array_params)
+
+
 class SystemCatalog:
     """The emulated catalogs of one set of tables, and the queries that read them."""
 
@@ -71,30 +96,6 @@ class SystemCatalog:
 
     def close(self) -> None:
         self.conn.close()
-
-    def claim(self, sql: str, user_tables: Iterable[str]) -> CheckedQuery | None:
-        """The query rewritten for the catalogs if it reads them (or only calls their functions), None
-        if it is one for the product's tables. SqlRefused if it reads both, or anything but reads."""
-        tree = rewrite.parse(sql)
-        if tree is None or not isinstance(tree, exp.Query):
-            return None
-        ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
-        relations = rewrite.catalog_relations(tree, ctes)
-        if not relations and not rewrite.calls_catalog_functions(tree):
-            return None
-        names = {n.lower() for n in user_tables}
-        for table in tree.find_all(exp.Table):
-            qualified = ".".join(p for p in (table.db, table.name) if p).lower()
-            if qualified in names or (table.name.lower() in names and not table.db):
-                if not relations:
-                    return None  # the product's tables with a function PostgreSQL has: DuckDB's own
-                raise SqlRefused(
-                    "a query reads either the product's tables or the system catalogs "
-                    f"(pg_catalog, information_schema), not both: {qualified} and {'.'.join(relations[0])}"
-                )
-        refuse_writes(tree, rewrite.FUNCTIONS)  # the catalogs' own current_setting is harmless
-        rewritten = rewrite.rewrite(tree, set(relation_spec()))
-        return CheckedQuery(rewritten.sql, "SELECT", rewritten.param_count)
 
     def _create(self, contents: Contents, version: str) -> None:
         conn = self.conn

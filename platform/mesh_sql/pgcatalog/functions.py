@@ -82,11 +82,13 @@ def macros(database: str, search_path: Sequence[str], version: str) -> list[str]
         f"(SELECT first(description) FROM {PG}.pg_description WHERE objoid = o AND objsubid = n)",
         f"CREATE MACRO {HELPERS}.regclass_name(r) AS coalesce("
         f"(SELECT first(relname) FROM {PG}.pg_class WHERE oid = r), CAST(r AS VARCHAR))",
-        f"CREATE MACRO {HELPERS}.regclass_oid(wanted) AS CASE "
+        f"CREATE MACRO {HELPERS}.regclass_of(wanted) AS CASE "
         "WHEN regexp_full_match(CAST(wanted AS VARCHAR), '[0-9]+') THEN CAST(wanted AS BIGINT) "
         f"ELSE coalesce((SELECT first(s.oid) FROM {HELPERS}.system_relations s WHERE s.name = lower(wanted)), "
         f"(SELECT first(c.oid) FROM {PG}.pg_class c JOIN {PG}.pg_namespace n ON n.oid = c.relnamespace "
         "WHERE c.relname = wanted OR n.nspname || '.' || c.relname = wanted)) END",
+        f"CREATE MACRO {HELPERS}.regclass_oid(quoted) AS "
+        f"{HELPERS}.regclass_of(replace(CAST(quoted AS VARCHAR), '\"', ''))",
         f"CREATE MACRO {HELPERS}.regtype_name(t) AS {HELPERS}.format_type(t, NULL)",
         f"CREATE MACRO {HELPERS}.regtype_oid(wanted) AS (SELECT first(t.oid) FROM {PG}.pg_type t "
         "WHERE t.typname = lower(wanted) OR 'pg_catalog.' || t.typname = lower(wanted))",

@@ -103,6 +103,7 @@ _TEXT_TYPES = frozenset(
 class Rewritten:
     sql: str  # DuckDB's dialect, over the emulating schemas
     param_count: int
+    array_params: frozenset[int]  # $n that PostgreSQL would type as arrays: `= ANY($n)`
 
 
 def parse(sql: str) -> exp.Expr | None:
@@ -139,11 +140,18 @@ def rewrite(tree: exp.Expr, relations: Collection[tuple[str, str]]) -> Rewritten
     known = set(relations)
     for table in list(tree.find_all(exp.Table)):
         _relation(table, ctes, known)
+    for unnest in tree.find_all(exp.Unnest):
+        _name_the_value(unnest)
     tree = _bottom_up(tree)
     for select in tree.find_all(exp.Select):
         _name_columns(select)
     params = {int(p.name) for p in tree.find_all(exp.Parameter) if p.name.isdigit()}
-    return Rewritten(tree.sql("duckdb"), max(params, default=0))
+    arrays = {
+        int(inner.name)
+        for any_ in tree.find_all(exp.Any)
+        if isinstance(inner := any_.this.unnest(), exp.Parameter) and inner.name.isdigit()
+    }
+    return Rewritten(tree.sql("duckdb"), max(params, default=0), frozenset(arrays))
 
 
 def _bottom_up(tree: exp.Expr) -> exp.Expr:
@@ -163,10 +171,7 @@ def _relation(table: exp.Table, ctes: set[str], known: set[tuple[str, str]]) -> 
     if not isinstance(table.this, exp.Identifier):
         if table.db.lower() == "pg_catalog":
             table.set("db", None)  # pg_catalog.unnest(...): PostgreSQL's own table function
-        alias = table.args.get("alias")
-        if isinstance(alias, exp.TableAlias) and alias.name and not alias.columns:
-            # In PostgreSQL `FROM generate_series(...) s` makes s the value; in DuckDB, the row.
-            alias.set("columns", [exp.to_identifier(alias.name)])
+        _name_the_value(table)
         return
     schema, name = table.db.lower(), table.name.lower()
     if not schema and (name in ctes or not name.startswith("pg_")):
@@ -178,6 +183,14 @@ def _relation(table: exp.Table, ctes: set[str], known: set[tuple[str, str]]) -> 
         raise SqlRefused(f"relation {schema}.{name} is not available on the SQL port", "42P01")
     table.set("db", exp.to_identifier(SCHEMAS[schema]))
     table.set("catalog", None)
+
+
+def _name_the_value(source: exp.Expr) -> None:
+    """In PostgreSQL `FROM generate_series(...) s` or `JOIN unnest(a) AS k` makes the alias the value;
+    in DuckDB, the row: the alias names the column too."""
+    alias = source.args.get("alias")
+    if isinstance(alias, exp.TableAlias) and alias.name and not alias.columns:
+        alias.set("columns", [exp.to_identifier(alias.name)])
 
 
 def _emulated_name(node: exp.Expr) -> str | None:

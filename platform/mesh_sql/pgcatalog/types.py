@@ -18,7 +18,7 @@ class TypeRow:
     array_oid: int
     sql_name: str  # format_type's and information_schema's name
     element: int = 0  # typelem, for arrays
-    function: str = ""  # the stem of typinput/typoutput/typreceive/typsend
+    function: str = ""  # the stem of typinput/typoutput/typreceive/typsend: int4 -> int4recv, date_ -> date_recv
 
     @property
     def by_value(self) -> bool:
@@ -40,23 +40,23 @@ _SCALARS = [
     TypeRow(24, "regproc", 4, "N", 1008, "regproc", function="regproc"),
     TypeRow(25, "text", -1, "S", 1009, "text", function="text"),
     TypeRow(26, "oid", 4, "N", 1028, "oid", function="oid"),
-    TypeRow(114, "json", -1, "U", 199, "json", function="json"),
+    TypeRow(114, "json", -1, "U", 199, "json", function="json_"),
     TypeRow(700, "float4", 4, "N", 1021, "real", function="float4"),
     TypeRow(701, "float8", 8, "N", 1022, "double precision", function="float8"),
     TypeRow(1043, "varchar", -1, "S", 1015, "character varying", function="varchar"),
-    TypeRow(1082, "date", 4, "D", 1182, "date", function="date"),
-    TypeRow(1083, "time", 8, "D", 1183, "time without time zone", function="time"),
-    TypeRow(1114, "timestamp", 8, "D", 1115, "timestamp without time zone", function="timestamp"),
-    TypeRow(1184, "timestamptz", 8, "D", 1185, "timestamp with time zone", function="timestamptz"),
-    TypeRow(1186, "interval", 16, "T", 1187, "interval", function="interval"),
-    TypeRow(1700, "numeric", -1, "N", 1231, "numeric", function="numeric"),
+    TypeRow(1082, "date", 4, "D", 1182, "date", function="date_"),
+    TypeRow(1083, "time", 8, "D", 1183, "time without time zone", function="time_"),
+    TypeRow(1114, "timestamp", 8, "D", 1115, "timestamp without time zone", function="timestamp_"),
+    TypeRow(1184, "timestamptz", 8, "D", 1185, "timestamp with time zone", function="timestamptz_"),
+    TypeRow(1186, "interval", 16, "T", 1187, "interval", function="interval_"),
+    TypeRow(1700, "numeric", -1, "N", 1231, "numeric", function="numeric_"),
     TypeRow(2205, "regclass", 4, "N", 2210, "regclass", function="regclass"),
     TypeRow(2206, "regtype", 4, "N", 2211, "regtype", function="regtype"),
-    TypeRow(2950, "uuid", 16, "U", 2951, "uuid", function="uuid"),
-    TypeRow(3802, "jsonb", -1, "U", 3807, "jsonb", function="jsonb"),
+    TypeRow(2950, "uuid", 16, "U", 2951, "uuid", function="uuid_"),
+    TypeRow(3802, "jsonb", -1, "U", 3807, "jsonb", function="jsonb_"),
 ]
 TYPES: dict[int, TypeRow] = {t.oid: t for t in _SCALARS} | {
-    t.array_oid: TypeRow(t.array_oid, f"_{t.name}", -1, "A", 0, f"{t.sql_name}[]", element=t.oid, function="array")
+    t.array_oid: TypeRow(t.array_oid, f"_{t.name}", -1, "A", 0, f"{t.sql_name}[]", element=t.oid, function="array_")
     for t in _SCALARS
 }
 

@@ -347,5 +347,18 @@ def empty_query_response() -> bytes:
     return _message(b"I")
 
 
+def copy_out_response(binary: bool, columns: int) -> bytes:
+    fmt = 1 if binary else 0
+    return _message(b"H", bytes([fmt]) + _I16.pack(columns) + b"".join(_I16.pack(fmt) for _ in range(columns)))
+
+
+def copy_data(data: bytes) -> bytes:
+    return _message(b"d", data)
+
+
+def copy_done() -> bytes:
+    return _message(b"c")
+
+
 def ssl_refused() -> bytes:
     return b"N"

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import sqlglot
 from sqlglot import TokenType
@@ -51,6 +51,57 @@ _SET = re.compile(
     r"set\s+(session\s+characteristics|(?:(?:session|local)\s+)?(time\s+zone|transaction|names|\"[^\"]+\"|[\w.]+))",
     re.I,
 )
+
+
+@dataclass(frozen=True)
+class CopyOut:
+    """`COPY (query) TO STDOUT` or `COPY table TO STDOUT`: the query, and how its rows are written."""
+
+    query: str
+    format: str = "text"  # "text", "csv" or "binary"
+    header: bool = False
+    delimiter: str | None = None
+
+
+_COPY = re.compile(
+    r"copy\s+(?:\((?P<query>.*)\)|(?P<table>[\w.\"]+)(?:\s*\((?P<columns>[^)]*)\))?)\s+to\s+stdout(?P<options>.*)",
+    re.I | re.S,
+)
+_COPY_OPTION = re.compile(r"(format|header|delimiter)\s*(?:(\w+)|'((?:[^']|'')*)')?|(binary|csv)", re.I)
+
+
+def copy_statement(sql: str) -> CopyOut | None:
+    """The COPY ... TO STDOUT a client sent (what psql's \\copy and ADBC's readers send), or None.
+    Raises SqlRefused for a COPY the read-only port does not serve (FROM, or to a file)."""
+    text = strip_statement(sql)
+    if text[:4].lower() != "copy":
+        return None
+    match = _COPY.fullmatch(text)
+    if match is None:
+        raise SqlRefused(
+            "only SELECT queries and COPY (query) TO STDOUT are allowed on the SQL port; "
+            "got COPY to a file or from a client"
+        )
+    query = match.group("query")
+    if query is None:
+        columns = match.group("columns") or "*"
+        query = f"SELECT {columns} FROM {match.group('table')}"
+    options = match.group("options").strip().removeprefix("with").removeprefix("WITH").strip().strip("()")
+    copy = CopyOut(query)
+    for option in _COPY_OPTION.finditer(options):
+        name, word, quoted, bare = option.groups()
+        value = (word or (quoted or "").replace("''", "'") or "").lower()
+        if bare:
+            copy = replace(copy, format=bare.lower())
+        elif name.lower() == "format":
+            if value not in ("text", "csv", "binary"):
+                raise SqlRefused(f"COPY format {value} is not supported; use text, csv or binary", "0A000")
+            copy = replace(copy, format=value)
+        elif name.lower() == "header":
+            copy = replace(copy, header=value in ("", "true", "on", "1"))
+        else:
+            copy = replace(copy, delimiter=quoted.replace("''", "'") if quoted is not None else word)
+    return copy
 
 
 @dataclass(frozen=True)

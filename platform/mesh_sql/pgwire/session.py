@@ -16,20 +16,25 @@ from mesh_sql.guard import CheckedQuery
 from mesh_sql.parameters import REPORTED_PARAMETERS
 from mesh_sql.pg_types import TEXT
 from mesh_sql.pgwire import codec
-from mesh_sql.pgwire.commands import LocalStatement, local_statement, split_statements
-from mesh_sql.pgwire.results import Outcome, fields_of, local_fields, local_outcome, query_outcome
+from mesh_sql.pgwire.commands import CopyOut, LocalStatement, copy_statement, local_statement, split_statements
+from mesh_sql.pgwire.results import Outcome, copy_outcome, fields_of, local_fields, local_outcome, query_outcome
 from mesh_sql.pgwire.types import decode_param
 
 
 class Queryable(Protocol):
     """What a session runs its queries on: an SqlEngine, or one consumer's view of it."""
 
-    def check(self, sql: str) -> CheckedQuery: ...
+    def check(self, sql: str, *, database: str | None = None) -> CheckedQuery: ...
 
-    def describe(self, sql: str) -> tuple[Column, ...]: ...
+    def describe(self, sql: str, *, database: str | None = None) -> tuple[Column, ...]: ...
 
     def execute(
-        self, sql: str, params: Sequence[object] = (), *, cancellation: Cancellation | None = None
+        self,
+        sql: str,
+        params: Sequence[object] = (),
+        *,
+        cancellation: Cancellation | None = None,
+        database: str | None = None,
     ) -> QueryResult: ...
 
 
@@ -55,6 +60,8 @@ class _Statement:
     param_count: int
     local: LocalStatement | None
     empty: bool = False
+    copy: CopyOut | None = None
+    array_params: frozenset[int] = frozenset()
 
 
 @dataclass
@@ -100,6 +107,7 @@ class Session:
         self._out: list[bytes] = []
         self._out_bytes = 0
         self._state = _State()
+        self._database: str | None = None
 
     def cancel(self) -> None:
         """Interrupt the running query, if any (a CancelRequest; safe from any thread)."""
@@ -131,6 +139,7 @@ class Session:
             await self._flush()
             return False
         user = startup.params.get("user", "")
+        self._database = startup.params.get("database") or user  # as libpq: the user's name by default
         if self._authenticator is not None and not await self._authenticate(user):
             return False
         self._send(codec.authentication_ok())
@@ -232,6 +241,10 @@ class Session:
         await self._flush()
 
     async def _outcome(self, sql: str, params: list[Any], formats: tuple[int, ...]) -> Outcome:
+        copy = copy_statement(sql)
+        if copy is not None:
+            self._refuse_if_failed(None)
+            return await self._in_thread(self._run_copy, copy, params)
         local = local_statement(sql, self._state.parameters)
         self._refuse_if_failed(local)
         if local is not None:
@@ -244,8 +257,18 @@ class Session:
         return await self._in_thread(self._run_query, sql, params, formats)
 
     def _run_query(self, sql: str, params: list[Any], formats: tuple[int, ...]) -> Outcome:
-        result = self._engine.execute(sql, params, cancellation=self._cancellation)
+        result = self._engine.execute(sql, params, cancellation=self._cancellation, database=self._database)
         return query_outcome(result, formats)
+
+    def _run_copy(self, copy: CopyOut, params: list[Any]) -> Outcome:
+        result = self._engine.execute(copy.query, params, cancellation=self._cancellation, database=self._database)
+        return copy_outcome(result, copy)
+
+    def _check(self, sql: str) -> CheckedQuery:
+        return self._engine.check(sql, database=self._database)
+
+    def _describe_columns(self, sql: str) -> tuple[Column, ...]:
+        return self._engine.describe(sql, database=self._database)
 
     def _refuse_if_failed(self, local: LocalStatement | None) -> None:
         if self._state.status == "E" and (local is None or local.transaction not in ("commit", "rollback")):
@@ -287,14 +310,15 @@ class Session:
         statements = split_statements(message.sql)
         if len(statements) > 1:
             raise SqlError("cannot insert multiple commands into a prepared statement", "42601")
-        local = local_statement(message.sql, state.parameters) if statements else None
+        copy = copy_statement(message.sql) if statements else None
+        local = local_statement(message.sql, state.parameters) if statements and copy is None else None
         self._refuse_if_failed(local)
-        param_count = 0
+        param_count, arrays = 0, frozenset[int]()
         if statements and local is None:
-            checked = await self._in_thread(self._engine.check, message.sql)
-            param_count = checked.param_count
+            checked = await self._in_thread(self._check, copy.query if copy else message.sql)
+            param_count, arrays = checked.param_count, checked.array_params
         state.statements[message.statement] = _Statement(
-            message.sql, message.param_types, param_count, local, empty=not statements
+            message.sql, message.param_types, param_count, local, not statements, copy, arrays
         )
         self._send(codec.parse_complete())
 
@@ -314,6 +338,8 @@ class Session:
         for i, value in enumerate(message.params):
             fmt = formats[0] if len(formats) == 1 else (formats[i] if formats else 0)
             oid = statement.param_types[i] if i < len(statement.param_types) else 0
+            if oid == 0 and i + 1 in statement.array_params:
+                oid = TEXT.array_oid  # `= ANY($n)`: PostgreSQL types an untyped $n as an array
             params.append(decode_param(value, oid, fmt == 1, i + 1))
         state.portals[message.portal] = _Portal(statement, params, message.result_formats)
         self._send(codec.bind_complete())
@@ -326,10 +352,10 @@ class Session:
                 for i in range(statement.param_count)
             ]
             self._send(codec.parameter_description(types))
-            if statement.local is not None or statement.empty:
+            if statement.local is not None or statement.empty or statement.copy is not None:
                 fields = local_fields(statement.local) if statement.local else None
             else:
-                columns = await self._in_thread(self._engine.describe, statement.sql)
+                columns = await self._in_thread(self._describe_columns, statement.sql)
                 fields = fields_of(columns, ()) if columns else None
         else:
             outcome = await self._materialize(self._portal(message.name))
