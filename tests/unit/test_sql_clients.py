@@ -1,6 +1,6 @@
 """The SQL port's system catalogs, read by the clients analysts' tools are built on: psql and its
 meta-commands, psycopg 2 and 3, SQLAlchemy 2 with both PostgreSQL dialects (inspect() and pandas),
-the ADBC PostgreSQL driver (binary COPY).
+the ADBC PostgreSQL driver (binary COPY), pgJDBC's DatabaseMetaData (a small Java program).
 Each must find exactly the product's tables, in the schema a query names them by, with their
 columns, types and primary keys; and what it reads must be what a query reads."""
 
@@ -19,9 +19,11 @@ import psycopg2
 import pytest
 import sqlalchemy as sa
 
+from mesh_config import MeshSettings
 from mesh_sql import SqlEngine
 from mesh_sql.pgcatalog import TableNotes
 from mesh_sql.pgwire import PgWireServer
+from mesh_stack.java import JvmArtifact, find_java
 
 ROWS = 50
 
@@ -231,3 +233,46 @@ def test_psql_copies_a_query_out_as_csv_and_as_text(sql_port: PgWireServer) -> N
         "event_id,title_id,nothing\n0,title-0,\n1,title-1,\n"
     )
     assert psql(sql_port, rf"\copy ({query}) to stdout") == "0\ttitle-0\t\\N\n1\ttitle-1\t\\N\n"
+
+
+# --- pgJDBC -------------------------------------------------------------------------------------------
+
+JDBC_PROGRAM = Path(__file__).resolve().parents[1] / "interop" / "JdbcMetadata.java"
+
+
+@pytest.fixture(scope="module")
+def pgjdbc(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """The java command line that runs JdbcMetadata.java with pgJDBC from Maven Central."""
+    settings = MeshSettings()
+    jars = JvmArtifact("pgjdbc").resolve(settings.cache_dir, tmp_path_factory.mktemp("maven") / "maven.log") / "lib"
+    classpath = ":".join(str(jar) for jar in sorted(jars.glob("*.jar")))
+    return [str(find_java(settings.java_home)), "-cp", classpath, str(JDBC_PROGRAM)]
+
+
+def test_pgjdbc_database_metadata_finds_the_tables_columns_and_keys(sql_port: PgWireServer, pgjdbc: list[str]) -> None:
+    url = f"jdbc:postgresql://127.0.0.1:{sql_port.port}/playback.events"
+    query = "select event_id, title_id from playback.events_v1 where event_id < 2 order by event_id"
+    done = subprocess.run(
+        [*pgjdbc, url, "analyst", "key", "playback", query], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    found: dict[str, list[list[str]]] = {}
+    for line in done.stdout.splitlines():
+        kind, *values = line.split("\t")
+        found.setdefault(kind, []).append(values)
+    assert found["product"][0][0] == "PostgreSQL"
+    assert "playback" in [s[0] for s in found["schema"]] and "main" not in [s[0] for s in found["schema"]]
+    assert found["table"] == [
+        ["playback", "events_v1", "TABLE", "Every playback event"],
+        ["playback", "events_v1_snapshots", "TABLE", "null"],
+    ]
+    columns = [c for c in found["column"] if c[0] == "events_v1"]
+    assert columns == [
+        ["events_v1", "event_id", "int8", "1", "NO"],
+        ["events_v1", "title_id", "text", "2", "YES"],
+        ["events_v1", "completed", "bool", "3", "YES"],
+        ["events_v1", "started_at", "timestamptz", "4", "YES"],
+        ["events_v1", "watch_minutes", "numeric", "5", "YES"],
+    ]
+    assert found["key"] == [["events_v1", "event_id", "1"]]
+    assert found["row"] == [["0", "title-0"], ["1", "title-1"]]

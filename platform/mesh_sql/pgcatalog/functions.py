@@ -102,6 +102,9 @@ def macros(database: str, search_path: Sequence[str], version: str) -> list[str]
         f"CREATE MACRO {HELPERS}.array_upper(a, d) AS CASE WHEN d = 1 AND len(a) > 0 THEN len(a) END",
         f"CREATE MACRO {HELPERS}.array_lower(a, d) AS CASE WHEN d = 1 AND len(a) > 0 THEN 1 END",
         f"CREATE MACRO {HELPERS}.oidvectortypes(v) AS ''",
+        # information_schema's set-returning helper pgJDBC calls: one (x, n) row per element.
+        f"CREATE MACRO {HELPERS}._pg_expandarray(a) AS "
+        "unnest(list_transform(range(1, len(a) + 1), i -> {'x': a[i], 'n': i}))",
         f"CREATE MACRO {HELPERS}.pg_size_pretty(b) AS b || ' bytes'",
         f"CREATE MACRO {HELPERS}.quote_ident(s) AS CASE WHEN regexp_full_match(s, '[a-z_][a-z0-9_$]*') THEN s "
         "ELSE '\"' || replace(s, '\"', '\"\"') || '\"' END",

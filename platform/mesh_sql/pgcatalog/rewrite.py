@@ -20,6 +20,7 @@ HELPERS = "mesh_pg"  # the macros and the tables only they read
 # PostgreSQL functions the catalogs emulate (macros in HELPERS); other functions run as DuckDB's.
 FUNCTIONS = frozenset(
     {
+        "_pg_expandarray",
         "array_length",
         "array_lower",
         "array_upper",
@@ -207,7 +208,7 @@ def _call(name: str, args: list[exp.Expr]) -> exp.Expr:
 
 
 def _node(node: exp.Expr) -> exp.Expr:
-    if isinstance(node, exp.Dot) and isinstance(node.this, exp.Identifier) and node.this.name.lower() == "pg_catalog":
+    if isinstance(node, exp.Dot) and isinstance(node.this, exp.Identifier) and node.this.name.lower() in SCHEMAS:
         inner: exp.Expr = node.expression  # pg_catalog.f(...): PostgreSQL's own f, already rewritten
         return inner
     if isinstance(node, exp.Column) and node.db.lower() in SCHEMAS:
