@@ -18,7 +18,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
-from mesh_sql.errors import SqlRefused, from_duckdb
+from mesh_sql.errors import SqlRefused, SqlSyntaxError, from_duckdb
 from mesh_sql.sandbox import SANDBOX_CONFIG
 
 # Table functions that read nothing but their arguments.
@@ -157,7 +157,7 @@ class QueryGuard:
     def check(self, sql: str) -> CheckedQuery:
         """The checked query, or SqlRefused / SqlSyntaxError saying what was refused and why."""
         if not sql.strip():
-            raise SqlRefused("the query is empty")
+            raise SqlSyntaxError("the query is empty: send one SELECT")
         statement = self._duckdb_statement(sql)
         tree = self._sqlglot_tree(sql)
         kind = self._check_top_level(tree)
@@ -176,7 +176,7 @@ class QueryGuard:
                 got = words[0].upper() if words else "nothing"
                 raise SqlRefused(f"only SELECT queries are allowed on the SQL port; got {got}") from None
         if not statements:
-            raise SqlRefused("the query is empty")
+            raise SqlSyntaxError("the query is empty: send one SELECT")
         if len(statements) != 1:
             # DuckDB expands a PIVOT without an IN list into a CREATE TYPE and the query.
             hint = "; give PIVOT an explicit IN (...) list" if "pivot" in sql.lower() else ""
