@@ -19,7 +19,7 @@ import psycopg2
 import pytest
 import sqlalchemy as sa
 
-from mesh_config import MeshSettings
+from mesh_config import load_settings
 from mesh_sql import SqlEngine
 from mesh_sql.pgcatalog import TableNotes
 from mesh_sql.pgwire import PgWireServer
@@ -243,7 +243,7 @@ JDBC_PROGRAM = Path(__file__).resolve().parents[1] / "interop" / "JdbcMetadata.j
 @pytest.fixture(scope="module")
 def pgjdbc(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
     """The java command line that runs JdbcMetadata.java with pgJDBC from Maven Central."""
-    settings = MeshSettings()
+    settings = load_settings()
     jars = JvmArtifact("pgjdbc").resolve(settings.cache_dir, tmp_path_factory.mktemp("maven") / "maven.log") / "lib"
     classpath = ":".join(str(jar) for jar in sorted(jars.glob("*.jar")))
     return [str(find_java(settings.java_home)), "-cp", classpath, str(JDBC_PROGRAM)]
