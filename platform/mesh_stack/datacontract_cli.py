@@ -1,5 +1,7 @@
-"""datacontract-cli, the Open Data Contract Standard's reference validator (`datacontract lint`), in a
-virtualenv of its own in the download cache, for the test that lints every contract of the repository.
+"""datacontract-cli, the Open Data Contract Standard's reference tool, in a virtualenv of its own in the
+download cache, for the tests that lint every contract of the repository (`datacontract lint`) and that
+check a product's contract through its SQL port (`datacontract test` with a postgres server entry: its
+`postgres` extra, Soda Core over psycopg2).
 
 It is not a dev dependency because it cannot share the project's virtualenv: no release of it installs
 beside the typer the mesh resolves (0.29.2; 1.2.8 asks for typer<0.28), and it caps pydantic, sqlglot,
@@ -72,6 +74,7 @@ typing_extensions==4.16.0
 urllib3==2.8.0
 """
 _RUNNER = Path(__file__).with_name("_datacontract_lint.py")
+_TESTER = Path(__file__).with_name("_datacontract_test.py")
 _HOW_TO_GET_IT = (
     f"It is installed from PyPI (datacontract-cli=={VERSION}) into a virtualenv of its own in the download "
     "cache the first time it is needed; this machine could not install it (no network?)."
@@ -92,7 +95,7 @@ class Finding:
 
 
 def home(cache_dir: Path) -> Path:
-    return cache_dir / "datacontract-cli" / VERSION
+    return cache_dir / "datacontract-cli" / f"{VERSION}-postgres"
 
 
 def install(cache_dir: Path, log: Path) -> Path:
@@ -116,7 +119,7 @@ def install(cache_dir: Path, log: Path) -> Path:
         pip = [str(python), "-m", "pip", "install", "--disable-pip-version-check", "--quiet"]
         steps = [
             [sys.executable, "-m", "venv", str(target)],
-            [*pip, "-c", str(constraints), f"datacontract-cli=={VERSION}"],
+            [*pip, "-c", str(constraints), f"datacontract-cli[postgres]=={VERSION}"],
         ]
         for step in steps:
             if subprocess.run(step, stdout=out, stderr=subprocess.STDOUT, timeout=900).returncode != 0:
@@ -138,3 +141,18 @@ def lint(python: Path, contracts: list[Path], report: Path) -> dict[Path, list[F
         raise RuntimeError(f"datacontract-cli failed ({result.returncode}): {result.stderr.strip()[-2000:]}")
     found = json.loads(report.read_text())
     return {Path(path): [Finding(**check) for check in checks] for path, checks in found.items()}
+
+
+def test(python: Path, contract: Path, server: str, report: Path, env: dict[str, str]) -> list[Finding]:
+    """What `datacontract test` reports on a contract against one of its servers (credentials in `env`,
+    as DATACONTRACT_POSTGRES_USERNAME and _PASSWORD)."""
+    result = subprocess.run(
+        [str(python), str(_TESTER), str(report), str(contract), server],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"datacontract-cli failed ({result.returncode}): {result.stderr.strip()[-2000:]}")
+    return [Finding(**check) for check in json.loads(report.read_text())]
