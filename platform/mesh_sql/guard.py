@@ -23,27 +23,6 @@ from mesh_sql.sandbox import SANDBOX_CONFIG
 
 # Table functions that read nothing but their arguments.
 HARMLESS_TABLE_FUNCTIONS = frozenset({"generate_series", "range", "unnest"})
-# Catalog relations BI tools read to discover tables and columns. They describe the sandboxed
-# connection's own catalog (the product's views and DuckDB's system views), never data or files.
-CATALOG_RELATIONS = {
-    "information_schema": frozenset({"tables", "columns", "schemata"}),
-    "pg_catalog": frozenset(
-        {
-            "pg_namespace",
-            "pg_class",
-            "pg_attribute",
-            "pg_type",
-            "pg_database",
-            "pg_tables",
-            "pg_index",
-            "pg_description",
-            "pg_proc",
-            "pg_attrdef",
-            "pg_constraint",
-        }
-    ),
-}
-
 # Scalar functions that reveal the server (environment, settings, secrets, variables) or read files.
 DENIED_FUNCTIONS = frozenset(
     {
@@ -229,9 +208,18 @@ class QueryGuard:
         name = table.name
         if not table.db and not table.catalog and name.lower() in cte_names:
             return
-        if self._is_view(table.catalog, table.db, name) or _is_catalog(table.catalog, table.db, name):
+        if self._is_view(table.catalog, table.db, name):
             return
         shown = ".".join(part for part in (table.catalog, table.db, name) if part)
+        if table.db.lower() in ("pg_catalog", "information_schema") or (
+            not table.db and name.lower().startswith("pg_")
+        ):
+            # The emulated catalogs (mesh_sql.pgcatalog) answer a query that reads only them; DuckDB's
+            # own would show the engine, not the product.
+            raise SqlRefused(
+                f"{shown}: a query reads either the system catalogs or the product's tables, not both; "
+                f"{self.tables_hint()}"
+            )
         if _PATHLIKE.search(name):
             raise SqlRefused(f"reading files is not allowed on the SQL port ({shown!r}): {self.tables_hint()}")
         raise SqlRefused(f"table {shown} is not a table of this product: {self.tables_hint()}")
@@ -268,14 +256,6 @@ def _refuse_node(node: exp.Expr, allowed_functions: frozenset[str] = frozenset()
             return
         if name in DENIED_FUNCTIONS or name.startswith(_DENIED_PREFIXES):
             raise SqlRefused(f"function {name} is not allowed on the SQL port")
-
-
-def _is_catalog(catalog: str, schema: str, name: str) -> bool:
-    if catalog and catalog.lower() != "memory":
-        return False
-    if schema:
-        return name.lower() in CATALOG_RELATIONS.get(schema.lower(), frozenset())
-    return name.lower() in CATALOG_RELATIONS["pg_catalog"]  # pg_catalog is always on the search path
 
 
 def _function_name(node: exp.Expr) -> str:
