@@ -1,4 +1,5 @@
-"""The SQL port of playback.events: psql, psycopg 3 with server-side parameters, and POST /sql."""
+"""The SQL port of playback.events: psql, psycopg 3 with server-side parameters, POST /sql, and the
+contract checked through the port by the Open Data Contract Standard's reference tool."""
 
 from __future__ import annotations
 
@@ -12,9 +13,12 @@ import httpx
 import psycopg
 import pyarrow as pa
 import pytest
+import yaml
 
+from mesh_config import load_settings
 from mesh_sdk.runtime import ProductRuntime
 from mesh_sdk.testing import consumer_key, eventually, sql_dsn
+from mesh_stack import datacontract_cli
 
 pytestmark = pytest.mark.integration
 TABLE = "playback.events_history_v1"
@@ -155,3 +159,30 @@ def test_bi_tools_can_discover_tables_and_columns(dsn: str) -> None:
         ).fetchall()
     assert ("playback", "events_history_v1") in tables
     assert {c[0] for c in columns} >= {"event_id", "occurred_at", "country", "ingested_at"}
+
+
+def test_datacontract_test_checks_the_contract_through_the_sql_port(
+    product: ProductRuntime, dsn: str, session_events: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    """`datacontract test` with a postgres server entry naming the SQL port: the schema's columns and
+    types as the port's information_schema shows them, and every quality rule run as SQL through it."""
+    eventually(lambda: _session_count(dsn, session_events[0]["session_id"]) == 20)
+    python = datacontract_cli.install(load_settings().cache_dir, tmp_path / "install.log")
+    contract = yaml.safe_load((Path(__file__).resolve().parents[1] / "contract.yaml").read_text())
+    domain = product.product.descriptor.domain
+    contract["servers"] = [
+        {
+            "server": "sql-port",
+            "type": "postgres",
+            "host": "127.0.0.1",
+            "port": product.options.sql_port,
+            "database": domain,
+            "schema": domain,
+        }
+    ]
+    path = tmp_path / "contract.yaml"
+    path.write_text(yaml.safe_dump(contract, sort_keys=False))
+    credentials = {"DATACONTRACT_POSTGRES_USERNAME": "tester", "DATACONTRACT_POSTGRES_PASSWORD": consumer_key(product)}
+    findings = datacontract_cli.test(python, path, "sql-port", tmp_path / "report.json", {**os.environ, **credentials})
+    assert len(findings) > 10
+    assert [f for f in findings if not f.passed] == []
