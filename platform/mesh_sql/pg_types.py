@@ -23,6 +23,8 @@ FLOAT4 = PgType(700, 4, 1021)
 FLOAT8 = PgType(701, 8, 1022)
 NUMERIC = PgType(1700, -1, 1231)
 TEXT = PgType(25, -1, 1009)
+# DuckDB's VARCHAR has no length, as PostgreSQL's varchar without one: shown as varchar, not text.
+VARCHAR = PgType(1043, -1, 1015)
 BYTEA = PgType(17, -1, 1001)
 DATE = PgType(1082, 4, 1182)
 TIME = PgType(1083, 8, 1183)
@@ -46,7 +48,7 @@ _SCALARS = {
     "UHUGEINT": NUMERIC,
     "FLOAT": FLOAT4,
     "DOUBLE": FLOAT8,
-    "VARCHAR": TEXT,
+    "VARCHAR": VARCHAR,
     "BLOB": BYTEA,
     "DATE": DATE,
     "TIME": TIME,
@@ -59,7 +61,7 @@ _SCALARS = {
     "UUID": UUID,
     "JSON": JSON,
 }
-ARRAY_ELEMENT = {t.array_oid: t.oid for t in _SCALARS.values()} | {1015: 1043, 3807: 3802}
+ARRAY_ELEMENT = {t.array_oid: t.oid for t in _SCALARS.values()} | {1009: 25, 1015: 1043, 3807: 3802}
 _DECIMAL = re.compile(r"DECIMAL\((\d+),\s*(\d+)\)")
 ARRAY_TYPE = re.compile(r"^(.*)\[\d*\]$", re.S)
 

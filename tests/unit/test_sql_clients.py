@@ -87,7 +87,7 @@ def test_psql_describes_a_table_with_its_columns_and_primary_key(sql_port: PgWir
     assert 'Table "playback.events_v1"' in described
     for column, kind in [
         ("event_id", "bigint"),
-        ("title_id", "text"),
+        ("title_id", "character varying"),
         ("completed", "boolean"),
         ("started_at", "timestamp with time zone"),
         ("watch_minutes", "numeric(10,2)"),
@@ -176,7 +176,7 @@ def test_the_catalogs_name_the_schema_a_query_must_use(sql_port: PgWireServer) -
         ).fetchall()
         assert columns == [
             ("event_id", "bigint", "NO"),
-            ("title_id", "text", "YES"),
+            ("title_id", "character varying", "YES"),
             ("completed", "boolean", "YES"),
             ("started_at", "timestamp with time zone", "YES"),
             ("watch_minutes", "numeric", "YES"),
@@ -269,7 +269,7 @@ def test_pgjdbc_database_metadata_finds_the_tables_columns_and_keys(sql_port: Pg
     columns = [c for c in found["column"] if c[0] == "events_v1"]
     assert columns == [
         ["events_v1", "event_id", "int8", "1", "NO"],
-        ["events_v1", "title_id", "text", "2", "YES"],
+        ["events_v1", "title_id", "varchar", "2", "YES"],
         ["events_v1", "completed", "bool", "3", "YES"],
         ["events_v1", "started_at", "timestamptz", "4", "YES"],
         ["events_v1", "watch_minutes", "numeric", "5", "YES"],

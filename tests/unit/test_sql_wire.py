@@ -129,14 +129,14 @@ def test_many_types_round_trip(conn: Conn) -> None:
     )
     assert cur.description is not None
     oids = [c.type_code for c in cur.description]
-    assert oids[:16] == [16, 21, 23, 20, 700, 701, 1700, 25, 1082, 1083, 1114, 1184, 2950, 17, 114, 1186]
-    assert oids[16:] == [1007, 1009, 114, 23, 701, 701, 25, 1700]
+    assert oids[:16] == [16, 21, 23, 20, 700, 701, 1700, 1043, 1082, 1083, 1114, 1184, 2950, 17, 114, 1186]
+    assert oids[16:] == [1007, 1015, 114, 23, 701, 701, 25, 1700]
 
 
 def test_array_and_struct_type_oids(conn: Conn) -> None:
     cur = conn.execute("select [1, 2], ['a'], {'k': 1}, [[1], [2]]::bigint[][], [date '2024-01-01']")
     assert cur.description is not None
-    assert [c.type_code for c in cur.description] == [1007, 1009, 114, 1016, 1182]
+    assert [c.type_code for c in cur.description] == [1007, 1015, 114, 1016, 1182]
     assert cur.fetchone() == ([1, 2], ["a"], {"k": 1}, [[1], [2]], [dt.date(2024, 1, 1)])
 
 

@@ -73,7 +73,7 @@ def test_dates_and_timestamps_that_pyarrow_cannot_convert() -> None:
         ("DECIMAL(18,3)", 1700),
         ("TIMESTAMP WITH TIME ZONE", 1184),
         ("TIMESTAMP_NS", 1114),
-        ("VARCHAR[]", 1009),
+        ("VARCHAR[]", 1015),
         ("BIGINT[][]", 1016),
         ("STRUCT(a INTEGER)", 114),
         ("STRUCT(a INTEGER)[]", 199),

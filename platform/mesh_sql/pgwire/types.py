@@ -159,7 +159,7 @@ def _jsonable(value: Any) -> Any:
 
 _PG_EPOCH = dt.datetime(2000, 1, 1)
 _PG_EPOCH_DATE = dt.date(2000, 1, 1)
-_BINARY_RESULT_OIDS = frozenset({16, 17, 20, 21, 23, 25, 114, 700, 701, 1082, 1114, 1184, 1700, 2950})
+_BINARY_RESULT_OIDS = frozenset({16, 17, 20, 21, 23, 25, 114, 700, 701, 1043, 1082, 1114, 1184, 1700, 2950})
 
 
 def supports_binary(kind: PgType) -> bool:

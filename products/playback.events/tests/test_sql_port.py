@@ -185,4 +185,4 @@ def test_datacontract_test_checks_the_contract_through_the_sql_port(
     credentials = {"DATACONTRACT_POSTGRES_USERNAME": "tester", "DATACONTRACT_POSTGRES_PASSWORD": consumer_key(product)}
     findings = datacontract_cli.test(python, path, "sql-port", tmp_path / "report.json", {**os.environ, **credentials})
     assert len(findings) > 10
-    assert [f for f in findings if not f.passed] == []
+    assert [f"{f.result}: {f.name}: {f.reason}" for f in findings if not f.passed] == []
