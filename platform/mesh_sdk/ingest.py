@@ -241,7 +241,7 @@ class Ingestor:
         stalled = []
         for topic, p, done in self._inputs():
             try:
-                low, high = self.consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=2.0, cached=False)
+                low, high = self.consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=5.0, cached=False)
             except Exception as exc:  # the broker is away: nothing to tell until it is back
                 log.debug("no watermarks for %s[%d]: %s", topic, p, exc)
                 return False
