@@ -16,7 +16,7 @@ import pyarrow as pa
 from mesh_sql.errors import SqlCanceled, SqlError, SqlTimeout, from_duckdb
 from mesh_sql.guard import CheckedQuery, QueryGuard, ViewName
 from mesh_sql.parameters import VERSION, server_parameters
-from mesh_sql.pgcatalog import ColumnDoc, SystemCatalog, TableDoc, TableNotes, claim
+from mesh_sql.pgcatalog import CatalogCache, ColumnDoc, TableDoc, TableNotes, claim
 from mesh_sql.sandbox import lock_down, storage_prefixes
 from mesh_sql.values import column_values
 
@@ -104,51 +104,37 @@ class _Interrupter:
 
 
 class _Generation:
-    """One sandboxed connection with the views of one refresh, and the system catalogs describing
-    them (one per database name clients connect with, made when first read); closed once no query
-    uses it."""
+    """One sandboxed connection with the views of one refresh, and the tables the system catalogs
+    describe for it; closed once no query uses it."""
 
     def __init__(
-        self, conn: duckdb.DuckDBPyConnection, guard: QueryGuard, tables: list[TableDoc], database: str
+        self,
+        conn: duckdb.DuckDBPyConnection,
+        guard: QueryGuard,
+        tables: tuple[TableDoc, ...],
+        database: str,
+        catalogs: CatalogCache,
     ) -> None:
         self.conn = conn
         self.guard = guard
         self.tables = tables
         self.database = database
+        self.catalogs = catalogs
         self.users = 0
         self.retired = False
         self._names = [n for v in guard.views for n in (str(v), v.name)]
-        self._catalogs: dict[str, SystemCatalog] = {}
-        self._lock = threading.Lock()
 
     def route(self, sql: str, database: str | None) -> tuple[CheckedQuery, duckdb.DuckDBPyConnection]:
         """The checked query and the connection it runs on: the catalogs' for a query that reads
         them, the views' for any other."""
         claimed = claim(sql, self._names)
         if claimed is not None:
-            return claimed, self._catalog(database or self.database).conn
+            return claimed, self.catalogs.get(self.tables, database or self.database).conn
         return self.guard.check(sql), self.conn
-
-    def _catalog(self, database: str) -> SystemCatalog:
-        with self._lock:
-            catalog = self._catalogs.get(database)
-            if catalog is None:
-                if len(self._catalogs) >= _CATALOGS_KEPT:
-                    self._catalogs.pop(next(iter(self._catalogs))).close()
-                catalog = SystemCatalog(self.tables, database=database, version=VERSION, settings=server_parameters())
-                self._catalogs[database] = catalog
-            return catalog
 
     def close(self) -> None:
         self.conn.close()
         self.guard.close()
-        with self._lock:
-            for catalog in self._catalogs.values():
-                catalog.close()
-            self._catalogs.clear()
-
-
-_CATALOGS_KEPT = 4  # database names (clients may connect with any): the least recent beyond these goes
 
 
 def _ident(name: str) -> str:
@@ -179,6 +165,7 @@ class SqlEngine:
         self._connect = connect
         self._notes = dict(notes or {})
         self._database = database
+        self._catalogs = CatalogCache(VERSION, server_parameters())
         self.timeout_s = timeout_s
         self.max_rows = max_rows
         self._extra_directories = tuple(extra_directories)
@@ -220,7 +207,7 @@ class SqlEngine:
                 unqualified.add(view.name.lower())
             tables = [self._describe_view(conn, ViewName.parse(name), self._notes.get(name)) for name in views]
             lock_down(conn, [*storage_prefixes(views.values()), *self._extra_directories])
-            return _Generation(conn, QueryGuard(views), tables, self._database)
+            return _Generation(conn, QueryGuard(views), tuple(tables), self._database, self._catalogs)
         except BaseException:
             conn.close()
             raise
@@ -263,6 +250,7 @@ class SqlEngine:
         with self._lock:
             old, self._current = self._current, None
         self._retire(old)
+        self._catalogs.close()
 
     def __enter__(self) -> SqlEngine:
         return self

@@ -9,6 +9,7 @@ refused."""
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from importlib import resources
 from typing import Any
@@ -136,3 +137,33 @@ class SystemCatalog:
             self.conn.register("_rows", data)
             self.conn.execute(f"INSERT INTO {target} SELECT * FROM _rows")
             self.conn.unregister("_rows")
+
+
+class CatalogCache:
+    """The emulated catalogs by what they describe (the tables, and the database name a client connected
+    with): a refresh of the views that leaves every table's columns as they were reuses them, so a BI
+    tool browsing while a product commits does not rebuild them (about 0.2 s) each time. Thread-safe;
+    the least recently used beyond `capacity` is closed (a query still running on it fails: it takes
+    more distinct databases or schema changes than `capacity` while it runs)."""
+
+    def __init__(self, version: str, settings: Mapping[str, str], capacity: int = 8) -> None:
+        self.version, self.settings, self.capacity = version, dict(settings), capacity
+        self._catalogs: dict[tuple[tuple[TableDoc, ...], str], SystemCatalog] = {}
+        self._lock = threading.Lock()
+
+    def get(self, tables: Sequence[TableDoc], database: str) -> SystemCatalog:
+        key = (tuple(tables), database)
+        with self._lock:
+            catalog = self._catalogs.pop(key, None)
+            if catalog is None:
+                catalog = SystemCatalog(tables, database=database, version=self.version, settings=self.settings)
+                while len(self._catalogs) >= self.capacity:
+                    self._catalogs.pop(next(iter(self._catalogs))).close()
+            self._catalogs[key] = catalog  # the most recently used last
+            return catalog
+
+    def close(self) -> None:
+        with self._lock:
+            for catalog in self._catalogs.values():
+                catalog.close()
+            self._catalogs.clear()
