@@ -19,6 +19,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from mesh_stack.errors import MissingDependency
 
@@ -73,8 +74,7 @@ typing-inspection==0.4.5
 typing_extensions==4.16.0
 urllib3==2.8.0
 """
-_RUNNER = Path(__file__).with_name("_datacontract_lint.py")
-_TESTER = Path(__file__).with_name("_datacontract_test.py")
+_RUNNER = Path(__file__).with_name("_datacontract_runner.py")
 _HOW_TO_GET_IT = (
     f"It is installed from PyPI (datacontract-cli=={VERSION}) into a virtualenv of its own in the download "
     "cache the first time it is needed; this machine could not install it (no network?)."
@@ -131,28 +131,21 @@ def install(cache_dir: Path, log: Path) -> Path:
 def lint(python: Path, contracts: list[Path], report: Path) -> dict[Path, list[Finding]]:
     """What `datacontract lint` reports on each contract, from one run of the validator's interpreter
     (a process per contract would spend seconds importing it each time)."""
-    result = subprocess.run(
-        [str(python), str(_RUNNER), str(report), *map(str, contracts)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"datacontract-cli failed ({result.returncode}): {result.stderr.strip()[-2000:]}")
-    found = json.loads(report.read_text())
+    found = _run(python, report, ["lint", *map(str, contracts)])
     return {Path(path): [Finding(**check) for check in checks] for path, checks in found.items()}
 
 
 def test(python: Path, contract: Path, server: str, report: Path, env: dict[str, str]) -> list[Finding]:
     """What `datacontract test` reports on a contract against one of its servers (credentials in `env`,
     as DATACONTRACT_POSTGRES_USERNAME and _PASSWORD)."""
+    return [Finding(**check) for check in _run(python, report, ["test", str(contract), server], env)]
+
+
+def _run(python: Path, report: Path, args: list[str], env: dict[str, str] | None = None) -> Any:
+    """The JSON report of one run of _datacontract_runner.py in datacontract-cli's interpreter."""
     result = subprocess.run(
-        [str(python), str(_TESTER), str(report), str(contract), server],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=env,
+        [str(python), str(_RUNNER), str(report), *args], capture_output=True, text=True, timeout=600, env=env
     )
     if result.returncode != 0:
         raise RuntimeError(f"datacontract-cli failed ({result.returncode}): {result.stderr.strip()[-2000:]}")
-    return [Finding(**check) for check in json.loads(report.read_text())]
+    return json.loads(report.read_text())
