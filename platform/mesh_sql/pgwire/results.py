@@ -13,7 +13,6 @@ from mesh_sql.pg_types import TEXT, pg_type
 from mesh_sql.pgwire import codec
 from mesh_sql.pgwire.commands import CopyOut, LocalStatement
 from mesh_sql.pgwire.types import encode_binary, encode_text, supports_binary
-from mesh_sql.values import column_values
 
 
 @dataclass
@@ -59,11 +58,7 @@ def query_outcome(result: QueryResult, formats: Sequence[int]) -> Outcome:
         else functools.partial(encode_text, duckdb_type=column.type)
         for column, f in zip(result.columns, fields, strict=True)
     ]
-    values = [column_values(result.table.column(i)) for i in range(len(fields))]
-    rows = [
-        codec.data_row([encode(v) for encode, v in zip(encoders, row, strict=True)])
-        for row in (zip(*values, strict=True) if values else [()] * result.row_count)
-    ]
+    rows = [codec.data_row([encode(v) for encode, v in zip(encoders, row, strict=True)]) for row in result.rows()]
     notices = []
     if result.truncated:
         notices.append(
@@ -80,8 +75,7 @@ def copy_outcome(result: QueryResult, copy: CopyOut) -> Outcome:
     """A query's rows as COPY ... TO STDOUT writes them: CopyOutResponse, one CopyData per row (the
     binary format's trailer in one of its own), CopyDone."""
     columns = result.columns
-    values = [column_values(result.table.column(i)) for i in range(len(columns))]
-    rows = list(zip(*values, strict=True)) if values else [()] * result.row_count
+    rows = result.rows()
     binary = copy.format == "binary"
     messages = [codec.copy_out_response(binary, len(columns))]
     if binary:
