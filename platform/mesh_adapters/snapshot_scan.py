@@ -37,6 +37,8 @@ from pyiceberg.types import (
     UUIDType,
 )
 
+from mesh_sql.quoting import quote_identifier
+
 _DUCKDB_TYPES: dict[type[IcebergType], str] = {
     BooleanType: "BOOLEAN",
     IntegerType: "INTEGER",
@@ -73,11 +75,6 @@ def _empty(schema: Schema, types: list[str]) -> str:
     typed = zip(schema.fields, types, strict=True)
     columns = ", ".join(f"CAST(NULL AS {t}) AS {quote_identifier(f.name)}" for f, t in typed)
     return f"(SELECT {columns} WHERE false)"
-
-
-def quote_identifier(name: str) -> str:
-    """A column or table name for DuckDB's SQL, whatever characters it holds."""
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _relation(table: Table, snapshot_id: int) -> str:

@@ -19,9 +19,10 @@ from open_data_contract_standard.model import SchemaProperty
 from pyiceberg.table import Table
 from pyiceberg.table.snapshots import Snapshot as IcebergSnapshot
 
-from mesh_adapters.snapshot_scan import SnapshotRelations, quote_identifier
+from mesh_adapters.snapshot_scan import SnapshotRelations
 from mesh_sdk.history import PARTIAL
 from mesh_sdk.maintenance import is_compaction, same_data
+from mesh_sql.quoting import quote_identifier
 
 log = logging.getLogger(__name__)
 

@@ -17,6 +17,7 @@ from mesh_sql.errors import SqlCanceled, SqlError, SqlTimeout, from_duckdb
 from mesh_sql.guard import CheckedQuery, QueryGuard, ViewName
 from mesh_sql.parameters import VERSION, server_parameters
 from mesh_sql.pgcatalog import CatalogCache, ColumnDoc, TableDoc, TableNotes, claim
+from mesh_sql.quoting import quote_identifier
 from mesh_sql.sandbox import lock_down, storage_prefixes
 from mesh_sql.values import column_values
 
@@ -137,10 +138,6 @@ class _Generation:
         self.guard.close()
 
 
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 class SqlEngine:
     """Read-only SQL over a product's views. Thread-safe; `refresh` swaps views without breaking
     queries in flight (they finish on the connection they started on)."""
@@ -195,13 +192,15 @@ class SqlEngine:
             unqualified: set[str] = set()
             for qualified, relation in views.items():
                 view = ViewName.parse(qualified)
-                target = f"{_ident(view.schema)}.{_ident(view.name)}"
+                target = f"{quote_identifier(view.schema)}.{quote_identifier(view.name)}"
                 try:
-                    conn.execute(f"CREATE SCHEMA IF NOT EXISTS {_ident(view.schema)}")
+                    conn.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_identifier(view.schema)}")
                     conn.execute(f"CREATE OR REPLACE VIEW {target} AS SELECT * FROM {relation}")
                     # Unqualified names work too (search_path is per cursor, so an alias in main instead).
                     if view.schema != "main" and view.name.lower() not in unqualified:
-                        conn.execute(f"CREATE VIEW IF NOT EXISTS main.{_ident(view.name)} AS SELECT * FROM {target}")
+                        conn.execute(
+                            f"CREATE VIEW IF NOT EXISTS main.{quote_identifier(view.name)} AS SELECT * FROM {target}"
+                        )
                 except duckdb.Error as exc:
                     raise SqlError(f"could not create the view {qualified}: {exc}") from exc
                 unqualified.add(view.name.lower())
@@ -215,7 +214,7 @@ class SqlEngine:
     @staticmethod
     def _describe_view(conn: duckdb.DuckDBPyConnection, view: ViewName, notes: TableNotes | None) -> TableDoc:
         notes = notes or TableNotes()
-        described = conn.execute(f"DESCRIBE {_ident(view.schema)}.{_ident(view.name)}").fetchall()
+        described = conn.execute(f"DESCRIBE {quote_identifier(view.schema)}.{quote_identifier(view.name)}").fetchall()
         columns = tuple(
             ColumnDoc(str(name), _delivered_type(str(kind)), notes.columns.get(str(name)))
             for name, kind, *_ in described
@@ -345,7 +344,9 @@ def _run(
         # Rare: re-run with those columns cast to text by DuckDB.
         inner = ", ".join(f"c{i}" for i in range(len(columns)))
         outer = ", ".join(
-            f"CAST(c{i} AS VARCHAR) AS {_ident(c.name)}" if c.type != kind else f"c{i} AS {_ident(c.name)}"
+            f"CAST(c{i} AS VARCHAR) AS {quote_identifier(c.name)}"
+            if c.type != kind
+            else f"c{i} AS {quote_identifier(c.name)}"
             for i, (c, (_, kind)) in enumerate(zip(columns, described, strict=True))
         )
         cursor.execute(f"SELECT {outer} FROM (\n{checked.sql}\n) AS _q({inner})", params)

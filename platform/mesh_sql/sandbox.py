@@ -16,6 +16,8 @@ from collections.abc import Iterable, Mapping
 
 import duckdb
 
+from mesh_sql.quoting import quote_literal
+
 # Settings for a connection that only parses: no files, no extensions, nothing to change.
 SANDBOX_CONFIG: Mapping[str, str] = {
     "enable_external_access": "false",
@@ -49,15 +51,11 @@ def storage_prefixes(relations: Iterable[str]) -> list[str]:
     return sorted(prefixes)
 
 
-def _quote(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def lock_down(conn: duckdb.DuckDBPyConnection, allowed_directories: Iterable[str]) -> None:
     """Close the connection to everything but the given directories, then lock its configuration so
     no query can SET any of it back."""
     directories = sorted({d.rstrip("/") + "/" for d in allowed_directories})
-    conn.execute(f"SET allowed_directories = [{', '.join(_quote(d) for d in directories)}]")
+    conn.execute(f"SET allowed_directories = [{', '.join(quote_literal(d) for d in directories)}]")
     conn.execute("SET enable_external_access = false")
     for name in ("autoinstall_known_extensions", "autoload_known_extensions", "allow_community_extensions"):
         conn.execute(f"SET {name} = false")

@@ -7,19 +7,16 @@ from collections.abc import Sequence
 
 from mesh_sql.pgcatalog.rewrite import HELPERS, SCHEMAS
 from mesh_sql.pgcatalog.types import TYPES, format_type
+from mesh_sql.quoting import quote_literal
 
 PG = SCHEMAS["pg_catalog"]
 
 
-def _literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def macros(database: str, search_path: Sequence[str], version: str) -> list[str]:
     """The statements that create every macro `rewrite.FUNCTIONS` names."""
-    schemas = ", ".join(_literal(s) for s in search_path) or "NULL"
-    first = _literal(search_path[0]) if search_path else "NULL"
-    names = ", ".join(f"({oid}, {_literal(format_type(oid, None) or '')})" for oid in TYPES)
+    schemas = ", ".join(quote_literal(s) for s in search_path) or "NULL"
+    first = quote_literal(search_path[0]) if search_path else "NULL"
+    names = ", ".join(f"({oid}, {quote_literal(format_type(oid, None) or '')})" for oid in TYPES)
     nulls = {
         "pg_get_expr": ["e, r", "e, r, p"],
         "pg_get_viewdef": ["v", "v, p"],
@@ -54,8 +51,8 @@ def macros(database: str, search_path: Sequence[str], version: str) -> list[str]
         *_constant(nulls, "NULL"),
         *_constant(trues, "true"),
         *_constant(zeros, "0"),
-        f"CREATE MACRO {HELPERS}.version() AS {_literal(version)}",
-        f"CREATE MACRO {HELPERS}.current_database() AS {_literal(database)}",
+        f"CREATE MACRO {HELPERS}.version() AS {quote_literal(version)}",
+        f"CREATE MACRO {HELPERS}.current_database() AS {quote_literal(database)}",
         f"CREATE MACRO {HELPERS}.current_schema() AS {first}",
         f"CREATE MACRO {HELPERS}.current_schemas(implicit) AS "
         f"CASE WHEN implicit THEN ['pg_catalog', {schemas}] ELSE [{schemas}] END",
