@@ -23,10 +23,14 @@ from mesh_sql.guard import CheckedQuery, refuse_writes
 from mesh_sql.pgcatalog import rewrite
 from mesh_sql.pgcatalog.contents import SYSTEM_RELATIONS, Contents, TableDoc, build
 from mesh_sql.pgcatalog.functions import macros
+from mesh_sql.quoting import quote_identifier
 from mesh_sql.sandbox import lock_down
 
 Spec = dict[tuple[str, str], list[tuple[str, str]]]
-_HELPER_TABLES = {"definitions": [("oid", "BIGINT"), ("definition", "VARCHAR")]}
+_HELPER_TABLES = {
+    "definitions": [("oid", "BIGINT"), ("definition", "VARCHAR")],
+    "system_relations": [("name", "VARCHAR"), ("oid", "BIGINT")],
+}
 
 
 @functools.cache
@@ -42,18 +46,13 @@ def relation_spec() -> Spec:
     return spec
 
 
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def claim(sql: str, user_tables: Iterable[str]) -> CheckedQuery | None:
     """The query rewritten for the catalogs if it reads them (or only calls their functions), None
     if it is one for the product's tables. SqlRefused if it reads both, or anything but reads."""
     tree = rewrite.parse(sql)
     if tree is None or not isinstance(tree, exp.Query):
         return None
-    ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
-    relations = rewrite.catalog_relations(tree, ctes)
+    relations = rewrite.catalog_relations(tree)
     if not relations and not rewrite.calls_catalog_functions(tree):
         return None
     names = {n.lower() for n in user_tables}
@@ -91,10 +90,6 @@ class SystemCatalog:
             self.conn.close()
             raise
 
-    @property
-    def search_path(self) -> tuple[str, ...]:
-        return self.contents.search_path
-
     def close(self) -> None:
         self.conn.close()
 
@@ -106,7 +101,6 @@ class SystemCatalog:
             (rewrite.SCHEMAS[schema], relation): columns for (schema, relation), columns in relation_spec().items()
         }
         tables |= {(rewrite.HELPERS, name): columns for name, columns in _HELPER_TABLES.items()}
-        tables[(rewrite.HELPERS, "system_relations")] = [("name", "VARCHAR"), ("oid", "BIGINT")]
         rows = {
             (rewrite.SCHEMAS.get(schema, schema), relation): found
             for (schema, relation), found in contents.rows.items()
@@ -130,8 +124,8 @@ class SystemCatalog:
             extra = set(row) - names
             if extra:
                 raise ValueError(f"{schema}.{relation} has no column(s) {sorted(extra)}")
-        target = f"{_ident(schema)}.{_ident(relation)}"
-        self.conn.execute(f"CREATE TABLE {target} ({', '.join(f'{_ident(c)} {t}' for c, t in columns)})")
+        target = f"{quote_identifier(schema)}.{quote_identifier(relation)}"
+        self.conn.execute(f"CREATE TABLE {target} ({', '.join(f'{quote_identifier(c)} {t}' for c, t in columns)})")
         if rows:
             data = pa.table({c: [row.get(c) for row in rows] for c, _ in columns})
             self.conn.register("_rows", data)

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from mesh_sql.pgcatalog.rewrite import HELPERS
 from mesh_sql.pgcatalog.types import TYPES, ColumnType, column_type
 
 Row = dict[str, Any]
@@ -370,8 +371,8 @@ def _primary_key(
             "indoption": [0] * len(key),
         },
     )
-    quoted = ", ".join(columns)
-    definition = f"PRIMARY KEY ({quoted})"
+    listed = ", ".join(columns)
+    index_definition = f"CREATE UNIQUE INDEX {name} ON {table.schema}.{table.name} USING btree ({listed})"
     contents.add(
         "pg_catalog",
         "pg_constraint",
@@ -397,15 +398,8 @@ def _primary_key(
             "conkey": key,
         },
     )
-    contents.add("mesh_pg", "definitions", {"oid": constraint, "definition": definition})
-    contents.add(
-        "mesh_pg",
-        "definitions",
-        {
-            "oid": index,
-            "definition": f"CREATE UNIQUE INDEX {name} ON {table.schema}.{table.name} USING btree ({quoted})",
-        },
-    )
+    contents.add(HELPERS, "definitions", {"oid": constraint, "definition": f"PRIMARY KEY ({listed})"})
+    contents.add(HELPERS, "definitions", {"oid": index, "definition": index_definition})
     contents.add(
         "pg_catalog",
         "pg_indexes",
@@ -413,7 +407,7 @@ def _primary_key(
             "schemaname": table.schema,
             "tablename": table.name,
             "indexname": name,
-            "indexdef": f"CREATE UNIQUE INDEX {name} ON {table.schema}.{table.name} USING btree ({quoted})",
+            "indexdef": index_definition,
         },
     )
     where = {

@@ -116,18 +116,26 @@ def parse(sql: str) -> exp.Expr | None:
     return trees[0] if len(trees) == 1 else None
 
 
-def catalog_relations(tree: exp.Expr, ctes: Collection[str]) -> list[tuple[str, str]]:
+def catalog_relations(tree: exp.Expr) -> list[tuple[str, str]]:
     """The (schema, relation) pairs of the system catalogs a query reads."""
-    found = []
-    for table in tree.find_all(exp.Table):
-        if not isinstance(table.this, exp.Identifier):
-            continue
-        schema, name = table.db.lower(), table.name.lower()
-        if schema in SCHEMAS:
-            found.append((schema, name))
-        elif not schema and name.startswith("pg_") and name not in ctes:
-            found.append(("pg_catalog", name))  # pg_catalog is always first on the search path
-    return found
+    ctes = _ctes(tree)
+    return [found for table in tree.find_all(exp.Table) if (found := _catalog_relation(table, ctes))]
+
+
+def _ctes(tree: exp.Expr) -> set[str]:
+    return {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+
+
+def _catalog_relation(table: exp.Table, ctes: Collection[str]) -> tuple[str, str] | None:
+    """The (schema, relation) of the system catalogs a table reference names, or None."""
+    if not isinstance(table.this, exp.Identifier):
+        return None
+    schema, name = table.db.lower(), table.name.lower()
+    if schema in SCHEMAS:
+        return schema, name
+    if not schema and name.startswith("pg_") and name not in ctes:
+        return "pg_catalog", name  # pg_catalog is always first on the search path
+    return None
 
 
 def calls_catalog_functions(tree: exp.Expr) -> bool:
@@ -137,7 +145,7 @@ def calls_catalog_functions(tree: exp.Expr) -> bool:
 def rewrite(tree: exp.Expr, relations: Collection[tuple[str, str]]) -> Rewritten:
     """The query over the emulating schemas; SqlRefused names a relation the catalogs do not emulate."""
     tree = tree.copy()
-    ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+    ctes = _ctes(tree)
     known = set(relations)
     for table in list(tree.find_all(exp.Table)):
         _relation(table, ctes, known)
@@ -174,15 +182,12 @@ def _relation(table: exp.Table, ctes: set[str], known: set[tuple[str, str]]) -> 
             table.set("db", None)  # pg_catalog.unnest(...): PostgreSQL's own table function
         _name_the_value(table)
         return
-    schema, name = table.db.lower(), table.name.lower()
-    if not schema and (name in ctes or not name.startswith("pg_")):
+    found = _catalog_relation(table, ctes)
+    if found is None:
         return
-    schema = schema or "pg_catalog"
-    if schema not in SCHEMAS:
-        return
-    if (schema, name) not in known:
-        raise SqlRefused(f"relation {schema}.{name} is not available on the SQL port", "42P01")
-    table.set("db", exp.to_identifier(SCHEMAS[schema]))
+    if found not in known:
+        raise SqlRefused(f"relation {'.'.join(found)} is not available on the SQL port", "42P01")
+    table.set("db", exp.to_identifier(SCHEMAS[found[0]]))
     table.set("catalog", None)
 
 
