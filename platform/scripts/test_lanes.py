@@ -10,6 +10,7 @@ Usage: python test_lanes.py [PYTEST ARGS...]   (extra arguments go to both lanes
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import threading
@@ -24,6 +25,10 @@ LANES = {
 
 
 REPEATED_LINES = 120  # of a failed lane's report, at the end
+# librdkafka logs straight to stderr, and a client that outlives the servers at the end of a run
+# repeats its connection failures every few milliseconds: in the report they would push out the
+# summary that names the failed tests.
+CLIENT_LOG = re.compile(r"^%\d\|\d+\.\d+\|[A-Z_]+\|rdkafka#")
 
 
 def _relay(name: str, process: subprocess.Popen[str], lock: threading.Lock, kept: list[str]) -> None:
@@ -36,13 +41,19 @@ def _relay(name: str, process: subprocess.Popen[str], lock: threading.Lock, kept
 
 
 def _failure_report(lines: list[str]) -> list[str]:
-    """pytest's FAILURES and ERRORS sections and its summary, shortened to their last lines."""
+    """pytest's FAILURES and ERRORS sections and its summary, shortened to their last lines; the short
+    summary (one line per failed test) is always kept whole."""
+    lines = [line for line in lines if not CLIENT_LOG.match(line)]
     start = next(
         (i for i, line in enumerate(lines) if line.startswith("=") and (" FAILURES " in line or " ERRORS " in line)),
         max(0, len(lines) - REPEATED_LINES),
     )
     report = lines[start:]
-    return report[-REPEATED_LINES:] if len(report) > REPEATED_LINES else report
+    if len(report) <= REPEATED_LINES:
+        return report
+    summary = next((i for i, line in enumerate(report) if "short test summary info" in line), len(report))
+    details = report[:summary][-(REPEATED_LINES // 2) :]
+    return [*details, *report[summary:]]
 
 
 def main(extra: list[str]) -> int:
