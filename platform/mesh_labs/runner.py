@@ -4,6 +4,7 @@ kept under the state directory."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -14,6 +15,8 @@ from mesh_labs.localize import localized
 from mesh_labs.mesh import ACCESS_TOPIC, LabMesh, Unanswered
 from mesh_labs.progress import LabProgress, Progress, ProgressStore, now
 from mesh_labs.spec import LabSpecError, Profile, Step
+
+SOLVE_SETTLES_S = 30.0  # how long a solved step's check may take to see the solve
 
 Say = Callable[[str], None]
 
@@ -237,7 +240,17 @@ class LabRunner:
         loaded.lab.solves[s.id](self._mesh(loaded, lab_progress))
         lab_progress.step(s.id).solved = True
         self.store.save(progress)
-        return self.check(s.id)[0]
+        return self._settled(s.id)
+
+    def _settled(self, step: str) -> StepResult:
+        """The step's check once what the solve did can be seen: some of it reaches what checks read a
+        moment later (an access record crosses Kafka; a catalog pull comes every few seconds)."""
+        deadline = time.monotonic() + SOLVE_SETTLES_S
+        while True:
+            result = self.check(step)[0]
+            if result.outcome.passed or time.monotonic() >= deadline:
+                return result
+            time.sleep(1.0)
 
     def skip_to(self, step: str) -> list[StepResult]:
         """Solve every step before `step` that does not pass yet, so a learner who fell behind rejoins."""
