@@ -12,7 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 from mesh_access.decision import AccessList, PublishedGrant, PublishedKey
-from mesh_access.keys import hash_key, new_key
+from mesh_access.keys import hash_key, new_key, scram_secret
 
 _CONSUMER_ID = re.compile(r"^[a-z][a-z0-9-]{1,62}$")
 
@@ -48,6 +48,7 @@ class ApiKey:
     created_at: datetime
     expires_at: datetime | None = None
     revoked_at: datetime | None = None
+    scram: str | None = None  # the SQL ports' SCRAM secret; keys issued before it have none
 
     def state(self, now: datetime) -> str:
         if self.revoked_at is not None and self.revoked_at <= now:
@@ -57,8 +58,8 @@ class ApiKey:
         return "active"
 
     def public(self, now: datetime) -> dict[str, Any]:
-        """What anyone may see of a key: everything but its hash."""
-        shown = {k: v for k, v in _plain(self).items() if k != "hash"}
+        """What anyone may see of a key: everything but its hash and its SCRAM secret."""
+        shown = {k: v for k, v in _plain(self).items() if k not in ("hash", "scram")}
         return shown | {"state": self.state(now)}
 
 
@@ -148,7 +149,9 @@ class AccessBook:
 
     def _issue(self, consumer_id: str, now: datetime) -> str:
         key_id, key = new_key()
-        self.keys[key_id] = ApiKey(key_id, consumer_id, hash_key(key), now)
+        earlier = [k.scram for k in self.keys_of(consumer_id) if k.scram]
+        secret = scram_secret(key, beside=earlier[-1] if earlier else None)
+        self.keys[key_id] = ApiKey(key_id, consumer_id, hash_key(key), now, scram=secret)
         self.version += 1
         return key
 
@@ -211,7 +214,10 @@ class AccessBook:
 
     def access_list(self) -> AccessList:
         """Every key (revoked ones too, so a port can say a key was revoked) and every grant in force."""
-        keys = {k.id: PublishedKey(k.id, k.consumer, k.hash, k.expires_at, k.revoked_at) for k in self.keys.values()}
+        keys = {
+            k.id: PublishedKey(k.id, k.consumer, k.hash, k.expires_at, k.revoked_at, k.created_at, k.scram)
+            for k in self.keys.values()
+        }
         grants = tuple(PublishedGrant(r.id, r.consumer, r.product, r.purpose, r.pii) for r in self.grants())
         return AccessList(self.version, keys, grants)
 
@@ -239,6 +245,7 @@ class AccessBook:
                 _time(k["created_at"]),
                 _maybe_time(k.get("expires_at")),
                 _maybe_time(k.get("revoked_at")),
+                k.get("scram"),
             )
         for r in state.get("requests", []):
             book.requests[r["id"]] = AccessRequest(

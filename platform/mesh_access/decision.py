@@ -28,6 +28,19 @@ class PublishedKey:
     hash: str
     expires_at: datetime | None = None
     revoked_at: datetime | None = None
+    issued_at: datetime | None = None
+    scram: str | None = None  # what a SQL port checks a SCRAM proof of the key against
+
+
+def _refused(key: PublishedKey, now: datetime) -> Denied | None:
+    """Why a known key no longer proves its consumer, if it does not."""
+    if key.revoked_at is not None and key.revoked_at <= now:
+        return Denied(401, f"the API key {key.id} was revoked at {key.revoked_at.isoformat()}", key.consumer)
+    if key.expires_at is not None and key.expires_at <= now:
+        return Denied(
+            401, f"the API key {key.id} expired at {key.expires_at.isoformat()} (it was rotated)", key.consumer
+        )
+    return None
 
 
 @dataclass(frozen=True)
@@ -78,16 +91,42 @@ class AccessList:
         key = self.keys.get(key_id)
         if key is None or not matches(presented, key.hash):
             raise Denied(401, f"the API key {key_id} is not valid here (unknown, or not yet published)")
-        if key.revoked_at is not None and key.revoked_at <= now:
-            raise Denied(401, f"the API key {key_id} was revoked at {key.revoked_at.isoformat()}", key.consumer)
-        if key.expires_at is not None and key.expires_at <= now:
-            raise Denied(
-                401, f"the API key {key_id} expired at {key.expires_at.isoformat()} (it was rotated)", key.consumer
-            )
+        return self.in_force(key_id, now)
+
+    def in_force(self, key_id: str, now: datetime) -> PublishedKey:
+        """A key already proven (a SCRAM exchange proves it without showing it), if still valid."""
+        key = self.keys.get(key_id)
+        if key is None:
+            raise Denied(401, f"the API key {key_id} is not valid here (no longer published)")
+        refused = _refused(key, now)
+        if refused is not None:
+            raise refused
         return key
 
+    def scram_keys(self, consumer: str) -> list[PublishedKey]:
+        """The keys a consumer's SCRAM proof is checked against, newest first: every key made with a
+        SCRAM secret (they share one salt), revoked and expired ones too, so that a proof of one of
+        those is told why it no longer logs in (Denied when there are none)."""
+        keys = sorted(
+            (k for k in self.keys.values() if k.consumer == consumer),
+            key=lambda k: k.issued_at or datetime.min.replace(tzinfo=UTC),
+            reverse=True,
+        )
+        if not keys:
+            raise Denied(401, f"{consumer!r} has no API key here: the user name is the consumer id")
+        with_secrets = [k for k in keys if k.scram]
+        if not with_secrets:
+            raise Denied(
+                401,
+                f"the API key {keys[0].id} was issued before SQL logins used SCRAM: rotate it (mesh access key rotate)",
+                consumer,
+            )
+        return with_secrets
+
     def authorize(self, presented: str | None, product: str, now: datetime) -> Access:
-        key = self.authenticate(presented, now)
+        return self.granted(self.authenticate(presented, now), product)
+
+    def granted(self, key: PublishedKey, product: str) -> Access:
         grants = tuple(g for g in self.grants if g.consumer == key.consumer and g.product == product)
         if not grants:
             raise Denied(
@@ -108,6 +147,8 @@ class AccessList:
                     "hash": k.hash,
                     "expires_at": _text(k.expires_at),
                     "revoked_at": _text(k.revoked_at),
+                    "issued_at": _text(k.issued_at),
+                    "scram": k.scram,
                 }
                 for k in self.keys.values()
             ],
@@ -121,7 +162,13 @@ class AccessList:
             raise ValueError(f"not an access list (kind {message.get('kind')!r})")
         keys = [
             PublishedKey(
-                str(k["id"]), str(k["consumer"]), str(k["hash"]), _time(k.get("expires_at")), _time(k.get("revoked_at"))
+                str(k["id"]),
+                str(k["consumer"]),
+                str(k["hash"]),
+                _time(k.get("expires_at")),
+                _time(k.get("revoked_at")),
+                _time(k.get("issued_at")),
+                str(k["scram"]) if k.get("scram") else None,
             )
             for k in message["keys"]
         ]

@@ -215,6 +215,10 @@ class AccessService:
     def identify(self, presented: str | None) -> Consumer:
         return self.book.identify(presented, self.clock())
 
+    def presented_key(self, presented: str | None) -> ApiKey:
+        """The key presented (Denied, status 401, when it proves no one)."""
+        return self.book.key(self.book.access_list().authenticate(presented, self.clock()).id)
+
     def create_consumer(self, consumer_id: str, team: str, contact: str) -> tuple[Consumer, str]:
         with self._lock:
             created = self.book.create_consumer(consumer_id, team, contact, self.clock())

@@ -92,9 +92,15 @@ def mount_access(app: FastAPI, access: AccessService, platform_token: str) -> No
         return access.consumers()
 
     @router.get("/whoami", summary="The consumer a key proves, and its grants")
-    def whoami(me: Annotated[Consumer, Depends(caller)]) -> dict[str, Any]:
+    def whoami(
+        me: Annotated[Consumer, Depends(caller)],
+        bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],
+    ) -> dict[str, Any]:
         grants = [_request_json(r) for r in access.requests(status="approved", consumer=me.id)]
-        return {"consumer": me.id, "team": me.team, "grants": grants}
+        key = access.presented_key(presented(bearer))
+        # A key issued before the SQL ports took SCRAM logins has no SCRAM secret: it needs a rotation.
+        shown = {"id": key.id, "sql_login": "scram-sha-256" if key.scram else None}
+        return {"consumer": me.id, "team": me.team, "key": shown, "grants": grants}
 
     @router.post("/consumers/{consumer_id}/keys", status_code=201, summary="Rotate: a new key, the old ones retired")
     def rotate(

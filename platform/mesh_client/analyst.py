@@ -35,12 +35,14 @@ def _keep(path: Path, key: str) -> None:
 
 
 def _still_valid(api: httpx.Client, path: Path) -> str | None:
-    """The key kept at `path`, if the catalog still takes it."""
+    """The key kept at `path`, if the catalog still takes it and it logs in to the SQL ports."""
     if not path.exists():
         return None
     key = path.read_text().strip()
     known = api.get("/access/whoami", headers={"Authorization": f"Bearer {key}"})
-    return key if known.status_code == 200 else None
+    if known.status_code != 200:
+        return None
+    return key if (known.json().get("key") or {}).get("sql_login") else None
 
 
 def _identity(api: httpx.Client, settings: MeshSettings, consumer: str, team: str, *, rotate: bool = False) -> str:

@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -87,6 +88,14 @@ class MeshSettings(BaseSettings):
     # `mesh demo` runs its products on consecutive ports from these (REST etc., and the SQL port).
     products_http_port: int = 18100
     products_sql_port: int = 15433
+    # How the products' SQL ports log PostgreSQL clients in: scram-sha-256 (the key never crosses the
+    # wire), or password (cleartext, for a client that cannot do SCRAM: ask for it only on loopback or
+    # with TLS). TLS: on (offered: sslmode=require works, plain text too), required, or off. The
+    # certificate is the mesh's own (made under `home`/tls) unless both files are given.
+    sql_auth: Literal["scram-sha-256", "password"] = "scram-sha-256"
+    sql_tls: Literal["on", "required", "off"] = "on"
+    sql_tls_certificate: Path | None = Field(None, description="PEM certificate for the SQL ports' TLS")
+    sql_tls_key: Path | None = Field(None, description="its private key (PEM)")
 
     catalog_name: str = "mesh"
     catalog_uri: str | None = None

@@ -10,19 +10,20 @@ import hashlib
 import json
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter
 
 from mesh_access import Access, AccessList, Denied, PublishedGrant, PublishedKey
-from mesh_access.keys import hash_key, key_id_of, new_key
+from mesh_access.keys import hash_key, key_id_of, new_key, scram_secret
 from mesh_sdk.product import AUTHENTICATION
 
 log = logging.getLogger(__name__)
 
+_T = TypeVar("_T")
 ACCESS_TOPIC = "mesh.access"
 ACCESS_KEY = b"access"  # the control topic's key for the access list
 
@@ -115,7 +116,8 @@ class AccessGate:
         """An identity of this process alone, with a grant here (tests, notebooks): its key."""
         key_id, key = new_key()
         with self._lock:
-            keys = {**self.local.keys, key_id: PublishedKey(key_id, consumer, hash_key(key))}
+            own = PublishedKey(key_id, consumer, hash_key(key), issued_at=datetime.now(UTC), scram=scram_secret(key))
+            keys = {**self.local.keys, key_id: own}
             grant = PublishedGrant(f"local-{key_id}", consumer, self.product_id, purpose, pii)
             self.local = AccessList(self.local.version, keys, (*self.local.grants, grant))
             self._in_force = self.published.merged(self.local)
@@ -125,27 +127,45 @@ class AccessGate:
 
     def check(self, presented: str | None, port: str, resource: str) -> Access:
         """The caller's access, or Denied (recorded in the access log before it is raised)."""
+        return self._decide(
+            port,
+            resource,
+            key_id_of(presented or ""),
+            lambda rules, now: rules.authorize(presented, self.product_id, now),
+        )
+
+    def check_proven(self, key_id: str, port: str, resource: str) -> Access:
+        """As `check`, for a caller who proved its key without presenting it (a SQL port's SCRAM login):
+        the key must still be in force, and its consumer granted here."""
+        return self._decide(
+            port, resource, key_id, lambda rules, now: rules.granted(rules.in_force(key_id, now), self.product_id)
+        )
+
+    def scram_keys(self, consumer: str, port: str) -> list[PublishedKey]:
+        """The keys a SCRAM login as `consumer` may prove (AccessList.scram_keys), or Denied (recorded)."""
+        return self._decide(port, "login", None, lambda rules, _now: rules.scram_keys(consumer))
+
+    def refused(self, port: str, resource: str, key_id: str | None, denied: Denied) -> None:
+        """Records a refusal decided here or by the port (a SCRAM proof that does not match)."""
+        self.accesses.labels(port, "denied").inc()
+        self._record(port, resource, denied.consumer, key_id, "denied", status=denied.status, reason=denied.message)
+
+    def _decide(self, port: str, resource: str, key_id: str | None, decide: Callable[[AccessList, datetime], _T]) -> _T:
         now = datetime.now(UTC)
         with self._lock:
             access_list = self._in_force
         try:
-            return access_list.authorize(presented, self.product_id, now)
+            return decide(access_list, now)
         except Denied as exc:
-            self.accesses.labels(port, "denied").inc()
-            self.access_log.record(
-                AccessEvent(
-                    now,
-                    self.product_id,
-                    port,
-                    resource,
-                    exc.consumer,
-                    key_id_of(presented or ""),
-                    "denied",
-                    status=exc.status,
-                    reason=exc.message,
-                )
-            )
+            self.refused(port, resource, key_id, exc)
             raise
+
+    def _record(
+        self, port: str, resource: str, consumer: str | None, key_id: str | None, outcome: str, **more: Any
+    ) -> None:
+        self.access_log.record(
+            AccessEvent(datetime.now(UTC), self.product_id, port, resource, consumer, key_id, outcome, **more)
+        )
 
     def hidden(self, access: Access) -> frozenset[str]:
         """What this consumer must not see: the PII columns, unless a grant includes PII."""
@@ -153,19 +173,15 @@ class AccessGate:
 
     def read(self, access: Access, port: str, resource: str, rows: int) -> None:
         self.accesses.labels(port, "read").inc()
-        self.access_log.record(
-            AccessEvent(
-                datetime.now(UTC),
-                self.product_id,
-                port,
-                resource,
-                access.consumer,
-                access.key_id,
-                "read",
-                rows=rows,
-                pii=access.pii,
-                purposes=tuple(access.purposes),
-            )
+        self._record(
+            port,
+            resource,
+            access.consumer,
+            access.key_id,
+            "read",
+            rows=rows,
+            pii=access.pii,
+            purposes=tuple(access.purposes),
         )
 
     def describe(self) -> dict[str, Any]:

@@ -23,9 +23,9 @@ from mesh_sdk.control_topic import ControlListener
 from mesh_sdk.observe import ObservationPublisher, Observer
 from mesh_sdk.openlineage_run import RunReporter, Versions
 from mesh_sdk.registration import register_with_catalog
-from mesh_sdk.sql_access import sql_login, sql_table_notes
+from mesh_sdk.sql_access import SqlLogin, sql_table_notes, sql_tls
 from mesh_sql.engine import SqlEngine
-from mesh_sql.pgwire import PgWireServer
+from mesh_sql.pgwire import Method, PgWireServer
 
 if TYPE_CHECKING:
     from mesh_sdk.policy import PolicyState
@@ -71,7 +71,13 @@ class PortThreads:
         self._engines_lock = threading.Lock()
         self.sql_engine = self.engine_for(frozenset())
         self.sql_server = PgWireServer(
-            self.sql_engine, settings.host, options.sql_port, authenticator=sql_login(self.access, self.engine_for)
+            self.sql_engine,
+            settings.host,
+            options.sql_port,
+            authenticator=SqlLogin(self.access, self.engine_for),
+            method=Method(settings.sql_auth),
+            tls=sql_tls(settings),
+            tls_required=settings.sql_tls == "required",
         )
         self._stale = threading.Event()
         self._threads: list[threading.Thread] = []

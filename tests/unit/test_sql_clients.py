@@ -2,7 +2,8 @@
 meta-commands, psycopg 2 and 3, SQLAlchemy 2 with both PostgreSQL dialects (inspect() and pandas),
 the ADBC PostgreSQL driver (binary COPY), pgJDBC's DatabaseMetaData (a small Java program).
 Each must find exactly the product's tables, in the schema a query names them by, with their
-columns, types and primary keys; and what it reads must be what a query reads."""
+columns, types and primary keys; and what it reads must be what a query reads. Each logs in as the
+SQL port asks, with SCRAM-SHA-256, and those that prefer TLS (libpq's default) get it."""
 
 from __future__ import annotations
 
@@ -19,10 +20,11 @@ import psycopg2
 import pytest
 import sqlalchemy as sa
 
+from mesh_access.certificates import ServerCertificate, server_certificate
 from mesh_config import load_settings
 from mesh_sql import SqlEngine
 from mesh_sql.pgcatalog import TableNotes
-from mesh_sql.pgwire import PgWireServer
+from mesh_sql.pgwire import Passwords, PgWireServer, TlsIdentity
 from mesh_stack.java import JvmArtifact, find_java
 
 ROWS = 50
@@ -42,7 +44,12 @@ def events_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def sql_port(events_file: Path) -> Iterator[PgWireServer]:
+def mesh_certificate(tmp_path_factory: pytest.TempPathFactory) -> ServerCertificate:
+    return server_certificate(load_settings(home=tmp_path_factory.mktemp("home")))
+
+
+@pytest.fixture(scope="module")
+def sql_port(events_file: Path, mesh_certificate: ServerCertificate) -> Iterator[PgWireServer]:
     """A SQL port serving a product's table and a second one, as a source-aligned product names them."""
     views = {
         "playback.events_v1": f"read_parquet('{events_file}')",
@@ -51,7 +58,12 @@ def sql_port(events_file: Path) -> Iterator[PgWireServer]:
     notes = {"playback.events_v1": TableNotes(("event_id",), "Every playback event", {"title_id": "The title played"})}
     with (
         SqlEngine(duckdb.connect, views, notes=notes, database="playback.events") as engine,
-        PgWireServer(engine, port=0) as server,
+        PgWireServer(
+            engine,
+            port=0,
+            authenticator=Passwords({"analyst": "key"}, engine),
+            tls=TlsIdentity(mesh_certificate.certificate, mesh_certificate.key),
+        ) as server,
     ):
         yield server
 
@@ -149,6 +161,7 @@ def test_pandas_reads_a_query_and_a_whole_table(sql_port: PgWireServer, dialect:
 def test_psycopg2_reads_with_parameters_and_the_catalogs(sql_port: PgWireServer) -> None:
     conn = psycopg2.connect(host="127.0.0.1", port=sql_port.port, user="analyst", password="key", dbname="x")
     try:
+        assert conn.info.ssl_in_use  # libpq prefers TLS, and the port offers it
         cur = conn.cursor()
         cur.execute("select title_id from playback.events_v1 where event_id = %s", (9,))
         assert cur.fetchall() == [("title-2",)]
@@ -163,7 +176,9 @@ def test_psycopg2_reads_with_parameters_and_the_catalogs(sql_port: PgWireServer)
 
 def test_the_catalogs_name_the_schema_a_query_must_use(sql_port: PgWireServer) -> None:
     """A BI tool browses information_schema, then queries what it found by that schema and name."""
-    with psycopg.connect(host="127.0.0.1", port=sql_port.port, user="analyst", dbname="x", autocommit=True) as conn:
+    with psycopg.connect(
+        host="127.0.0.1", port=sql_port.port, user="analyst", password="key", dbname="x", autocommit=True
+    ) as conn:
         listed = conn.execute(
             "select table_schema, table_name from information_schema.tables order by table_name"
         ).fetchall()
@@ -184,7 +199,9 @@ def test_the_catalogs_name_the_schema_a_query_must_use(sql_port: PgWireServer) -
 
 
 def test_a_bi_tools_session_preamble_succeeds(sql_port: PgWireServer) -> None:
-    with psycopg.connect(host="127.0.0.1", port=sql_port.port, user="analyst", dbname="x", autocommit=True) as conn:
+    with psycopg.connect(
+        host="127.0.0.1", port=sql_port.port, user="analyst", password="key", dbname="x", autocommit=True
+    ) as conn:
         assert conn.execute("show transaction isolation level").fetchone() == ("read committed",)
         assert conn.execute("select current_schema()").fetchone() == ("playback",)
         assert conn.execute("select set_config('application_name', 'bi', false)").fetchone() == ("bi",)
@@ -194,7 +211,9 @@ def test_a_bi_tools_session_preamble_succeeds(sql_port: PgWireServer) -> None:
 
 
 def test_a_query_reading_the_catalogs_and_the_tables_together_is_refused(sql_port: PgWireServer) -> None:
-    with psycopg.connect(host="127.0.0.1", port=sql_port.port, user="analyst", dbname="x", autocommit=True) as conn:
+    with psycopg.connect(
+        host="127.0.0.1", port=sql_port.port, user="analyst", password="key", dbname="x", autocommit=True
+    ) as conn:
         with pytest.raises(psycopg.errors.InsufficientPrivilege, match="not both"):
             conn.execute("select * from playback.events_v1, pg_catalog.pg_class")
         with pytest.raises(psycopg.errors.UndefinedTable, match=r"pg_catalog\.pg_stat_activity"):
@@ -249,8 +268,14 @@ def pgjdbc(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
     return [str(find_java(settings.java_home)), "-cp", classpath, str(JDBC_PROGRAM)]
 
 
-def test_pgjdbc_database_metadata_finds_the_tables_columns_and_keys(sql_port: PgWireServer, pgjdbc: list[str]) -> None:
-    url = f"jdbc:postgresql://127.0.0.1:{sql_port.port}/playback.events"
+def test_pgjdbc_database_metadata_finds_the_tables_columns_and_keys(
+    sql_port: PgWireServer, pgjdbc: list[str], mesh_certificate: ServerCertificate
+) -> None:
+    # verified TLS, and SCRAM bound to the certificate: pgJDBC's own SCRAM client, not libpq's
+    url = (
+        f"jdbc:postgresql://127.0.0.1:{sql_port.port}/playback.events?sslmode=verify-full"
+        f"&sslrootcert={mesh_certificate.authority}&channelBinding=require"
+    )
     query = "select event_id, title_id from playback.events_v1 where event_id < 2 order by event_id"
     done = subprocess.run(
         [*pgjdbc, url, "analyst", "key", "playback", query], capture_output=True, text=True, timeout=120

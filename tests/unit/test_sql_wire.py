@@ -20,7 +20,7 @@ from psycopg.conninfo import make_conninfo
 from psycopg.rows import TupleRow
 
 from mesh_sql import SqlEngine
-from mesh_sql.pgwire import LoginRefused, PgWireServer, Queryable
+from mesh_sql.pgwire import PgWireServer
 
 SLOW = "select count(*) from events a, events b, events c, events d"
 Conn = psycopg.Connection[TupleRow]
@@ -283,21 +283,6 @@ def test_a_query_past_the_time_limit_is_canceled(events_file: Path) -> None:
             conn.execute(SLOW)
         assert error.value.sqlstate == "57014"
         assert conn.execute("select 1").fetchone() == (1,)
-
-
-def test_password_authentication(events_file: Path) -> None:
-    with make_engine(events_file) as engine:
-
-        def login(user: str, password: str) -> Queryable:
-            if (user, password) != ("analyst", "s3cret"):
-                raise LoginRefused(f'password authentication failed for user "{user}"')
-            return engine
-
-        with PgWireServer(engine, port=0, authenticator=login) as server:
-            with connect(server, password="s3cret", sslmode="disable") as conn:
-                assert conn.execute("select 1").fetchone() == (1,)
-            with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
-                connect(server, password="wrong")
 
 
 # --- psql ------------------------------------------------------------------------------------------

@@ -105,7 +105,20 @@ class Terminate:
 
 @dataclass(frozen=True)
 class Password:
-    password: str
+    """A 'p' message: a password, or a step of a SASL exchange; which one depends on what the server
+    asked for, so it is read as bytes and decoded by the step that expects it."""
+
+    data: bytes
+
+    @property
+    def password(self) -> str:
+        return _Reader(self.data).cstring()
+
+    def sasl_initial(self) -> tuple[str, bytes]:
+        """SASLInitialResponse: the mechanism the client chose and its first message."""
+        body = _Reader(self.data)
+        mechanism, length = body.cstring(), body.int32()
+        return mechanism, b"" if length < 0 else body.take(length)
 
 
 @dataclass(frozen=True)
@@ -143,6 +156,11 @@ class _Reader:
         end = self._data.index(b"\x00", self._pos)
         value = self._data[self._pos : end].decode("utf-8")
         self._pos = end + 1
+        return value
+
+    def rest(self) -> bytes:
+        value = self._data[self._pos :]
+        self._pos = len(self._data)
         return value
 
     def take(self, count: int) -> bytes:
@@ -224,7 +242,7 @@ def _decode(kind: str, body: _Reader) -> FrontendMessage:
     if kind == "X":
         return Terminate()
     if kind == "p":
-        return Password(body.cstring())
+        return Password(body.rest())
     return Unsupported(kind)
 
 
@@ -245,6 +263,18 @@ def authentication_ok() -> bytes:
 
 def authentication_cleartext_password() -> bytes:
     return _message(b"R", _I32.pack(3))
+
+
+def authentication_sasl(mechanisms: Sequence[str]) -> bytes:
+    return _message(b"R", _I32.pack(10) + b"".join(_cstr(m) for m in mechanisms) + b"\x00")
+
+
+def authentication_sasl_continue(data: str) -> bytes:
+    return _message(b"R", _I32.pack(11) + data.encode())
+
+
+def authentication_sasl_final(data: str) -> bytes:
+    return _message(b"R", _I32.pack(12) + data.encode())
 
 
 def parameter_status(name: str, value: str) -> bytes:
@@ -362,3 +392,7 @@ def copy_done() -> bytes:
 
 def ssl_refused() -> bytes:
     return b"N"
+
+
+def ssl_accepted() -> bytes:
+    return b"S"

@@ -6,6 +6,7 @@ import asyncio
 import itertools
 import logging
 import secrets
+import ssl
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
@@ -13,7 +14,8 @@ from typing import Any
 
 from mesh_sql.engine import SqlEngine
 from mesh_sql.pgwire import codec
-from mesh_sql.pgwire.session import Authenticator, Session
+from mesh_sql.pgwire.auth import Authenticator, Method, TlsIdentity
+from mesh_sql.pgwire.session import Session
 
 log = logging.getLogger(__name__)
 
@@ -22,9 +24,10 @@ DEFAULT_PORT = 5433
 
 class PgWireServer:
     """Serves an engine to PostgreSQL clients (psql, psycopg, JDBC, BI tools). With an `authenticator`
-    clients must send a cleartext password (use it only on loopback or behind TLS termination), and
-    each session queries what the authenticator returns for its user; without one every client is
-    trusted with the engine."""
+    clients log in by `method` (SCRAM-SHA-256 unless a cleartext password is asked for) and each
+    session queries what the authenticator returns for its user; without one every client is trusted
+    with the engine. With a `tls` identity clients may ask for TLS (`sslmode=require`), and with
+    `tls_required` they must."""
 
     def __init__(
         self,
@@ -33,9 +36,18 @@ class PgWireServer:
         port: int = DEFAULT_PORT,
         *,
         authenticator: Authenticator | None = None,
+        method: Method = Method.SCRAM,
+        tls: TlsIdentity | None = None,
+        tls_required: bool = False,
         max_workers: int = 8,
     ) -> None:
+        if tls_required and tls is None:
+            raise ValueError("TLS cannot be required without a certificate")
         self.engine = engine
+        self._method = method
+        self._tls = tls.context() if tls is not None else None
+        self._channel_binding = tls.channel_binding() if tls is not None else None
+        self._tls_required = tls_required
         self.host = host
         self._requested_port = port
         self._authenticator = authenticator
@@ -83,12 +95,25 @@ class PgWireServer:
         self._tasks.add(task)
         try:
             packet = await codec.read_startup(reader)
+            encrypted = False
             while isinstance(packet, codec.SslRequest | codec.GssEncRequest):
-                writer.write(codec.ssl_refused())  # no TLS here: clients go on in plain text
-                await writer.drain()
+                if isinstance(packet, codec.SslRequest) and self._tls is not None and not encrypted:
+                    writer.write(codec.ssl_accepted())
+                    await writer.drain()
+                    await writer.start_tls(self._tls)
+                    encrypted = True
+                else:  # no GSSAPI here, and TLS only once: the client goes on as it is
+                    writer.write(codec.ssl_refused())
+                    await writer.drain()
                 packet = await codec.read_startup(reader)
             if isinstance(packet, codec.CancelRequest):
                 self._cancel(packet)
+                return
+            if self._tls_required and not encrypted:
+                writer.write(
+                    codec.fatal_response("28000", "this SQL port accepts TLS connections only: sslmode=require")
+                )
+                await writer.drain()
                 return
             process_id = next(self._ids)
             session = Session(
@@ -99,13 +124,15 @@ class PgWireServer:
                 process_id=process_id,
                 secret=secrets.randbelow(2**31),
                 authenticator=self._authenticator,
+                method=self._method,
+                channel_binding=self._channel_binding if encrypted else None,
             )
             self._sessions[process_id] = session
             try:
                 await session.run(packet)
             finally:
                 self._sessions.pop(process_id, None)
-        except (ConnectionError, asyncio.IncompleteReadError, codec.ProtocolViolation):
+        except (ConnectionError, asyncio.IncompleteReadError, codec.ProtocolViolation, ssl.SSLError):
             pass
         except asyncio.CancelledError:
             pass
@@ -175,7 +202,9 @@ def serve(
     port: int = DEFAULT_PORT,
     *,
     authenticator: Authenticator | None = None,
+    method: Method = Method.SCRAM,
+    tls: TlsIdentity | None = None,
 ) -> None:
     """Serve the engine on host:port until interrupted."""
-    server = PgWireServer(engine, host, port, authenticator=authenticator)
+    server = PgWireServer(engine, host, port, authenticator=authenticator, method=method, tls=tls)
     asyncio.run(server.serve_forever())

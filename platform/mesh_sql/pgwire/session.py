@@ -16,8 +16,10 @@ from mesh_sql.guard import CheckedQuery
 from mesh_sql.parameters import REPORTED_PARAMETERS
 from mesh_sql.pg_types import TEXT
 from mesh_sql.pgwire import codec
+from mesh_sql.pgwire.auth import Authenticator, LoginRefused, Method
 from mesh_sql.pgwire.commands import CopyOut, LocalStatement, copy_statement, local_statement, split_statements
 from mesh_sql.pgwire.results import Outcome, copy_outcome, fields_of, local_fields, local_outcome, query_outcome
+from mesh_sql.pgwire.scram import ScramExchange, ScramFailure
 from mesh_sql.pgwire.types import decode_param
 
 
@@ -37,17 +39,6 @@ class Queryable(Protocol):
         database: str | None = None,
     ) -> QueryResult: ...
 
-
-class LoginRefused(Exception):
-    """Raised by an authenticator: the client is turned away with this SQLSTATE and message."""
-
-    def __init__(self, message: str, sqlstate: str = "28P01") -> None:
-        self.message, self.sqlstate = message, sqlstate
-        super().__init__(message)
-
-
-Authenticator = Callable[[str, str], Queryable]
-"""Called with (user, password): what that user may query, or LoginRefused."""
 
 _T = TypeVar("_T")
 _FLUSH_BYTES = 256 * 1024
@@ -95,8 +86,12 @@ class Session:
         process_id: int,
         secret: int,
         authenticator: Authenticator | None = None,
+        method: Method = Method.SCRAM,
+        channel_binding: bytes | None = None,
     ) -> None:
         self._engine = engine
+        self._method = method
+        self._channel_binding = channel_binding  # the server certificate's, when this connection is TLS
         self._reader = reader
         self._writer = writer
         self._executor = executor
@@ -156,20 +151,57 @@ class Session:
         return True
 
     async def _authenticate(self, user: str) -> bool:
-        self._send(codec.authentication_cleartext_password())
-        await self._flush()
-        message = await codec.read_message(self._reader)
-        if not isinstance(message, codec.Password):
-            raise codec.ProtocolViolation("expected a password message")
-        authenticator = self._authenticator
-        assert authenticator is not None
         try:
-            self._engine = await self._in_thread(authenticator, user, message.password)
+            if self._method is Method.PASSWORD:
+                self._engine = await self._password(user)
+            else:
+                self._engine = await self._scram(user)
             return True
         except LoginRefused as exc:
             self._send(codec.fatal_response(exc.sqlstate, exc.message))
         await self._flush()
         return False
+
+    async def _password(self, user: str) -> Queryable:
+        authenticator = self._authenticator
+        assert authenticator is not None
+        self._send(codec.authentication_cleartext_password())
+        await self._flush()
+        try:
+            password = (await self._password_message()).password
+        except ValueError:
+            raise codec.ProtocolViolation("malformed password message") from None
+        return await self._in_thread(authenticator.password, user, password)
+
+    async def _scram(self, user: str) -> Queryable:
+        authenticator = self._authenticator
+        assert authenticator is not None
+        candidates = await self._in_thread(authenticator.scram_secrets, user)
+        exchange = ScramExchange(candidates, self._channel_binding)
+        self._send(codec.authentication_sasl(exchange.mechanisms))
+        await self._flush()
+        try:
+            mechanism, client_first = (await self._password_message()).sasl_initial()
+        except (ValueError, codec.ProtocolViolation):
+            raise codec.ProtocolViolation("malformed SASLInitialResponse") from None
+        try:
+            self._send(codec.authentication_sasl_continue(exchange.first(mechanism, client_first)))
+            await self._flush()
+            server_final, secret = exchange.final((await self._password_message()).data)
+        except ScramFailure as exc:
+            if "proof" in str(exc):  # PostgreSQL's words, which clients and people recognise
+                await self._in_thread(authenticator.failed, user, candidates)
+                raise LoginRefused(f'password authentication failed for user "{user}"') from None
+            raise LoginRefused(f"SCRAM authentication failed: {exc}") from None
+        queryable = await self._in_thread(authenticator.verified, user, secret)
+        self._send(codec.authentication_sasl_final(server_final))
+        return queryable
+
+    async def _password_message(self) -> codec.Password:
+        message = await codec.read_message(self._reader)
+        if not isinstance(message, codec.Password):
+            raise codec.ProtocolViolation("expected a password message")
+        return message
 
     # --- dispatch --------------------------------------------------------------------------------
 
