@@ -18,7 +18,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 
 from mesh_access import AccessError, AccessRequest, AccessService, Consumer, Denied
+from mesh_sdk.http_errors import errors
 
+GRACE_AT_MOST_S = 90 * 24 * 3600.0
 _BEARER = HTTPBearer(auto_error=False, description="a consumer's API key, or the platform token")
 
 
@@ -31,7 +33,9 @@ class NewConsumer(BaseModel):
 
 class Rotation(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    grace_seconds: float = Field(0, ge=0, description="how long the replaced keys keep working")
+    grace_seconds: float = Field(
+        0, ge=0, le=GRACE_AT_MOST_S, description="how long the replaced keys keep working (at most 90 days)"
+    )
 
 
 class NewRequest(BaseModel):
@@ -82,7 +86,13 @@ def mount_access(app: FastAPI, access: AccessService, platform_token: str) -> No
         key = presented(bearer)
         return None if is_platform(key) else access.identify(key)
 
-    @router.post("/consumers", status_code=201, dependencies=[Depends(platform)], summary="A new consumer identity")
+    @router.post(
+        "/consumers",
+        status_code=201,
+        dependencies=[Depends(platform)],
+        summary="A new consumer identity",
+        responses=errors(400, 401, 409),
+    )
     def create_consumer(body: NewConsumer) -> dict[str, Any]:
         consumer, key = access.create_consumer(body.id, body.team, body.contact)
         return {"consumer": consumer.id, "team": consumer.team, "api_key": key, "shown": "once: keep it safe"}
@@ -91,7 +101,7 @@ def mount_access(app: FastAPI, access: AccessService, platform_token: str) -> No
     def consumers() -> list[dict[str, Any]]:
         return access.consumers()
 
-    @router.get("/whoami", summary="The consumer a key proves, and its grants")
+    @router.get("/whoami", summary="The consumer a key proves, and its grants", responses=errors(401))
     def whoami(
         me: Annotated[Consumer, Depends(caller)],
         bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],
@@ -102,7 +112,12 @@ def mount_access(app: FastAPI, access: AccessService, platform_token: str) -> No
         shown = {"id": key.id, "sql_login": "scram-sha-256" if key.scram else None}
         return {"consumer": me.id, "team": me.team, "key": shown, "grants": grants}
 
-    @router.post("/consumers/{consumer_id}/keys", status_code=201, summary="Rotate: a new key, the old ones retired")
+    @router.post(
+        "/consumers/{consumer_id}/keys",
+        status_code=201,
+        summary="Rotate: a new key, the old ones retired",
+        responses=errors(400, 401, 403, 404),
+    )
     def rotate(
         consumer_id: str, body: Rotation, who: Annotated[Consumer | None, Depends(platform_or_caller)]
     ) -> dict[str, Any]:
@@ -111,7 +126,9 @@ def mount_access(app: FastAPI, access: AccessService, platform_token: str) -> No
         key, replaced = access.rotate(consumer_id, body.grace_seconds)
         return {"consumer": consumer_id, "api_key": key, "replaced": replaced, "grace_seconds": body.grace_seconds}
 
-    @router.delete("/keys/{key_id}", summary="Revoke a key at once, on every port")
+    @router.delete(
+        "/keys/{key_id}", summary="Revoke a key at once, on every port", responses=errors(401, 403, 404, 409)
+    )
     def revoke_key(key_id: str, who: Annotated[Consumer | None, Depends(platform_or_caller)]) -> dict[str, Any]:
         return access.revoke_key(key_id, who).public(access.clock())
 
@@ -119,6 +136,7 @@ def mount_access(app: FastAPI, access: AccessService, platform_token: str) -> No
         "/lakehouse-credentials",
         status_code=201,
         summary="S3 credentials for the key presented: read the granted products' Iceberg tables directly",
+        responses=errors(401, 409),
     )
     def lakehouse(
         me: Annotated[Consumer, Depends(caller)],
@@ -133,11 +151,15 @@ def mount_access(app: FastAPI, access: AccessService, platform_token: str) -> No
             "tables": sorted(access.lakehouse_tables().get(me.id, set())),
         }
 
-    @router.post("/requests", status_code=201, summary="Ask a product's owners for access")
+    @router.post(
+        "/requests", status_code=201, summary="Ask a product's owners for access", responses=errors(400, 401, 404, 409)
+    )
     def request(body: NewRequest, me: Annotated[Consumer, Depends(caller)]) -> dict[str, Any]:
         return _request_json(access.request(me, body.product, body.purpose, body.pii))
 
-    @router.get("/requests", summary="Access requests, newest last; filter by status or consumer")
+    @router.get(
+        "/requests", summary="Access requests, newest last; filter by status or consumer", responses=errors(400)
+    )
     def requests(status: str | None = None, consumer: str | None = None) -> list[dict[str, Any]]:
         return [_request_json(r) for r in access.requests(status, consumer)]
 
@@ -145,15 +167,27 @@ def mount_access(app: FastAPI, access: AccessService, platform_token: str) -> No
     def grants(consumer: str | None = None) -> list[dict[str, Any]]:
         return [_request_json(r) for r in access.requests("approved", consumer)]
 
-    @router.post("/requests/{request_id}/approve", summary="The owning team grants the request")
+    @router.post(
+        "/requests/{request_id}/approve",
+        summary="The owning team grants the request",
+        responses=errors(400, 401, 403, 404, 409),
+    )
     def approve(request_id: str, body: Decision, me: Annotated[Consumer, Depends(caller)]) -> dict[str, Any]:
         return _request_json(access.decide(request_id, me, True, body.note))
 
-    @router.post("/requests/{request_id}/deny", summary="The owning team refuses the request")
+    @router.post(
+        "/requests/{request_id}/deny",
+        summary="The owning team refuses the request",
+        responses=errors(400, 401, 403, 404, 409),
+    )
     def deny(request_id: str, body: Decision, me: Annotated[Consumer, Depends(caller)]) -> dict[str, Any]:
         return _request_json(access.decide(request_id, me, False, body.note))
 
-    @router.post("/requests/{request_id}/revoke", summary="Withdraw a grant (owners), or give it up (its holder)")
+    @router.post(
+        "/requests/{request_id}/revoke",
+        summary="Withdraw a grant (owners), or give it up (its holder)",
+        responses=errors(400, 401, 403, 404, 409),
+    )
     def revoke(request_id: str, body: Decision, me: Annotated[Consumer, Depends(caller)]) -> dict[str, Any]:
         return _request_json(access.revoke_grant(request_id, me, body.note))
 

@@ -1,8 +1,9 @@
 """The catalog's REST API (a driving adapter): HTTP in, `CatalogService` calls, JSON out.
 
 Errors are `{"error": <what is wrong>, "field": <which field, when one is to blame>}` with a 4xx status
-for a bad request and 502 when a product the catalog was asked to read does not answer. A registration
-refused by governance is 422 and adds `violations`: each with its policy, product, field, problem and fix.
+(each route's OpenAPI entry lists the ones it gives); a registration naming a URL the catalog cannot read
+is 422. A registration refused by governance is 422 too and adds `violations`: each with its policy,
+product, field, problem and fix.
 The same questions are answered over GraphQL at `/graphql` (`graphql_api.py`)."""
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ from dataclasses import asdict, fields
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from fastapi import FastAPI, Header, Query, Request
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict
 
 from mesh_access import AccessService
@@ -28,7 +30,7 @@ from mesh_catalog.portal import LabsBoard
 from mesh_catalog.registry import UnknownProduct
 from mesh_catalog.runs import MalformedEvent
 from mesh_catalog.service import CatalogService, Compliance, FetchFailed, RegistrationRefused
-from mesh_sdk.http_errors import validation_problem
+from mesh_sdk.http_errors import errors, invalid_requests_are_400, validation_problem
 from mesh_stack.supervise import service_pid
 from mesh_web import serve_pages
 
@@ -41,6 +43,11 @@ class Registration(BaseModel):
 
     url: str
     document: dict[str, Any] | None = None
+
+
+PLATFORM_TOKEN = HTTPBearer(
+    scheme_name="PlatformToken", auto_error=False, description="the platform's token (mesh_access.platform_token)"
+)
 
 
 class BadRequest(Exception):
@@ -86,7 +93,9 @@ def build_app(
 
     @app.exception_handler(FetchFailed)
     async def _unreachable(_request: Request, exc: FetchFailed) -> JSONResponse:
-        return _error(502, f"the catalog could not read the discovery document: {exc}", "url")
+        # The registration names a URL the catalog cannot read: the request cannot be carried out as it
+        # is (422), rather than a failure of the catalog's own (a 5xx).
+        return _error(422, f"the catalog could not read the discovery document: {exc}", "url")
 
     @app.exception_handler(RegistrationRefused)
     async def _refused(_request: Request, exc: RegistrationRefused) -> JSONResponse:
@@ -118,6 +127,7 @@ def build_app(
         "/products",
         status_code=201,
         summary="Register a product (push); 422 when it violates a governance policy that refuses",
+        responses=errors(400, 422),
     )
     def register(registration: Registration) -> dict[str, Any]:
         url = _base_url(registration.url)
@@ -130,6 +140,7 @@ def build_app(
     @app.post(
         "/products/check",
         summary="What registering a product's document would meet, registering nothing (a dry run)",
+        responses=errors(400),
     )
     def check(registration: Registration) -> dict[str, Any]:
         if registration.document is None:
@@ -146,21 +157,22 @@ def build_app(
     @app.delete(
         "/products/{product_id}",
         summary="Retire a product: it leaves the catalog (its data stays); needs the platform token",
+        responses=errors(401, 404),
     )
-    def retire(product_id: str, authorization: Annotated[str | None, Header()] = None) -> Any:
-        presented = (authorization or "").removeprefix("Bearer ").strip()
+    def retire(product_id: str, bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(PLATFORM_TOKEN)]) -> Any:
+        presented = bearer.credentials if bearer else ""
         if platform_token is None or not hmac.compare_digest(presented.encode(), platform_token.encode()):
             return _error(401, "retiring a product needs the platform token (Authorization: Bearer <token>)")
         entry = service.retire(product_id)
         return {"retired": entry.id, "url": entry.url}
 
-    @app.get("/products", summary="Every product, available or not")
+    @app.get("/products", summary="Every product, available or not", responses=errors(400))
     def products(domain: str | None = None, type: str | None = None, status: str | None = None) -> list[dict[str, Any]]:
         entries = service.entries(domain=domain, type=type, status=_status(status))
         compliance = service.violations()
         return [_view(e, compliance.get(e.id)) for e in entries]
 
-    @app.get("/products/{product_id}", summary="One product, with the whole document it serves")
+    @app.get("/products/{product_id}", summary="One product, with the whole document it serves", responses=errors(404))
     def product(product_id: str) -> dict[str, Any]:
         entry = service.entry(product_id)
         return _view(entry, service.compliance(product_id)) | {"document": entry.document}
@@ -169,13 +181,18 @@ def build_app(
     def scorecards() -> list[dict[str, Any]]:
         return [card.as_dict() for card in service.scorecards()]
 
-    @app.get("/products/{product_id}/scorecard", summary="A product's scorecard: completeness, quality, freshness")
+    @app.get(
+        "/products/{product_id}/scorecard",
+        summary="A product's scorecard: completeness, quality, freshness",
+        responses=errors(404),
+    )
     def product_scorecard(product_id: str) -> dict[str, Any]:
         return service.scorecard(product_id).as_dict()
 
     @app.get(
         "/products/{product_id}/observations",
         summary="The figures of a product's observation port, as each pull of the last hour read them",
+        responses=errors(404),
     )
     def observation_history(product_id: str) -> list[dict[str, Any]]:
         return [{"at": at.isoformat(), **figures} for at, figures in service.observation_history(product_id)]
@@ -185,7 +202,11 @@ def build_app(
         # `error`: the policy file changed but does not load; the policies shown stay in force.
         return service.policies.as_dict() | {"error": service.policy_error}
 
-    @app.get("/violations", summary="Every product's current policy violations (an empty list: compliant)")
+    @app.get(
+        "/violations",
+        summary="Every product's current policy violations (an empty list: compliant)",
+        responses=errors(400, 404),
+    )
     def violations(
         severity: str | None = None, product: str | None = None, only_violating: bool = False
     ) -> dict[str, Any]:
@@ -211,7 +232,9 @@ def build_app(
             )
         return {"policies": {"version": service.policies.version, "digest": service.policies.digest}, "products": out}
 
-    @app.get("/search", summary="Products matching every word, ranked, saying where each matched")
+    @app.get(
+        "/search", summary="Products matching every word, ranked, saying where each matched", responses=errors(400)
+    )
     def search(
         q: Annotated[str, Query(description="words matched against names, descriptions, columns, tags, owners")],
         domain: str | None = None,
@@ -236,6 +259,7 @@ def build_app(
         "/api/v1/lineage",
         status_code=201,
         summary="Receive an OpenLineage run event (the endpoint OpenLineage clients send to)",
+        responses=errors(400),
     )
     async def openlineage_event(request: Request) -> dict[str, Any]:
         try:
@@ -249,11 +273,19 @@ def build_app(
     def lineage_runs() -> list[dict[str, Any]]:
         return [run.as_dict() for run in service.latest_runs().values()]
 
-    @app.get("/lineage/events", summary="The most recent OpenLineage run events received, newest first")
+    @app.get(
+        "/lineage/events",
+        summary="The most recent OpenLineage run events received, newest first",
+        responses=errors(400),
+    )
     def lineage_events(job: str | None = None, limit: Annotated[int, Query(ge=1, le=500)] = 50) -> list[dict[str, Any]]:
         return [e.raw for e in service.run_events(job, limit)]
 
-    @app.get("/lineage/columns", summary="Column-level lineage: every column's sources, or one column's chain")
+    @app.get(
+        "/lineage/columns",
+        summary="Column-level lineage: every column's sources, or one column's chain",
+        responses=errors(400, 404),
+    )
     def column_lineage(
         column: Annotated[
             str | None,
@@ -270,7 +302,11 @@ def build_app(
             "sources": sources,
         }
 
-    @app.get("/lineage/{node_id}", summary="What a product (or source) is made from, and what is made from it")
+    @app.get(
+        "/lineage/{node_id}",
+        summary="What a product (or source) is made from, and what is made from it",
+        responses=errors(404),
+    )
     def lineage_of(node_id: str) -> dict[str, Any]:
         node, upstream, downstream = service.lineage_of(node_id)
         return {
@@ -284,6 +320,7 @@ def build_app(
         mount_access(app, access, platform_token)
     portal.mount(app, service, audit, registry_url, access, labs)  # and for people, at /portal
     serve_pages(app)
+    invalid_requests_are_400(app)
     return app
 
 

@@ -17,6 +17,7 @@ from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDept
 
 from mesh_access import Access
 from mesh_sdk.access import AccessGate
+from mesh_sdk.http_errors import errors
 from mesh_sdk.maintenance import retention_report
 from mesh_sdk.query import FILTER_OPS, HistoryReader, QueryError
 from mesh_sdk.rest import API_KEY, BEARER, consumer_dependency
@@ -310,5 +311,10 @@ def _context_getter(gate: AccessGate) -> Any:
 
 
 def mount(app: FastAPI, rt: "ProductRuntime") -> None:
-    router = GraphiQLRouter(build_schema(rt), graphql_ide="graphiql", context_getter=_context_getter(rt.ports.access))
+    router = GraphiQLRouter(
+        build_schema(rt),
+        graphql_ide="graphiql",
+        context_getter=_context_getter(rt.ports.access),
+        answers=errors(401, 403),
+    )
     app.include_router(router, prefix="/graphql")

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
 import pyarrow as pa
-from fastapi import Body, Depends, FastAPI, Header, HTTPException, Path, Query, Request, Response
+from fastapi import Body, Depends, FastAPI, HTTPException, Path, Query, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -24,7 +24,7 @@ from pydantic import BaseModel, Field
 
 from mesh_access import Access, Denied
 from mesh_sdk.access import AccessGate, statement_digest
-from mesh_sdk.http_errors import validation_problem
+from mesh_sdk.http_errors import errors, invalid_requests_are_400, validation_problem
 from mesh_sdk.maintenance import retention_report
 from mesh_sdk.policy import PolicyUpdate
 from mesh_sdk.product import dump
@@ -46,6 +46,16 @@ class SqlRequest(BaseModel):
 
 
 BEARER = HTTPBearer(auto_error=False, description="a consumer's API key (mesh access consumer create)")
+PLATFORM_TOKEN = HTTPBearer(
+    scheme_name="PlatformToken", auto_error=False, description="the platform's token: the control port only"
+)
+_SQL_ANSWER = {
+    "description": "The rows: JSON (columns and rows), or an Arrow IPC stream when `format` is arrow",
+    "content": {
+        "application/json": {},
+        "application/vnd.apache.arrow.stream": {"schema": {"type": "string", "format": "binary"}},
+    },
+}
 API_KEY = APIKeyHeader(name="X-API-Key", auto_error=False, description="the same key, for clients without Bearer")
 
 
@@ -103,6 +113,7 @@ def build_app(rt: ProductRuntime) -> FastAPI:
             _list_endpoint(name, reader, gate),
             methods=["GET"],
             summary=f"List {name} rows",
+            responses=errors(400, 401, 403),
             description="Filter with `column=value` or `column__op=value` (op: ne, gt, gte, lt, lte, "
             "in), sort with `sort=column` or `sort=-column`, page with `cursor`.",
         )
@@ -111,6 +122,7 @@ def build_app(rt: ProductRuntime) -> FastAPI:
             _lookup_endpoint(name, reader, gate),
             methods=["GET"],
             summary=f"One {name} row by {', '.join(reader.key_columns)}",
+            responses=errors(400, 401, 403, 404),
         )
 
     @app.get(
@@ -133,7 +145,12 @@ def build_app(rt: ProductRuntime) -> FastAPI:
     def retention() -> dict[str, Any]:
         return retention_report(rt.upkeep, {port: r.table() for port, r in rt.served_tables().items()})
 
-    @app.post("/sql", summary="A read-only SQL query over the product's tables (JSON or Arrow)")
+    @app.post(
+        "/sql",
+        summary="A read-only SQL query over the product's tables (JSON or Arrow)",
+        description="403 also when the statement is refused: not one read-only SELECT over this product's tables.",
+        responses={200: _SQL_ANSWER, **errors(400, 401, 403)},
+    )
     def sql(
         request: Annotated[SqlRequest, Body()],
         # A default rather than Annotated: postponed annotations cannot name this function's locals.
@@ -159,17 +176,27 @@ def build_app(rt: ProductRuntime) -> FastAPI:
     def observations() -> dict[str, Any]:
         return rt.observer.report()
 
-    @app.get("/metrics", summary="Prometheus metrics")
+    @app.get(
+        "/metrics",
+        summary="Prometheus metrics",
+        response_class=Response,
+        responses={200: {"description": "The text exposition format", "content": {"text/plain": {}}}},
+    )
     def metrics() -> Response:
         rt.observer.freshness_seconds()
         return Response(generate_latest(rt.observer.registry), media_type=CONTENT_TYPE_LATEST)
 
-    def control_token(authorization: Annotated[str | None, Header()] = None) -> None:
-        expected = f"Bearer {rt.control_token}"
-        if authorization is None or not hmac.compare_digest(authorization, expected):
+    def control_token(bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(PLATFORM_TOKEN)]) -> None:
+        presented = bearer.credentials if bearer else ""
+        if not hmac.compare_digest(presented.encode(), rt.control_token.encode()):
             raise HTTPException(401, "the control port needs `Authorization: Bearer <platform token>`")
 
-    @app.get("/control/policy", dependencies=[Depends(control_token)], summary="The policy in force")
+    @app.get(
+        "/control/policy",
+        dependencies=[Depends(control_token)],
+        summary="The policy in force",
+        responses=errors(401),
+    )
     def current_policy() -> dict[str, Any]:
         return rt.policy.describe() | {
             "mask": sorted(rt.policy.masked),
@@ -180,6 +207,7 @@ def build_app(rt: ProductRuntime) -> FastAPI:
         "/control/policy",
         dependencies=[Depends(control_token)],
         summary="Apply a platform policy now (for example: mask a column), without a restart",
+        responses=errors(400, 401, 422),
     )
     def put_policy(update: PolicyUpdate) -> dict[str, Any]:
         try:
@@ -192,6 +220,7 @@ def build_app(rt: ProductRuntime) -> FastAPI:
         "/control/refresh",
         dependencies=[Depends(control_token)],
         summary="Derived products: recompute now (retrain a model), even if no input changed",
+        responses=errors(401, 409),
     )
     def refresh_now() -> dict[str, Any]:
         done = rt.refresh_now()
@@ -201,6 +230,7 @@ def build_app(rt: ProductRuntime) -> FastAPI:
 
     rt.mount_graphql(app)
     serve_pages(app)
+    invalid_requests_are_400(app)
     return app
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -185,3 +188,42 @@ def publish_grant(settings: MeshSettings, consumer: str, products: Sequence[str]
     finally:
         publisher.close()
     return key
+
+
+# What a port's OpenAPI document promises, checked by schemathesis: no answer is a server error, and every
+# status code and content type answered is one the document lists for that operation.
+OPENAPI_CHECKS = ("not_a_server_error", "status_code_conformance", "content_type_conformance")
+
+
+def fuzz_openapi(
+    base_url: str, workdir: Path, *, headers: Mapping[str, str] | None = None, examples: int = 20, max_time_s: int = 180
+) -> subprocess.CompletedProcess[str]:
+    """schemathesis (property-based, from the document at `base_url`/openapi.json) over every operation,
+    deterministic and bounded: `examples` per operation and phase (within `max_time_s`, or it fails). Its report, with
+    a curl command that reproduces each failure, is the output; the exit code is 0 when nothing failed."""
+    command = [
+        str(Path(sys.executable).parent / "schemathesis"),
+        "run",
+        f"{base_url.rstrip('/')}/openapi.json",
+        "--checks",
+        ",".join(OPENAPI_CHECKS),
+        "--max-examples",
+        str(examples),
+        "--generation-deterministic",  # the same cases every run, and no example database left behind
+        "--request-timeout",
+        "30",
+        "--wait-for-schema",
+        "30",
+        "--warnings",
+        "off",
+        "--no-color",
+        *(item for name, value in (headers or {}).items() for item in ("--header", f"{name}: {value}")),
+    ]
+    workdir.mkdir(parents=True, exist_ok=True)  # where schemathesis may leave its files
+    return subprocess.run(command, capture_output=True, text=True, cwd=workdir, timeout=max_time_s + 120)
+
+
+def fuzzed_cases(report: str) -> int:
+    """How many requests a schemathesis run made, by its summary (0 when it did not get that far)."""
+    found = re.search(r"(\d+) generated", report)
+    return int(found.group(1)) if found else 0

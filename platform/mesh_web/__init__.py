@@ -19,6 +19,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from strawberry.fastapi import GraphQLRouter
 from strawberry.http.ides import get_graphql_ide_html
@@ -59,8 +60,36 @@ def graphiql_page() -> str:
     return _served_here(get_graphql_ide_html("graphiql"))
 
 
+_TEXT = {"text/plain": {"schema": {"type": "string"}}}
+_RESULT = {"application/json": {"schema": {"type": "object", "description": "a GraphQL response: data, errors"}}}
+# What strawberry's two routes answer, which its router documents only in part.
+_GRAPHQL_ANSWERS: dict[str, dict[int | str, dict[str, Any]]] = {
+    "GET": {
+        200: {
+            "description": "GraphiQL for a browser (text/html); the result of a `query` parameter (JSON)",
+            "content": {**_RESULT, "text/html": {"schema": {"type": "string"}}},
+        },
+        400: {"description": "Not a GraphQL request (no query, or one that does not parse)", "content": _TEXT},
+        405: {"description": "A mutation sent with GET: mutations are POSTed", "content": _TEXT},
+    },
+    "POST": {
+        200: {"description": "The result: data, and errors if any", "content": _RESULT},
+        400: {"description": "Not a GraphQL request: no query, or a body that is not JSON", "content": _TEXT},
+    },
+}
+
+
 class GraphiQLRouter(GraphQLRouter[Any, Any]):
-    """strawberry's FastAPI router, with GraphiQL served from this server's assets."""
+    """strawberry's FastAPI router, with GraphiQL served from this server's assets, and every answer of
+    its routes in the OpenAPI document."""
+
+    def __init__(self, *args: Any, answers: dict[int | str, dict[str, Any]] | None = None, **kwargs: Any) -> None:
+        """`answers`: what else its requests may be answered (a context that checks an API key: 401, 403)."""
+        super().__init__(*args, **kwargs)
+        for route in self.routes:
+            if isinstance(route, APIRoute):
+                for method in route.methods or ():
+                    route.responses = {**route.responses, **_GRAPHQL_ANSWERS.get(method, {}), **(answers or {})}
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         return HTMLResponse(graphiql_page())

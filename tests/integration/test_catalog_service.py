@@ -121,7 +121,7 @@ def test_a_malformed_registration_is_refused_naming_the_field(mesh: Mesh, http: 
     assert response.json()["field"] == "descriptor.owner"
     assert "descriptor.owner is a string, expected an object" in response.json()["error"]
     unreachable = http.post("/products", json={"url": "http://127.0.0.1:1"})
-    assert unreachable.status_code == 502 and "http://127.0.0.1:1/" in unreachable.json()["error"]
+    assert unreachable.status_code == 422 and "http://127.0.0.1:1/" in unreachable.json()["error"]
     assert listed(http).keys() == {PLAYBACK, CUSTOMERS}
 
 

@@ -16,9 +16,9 @@ from tests.unit.test_catalog_column_lineage import Documents, MemoryStore, _prod
 TOKEN = "platform-secret"
 
 
-@pytest.fixture
-def api() -> TestClient:
-    service = CatalogService(Documents(), MemoryStore())
+def catalog_with_access(documents: Documents | None = None) -> tuple[CatalogService, AccessService]:
+    """An in-memory catalog with the seven real products registered, and its access service."""
+    service = CatalogService(documents or Documents(), MemoryStore())
     for name in _products():
         service.register_url(f"http://{name}")
 
@@ -29,6 +29,12 @@ def api() -> TestClient:
         raise LookupError(product)
 
     access = AccessService(MemoryStore(), Control(), owners, clock=lambda: datetime(2026, 12, 2, tzinfo=UTC))
+    return service, access
+
+
+@pytest.fixture
+def api() -> TestClient:
+    service, access = catalog_with_access()
     return TestClient(build_app(service, access=access, platform_token=TOKEN))
 
 

@@ -264,9 +264,9 @@ def test_bad_registrations_are_400_naming_the_field(api: TestClient, body: Any, 
     assert response.json()["field"] == field and words in response.json()["error"]
 
 
-def test_a_product_that_cannot_be_read_is_502_naming_its_url(api: TestClient) -> None:
+def test_a_product_that_cannot_be_read_is_422_naming_its_url(api: TestClient) -> None:
     response = api.post("/products", json={"url": "http://nowhere:9"})
-    assert response.status_code == 502
+    assert response.status_code == 422 and response.json()["field"] == "url"
     assert "http://nowhere:9/ does not answer" in response.json()["error"]
 
 
