@@ -3,7 +3,9 @@ read 100k rows, each beside psycopg 3 on the same port in the same run (the rati
 driver reading 1M rows with binary COPY, beside DuckDB reading the same Iceberg snapshot directly.
 
 The port: the product's SqlEngine (sandbox, allowlist, emulated catalogs) behind the PostgreSQL wire
-protocol, in this process, over an Iceberg table written by pyiceberg to a local warehouse (a SQLite
+protocol, in this process, set up as products serve it: SCRAM-SHA-256 logins, TLS offered (so every
+libpq client, and ADBC, negotiates TLS as it prefers to; "psycopg 3, no TLS" shows what it costs),
+over an Iceberg table written by pyiceberg to a local warehouse (a SQLite
 catalog: no servers needed). Each measurement is the median of REPEATS runs. psql and pgJDBC are in the
 compatibility suite (tests/unit/test_sql_clients.py) but not here: their process or JVM start would be
 most of what is timed. Results: bench/results/sql_clients.json.
@@ -31,11 +33,12 @@ from pyiceberg.table import Table
 from rich.table import Table as RichTable
 
 from bench.common import console, write_results
+from mesh_access.certificates import server_certificate
 from mesh_adapters.lakehouse import duckdb_connection, scan_sql
 from mesh_config import load_settings
 from mesh_sql import SqlEngine
 from mesh_sql.pgcatalog import TableNotes
-from mesh_sql.pgwire import PgWireServer
+from mesh_sql.pgwire import Passwords, PgWireServer, TlsIdentity
 
 TABLE = "playback.events_v1"
 REPEATS = 3
@@ -80,6 +83,14 @@ def clients(port: int) -> dict[str, tuple[Callable[[], Any], Callable[[], Any]]]
 
     def psycopg3_read() -> None:
         with psycopg.connect(dsn) as conn:
+            assert len(conn.execute(query).fetchall()) == SMALL
+
+    def plain_list() -> None:
+        with psycopg.connect(dsn, sslmode="disable") as conn:
+            assert conn.execute(listing).fetchall()
+
+    def plain_read() -> None:
+        with psycopg.connect(dsn, sslmode="disable") as conn:
             assert len(conn.execute(query).fetchall()) == SMALL
 
     def psycopg2_list() -> None:
@@ -131,6 +142,7 @@ def clients(port: int) -> dict[str, tuple[Callable[[], Any], Callable[[], Any]]]
 
     return {
         "psycopg 3": (psycopg3_list, psycopg3_read),
+        "psycopg 3, no TLS (sslmode=disable)": (plain_list, plain_read),
         "psycopg 2": (psycopg2_list, psycopg2_read),
         "SQLAlchemy + psycopg2 (inspect, pandas.read_sql)": (sqlalchemy_list("psycopg2"), pandas_read("psycopg2")),
         "SQLAlchemy + psycopg (inspect, pandas.read_sql)": (sqlalchemy_list("psycopg"), pandas_read("psycopg")),
@@ -153,7 +165,14 @@ def main() -> None:
             return duckdb_connection(settings)
 
         engine = SqlEngine(connect, {TABLE: relation}, max_rows=None, timeout_s=None, notes=notes)
-        with engine, PgWireServer(engine, port=0) as server:
+        made = server_certificate(settings.replaced(home=Path(tmp) / "home"))
+        served = PgWireServer(
+            engine,
+            port=0,
+            authenticator=Passwords({"analyst": "key"}, engine),
+            tls=TlsIdentity(made.certificate, made.key),
+        )
+        with engine, served as server:
             measured: dict[str, dict[str, float]] = {}
             for name, (listing, reading) in clients(server.port).items():
                 console.print(f"{name} ...")

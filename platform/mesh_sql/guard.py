@@ -20,6 +20,7 @@ from sqlglot.errors import SqlglotError
 
 from mesh_sql.errors import SqlRefused, SqlSyntaxError, from_duckdb
 from mesh_sql.sandbox import SANDBOX_CONFIG
+from mesh_sql.system_catalogs import catalog_relation
 
 # Table functions that read nothing but their arguments.
 HARMLESS_TABLE_FUNCTIONS = frozenset({"generate_series", "range", "unnest"})
@@ -211,9 +212,7 @@ class QueryGuard:
         if self._is_view(table.catalog, table.db, name):
             return
         shown = ".".join(part for part in (table.catalog, table.db, name) if part)
-        if table.db.lower() in ("pg_catalog", "information_schema") or (
-            not table.db and name.lower().startswith("pg_")
-        ):
+        if catalog_relation(table, cte_names) is not None:
             # The emulated catalogs (mesh_sql.pgcatalog) answer a query that reads only them; DuckDB's
             # own would show the engine, not the product.
             raise SqlRefused(

@@ -25,6 +25,7 @@ from mesh_sql.pgcatalog.contents import SYSTEM_RELATIONS, Contents, TableDoc, bu
 from mesh_sql.pgcatalog.functions import macros
 from mesh_sql.quoting import quote_identifier
 from mesh_sql.sandbox import lock_down
+from mesh_sql.system_catalogs import SCHEMAS
 
 Spec = dict[tuple[str, str], list[tuple[str, str]]]
 _HELPER_TABLES = {
@@ -95,16 +96,13 @@ class SystemCatalog:
 
     def _create(self, contents: Contents, version: str) -> None:
         conn = self.conn
-        for schema in (*rewrite.SCHEMAS.values(), rewrite.HELPERS):
+        for schema in (*SCHEMAS.values(), rewrite.HELPERS):
             conn.execute(f"CREATE SCHEMA {schema}")
         tables: dict[tuple[str, str], list[tuple[str, str]]] = {
-            (rewrite.SCHEMAS[schema], relation): columns for (schema, relation), columns in relation_spec().items()
+            (SCHEMAS[schema], relation): columns for (schema, relation), columns in relation_spec().items()
         }
         tables |= {(rewrite.HELPERS, name): columns for name, columns in _HELPER_TABLES.items()}
-        rows = {
-            (rewrite.SCHEMAS.get(schema, schema), relation): found
-            for (schema, relation), found in contents.rows.items()
-        }
+        rows = {(SCHEMAS.get(schema, schema), relation): found for (schema, relation), found in contents.rows.items()}
         rows[(rewrite.HELPERS, "system_relations")] = [
             {"name": name, "oid": oid}
             for relation, oid in SYSTEM_RELATIONS.items()

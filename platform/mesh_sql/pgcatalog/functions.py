@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from mesh_sql.pgcatalog.rewrite import HELPERS, SCHEMAS
+from mesh_sql.pgcatalog.rewrite import HELPERS
 from mesh_sql.pgcatalog.types import TYPES, format_type
 from mesh_sql.quoting import quote_literal
+from mesh_sql.system_catalogs import SCHEMAS
 
 PG = SCHEMAS["pg_catalog"]
 

@@ -13,8 +13,8 @@ from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
 from mesh_sql.errors import SqlRefused
+from mesh_sql.system_catalogs import SCHEMAS, catalog_relation
 
-SCHEMAS = {"pg_catalog": "mesh_pg_catalog", "information_schema": "mesh_information_schema"}
 HELPERS = "mesh_pg"  # the macros and the tables only they read
 
 # PostgreSQL functions the catalogs emulate (macros in HELPERS); other functions run as DuckDB's.
@@ -119,23 +119,11 @@ def parse(sql: str) -> exp.Expr | None:
 def catalog_relations(tree: exp.Expr) -> list[tuple[str, str]]:
     """The (schema, relation) pairs of the system catalogs a query reads."""
     ctes = _ctes(tree)
-    return [found for table in tree.find_all(exp.Table) if (found := _catalog_relation(table, ctes))]
+    return [found for table in tree.find_all(exp.Table) if (found := catalog_relation(table, ctes))]
 
 
 def _ctes(tree: exp.Expr) -> set[str]:
     return {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
-
-
-def _catalog_relation(table: exp.Table, ctes: Collection[str]) -> tuple[str, str] | None:
-    """The (schema, relation) of the system catalogs a table reference names, or None."""
-    if not isinstance(table.this, exp.Identifier):
-        return None
-    schema, name = table.db.lower(), table.name.lower()
-    if schema in SCHEMAS:
-        return schema, name
-    if not schema and name.startswith("pg_") and name not in ctes:
-        return "pg_catalog", name  # pg_catalog is always first on the search path
-    return None
 
 
 def calls_catalog_functions(tree: exp.Expr) -> bool:
@@ -182,7 +170,7 @@ def _relation(table: exp.Table, ctes: set[str], known: set[tuple[str, str]]) -> 
             table.set("db", None)  # pg_catalog.unnest(...): PostgreSQL's own table function
         _name_the_value(table)
         return
-    found = _catalog_relation(table, ctes)
+    found = catalog_relation(table, ctes)
     if found is None:
         return
     if found not in known:
