@@ -34,6 +34,11 @@ class ProductName:
         """The Iceberg namespace of the product's domain (identifiers take no hyphens)."""
         return self.domain.replace("-", "_")
 
+    @property
+    def avro_namespace(self) -> str:
+        """The namespace of the product's Avro records (Avro names take no hyphens either)."""
+        return f"streamline.{self.namespace}.{self.product.replace('-', '_')}"
+
     def topic(self, port: str) -> str:
         """<domain>.<product>.<port>.v<major>"""
         return f"{self.domain}.{self.product}.{port}.v{self.major}"

@@ -98,7 +98,7 @@ class DerivedRuntime:
                 schema = avro_schema(
                     contract.properties(stream.source),
                     name="".join(part.title() for part in stream.source.split("_")),
-                    namespace=f"streamline.{d.domain.replace('-', '_')}.{d.name.replace('-', '_')}",
+                    namespace=d.avro_namespace,
                     doc=contract.object(stream.source).description or "",
                 )
                 self.streams[stream.source] = (topic, AvroWireEncoder(self.registry, f"{topic}-value", schema))

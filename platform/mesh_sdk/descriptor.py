@@ -153,6 +153,11 @@ class Descriptor(_Spec):
         """Iceberg table of an output port: <domain namespace>.<product>_<port>_v<major>."""
         return ProductName.of(self.id).table(port)
 
+    @property
+    def avro_namespace(self) -> str:
+        """The namespace of the Avro records of its streams: streamline.<domain>.<product>, as identifiers."""
+        return ProductName.of(self.id).avro_namespace
+
 
 _FIXES = {
     "missing": "add the field",

@@ -77,7 +77,7 @@ class ProductRuntime:
         self.output_schema = avro_schema(
             self.history_props,
             name=_record_name(history),
-            namespace=f"streamline.{d.domain}.{d.name.replace('-', '_')}",
+            namespace=d.avro_namespace,
             doc=contract.object(history).description or "",
         )
         self._register_schemas()

@@ -25,3 +25,12 @@ def test_a_topic_names_its_product_and_others_name_none() -> None:
 def test_a_malformed_id_is_refused_naming_the_expected_form(bad: str) -> None:
     with pytest.raises(ValueError, match="urn:mesh:<domain>:<product>:v<major>"):
         ProductName.of(bad)
+
+
+def test_the_avro_namespace_is_made_of_identifiers_whatever_hyphens_the_id_has() -> None:
+    import re
+
+    avro_name = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")  # the Avro specification's names (the registry's parser)
+    name = ProductName.of("urn:mesh:content-insights:top-genres:v2")
+    assert name.avro_namespace == "streamline.content_insights.top_genres"
+    assert all(avro_name.match(part) for part in name.avro_namespace.split("."))
