@@ -29,7 +29,7 @@ MAX_ALIASES = 50
 MAX_TOKENS = 5000
 
 if TYPE_CHECKING:
-    from mesh_sdk.serving import Served as ProductRuntime
+    from mesh_sdk.serving import Served
 
 # GraphQL's Int is 32-bit; ids and milliseconds are not.
 Long = strawberry.scalar(NewType("Long", int), serialize=int, parse_value=int, description="A 64-bit integer")
@@ -104,7 +104,7 @@ class SnapshotRetention:
     tables: list[TableRetention]
 
 
-def _retention(rt: "ProductRuntime") -> SnapshotRetention:
+def _retention(rt: "Served") -> SnapshotRetention:
     report = retention_report(rt.upkeep, {port: r.table() for port, r in rt.served_tables().items()})
     policy = report["policy"]
 
@@ -137,7 +137,7 @@ def _retention(rt: "ProductRuntime") -> SnapshotRetention:
     )
 
 
-def _table_fields(rt: "ProductRuntime", port: str, reader: HistoryReader) -> tuple[list[tuple[str, Any]], Any]:
+def _table_fields(rt: "Served", port: str, reader: HistoryReader) -> tuple[list[tuple[str, Any]], Any]:
     """`<port>(where, sort, first, after, asOf)`, `<port>ByKey(...)` and `<port>Snapshots` for one table."""
     props = reader.props
     type_name = _pascal(f"{rt.product.descriptor.name}_{port}")
@@ -264,7 +264,7 @@ def _table_fields(rt: "ProductRuntime", port: str, reader: HistoryReader) -> tup
     return fields, snapshots
 
 
-def build_schema(rt: "ProductRuntime") -> strawberry.Schema:
+def build_schema(rt: "Served") -> strawberry.Schema:
     """Every table the product serves; `snapshots` is the main table's (the one REST lists first)."""
     fields: list[tuple[str, Any]] = []
     for port, reader in rt.served_tables().items():
@@ -310,7 +310,7 @@ def _context_getter(gate: AccessGate) -> Any:
     return context
 
 
-def mount(app: FastAPI, rt: "ProductRuntime") -> None:
+def mount(app: FastAPI, rt: "Served") -> None:
     router = GraphiQLRouter(
         build_schema(rt),
         graphql_ide="graphiql",

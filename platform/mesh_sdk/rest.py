@@ -33,7 +33,7 @@ from mesh_sql.errors import SqlError, SqlRefused
 from mesh_web import serve_pages
 
 if TYPE_CHECKING:
-    from mesh_sdk.serving import Served as ProductRuntime
+    from mesh_sdk.serving import Served
 
 _TYPES = {"integer": int, "number": float, "boolean": bool}
 
@@ -75,7 +75,7 @@ def consumer_dependency(gate: AccessGate, port: str, resource: str) -> Callable[
     return access
 
 
-def build_app(rt: ProductRuntime) -> FastAPI:
+def build_app(rt: Served) -> FastAPI:
     d = rt.product.descriptor
     app = FastAPI(
         docs_url=None,  # Swagger UI from our own assets: mesh_web.serve_pages
