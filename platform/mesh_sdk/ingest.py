@@ -242,9 +242,9 @@ class Ingestor:
         for topic, p, done in self._inputs():
             try:
                 low, high = self.consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=5.0, cached=False)
-            except Exception as exc:  # the broker is away: nothing to tell until it is back
+            except Exception as exc:  # the broker is away or slow: this partition keeps what it last showed
                 log.debug("no watermarks for %s[%d]: %s", topic, p, exc)
-                return False
+                continue
             waiting = max(0, high - max(done.get(p, low), low))
             self.behind.setdefault(topic, {})[p] = waiting
             if self.stalls.waiting((topic, p), waiting, now):
