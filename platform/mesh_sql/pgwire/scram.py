@@ -32,6 +32,10 @@ class ScramFailure(Exception):
     """The exchange cannot go on; the message says why, for the client."""
 
 
+class ProofMismatch(ScramFailure):
+    """A well-formed exchange whose proof matches none of the user's secrets: a wrong password."""
+
+
 def _hmac(key: bytes, message: bytes) -> bytes:
     return hmac.digest(key, message, "sha256")
 
@@ -166,7 +170,7 @@ class ScramExchange:
             client_key = bytes(a ^ b for a, b in zip(proof, signature, strict=True))
             if hmac.compare_digest(hashlib.sha256(client_key).digest(), candidate.stored_key):
                 return f"v={_b64(_hmac(candidate.server_key, message))}", candidate
-        raise ScramFailure("the proof does not match")
+        raise ProofMismatch("the proof does not match")
 
 
 def _utf8(data: bytes) -> str:

@@ -19,7 +19,7 @@ from mesh_sql.pgwire import codec
 from mesh_sql.pgwire.auth import Authenticator, LoginRefused, Method
 from mesh_sql.pgwire.commands import CopyOut, LocalStatement, copy_statement, local_statement, split_statements
 from mesh_sql.pgwire.results import Outcome, copy_outcome, fields_of, local_fields, local_outcome, query_outcome
-from mesh_sql.pgwire.scram import ScramExchange, ScramFailure
+from mesh_sql.pgwire.scram import ProofMismatch, ScramExchange, ScramFailure
 from mesh_sql.pgwire.types import decode_param
 
 
@@ -188,10 +188,11 @@ class Session:
             self._send(codec.authentication_sasl_continue(exchange.first(mechanism, client_first)))
             await self._flush()
             server_final, secret = exchange.final((await self._password_message()).data)
+        except ProofMismatch:
+            await self._in_thread(authenticator.failed, user, candidates)
+            # PostgreSQL's words, which clients and people recognise
+            raise LoginRefused(f'password authentication failed for user "{user}"') from None
         except ScramFailure as exc:
-            if "proof" in str(exc):  # PostgreSQL's words, which clients and people recognise
-                await self._in_thread(authenticator.failed, user, candidates)
-                raise LoginRefused(f'password authentication failed for user "{user}"') from None
             raise LoginRefused(f"SCRAM authentication failed: {exc}") from None
         queryable = await self._in_thread(authenticator.verified, user, secret)
         self._send(codec.authentication_sasl_final(server_final))
