@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from mesh_config import MeshSettings, load_settings
-from mesh_sdk.testing_mesh import RunningMesh
 from mesh_stack import Stack
 from mesh_stack.isolated import isolated_settings
+from mesh_testing.mesh import RunningMesh
 
 REPO = Path(__file__).resolve().parent
 SEEDED_CUSTOMERS = 300  # in the legacy database the CDC tests capture
@@ -129,7 +129,7 @@ MESH_FIXTURE = "running_mesh"
 def running_mesh(legacy_capture: MeshSettings, content_capture: MeshSettings) -> Iterator[RunningMesh]:
     """All seven products running in this process on the session's stack, after a burst of playback
     traffic and legacy transactions; the end-to-end test and the derived products' tests share it."""
-    from mesh_sdk.testing_mesh import whole_mesh
+    from mesh_testing.mesh import whole_mesh
 
     products = REPO / "products"
     yield _whole_mesh.enter_context(

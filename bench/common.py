@@ -14,10 +14,10 @@ from typing import Any
 from rich.console import Console
 
 from mesh_config import MeshSettings
-from mesh_sdk.testing import publish_grant
 from mesh_stack import Stack
 from mesh_stack.isolated import isolated_settings
 from mesh_stack.products import ProductPorts, start_product, stop_products
+from mesh_testing.products import publish_grant
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"

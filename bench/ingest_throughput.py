@@ -32,9 +32,10 @@ from bench.common import bench_stack, console, write_results
 from bench.playback_events import INPUT_TOPIC, SCHEMA, fill_topic
 from mesh_adapters.avro import AvroWireDecoder
 from mesh_config import MeshSettings
-from mesh_sdk.product import load_product
-from mesh_sdk.runtime import ProductRuntime, RuntimeOptions
-from mesh_sdk.testing import free_port
+from mesh_sdk.runtime.options import RuntimeOptions
+from mesh_sdk.runtime.source_aligned import ProductRuntime
+from mesh_sdk.spec.product import load_product
+from mesh_testing.products import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 

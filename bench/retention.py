@@ -30,9 +30,9 @@ from bench.common import bench_stack, console, write_results
 from mesh_adapters.lakehouse import duckdb_connection, iceberg_catalog, scan_sql
 from mesh_adapters.s3 import s3_client
 from mesh_config import MeshSettings
-from mesh_sdk.history import append_with_offsets, ensure_table
-from mesh_sdk.maintenance import CompactionPolicy, Upkeep, compact
-from mesh_sdk.retention import RetentionPolicy
+from mesh_sdk.storage.history import append_with_offsets, ensure_table
+from mesh_sdk.storage.maintenance import CompactionPolicy, Upkeep, compact
+from mesh_sdk.storage.retention import RetentionPolicy
 
 SCHEMA = Schema(
     NestedField(1, "event_id", StringType(), required=True),

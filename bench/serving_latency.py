@@ -30,7 +30,7 @@ from bench.playback_events import INPUT_TOPIC, SCHEMA, event
 from mesh_adapters.avro import AvroWireEncoder
 from mesh_adapters.kafka import ensure_topics, producer
 from mesh_config import MeshSettings
-from mesh_sdk.testing import free_port
+from mesh_testing.products import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 

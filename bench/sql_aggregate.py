@@ -19,10 +19,10 @@ import psycopg
 from bench.common import BENCH_CONSUMER, bench_key, bench_stack, console, product_process, write_results
 from mesh_adapters.lakehouse import duckdb_connection, iceberg_catalog, scan_sql
 from mesh_config import MeshSettings
-from mesh_sdk.history import ensure_table
-from mesh_sdk.product import load_product
-from mesh_sdk.testing import eventually, free_port
-from mesh_sdk.typing_map import arrow_schema, iceberg_schema
+from mesh_sdk.spec.column_types import arrow_schema, iceberg_schema
+from mesh_sdk.spec.product import load_product
+from mesh_sdk.storage.history import ensure_table
+from mesh_testing.products import eventually, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 TABLE = "playback.events_history_v1"

@@ -36,8 +36,8 @@ def remove_the_product(mesh: LabMesh) -> None:
 
 @lab.check("folder")
 def folder_loads(mesh: LabMesh) -> Outcome:
-    from mesh_sdk.errors import SpecError
-    from mesh_sdk.product import load_product
+    from mesh_sdk.spec.errors import SpecError
+    from mesh_sdk.spec.product import load_product
 
     if not _folder(mesh).is_dir():
         return failed(f"no folder {_folder(mesh)}")

@@ -13,7 +13,7 @@ PREFIX = "chain/"
 # librdkafka regex subscriptions: a pattern must begin with "^".
 CDC_PATTERN = r"^cdc\..+"
 STREAM_PATTERN = r"^[a-z][a-z0-9_-]*\.[a-z][a-z0-9_-]*\.stream\.v[0-9]+$"
-ACCESS_PATTERN = r"^mesh\.access$"  # every data access on the products' ports (mesh_sdk.access)
+ACCESS_PATTERN = r"^mesh\.access$"  # every data access on the products' ports (mesh_sdk.access.gate)
 DEADLETTER_TOPIC = "mesh.audit.dlq"
 RETENTION_DAYS = 3650.0
 

@@ -126,7 +126,7 @@ def stream_change(at: Coordinates, key: str | None, row: Any) -> Change:
 
 
 def access_change(at: Coordinates, event: Mapping[str, Any]) -> Change:
-    """A data access on a product's port (mesh_sdk.access): who (the entity), which product and port,
+    """A data access on a product's port (mesh_sdk.access.gate): who (the entity), which product and port,
     allowed (read) or refused (denied), and in `detail` the rows, the purposes and the reason."""
     product, port, outcome = event["product"], event["port"], event["outcome"]
     if not all(isinstance(v, str) and v for v in (product, port, outcome)):

@@ -1,5 +1,5 @@
 """The audit log as an append-only Iceberg table: one snapshot per micro-batch, holding the batch's
-records and the Kafka offsets that produced them (see mesh_sdk.history)."""
+records and the Kafka offsets that produced them (see mesh_sdk.storage.history)."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ from pyiceberg.types import LongType, NestedField, StringType, TimestamptzType
 
 from mesh_audit.config import TABLE
 from mesh_audit.record import AuditRecord, ChainHead
-from mesh_sdk.history import Commit, Offsets, append_with_offsets, committed_offsets, ensure_table
-from mesh_sdk.maintenance import Upkeep, default_upkeep
+from mesh_sdk.storage.history import Commit, Offsets, append_with_offsets, committed_offsets, ensure_table
+from mesh_sdk.storage.maintenance import Upkeep, default_upkeep
 
 DESCRIPTION = "The mesh's immutable change audit log: one hash-chained record per change event (append-only)"
 

@@ -36,9 +36,10 @@ from mesh_audit.locked_store import DEFAULT_RETENTION, LockedChainStore
 from mesh_audit.log_table import AuditTable
 from mesh_audit.record import AuditRecord, ChainHead, Change, link_all
 from mesh_config import MeshSettings
-from mesh_sdk.deadletter import DeadLetter, Defect
-from mesh_sdk.history import Offsets
-from mesh_sdk.maintenance import Upkeep
+from mesh_sdk.ingest.deadletter import DeadLetter
+from mesh_sdk.observe.outcome import Defect
+from mesh_sdk.storage.history import Offsets
+from mesh_sdk.storage.maintenance import Upkeep
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 
 from mesh_access import AccessError, AccessRequest, AccessService, Consumer, Denied
-from mesh_sdk.http_errors import errors
+from mesh_sdk.serve.http_errors import errors
 
 GRACE_AT_MOST_S = 90 * 24 * 3600.0
 _BEARER = HTTPBearer(auto_error=False, description="a consumer's API key, or the platform token")

@@ -35,8 +35,8 @@ from mesh_catalog.records import UnreadableState
 from mesh_catalog.service import FetchFailed
 from mesh_config import MeshSettings
 from mesh_governance import PolicySet, directives
-from mesh_sdk.access import ACCESS_KEY
-from mesh_sdk.control_topic import POLICIES_KEY, ensure_control_topic, policies_message
+from mesh_sdk.access.control_topic import POLICIES_KEY, ensure_control_topic, policies_message
+from mesh_sdk.access.gate import ACCESS_KEY
 
 
 class HttpDocumentSource:

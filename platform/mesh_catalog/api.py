@@ -30,7 +30,7 @@ from mesh_catalog.portal import LabsBoard
 from mesh_catalog.registry import UnknownProduct
 from mesh_catalog.runs import MalformedEvent
 from mesh_catalog.service import CatalogService, Compliance, FetchFailed, RegistrationRefused
-from mesh_sdk.http_errors import errors, invalid_requests_are_400, validation_problem
+from mesh_sdk.serve.http_errors import errors, invalid_requests_are_400, validation_problem
 from mesh_stack.supervise import service_pid
 from mesh_web import serve_pages
 

@@ -16,7 +16,7 @@ from mesh_catalog.entries import CatalogEntry, InputPort
 from mesh_catalog.graph_walk import reachable_edges
 from mesh_catalog.lineage import source_node_id
 from mesh_catalog.runs import Dataset, Run, dataset_node
-from mesh_sdk.column_lineage import SourceRef, derivations
+from mesh_sdk.spec.column_lineage import SourceRef, derivations
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from mesh_sdk.contract import PII
+from mesh_sdk.spec.contract import PII
 
 T = TypeVar("T")
 INPUT_KINDS = ("product", "kafka", "cdc")

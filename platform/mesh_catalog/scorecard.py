@@ -1,7 +1,7 @@
 """A product's scorecard: how far its consumers can trust it, from what the catalog knows about it.
 
 Pure: built from the product's catalog entry (and the discovery document kept with it), its latest
-observation report (`GET <url>/observations`, the shape of `mesh_sdk.observe.Observer.report()`; None
+observation report (`GET <url>/observations`, the shape of `mesh_sdk.observe.observations.Observer.report()`; None
 when the catalog could not read one) and its current governance violations.
 
 The parts, each shown with the figures it comes from:

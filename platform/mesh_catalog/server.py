@@ -39,9 +39,9 @@ from mesh_catalog.service import CatalogService
 from mesh_config import MeshSettings
 from mesh_config.naming import ProductName
 from mesh_governance import PolicyError, PolicySet, git_blob_id, load_policies
-from mesh_sdk.access import AccessEvent
-from mesh_sdk.access_log import KafkaAccessLog
-from mesh_sdk.masked_stream import masked_topic
+from mesh_sdk.access.gate import AccessEvent
+from mesh_sdk.access.log import KafkaAccessLog
+from mesh_sdk.serve.masked_stream import masked_topic
 
 log = logging.getLogger(__name__)
 

@@ -129,7 +129,7 @@ def check(
     from rich.table import Table
 
     from mesh_client.registration_check import judge_folder
-    from mesh_sdk.errors import SpecError
+    from mesh_sdk.spec.errors import SpecError
 
     settings = load_settings()
     endpoint = settings.product_catalog_endpoint

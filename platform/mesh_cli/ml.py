@@ -36,8 +36,8 @@ def reproduce(
     the hyper-parameters, the time it was trained), in this process, storing nothing; then compare the
     artifact with the one stored. Exits 1 when they differ."""
     from mesh_adapters.artifacts import S3ArtifactStore
-    from mesh_sdk.descriptor import load_descriptor
-    from mesh_sdk.replay import NotReplayable, replay
+    from mesh_sdk.derive.replay import NotReplayable, replay
+    from mesh_sdk.spec.descriptor import load_descriptor
 
     settings = load_settings()
     folder = settings.products_dir / product

@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from mesh_config import load_settings
-from mesh_sdk.errors import SpecError
+from mesh_sdk.spec.errors import SpecError
 
 console = Console(stderr=True)
 
@@ -48,9 +48,9 @@ def run(
     ] = None,
 ) -> None:
     """Run a data product: ingest its input, serve its ports, until stopped (Ctrl-C or SIGTERM)."""
-    from mesh_sdk.product import load_product
-    from mesh_sdk.runtime import RuntimeOptions
-    from mesh_sdk.runtimes import build_runtime
+    from mesh_sdk.runtime.compose import build_runtime
+    from mesh_sdk.runtime.options import RuntimeOptions
+    from mesh_sdk.spec.product import load_product
 
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_JsonLogs())

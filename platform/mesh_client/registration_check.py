@@ -15,7 +15,7 @@ def judge_folder(settings: MeshSettings, folder: Path) -> dict[str, Any]:
     """The catalog's verdict on the folder as the product would serve it, on the port it would serve
     it from. Raises SpecError for a folder that does not load, httpx.HTTPError when the catalog does
     not answer or refuses the request."""
-    from mesh_sdk.product import dump, load_product
+    from mesh_sdk.spec.product import dump, load_product
     from mesh_stack.assembly import product_ports
 
     product = load_product(folder)

@@ -116,12 +116,12 @@ class MeshSettings(BaseSettings):
 
     # Where the catalog publishes the governance policies in force and every product applies them.
     control_topic: str = "mesh.control"
-    # OpenLineage run events of every product (mesh_sdk.openlineage_run): by default to the catalog's
+    # OpenLineage run events of every product (mesh_sdk.observe.lineage): by default to the catalog's
     # OpenLineage endpoint; any OpenLineage HTTP backend (Marquez, say) works, `off` sends none.
     lineage_url: str | None = None
     lineage_every_s: float = Field(30.0, description="at most one RUNNING event per product this often")
 
-    # How long tables keep their snapshots (time travel), by age (mesh_sdk.retention): every snapshot of
+    # How long tables keep their snapshots (time travel), by age (mesh_sdk.storage.retention): every snapshot of
     # the recent window, at most `snapshots_recent_max` of them (each kept snapshot slows every commit),
     # then the newest of each minute and of each hour; tagged snapshots and the current one always.
     snapshots_recent_s: float = Field(7200.0, description="every snapshot this recent is kept")

@@ -16,8 +16,8 @@ from typing import Any
 from mesh_catalog.entries import CatalogEntry
 from mesh_config.naming import PRODUCT_ID, ProductName
 from mesh_governance.contract_changes import breaking_changes
-from mesh_sdk.column_lineage import derivations
-from mesh_sdk.contract import PII
+from mesh_sdk.spec.column_lineage import derivations
+from mesh_sdk.spec.contract import PII
 
 # A topic in the mesh's own convention, whoever owns it: <domain>.<product>.<port>.v<major>.
 MESH_TOPIC = re.compile(r"^[a-z][a-z0-9_-]*\.[a-z][a-z0-9_-]*\.[a-z0-9_-]+\.v\d+$")
@@ -433,7 +433,7 @@ def access_enforced(entry: CatalogEntry, _params: Mapping[str, Any]) -> Iterator
         yield Finding(
             "access",
             "the discovery port reports no access control: its ports may serve anyone",
-            "run the product on the mesh's SDK, whose ports ask the access gate (mesh_sdk.access)",
+            "run the product on the mesh's SDK, whose ports ask the access gate (mesh_sdk.access.gate)",
         )
         return
     masked = set(access.get("pii_columns") or [])

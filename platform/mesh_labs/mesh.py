@@ -269,7 +269,7 @@ class LabMesh:
         from mesh_access.platform_token import platform_token
         from mesh_adapters.lakehouse import iceberg_catalog
         from mesh_config.naming import ProductName
-        from mesh_sdk.descriptor import load_descriptor
+        from mesh_sdk.spec.descriptor import load_descriptor
         from mesh_stack.products import stop_product
 
         stop_product(self.settings, name)

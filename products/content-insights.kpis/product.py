@@ -4,7 +4,7 @@ so a KPI never drifts from its inputs."""
 
 from __future__ import annotations
 
-from mesh_sdk.derivation import Context, Inputs, Update
+from mesh_sdk import Context, Inputs, Update
 
 AT_RISK_AFTER_DAYS = 7  # an active subscriber who watched nothing for this long is a churn risk
 

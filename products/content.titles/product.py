@@ -6,8 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from mesh_sdk.changes import parse_timestamp
-from mesh_sdk.product import BatchContext
+from mesh_sdk import BatchContext, parse_timestamp
 
 # A retired title stays in the catalogue, unavailable: viewing history still refers to it.
 OPERATION = {"TitleCreated": "c", "TitleUpdated": "u", "TitleRetired": "u"}

@@ -18,7 +18,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from mesh_sdk.derivation import Context, Inputs, Update
+from mesh_sdk import Context, Inputs, Update
 
 GAP = timedelta(minutes=30)
 LATENESS = timedelta(minutes=10)

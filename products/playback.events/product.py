@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from mesh_sdk.product import BatchContext
+from mesh_sdk import BatchContext
 
 
 def transform(event: Mapping[str, Any], batch: BatchContext) -> Mapping[str, Any]:

@@ -28,7 +28,7 @@ from mesh_ml import (
     quality_gate,
     recent_split,
 )
-from mesh_sdk.derivation import Context, Inputs, Update
+from mesh_sdk import Context, Inputs, Update
 
 TOP_N = 10
 TEST_SHARE = 0.2  # the newest fifth of the sessions is the holdout

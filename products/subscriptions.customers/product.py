@@ -6,8 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from mesh_sdk.changes import parse_timestamp
-from mesh_sdk.product import BatchContext
+from mesh_sdk import BatchContext, parse_timestamp
 
 
 def transform(change: Mapping[str, Any], batch: BatchContext) -> Mapping[str, Any]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mesh_sdk.runtime import ProductRuntime
-from mesh_sdk.testing_mesh import RunningMesh
+from mesh_sdk.runtime.source_aligned import ProductRuntime
+from mesh_testing.mesh import RunningMesh
 
 
 @pytest.fixture(scope="module")

@@ -27,10 +27,10 @@ from mesh_adapters.lakehouse import iceberg_catalog
 from mesh_audit.log_table import AuditTable
 from mesh_audit.service import AuditService
 from mesh_config.naming import ProductName
-from mesh_sdk.access import ACCESS_TOPIC
-from mesh_sdk.runtime import ProductRuntime
-from mesh_sdk.testing import eventually
-from mesh_sdk.testing_mesh import RunningMesh
+from mesh_sdk.access.gate import ACCESS_TOPIC
+from mesh_sdk.runtime.source_aligned import ProductRuntime
+from mesh_testing.mesh import RunningMesh
+from mesh_testing.products import eventually
 
 pytestmark = pytest.mark.integration
 MASK = "***"

@@ -31,9 +31,9 @@ from mesh_audit.record import AuditRecord, raw_digest
 from mesh_audit.service import AuditService
 from mesh_cli.main import app
 from mesh_config import MeshSettings
-from mesh_sdk.testing import eventually
 from mesh_stack import Stack
 from mesh_stack.audit_service import audit_status, start_audit, stop_audit
+from mesh_testing.products import eventually
 
 pytestmark = pytest.mark.integration
 

@@ -17,8 +17,8 @@ import pytest
 
 from mesh_catalog.server import CatalogServer, state_path
 from mesh_config import MeshSettings
-from mesh_sdk.testing import eventually, running_product
 from mesh_stack import Stack
+from mesh_testing.products import eventually, running_product
 
 pytestmark = pytest.mark.integration
 

@@ -41,17 +41,17 @@ from mesh_config import MeshSettings
 from mesh_generate import Imperfections, Outgoing, PlaybackSimulator, PlaybackTraffic, Population, send_traffic
 from mesh_generate.kafka_sink import KafkaPlaybackSink
 from mesh_generate.playback_sessions import Catalogue
-from mesh_sdk.derivation import Inputs, Update
-from mesh_sdk.derived_runtime import PROGRESS, REFRESH, DerivedRuntime
-from mesh_sdk.history import ensure_table
-from mesh_sdk.maintenance import CompactionPolicy, Upkeep, is_compaction
-from mesh_sdk.product import load_product
-from mesh_sdk.testing import eventually, free_port, http_client, running_product
-from mesh_sdk.typing_map import iceberg_schema
-from mesh_sdk.upstream import NotIncremental, UpstreamTable
+from mesh_sdk.runtime.derived import PROGRESS, REFRESH, DerivedRuntime
+from mesh_sdk.spec.column_types import iceberg_schema
+from mesh_sdk.spec.logic import Inputs, Update
+from mesh_sdk.spec.product import load_product
+from mesh_sdk.storage.history import ensure_table
+from mesh_sdk.storage.maintenance import CompactionPolicy, Upkeep, is_compaction
+from mesh_sdk.storage.upstream import NotIncremental, UpstreamTable
 from mesh_stack import Stack
 from mesh_stack.isolated import isolated_settings
 from mesh_stack.products import ProductPorts, running_products, start_product, stop_products
+from mesh_testing.products import eventually, free_port, http_client, running_product
 
 pytestmark = pytest.mark.integration
 

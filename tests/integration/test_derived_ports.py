@@ -9,9 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
-from mesh_sdk.derived_runtime import DerivedRuntime
-from mesh_sdk.testing import graphql, http_client, sql_rows
-from mesh_sdk.testing_mesh import RunningMesh
+from mesh_sdk.runtime.derived import DerivedRuntime
+from mesh_testing.mesh import RunningMesh
+from mesh_testing.products import graphql, http_client, sql_rows
 
 pytestmark = pytest.mark.integration
 DAILY = "engagement.viewing_daily_v1"

@@ -9,9 +9,9 @@ import httpx
 import psycopg
 import pytest
 
-from mesh_sdk.runtime import ProductRuntime
-from mesh_sdk.testing import http_client, sql_dsn
-from mesh_sdk.testing_mesh import RunningMesh
+from mesh_sdk.runtime.source_aligned import ProductRuntime
+from mesh_testing.mesh import RunningMesh
+from mesh_testing.products import http_client, sql_dsn
 
 pytestmark = pytest.mark.integration
 

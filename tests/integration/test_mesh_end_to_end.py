@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from confluent_kafka import Consumer
 
-from mesh_sdk.testing import eventually, table_rows
-from mesh_sdk.testing_mesh import RunningMesh
+from mesh_testing.mesh import RunningMesh
+from mesh_testing.products import eventually, table_rows
 
 pytestmark = pytest.mark.integration
 GAP = timedelta(minutes=30)

@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 
 from mesh_catalog.runs import Run
 from mesh_cli.main import app
-from mesh_sdk.testing import eventually, table_rows
-from mesh_sdk.testing_mesh import RunningMesh
+from mesh_testing.mesh import RunningMesh
+from mesh_testing.products import eventually, table_rows
 
 pytestmark = pytest.mark.integration
 

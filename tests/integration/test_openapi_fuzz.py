@@ -10,8 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from mesh_sdk.testing import consumer_key, fuzz_openapi, fuzzed_cases
-from mesh_sdk.testing_mesh import RunningMesh
+from mesh_testing.mesh import RunningMesh
+from mesh_testing.products import consumer_key, fuzz_openapi, fuzzed_cases
 
 pytestmark = pytest.mark.integration
 

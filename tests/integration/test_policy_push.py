@@ -18,7 +18,7 @@ import yaml
 
 from mesh_catalog.server import CatalogServer, state_path
 from mesh_config import MeshSettings
-from mesh_sdk.testing import eventually, free_port, http_client, running_product
+from mesh_testing.products import eventually, free_port, http_client, running_product
 
 pytestmark = pytest.mark.integration
 

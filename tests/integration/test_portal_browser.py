@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from mesh_sdk.testing import eventually
-from mesh_sdk.testing_mesh import RunningMesh
+from mesh_testing.mesh import RunningMesh
+from mesh_testing.products import eventually
 
 pytestmark = pytest.mark.integration
 

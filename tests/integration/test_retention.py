@@ -16,10 +16,10 @@ from pyiceberg.types import LongType, NestedField
 
 from mesh_adapters.lakehouse import duckdb_connection, iceberg_catalog
 from mesh_config import MeshSettings
-from mesh_sdk.history import append_with_offsets, committed_offsets
-from mesh_sdk.maintenance import CompactionPolicy, Upkeep
-from mesh_sdk.query import HistoryReader
-from mesh_sdk.retention import DAY_S, RetentionPolicy, Tier
+from mesh_sdk.serve.reader import HistoryReader
+from mesh_sdk.storage.history import append_with_offsets, committed_offsets
+from mesh_sdk.storage.maintenance import CompactionPolicy, Upkeep
+from mesh_sdk.storage.retention import DAY_S, RetentionPolicy, Tier
 
 pytestmark = pytest.mark.integration
 

@@ -13,7 +13,7 @@ from mesh_access import AccessBook, AccessError, AccessList, AccessService, Deni
 from mesh_access.keys import hash_key, key_id_of
 from mesh_audit.decode import ChangeReader, RawMessage
 from mesh_audit.record import ChainHead, Change, link
-from mesh_sdk.access import AccessEvent, AccessGate
+from mesh_sdk.access.gate import AccessEvent, AccessGate
 from tests.unit.test_catalog_column_lineage import MemoryStore
 
 NOW = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)

@@ -19,8 +19,8 @@ from mesh_catalog.column_graph import ColumnGraph
 from mesh_catalog.runs import MalformedEvent, parse_event
 from mesh_catalog.service import CatalogService
 from mesh_config import load_settings
-from mesh_sdk.openlineage_run import RunReporter
-from mesh_sdk.product import DataProduct, dump, load_product
+from mesh_sdk.observe.lineage import RunReporter
+from mesh_sdk.spec.product import DataProduct, dump, load_product
 
 PRODUCTS = Path(__file__).resolve().parents[2] / "products"
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)

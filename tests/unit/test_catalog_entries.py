@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from mesh_catalog import Catalog, MalformedDocument, Status, UnknownProduct, parse_entry
-from mesh_sdk.product import dump, load_product
+from mesh_sdk.spec.product import dump, load_product
 
 PRODUCTS = Path(__file__).resolve().parents[2] / "products"
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)

@@ -17,7 +17,7 @@ import uvicorn
 
 from mesh_catalog.api import build_app
 from mesh_catalog.service import FetchFailed
-from mesh_sdk.testing import free_port, fuzz_openapi, fuzzed_cases
+from mesh_testing.products import free_port, fuzz_openapi, fuzzed_cases
 from tests.unit.test_catalog_access_api import catalog_with_access
 from tests.unit.test_catalog_column_lineage import Documents, _products
 

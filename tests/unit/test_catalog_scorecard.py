@@ -15,7 +15,7 @@ import pytest
 from mesh_catalog import Availability, CatalogEntry, Status, parse_entry
 from mesh_catalog.scorecard import Freshness, scorecard, worst_first
 from mesh_governance import PolicySet, evaluate, load_policies
-from mesh_sdk.product import dump, load_product
+from mesh_sdk.spec.product import dump, load_product
 
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCTS = ROOT / "products"

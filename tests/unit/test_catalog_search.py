@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from mesh_catalog import Catalog, CatalogEntry, search
-from mesh_sdk.product import dump, load_product
+from mesh_sdk.spec.product import dump, load_product
 
 PRODUCTS = Path(__file__).resolve().parents[2] / "products"
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)

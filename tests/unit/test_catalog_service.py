@@ -20,7 +20,7 @@ from mesh_catalog.api import build_app
 from mesh_catalog.records import UnreadableState, dump_state, load_state
 from mesh_catalog.service import CatalogService, FetchFailed, RegistrationRefused
 from mesh_governance import PolicySet, load_policies
-from mesh_sdk.product import dump, load_product
+from mesh_sdk.spec.product import dump, load_product
 
 PRODUCTS = Path(__file__).resolve().parents[2] / "products"
 START = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
@@ -448,10 +448,10 @@ def test_the_api_serves_the_policies_and_the_violations(
 
 
 def test_a_product_carries_on_when_no_catalog_answers(caplog: pytest.LogCaptureFixture) -> None:
-    from mesh_sdk.registration import register_with_catalog
-    from mesh_sdk.testing import free_port
+    from mesh_sdk.runtime.registration import register_with_catalog
+    from mesh_testing.products import free_port
 
-    caplog.set_level(logging.INFO, logger="mesh_sdk.registration")
+    caplog.set_level(logging.INFO, logger="mesh_sdk.runtime.registration")
     assert register_with_catalog(f"http://127.0.0.1:{free_port()}", "http://127.0.0.1:1", timeout_s=2) is False
     (record,) = caplog.records
     assert record.levelno == logging.INFO and "no data product catalog at" in record.getMessage()

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from mesh_config import load_settings
-from mesh_sdk.changes import UnexpectedChange, captured_table, from_debezium, from_outbox, parse_timestamp
-from mesh_sdk.current_state import fold
-from mesh_sdk.errors import SpecError
-from mesh_sdk.product import load_product
+from mesh_sdk.ingest.changes import UnexpectedChange, captured_table, from_debezium, from_outbox, parse_timestamp
+from mesh_sdk.spec.errors import SpecError
+from mesh_sdk.spec.product import load_product
+from mesh_sdk.storage.current_state import fold
 from mesh_sources.capture import CONTENT, LEGACY, connector_config
 
 REPO = Path(__file__).resolve().parents[2]

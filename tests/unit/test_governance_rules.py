@@ -17,10 +17,11 @@ import pytest
 from mesh_catalog import CatalogEntry, parse_entry
 from mesh_config import load_settings
 from mesh_governance import RULES, Finding, PolicySet, Rule, Severity, evaluate, load_policies, refusals
-from mesh_sdk.derived_runtime import DerivedRuntime
-from mesh_sdk.masked_stream import masked_topic
-from mesh_sdk.product import dump, load_product
-from mesh_sdk.runtime import ProductRuntime, RuntimeOptions
+from mesh_sdk.runtime.derived import DerivedRuntime
+from mesh_sdk.runtime.options import RuntimeOptions
+from mesh_sdk.runtime.source_aligned import ProductRuntime
+from mesh_sdk.serve.masked_stream import masked_topic
+from mesh_sdk.spec.product import dump, load_product
 
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCTS = ROOT / "products"

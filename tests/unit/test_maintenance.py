@@ -13,8 +13,11 @@ from pyiceberg.schema import Schema
 from pyiceberg.table import Table
 from pyiceberg.types import LongType, NestedField, StringType
 
-from mesh_sdk.derivation import Update
-from mesh_sdk.history import (
+from mesh_sdk.derive.keyed_table import KeyedTable
+from mesh_sdk.serve.masked_table import MaskedTable
+from mesh_sdk.serve.reader import HotCopy
+from mesh_sdk.spec.logic import Update
+from mesh_sdk.storage.history import (
     COMPACTION,
     METADATA_FILES_KEPT,
     append_with_offsets,
@@ -23,8 +26,7 @@ from mesh_sdk.history import (
     latest_batch,
     recent_batches,
 )
-from mesh_sdk.keyed_table import KeyedTable
-from mesh_sdk.maintenance import (
+from mesh_sdk.storage.maintenance import (
     LAST_COMPACTION,
     CompactionPolicy,
     Upkeep,
@@ -33,10 +35,8 @@ from mesh_sdk.maintenance import (
     retention_report,
     same_data,
 )
-from mesh_sdk.masked_table import MaskedTable
-from mesh_sdk.query import HotCopy
-from mesh_sdk.retention import HOUR_S, RetentionPolicy, Tier
-from mesh_sdk.upstream import UpstreamTable
+from mesh_sdk.storage.retention import HOUR_S, RetentionPolicy, Tier
+from mesh_sdk.storage.upstream import UpstreamTable
 
 SCHEMA = Schema(
     NestedField(1, "event_id", LongType(), required=True),

@@ -7,7 +7,7 @@ from typing import Any
 import fastavro
 import pytest
 
-from mesh_sdk.masked_stream import masked_topic, masker
+from mesh_sdk.serve.masked_stream import masked_topic, masker
 
 SCHEMA: dict[str, Any] = {
     "type": "record",

@@ -11,7 +11,7 @@ from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.schema import Schema
 from pyiceberg.types import IntegerType, LongType, NestedField, StringType
 
-from mesh_sdk.masked_table import MaskedTable, mask_rows
+from mesh_sdk.serve.masked_table import MaskedTable, mask_rows
 
 SCHEMA = Schema(
     NestedField(1, "customer_id", LongType(), required=True),

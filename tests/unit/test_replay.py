@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from mesh_config import load_settings
-from mesh_sdk.replay import KeptArtifacts, NotReplayable, replay
+from mesh_sdk.derive.replay import KeptArtifacts, NotReplayable, replay
 
 PRODUCTS = Path(__file__).resolve().parents[2] / "products"
 

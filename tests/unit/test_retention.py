@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from mesh_sdk.retention import DAY_S, HOUR_S, Cadence, RetentionPolicy, SnapshotFacts, Tier, to_expire, to_keep
+from mesh_sdk.storage.retention import DAY_S, HOUR_S, Cadence, RetentionPolicy, SnapshotFacts, Tier, to_expire, to_keep
 
 MIN_MS = 60_000
 HOUR_MS = HOUR_S * 1000

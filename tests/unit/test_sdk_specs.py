@@ -14,12 +14,12 @@ import pytest
 import yaml
 from open_data_contract_standard.model import DataQuality, SchemaObject, SchemaProperty
 
-from mesh_sdk.agreement import disagreements
-from mesh_sdk.contract import load_contract
-from mesh_sdk.descriptor import load_descriptor
-from mesh_sdk.errors import SpecError
-from mesh_sdk.product import load_product
-from mesh_sdk.quality import compile_rules, record_rules, table_checks, violations
+from mesh_sdk.observe.quality import compile_rules, record_rules, table_checks, violations
+from mesh_sdk.spec.agreement import disagreements
+from mesh_sdk.spec.contract import load_contract
+from mesh_sdk.spec.descriptor import load_descriptor
+from mesh_sdk.spec.errors import SpecError
+from mesh_sdk.spec.product import load_product
 
 REPO = Path(__file__).resolve().parents[2]
 PLAYBACK = REPO / "products" / "playback.events"

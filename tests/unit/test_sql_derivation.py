@@ -11,9 +11,9 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from mesh_sdk.derivation import Context, Inputs
-from mesh_sdk.errors import SpecError
-from mesh_sdk.product import load_product
+from mesh_sdk.spec.errors import SpecError
+from mesh_sdk.spec.logic import Context, Inputs
+from mesh_sdk.spec.product import load_product
 
 REPO = Path(__file__).resolve().parents[2]
 LAB = REPO / "labs" / "12-derived-product"  # its starter folder, completed with its solution's query

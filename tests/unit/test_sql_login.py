@@ -21,8 +21,8 @@ from psycopg.conninfo import make_conninfo
 from mesh_access.certificates import ServerCertificate, server_certificate
 from mesh_access.keys import key_id_of
 from mesh_config import load_settings
-from mesh_sdk.access import AccessEvent, AccessGate
-from mesh_sdk.sql_access import SqlLogin
+from mesh_sdk.access.gate import AccessEvent, AccessGate
+from mesh_sdk.access.sql_login import SqlLogin
 from mesh_sql import SqlEngine
 from mesh_sql.pgwire import Method, Passwords, PgWireServer, ScramSecret, TlsIdentity
 

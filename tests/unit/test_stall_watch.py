@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mesh_sdk.stall_watch import StallWatch
+from mesh_sdk.ingest.stall_watch import StallWatch
 
 P0, P1 = ("input", 0), ("input", 1)
 

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from mesh_config import MeshSettings
-from mesh_sdk.runtime import ProductRuntime
-from mesh_sdk.testing import rows_by_key, running_product
+from mesh_sdk.runtime.source_aligned import ProductRuntime
+from mesh_testing.products import rows_by_key, running_product
 
 FOLDER = Path(__file__).resolve().parents[1]
 SEEDED_TITLES = 120  # as the root conftest seeds the content database

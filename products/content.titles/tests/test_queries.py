@@ -12,8 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
-from mesh_sdk.runtime import ProductRuntime
-from mesh_sdk.testing import (
+from mesh_sdk.runtime.source_aligned import ProductRuntime
+from mesh_sources.content import ContentWorkload, EventCounts
+from mesh_testing.products import (
     check_query_catalogue,
     eventually,
     example_query,
@@ -25,7 +26,6 @@ from mesh_sdk.testing import (
     sql_rows,
     state_matches,
 )
-from mesh_sources.content import ContentWorkload, EventCounts
 
 from .conftest import COLUMNS, FOLDER, SEEDED_TITLES, database_titles
 

@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from mesh_sdk.runtime import ProductRuntime
-from mesh_sdk.testing import eventually, http_client, state_matches
+from mesh_sdk.runtime.source_aligned import ProductRuntime
 from mesh_sources.content import ContentWorkload
+from mesh_testing.products import eventually, http_client, state_matches
 
 from .conftest import COLUMNS, SEEDED_TITLES, database_titles
 

@@ -16,8 +16,10 @@ import httpx
 import pytest
 
 from mesh_adapters.lakehouse import iceberg_catalog
-from mesh_sdk.derived_runtime import DerivedRuntime
-from mesh_sdk.testing import (
+from mesh_sdk.runtime.derived import DerivedRuntime
+from mesh_sdk.storage.upstream import UpstreamTable
+from mesh_testing.mesh import RunningMesh
+from mesh_testing.products import (
     check_query_catalogue,
     example_query,
     example_rows,
@@ -27,8 +29,6 @@ from mesh_sdk.testing import (
     run_example_query,
     sql_rows,
 )
-from mesh_sdk.testing_mesh import RunningMesh
-from mesh_sdk.upstream import UpstreamTable
 
 pytestmark = pytest.mark.integration
 FOLDER = Path(__file__).resolve().parents[1]

@@ -11,8 +11,8 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from mesh_sdk.derivation import Inputs, Update
-from mesh_sdk.product import load_product
+from mesh_sdk.spec.logic import Inputs, Update
+from mesh_sdk.spec.product import load_product
 
 PRODUCT = load_product(Path(__file__).resolve().parents[1])
 logic = sys.modules[PRODUCT.derivation.__module__]  # type: ignore[union-attr]

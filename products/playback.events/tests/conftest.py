@@ -17,9 +17,9 @@ from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerialize
 from confluent_kafka.serialization import MessageField, SerializationContext
 
 from mesh_config import MeshSettings
-from mesh_sdk.runtime import ProductRuntime
-from mesh_sdk.testing import eventually, http_client, running_product
+from mesh_sdk.runtime.source_aligned import ProductRuntime
 from mesh_stack import Stack
+from mesh_testing.products import eventually, http_client, running_product
 
 TOPIC = "playback.telemetry.raw.v1"
 STREAM = "playback.events.stream.v1"

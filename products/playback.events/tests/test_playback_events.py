@@ -15,7 +15,7 @@ from confluent_kafka.serialization import MessageField, SerializationContext
 from pyiceberg.expressions import EqualTo
 
 from mesh_adapters.lakehouse import iceberg_catalog
-from mesh_sdk.runtime import ProductRuntime
+from mesh_sdk.runtime.source_aligned import ProductRuntime
 
 pytestmark = pytest.mark.integration
 

@@ -20,8 +20,8 @@ from pyiceberg.expressions import EqualTo
 
 from mesh_adapters.lakehouse import iceberg_catalog
 from mesh_config import MeshSettings
-from mesh_sdk.testing import eventually, free_port
 from mesh_stack import Stack
+from mesh_testing.products import eventually, free_port
 
 from .conftest import streamed_event_ids
 

@@ -16,9 +16,9 @@ import pytest
 import yaml
 
 from mesh_config import load_settings
-from mesh_sdk.runtime import ProductRuntime
-from mesh_sdk.testing import consumer_key, eventually, sql_dsn
+from mesh_sdk.runtime.source_aligned import ProductRuntime
 from mesh_stack import datacontract_cli
+from mesh_testing.products import consumer_key, eventually, sql_dsn
 
 pytestmark = pytest.mark.integration
 TABLE = "playback.events_history_v1"

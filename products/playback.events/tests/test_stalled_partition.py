@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from mesh_sdk.runtime import ProductRuntime
-from mesh_sdk.testing import eventually
+from mesh_sdk.runtime.source_aligned import ProductRuntime
+from mesh_testing.products import eventually
 
 from .conftest import Sender, event
 

@@ -13,8 +13,8 @@ import httpx
 import pytest
 from confluent_kafka import KafkaError, KafkaException
 
-from mesh_sdk.runtime import ProductRuntime
-from mesh_sdk.testing import eventually
+from mesh_sdk.runtime.source_aligned import ProductRuntime
+from mesh_testing.products import eventually
 
 from .conftest import Sender, event, streamed_event_ids
 

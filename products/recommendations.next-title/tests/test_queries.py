@@ -12,8 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
-from mesh_sdk.derived_runtime import DerivedRuntime
-from mesh_sdk.testing import (
+from mesh_sdk.runtime.derived import DerivedRuntime
+from mesh_testing.mesh import RunningMesh
+from mesh_testing.products import (
     check_query_catalogue,
     example_query,
     example_rows,
@@ -24,7 +25,6 @@ from mesh_sdk.testing import (
     sql_rows,
     table_rows,
 )
-from mesh_sdk.testing_mesh import RunningMesh
 
 pytestmark = pytest.mark.integration
 FOLDER = Path(__file__).resolve().parents[1]

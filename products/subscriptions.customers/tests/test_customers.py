@@ -16,10 +16,10 @@ from confluent_kafka.serialization import MessageField, SerializationContext
 
 from mesh_adapters.kafka import ensure_topics
 from mesh_config import MeshSettings
-from mesh_sdk.current_state import APPLIED, fold
-from mesh_sdk.runtime import ProductRuntime
-from mesh_sdk.testing import eventually, running_product, state_matches
+from mesh_sdk.runtime.source_aligned import ProductRuntime
+from mesh_sdk.storage.current_state import APPLIED, fold
 from mesh_sources.legacy import LegacyWorkload
+from mesh_testing.products import eventually, running_product, state_matches
 
 from .conftest import COLUMNS, FOLDER, SEEDED_CUSTOMERS, database_customers
 

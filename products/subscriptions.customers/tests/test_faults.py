@@ -23,11 +23,11 @@ from mesh_adapters.avro import AvroWireReader
 from mesh_adapters.connect import ConnectClient
 from mesh_adapters.lakehouse import iceberg_catalog
 from mesh_config import MeshSettings
-from mesh_sdk.masked_stream import masked_topic
-from mesh_sdk.testing import eventually, free_port
+from mesh_sdk.serve.masked_stream import masked_topic
 from mesh_sources.capture import LEGACY
 from mesh_sources.legacy import LegacyWorkload
 from mesh_stack import Stack
+from mesh_testing.products import eventually, free_port
 
 from .conftest import COLUMNS, FOLDER, database_customers
 

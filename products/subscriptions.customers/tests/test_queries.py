@@ -12,8 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
-from mesh_sdk.runtime import ProductRuntime
-from mesh_sdk.testing import (
+from mesh_sdk.runtime.source_aligned import ProductRuntime
+from mesh_sources.legacy import ChangeCounts, LegacyWorkload
+from mesh_testing.products import (
     check_query_catalogue,
     consumer_key,
     eventually,
@@ -26,7 +27,6 @@ from mesh_sdk.testing import (
     sql_rows,
     state_matches,
 )
-from mesh_sources.legacy import ChangeCounts, LegacyWorkload
 
 from .conftest import COLUMNS, FOLDER, database_customers
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from mesh_sdk.runtime import ProductRuntime
-from mesh_sdk.testing import check_query_catalogue, eventually, query_files, run_example_query, state_matches
+from mesh_sdk.runtime.source_aligned import ProductRuntime
 from mesh_sources.legacy import LegacyWorkload
+from mesh_testing.products import check_query_catalogue, eventually, query_files, run_example_query, state_matches
 
 from .conftest import COLUMNS, FOLDER, database_subscriptions
 

@@ -1,0 +1,134 @@
+"""The current state of a captured table, kept in its own Iceberg table beside the change history.
+
+The history (every change, with the input offsets in its snapshots) is the truth; the current state
+is derived from it: after each history batch, the batch's changes are folded per key (the change
+with the highest source position wins) and applied in one Iceberg transaction: the touched keys are
+deleted, the rows still alive are appended. Each state snapshot names the history snapshot it has
+applied, so after a crash between the two commits the state catches up from the history, and
+applying a batch twice changes nothing."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import reduce
+from typing import Any
+
+import pyarrow as pa
+from pyiceberg.expressions import And, BooleanExpression, EqualTo, GreaterThan, In, Or
+from pyiceberg.table import Table
+
+from mesh_sdk.storage.history import BATCH_AT, PARTIAL, lineage
+from mesh_sdk.storage.maintenance import Upkeep, default_upkeep
+
+log = logging.getLogger(__name__)
+
+APPLIED = "mesh.applied-history-snapshot"
+DELETE = "d"
+
+
+@dataclass(frozen=True)
+class Delta:
+    """One applied batch: the keys it touched (all removed) and the rows alive again (added), taking
+    the state from one snapshot to the next. Copies of the state follow it without a full reload."""
+
+    from_snapshot: int | None
+    to_snapshot: int | None
+    keys: pa.Table
+    alive: pa.Table
+
+
+def fold(changes: Sequence[dict[str, Any]], key_columns: Sequence[str]) -> dict[tuple[Any, ...], dict[str, Any]]:
+    """The newest change of each key: the highest `position`, the later one on a tie."""
+    newest: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for change in changes:
+        key = tuple(change[c] for c in key_columns)
+        seen = newest.get(key)
+        if seen is None or (change["position"] or 0) >= (seen["position"] or 0):
+            newest[key] = change
+    return newest
+
+
+# pyiceberg's expression constructors are typed more narrowly than they accept (plain column names).
+def _matching(keys: Sequence[tuple[Any, ...]], key_columns: Sequence[str]) -> BooleanExpression:
+    if len(key_columns) == 1:
+        return In(key_columns[0], {k[0] for k in keys})  # type: ignore[call-arg,arg-type]
+    rows: list[BooleanExpression] = [
+        reduce(And, (EqualTo(c, v) for c, v in zip(key_columns, k, strict=True)))  # type: ignore[arg-type,call-arg]
+        for k in keys
+    ]
+    return reduce(Or, rows)
+
+
+class CurrentState:
+    def __init__(
+        self, table: Table, key_columns: Sequence[str], schema: pa.Schema, upkeep: Upkeep | None = None
+    ) -> None:
+        self.table = table
+        self.key_columns = list(key_columns)
+        self.schema = schema
+        self.upkeep = upkeep or default_upkeep()
+
+    def applied(self) -> int | None:
+        """The history snapshot whose changes the state includes, as recorded by the newest state snapshot."""
+        for summary in lineage(self.table):
+            value = summary[APPLIED]
+            if value:
+                return int(value)
+        return None
+
+    def apply(self, changes: pa.Table | Sequence[dict[str, Any]], history_snapshot: int) -> Delta | None:
+        """Apply a batch of changes; returns what changed (None when nothing did)."""
+        rows = changes.to_pylist() if isinstance(changes, pa.Table) else list(changes)
+        newest = fold(rows, self.key_columns)
+        if not newest:
+            return None
+        before = self.table.current_snapshot()
+        alive = pa.Table.from_pylist(
+            [{n: row[n] for n in self.schema.names} for row in newest.values() if row["op"] != DELETE],
+            schema=self.schema,
+        )
+        marker = {APPLIED: str(history_snapshot)}
+        # The transaction updates self.table in place when it commits.
+        with self.table.transaction() as tx, warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "Delete operation did not match any records")  # inserts
+            # Readers must never travel to the state between the delete and the append.
+            deleting = marker | {PARTIAL: "true"} if alive.num_rows else marker
+            tx.delete(_matching(list(newest), self.key_columns), snapshot_properties=deleting)
+            if alive.num_rows:
+                tx.append(alive, snapshot_properties=marker)
+        after = self.table.current_snapshot()
+        self.upkeep.after_commit(self.table)  # a compaction keeps the rows (and the marker) of `after`
+        keys = pa.Table.from_pylist(
+            [dict(zip(self.key_columns, k, strict=True)) for k in newest],
+            schema=pa.schema([self.schema.field(c) for c in self.key_columns]),
+        )
+        return Delta(
+            before.snapshot_id if before is not None else None,
+            after.snapshot_id if after is not None else None,
+            keys,
+            alive,
+        )
+
+    def catch_up(self, history: Table) -> int:
+        """Apply what the history committed after the state's last apply (all of it the first time).
+        Returns the number of changes applied."""
+        current = history.current_snapshot()
+        if current is None:
+            return 0
+        applied = self.applied()
+        if applied == current.snapshot_id:
+            return 0
+        row_filter: BooleanExpression | None = None
+        if applied is not None:
+            snapshot = history.snapshot_by_id(applied)
+            since = snapshot.summary[BATCH_AT] if snapshot is not None and snapshot.summary is not None else None
+            if since:
+                row_filter = GreaterThan("ingested_at", since)  # type: ignore[call-arg,arg-type]
+        scan = history.scan(row_filter=row_filter) if row_filter is not None else history.scan()
+        changes = scan.to_arrow()
+        log.info("current state catches up with %d changes from the history", changes.num_rows)
+        self.apply(changes, current.snapshot_id)
+        return int(changes.num_rows)
