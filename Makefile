@@ -39,6 +39,7 @@ lint: setup
 	$(BIN)/ruff check platform tests bench products labs conftest.py
 	$(BIN)/ruff format --check platform tests bench products labs conftest.py
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache  # the layering: [tool.importlinter] in pyproject.toml
 	@for checks in labs/*/checks.py; do $(BIN)/mypy --no-error-summary $$checks || exit 1; done  # each lab alone: every one is a module named checks
 
 unit: setup

@@ -33,7 +33,7 @@ from bench.playback_events import INPUT_TOPIC, SCHEMA, fill_topic
 from mesh_adapters.avro import AvroWireDecoder
 from mesh_config import MeshSettings
 from mesh_sdk.runtime.options import RuntimeOptions
-from mesh_sdk.runtime.source_aligned import ProductRuntime
+from mesh_sdk.runtime.source_aligned import SourceAlignedRuntime
 from mesh_sdk.spec.product import load_product
 from mesh_testing.products import free_port
 
@@ -81,7 +81,7 @@ def baseline(settings: MeshSettings, events: int, batch: int, lean: bool) -> flo
 
 
 def product(settings: MeshSettings, events: int, batch: int) -> tuple[float, int]:
-    runtime = ProductRuntime(
+    runtime = SourceAlignedRuntime(
         load_product(ROOT / "products" / "playback.events"),
         settings,
         RuntimeOptions(http_port=free_port(), sql_port=free_port(), batch_size=batch, batch_interval_s=1.0),

@@ -24,12 +24,12 @@ from mesh_access import AccessService
 from mesh_catalog import graphql_api, portal
 from mesh_catalog.access_api import mount_access
 from mesh_catalog.audit_browser import AuditLog
-from mesh_catalog.entries import CatalogEntry, MalformedDocument, Status
 from mesh_catalog.lineage import UnknownNode
 from mesh_catalog.portal import LabsBoard
 from mesh_catalog.registry import UnknownProduct
 from mesh_catalog.runs import MalformedEvent
 from mesh_catalog.service import CatalogService, Compliance, FetchFailed, RegistrationRefused
+from mesh_discovery.entries import CatalogEntry, MalformedDocument, Status
 from mesh_sdk.serve.http_errors import errors, invalid_requests_are_400, validation_problem
 from mesh_stack.supervise import service_pid
 from mesh_web import serve_pages

@@ -12,10 +12,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from mesh_catalog.entries import CatalogEntry, InputPort
 from mesh_catalog.graph_walk import reachable_edges
 from mesh_catalog.lineage import source_node_id
 from mesh_catalog.runs import Dataset, Run, dataset_node
+from mesh_discovery.entries import CatalogEntry, InputPort
 from mesh_sdk.spec.column_lineage import SourceRef, derivations
 
 

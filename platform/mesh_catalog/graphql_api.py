@@ -12,10 +12,10 @@ import strawberry
 from fastapi import FastAPI
 from strawberry.types import Info
 
-from mesh_catalog.entries import CatalogEntry, Status
 from mesh_catalog.lineage import Edge, Node, UnknownNode
 from mesh_catalog.registry import UnknownProduct
 from mesh_catalog.service import CatalogService
+from mesh_discovery.entries import CatalogEntry, Status
 from mesh_web import GraphiQLRouter
 
 

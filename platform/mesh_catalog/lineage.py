@@ -11,9 +11,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from mesh_catalog.entries import CatalogEntry, InputPort
 from mesh_catalog.graph_walk import reachable_edges
 from mesh_catalog.runs import Run
+from mesh_discovery.entries import CatalogEntry, InputPort
 
 UNKNOWN = "unknown"  # a product some input port names, but that has not registered (yet)
 

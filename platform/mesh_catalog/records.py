@@ -11,8 +11,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from mesh_catalog.entries import CatalogEntry, MalformedDocument, Status
 from mesh_catalog.registry import Catalog
+from mesh_discovery.entries import CatalogEntry, MalformedDocument, Status
 
 VERSION = 1
 

@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from mesh_catalog.entries import Availability, CatalogEntry, MalformedDocument, Status, parse_entry
+from mesh_discovery.entries import Availability, CatalogEntry, MalformedDocument, Status, parse_entry
 
 
 class UnknownProduct(LookupError):

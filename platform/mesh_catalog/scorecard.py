@@ -37,7 +37,7 @@ from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any
 
-from mesh_catalog.entries import CatalogEntry, Status
+from mesh_discovery.entries import CatalogEntry, Status
 from mesh_governance import Severity, Violation
 
 WEIGHTS = {"completeness": 20.0, "quality": 25.0, "freshness": 25.0, "compliance": 20.0, "availability": 10.0}

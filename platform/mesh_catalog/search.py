@@ -9,7 +9,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from mesh_catalog.entries import CatalogEntry
+from mesh_discovery.entries import CatalogEntry
 
 # Where a word matches says how likely the product is what was meant: its name more than one of its
 # columns, a column more than the prose around it.

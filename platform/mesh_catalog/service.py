@@ -27,13 +27,13 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from mesh_catalog.column_graph import ColumnEdge, ColumnGraph, ColumnNode
-from mesh_catalog.entries import CatalogEntry, MalformedDocument, Status, parse_entry
 from mesh_catalog.lineage import Edge, LineageGraph, Node
 from mesh_catalog.records import dump_state, load_state, restore, without_times
 from mesh_catalog.registry import Catalog
 from mesh_catalog.runs import Run, RunEvent, RunLog, parse_event
 from mesh_catalog.scorecard import Scorecard, scorecard, worst_first
 from mesh_catalog.search import Hit, search
+from mesh_discovery.entries import CatalogEntry, MalformedDocument, Status, parse_entry
 from mesh_governance import NO_POLICIES, PolicySet, Violation, evaluate, refusals
 
 log = logging.getLogger(__name__)

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from mesh_catalog.entries import CatalogEntry
+from mesh_discovery.entries import CatalogEntry
 from mesh_governance.policies import Policy, PolicySet, Severity
 from mesh_governance.rules import RULES
 

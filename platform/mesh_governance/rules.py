@@ -13,8 +13,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from mesh_catalog.entries import CatalogEntry
 from mesh_config.naming import PRODUCT_ID, ProductName
+from mesh_discovery.entries import CatalogEntry
 from mesh_governance.contract_changes import breaking_changes
 from mesh_sdk.spec.column_lineage import derivations
 from mesh_sdk.spec.contract import PII

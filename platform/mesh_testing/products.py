@@ -19,9 +19,9 @@ import psycopg.sql
 
 from mesh_config import MeshSettings
 from mesh_sdk.runtime.compose import build_runtime
+from mesh_sdk.runtime.host import ProductHost
 from mesh_sdk.runtime.options import RuntimeOptions
-from mesh_sdk.runtime.source_aligned import ProductRuntime
-from mesh_sdk.serve.served import Served
+from mesh_sdk.runtime.source_aligned import SourceAlignedRuntime
 from mesh_sdk.spec.product import NamedQuery, load_product
 
 T = TypeVar("T")
@@ -36,7 +36,7 @@ def free_port() -> int:
 
 @contextmanager
 def running_product(folder: Path, settings: MeshSettings, **options: object) -> Iterator[Any]:
-    """The product with all its ports, on free ports, stopped on exit (a ProductRuntime, or a
+    """The product with all its ports, on free ports, stopped on exit (a SourceAlignedRuntime, or a
     DerivedRuntime for a product derived from others)."""
     opts = RuntimeOptions(http_port=free_port(), sql_port=free_port(), control_token="test-token", **options)  # type: ignore[arg-type]
     runtime = build_runtime(load_product(folder), settings, opts)
@@ -47,13 +47,13 @@ def running_product(folder: Path, settings: MeshSettings, **options: object) -> 
         runtime.stop()
 
 
-def consumer_key(runtime: Served, consumer: str = "tester", *, pii: bool = True) -> str:
+def consumer_key(runtime: ProductHost, consumer: str = "tester", *, pii: bool = True) -> str:
     """An API key known to this process alone, with a grant on the product (including PII unless
     `pii` is False): tests of a product need no catalog to be let in."""
-    return runtime.ports.access.admit(consumer, pii=pii, purpose="the product's tests")
+    return runtime.access.admit(consumer, pii=pii, purpose="the product's tests")
 
 
-def http_client(runtime: Served, timeout_s: float = 60, *, key: str | None = None) -> httpx.Client:
+def http_client(runtime: ProductHost, timeout_s: float = 60, *, key: str | None = None) -> httpx.Client:
     """A client of the product's HTTP ports (REST, GraphQL, discovery, observation, control), sending
     `key` (by default a test consumer's, granted PII; "" sends none)."""
     key = consumer_key(runtime) if key is None else key
@@ -61,7 +61,7 @@ def http_client(runtime: Served, timeout_s: float = 60, *, key: str | None = Non
     return httpx.Client(base_url=f"http://127.0.0.1:{runtime.options.http_port}", timeout=timeout_s, headers=headers)
 
 
-def sql_dsn(runtime: Served, consumer: str = "tester", *, key: str | None = None) -> str:
+def sql_dsn(runtime: ProductHost, consumer: str = "tester", *, key: str | None = None) -> str:
     """A PostgreSQL URL of the product's SQL port: the consumer logs in with its API key as password."""
     password = consumer_key(runtime, consumer) if key is None else key
     domain = runtime.product.descriptor.domain
@@ -93,7 +93,9 @@ def rows_by_key(dsn: str, table: str, columns: Sequence[str]) -> dict[Any, dict[
     return {r[0]: dict(zip(columns, r, strict=True)) for r in rows}
 
 
-def state_matches(runtime: ProductRuntime, expected: Mapping[Any, Mapping[str, Any]], columns: Sequence[str]) -> bool:
+def state_matches(
+    runtime: SourceAlignedRuntime, expected: Mapping[Any, Mapping[str, Any]], columns: Sequence[str]
+) -> bool:
     """Whether a captured table's current state in the lakehouse equals `expected` (rows by key,
     as the source database holds them) on `columns`, row for row."""
     assert runtime.state is not None, "only products fed by change data capture keep a current state"
@@ -122,13 +124,13 @@ def query_files(folder: Path) -> list[Path]:
     return sorted(p for p in (folder / "queries").glob("*") if p.suffix in (".sql", ".graphql"))
 
 
-def sql_rows(runtime: Served, sql: str) -> list[dict[str, Any]]:
+def sql_rows(runtime: ProductHost, sql: str) -> list[dict[str, Any]]:
     """A query through the product's SQL engine (the one behind `POST /sql` and the PostgreSQL port)."""
     rows: list[dict[str, Any]] = runtime.sql_query(sql.strip().rstrip(";"), []).to_pylist()
     return rows
 
 
-def example_query(runtime: Served, name: str) -> NamedQuery:
+def example_query(runtime: ProductHost, name: str) -> NamedQuery:
     return next(q for q in runtime.product.queries if q.name == name)
 
 
@@ -139,7 +141,7 @@ def graphql(http: httpx.Client, text: str, **variables: Any) -> dict[str, Any]:
     return data
 
 
-def check_query_catalogue(runtime: Served, http: httpx.Client) -> None:
+def check_query_catalogue(runtime: ProductHost, http: httpx.Client) -> None:
     """At least three SQL and two GraphQL questions, each saying what it answers, all on discovery."""
     files = query_files(runtime.product.folder)
     queries = runtime.product.queries
@@ -150,7 +152,7 @@ def check_query_catalogue(runtime: Served, http: httpx.Client) -> None:
     assert {q["name"] for q in http.get("/").json()["queries"]} == {p.stem for p in files}
 
 
-def run_example_query(runtime: Served, http: httpx.Client, path: Path) -> Any:
+def run_example_query(runtime: ProductHost, http: httpx.Client, path: Path) -> Any:
     """An example query on its ports: SQL through `POST /sql` and the PostgreSQL port (same answer),
     GraphQL through `/graphql` (no errors). Returns the SQL rows or the GraphQL data."""
     text = path.read_text()
@@ -164,7 +166,7 @@ def run_example_query(runtime: Served, http: httpx.Client, path: Path) -> Any:
     return rows
 
 
-def example_rows(runtime: Served, name: str) -> list[dict[str, Any]]:
+def example_rows(runtime: ProductHost, name: str) -> list[dict[str, Any]]:
     """The rows an example SQL query of the product's catalogue answers now."""
     return sql_rows(runtime, example_query(runtime, name).text)
 

@@ -22,10 +22,5 @@ def transform(event: Mapping[str, Any], batch: BatchContext) -> Mapping[str, Any
         "genres": ",".join(genres),
         "primary_genre": genres[0] if genres else None,
         "updated_at": parse_timestamp(title["updated_at"]),
-        "event_id": event["event_id"],
-        "event_type": event["event_type"],
         "op": OPERATION[event["event_type"]],
-        "position": event["position"],
-        "changed_at": event["committed_at"],
-        "ingested_at": batch.ingested_at,
     }

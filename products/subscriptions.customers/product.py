@@ -11,14 +11,11 @@ from mesh_sdk import BatchContext, parse_timestamp
 
 def transform(change: Mapping[str, Any], batch: BatchContext) -> Mapping[str, Any]:
     """One captured change of a customers row becomes one history row: the row as it is after the
-    change (as it was, for a deletion), with what happened, where and when."""
+    change (as it was, for a deletion). The platform adds what happened, where and when (op, position,
+    changed_at) and when it was ingested."""
     row = change["before"] if change["op"] == "d" else change["after"]
     return {
         **row,
         "created_at": parse_timestamp(row["created_at"]),
         "updated_at": parse_timestamp(row["updated_at"]),
-        "op": change["op"],
-        "position": change["position"],
-        "changed_at": change["committed_at"],
-        "ingested_at": batch.ingested_at,
     }

@@ -11,15 +11,12 @@ from mesh_sdk import BatchContext, parse_timestamp
 
 def transform(change: Mapping[str, Any], batch: BatchContext) -> Mapping[str, Any]:
     """One captured change of a subscriptions row becomes one history row: the row after the change
-    (before it, for a deletion), with what happened and when."""
+    (before it, for a deletion). The platform adds what happened, where and when (op, position,
+    changed_at) and when it was ingested."""
     row = change["before"] if change["op"] == "d" else change["after"]
     return {
         **row,
         "started_at": parse_timestamp(row["started_at"]),
         "cancelled_at": parse_timestamp(row["cancelled_at"]),
         "updated_at": parse_timestamp(row["updated_at"]),
-        "op": change["op"],
-        "position": change["position"],
-        "changed_at": change["committed_at"],
-        "ingested_at": batch.ingested_at,
     }

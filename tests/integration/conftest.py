@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from mesh_sdk.runtime.source_aligned import ProductRuntime
+from mesh_sdk.runtime.source_aligned import SourceAlignedRuntime
 from mesh_testing.mesh import RunningMesh
 
 
 @pytest.fixture(scope="module")
-def customers(running_mesh: RunningMesh) -> ProductRuntime:
+def customers(running_mesh: RunningMesh) -> SourceAlignedRuntime:
     """subscriptions.customers of the running mesh: its REST, GraphQL and SQL ports, PII among its columns."""
-    runtime: ProductRuntime = running_mesh["subscriptions.customers"]
+    runtime: SourceAlignedRuntime = running_mesh["subscriptions.customers"]
     return runtime

@@ -28,7 +28,7 @@ from mesh_audit.log_table import AuditTable
 from mesh_audit.service import AuditService
 from mesh_config.naming import ProductName
 from mesh_sdk.access.gate import ACCESS_TOPIC
-from mesh_sdk.runtime.source_aligned import ProductRuntime
+from mesh_sdk.runtime.source_aligned import SourceAlignedRuntime
 from mesh_testing.mesh import RunningMesh
 from mesh_testing.products import eventually
 
@@ -64,7 +64,7 @@ def _bearer(key: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def consumers(running_mesh: RunningMesh, catalog_api: httpx.Client, customers: ProductRuntime) -> Consumers:
+def consumers(running_mesh: RunningMesh, catalog_api: httpx.Client, customers: SourceAlignedRuntime) -> Consumers:
     token = running_mesh.catalog.platform_token
     tag = uuid.uuid4().hex[:6]
     names = {"masked": f"analyst-{tag}", "pii": f"support-{tag}", "owner": f"subs-owner-{tag}"}
@@ -86,33 +86,33 @@ def consumers(running_mesh: RunningMesh, catalog_api: httpx.Client, customers: P
     return Consumers(masked, pii, owner, names)
 
 
-def _rest(runtime: ProductRuntime, key: str | None, path: str = "/customers", **params: Any) -> httpx.Response:
+def _rest(runtime: SourceAlignedRuntime, key: str | None, path: str = "/customers", **params: Any) -> httpx.Response:
     headers = _bearer(key) if key else {}
     return httpx.get(f"http://127.0.0.1:{runtime.options.http_port}{path}", params=params, headers=headers, timeout=30)
 
 
-def _graphql(runtime: ProductRuntime, key: str | None, query: str) -> httpx.Response:
+def _graphql(runtime: SourceAlignedRuntime, key: str | None, query: str) -> httpx.Response:
     headers = _bearer(key) if key else {}
     url = f"http://127.0.0.1:{runtime.options.http_port}/graphql"
     return httpx.post(url, json={"query": query}, headers=headers, timeout=30)
 
 
-def _dsn(runtime: ProductRuntime, user: str, password: str) -> str:
+def _dsn(runtime: SourceAlignedRuntime, user: str, password: str) -> str:
     return f"postgresql://{user}:{password}@127.0.0.1:{runtime.options.sql_port}/subscriptions?connect_timeout=10"
 
 
-def _table(runtime: ProductRuntime) -> str:
+def _table(runtime: SourceAlignedRuntime) -> str:
     return runtime.product.descriptor.table(runtime.product.served_port)
 
 
 @pytest.fixture(scope="module")
-def published(customers: ProductRuntime, consumers: Consumers) -> Consumers:
+def published(customers: SourceAlignedRuntime, consumers: Consumers) -> Consumers:
     """Once the product has the catalog's access list (the control topic takes a moment)."""
     eventually(lambda: _rest(customers, consumers.pii, limit=1).status_code == 200, attempts=100, pause_s=0.3)
     return consumers
 
 
-def test_every_port_refuses_a_missing_or_invalid_key(customers: ProductRuntime, published: Consumers) -> None:
+def test_every_port_refuses_a_missing_or_invalid_key(customers: SourceAlignedRuntime, published: Consumers) -> None:
     for key in (None, "", "mk_aaaaaaaaaaaa_" + "A" * 43, "garbage"):
         answer = _rest(customers, key)
         assert answer.status_code == 401, answer.text
@@ -130,7 +130,9 @@ def test_every_port_refuses_a_missing_or_invalid_key(customers: ProductRuntime, 
     assert _rest(customers, None, "/health").status_code == 200, "the product still serves"
 
 
-def test_a_consumer_without_a_grant_is_forbidden_on_every_port(customers: ProductRuntime, published: Consumers) -> None:
+def test_a_consumer_without_a_grant_is_forbidden_on_every_port(
+    customers: SourceAlignedRuntime, published: Consumers
+) -> None:
     answer = _rest(customers, published.owner)
     assert answer.status_code == 403 and "mesh access request" in answer.json()["detail"]
     assert _graphql(customers, published.owner, "{ customers(first: 1) { items { email } } }").status_code == 403
@@ -139,7 +141,7 @@ def test_a_consumer_without_a_grant_is_forbidden_on_every_port(customers: Produc
 
 
 def test_pii_is_masked_without_a_pii_grant_and_the_same_on_every_port(
-    customers: ProductRuntime, published: Consumers
+    customers: SourceAlignedRuntime, published: Consumers
 ) -> None:
     table = _table(customers)
     for key, name, masked in ((published.masked, "masked", True), (published.pii, "pii", False)):
@@ -172,7 +174,7 @@ def test_pii_is_masked_without_a_pii_grant_and_the_same_on_every_port(
 
 
 def test_a_revoked_key_is_shut_out_of_every_port_even_an_open_session(
-    running_mesh: RunningMesh, catalog_api: httpx.Client, customers: ProductRuntime, published: Consumers
+    running_mesh: RunningMesh, catalog_api: httpx.Client, customers: SourceAlignedRuntime, published: Consumers
 ) -> None:
     # A key of its own, so the other tests keep theirs.
     rotated = catalog_api.post(
@@ -303,7 +305,7 @@ def _authenticates(settings: Any, user: str, key: str) -> bool:
 
 
 def test_kafka_takes_the_same_key_and_allows_what_the_grants_allow(
-    running_mesh: RunningMesh, catalog_api: httpx.Client, customers: ProductRuntime, published: Consumers
+    running_mesh: RunningMesh, catalog_api: httpx.Client, customers: SourceAlignedRuntime, published: Consumers
 ) -> None:
     settings, names = running_mesh.settings, published.names
     topic = customers.stream_topic
@@ -381,7 +383,7 @@ def _a_file_of(settings: Any, table: str) -> tuple[str, str]:
 
 
 def test_lakehouse_credentials_read_only_the_granted_tables(
-    running_mesh: RunningMesh, catalog_api: httpx.Client, customers: ProductRuntime, published: Consumers
+    running_mesh: RunningMesh, catalog_api: httpx.Client, customers: SourceAlignedRuntime, published: Consumers
 ) -> None:
     settings, names = running_mesh.settings, published.names
     playback = running_mesh["playback.events"]

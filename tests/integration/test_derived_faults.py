@@ -41,7 +41,8 @@ from mesh_config import MeshSettings
 from mesh_generate import Imperfections, Outgoing, PlaybackSimulator, PlaybackTraffic, Population, send_traffic
 from mesh_generate.kafka_sink import KafkaPlaybackSink
 from mesh_generate.playback_sessions import Catalogue
-from mesh_sdk.runtime.derived import PROGRESS, REFRESH, DerivedRuntime
+from mesh_sdk.derive.progress import PROGRESS, REFRESH
+from mesh_sdk.runtime.derived import DerivedRuntime
 from mesh_sdk.spec.column_types import iceberg_schema
 from mesh_sdk.spec.logic import Inputs, Update
 from mesh_sdk.spec.product import load_product
@@ -93,7 +94,7 @@ class Playback:
     time only moves forward, so no event falls behind the sessionizer's watermark between bursts)."""
 
     settings: MeshSettings
-    runtime: Any  # playback.events' ProductRuntime
+    runtime: Any  # playback.events' SourceAlignedRuntime
     messages: Iterator[Outgoing]
     sink: KafkaPlaybackSink
 

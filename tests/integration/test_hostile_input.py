@@ -9,7 +9,7 @@ import httpx
 import psycopg
 import pytest
 
-from mesh_sdk.runtime.source_aligned import ProductRuntime
+from mesh_sdk.runtime.source_aligned import SourceAlignedRuntime
 from mesh_testing.mesh import RunningMesh
 from mesh_testing.products import http_client, sql_dsn
 
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def http(customers: ProductRuntime) -> Iterator[httpx.Client]:
+def http(customers: SourceAlignedRuntime) -> Iterator[httpx.Client]:
     with http_client(customers, 30) as client:
         yield client
 
@@ -80,7 +80,9 @@ def test_oversized_pages_are_refused_with_the_limit(http: httpx.Client) -> None:
 
 
 @pytest.mark.parametrize("as_of", ["yesterday", "2026-13-45", "²", "9" * 40, "-1", "1e9", "'; SELECT 1; --"])
-def test_a_malformed_as_of_is_a_400_on_every_port(http: httpx.Client, customers: ProductRuntime, as_of: str) -> None:
+def test_a_malformed_as_of_is_a_400_on_every_port(
+    http: httpx.Client, customers: SourceAlignedRuntime, as_of: str
+) -> None:
     listed = http.get("/customers", params={"as_of": as_of})
     assert listed.status_code == 400 and "as_of" in listed.json()["error"], listed.text
     sql = http.post("/sql", json={"sql": "SELECT 1", "as_of": as_of})
@@ -120,7 +122,7 @@ WRITES_AND_FILES = [
 
 @pytest.mark.parametrize("sql", WRITES_AND_FILES)
 def test_sql_that_writes_reads_files_or_loads_extensions_is_refused(
-    http: httpx.Client, customers: ProductRuntime, sql: str
+    http: httpx.Client, customers: SourceAlignedRuntime, sql: str
 ) -> None:
     answer = http.post("/sql", json={"sql": sql})
     assert answer.status_code in (400, 403) and answer.json()["sqlstate"] in ("42501", "42601"), answer.text

@@ -19,8 +19,9 @@ from mesh_config import load_settings
 from mesh_governance import RULES, Finding, PolicySet, Rule, Severity, evaluate, load_policies, refusals
 from mesh_sdk.runtime.derived import DerivedRuntime
 from mesh_sdk.runtime.options import RuntimeOptions
-from mesh_sdk.runtime.source_aligned import ProductRuntime
+from mesh_sdk.runtime.source_aligned import SourceAlignedRuntime
 from mesh_sdk.serve.masked_stream import masked_topic
+from mesh_sdk.serve.served import declared_query_ports
 from mesh_sdk.spec.product import dump, load_product
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,19 +40,24 @@ def _ports(folder: Path) -> dict[str, str]:
     for the runtime (no servers): the topic and table names are the SDK's, not this test's."""
     product = load_product(folder)
     d = product.descriptor
-    runtime: Any = SimpleNamespace(settings=load_settings(), options=RuntimeOptions(), product=product)
+    runtime: Any = SimpleNamespace(
+        settings=load_settings(), options=RuntimeOptions(), product=product, query_ports=declared_query_ports(d)
+    )
     if product.derived:
         runtime.outputs = dict.fromkeys(product.output_tables())
-        runtime.anchor = product.output_tables()[0]
+        runtime.main_port = runtime.anchor = product.output_tables()[0]
         runtime.streams = {
             p.source: (d.topic(p.name), None) for p in d.output_ports if p.kind == "kafka" and p.source is not None
         }
+        runtime.engine_urls = lambda: DerivedRuntime.engine_urls(runtime)
         return DerivedRuntime.port_urls(runtime)
+    runtime.main_port = product.served_port
+    runtime.engine_urls = lambda: SourceAlignedRuntime.engine_urls(runtime)
     runtime.stream_topic, runtime.deadletter_topic = d.topic("stream"), d.topic("dlq")
     pii = any(p.classification == "pii" for p in product.contract.properties(product.history_port))
     runtime.masked = SimpleNamespace(target=masked_topic(runtime.stream_topic)) if pii else None
     runtime.masked_tables = []
-    return ProductRuntime.port_urls(runtime)
+    return SourceAlignedRuntime.port_urls(runtime)
 
 
 @cache

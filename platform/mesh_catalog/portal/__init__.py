@@ -21,13 +21,13 @@ from fastapi.templating import Jinja2Templates
 
 from mesh_access import AccessService
 from mesh_catalog.audit_browser import AuditLog, AuditUnavailable, audit_page
-from mesh_catalog.entries import CatalogEntry, Status
 from mesh_catalog.lineage import UnknownNode
 from mesh_catalog.portal import charts
 from mesh_catalog.portal.examples import examples
 from mesh_catalog.portal.layout import BOX_H, BOX_W, layout
 from mesh_catalog.registry import UnknownProduct
 from mesh_catalog.service import CatalogService
+from mesh_discovery.entries import CatalogEntry, Status
 
 HERE = Path(__file__).parent
 EXAMPLE_QUERY = """{

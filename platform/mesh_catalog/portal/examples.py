@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from mesh_catalog.entries import CatalogEntry
+from mesh_discovery.entries import CatalogEntry
 
 
 @dataclass(frozen=True)

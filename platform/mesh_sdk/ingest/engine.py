@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -20,11 +19,12 @@ from pyiceberg.expressions import GreaterThanOrEqual
 from pyiceberg.table import Table
 
 from mesh_adapters import kafka
-from mesh_adapters.avro import AvroWireEncoder, RegistryUnavailable, WireFormatError
-from mesh_sdk.ingest.changes import UnexpectedChange
+from mesh_adapters.avro import AvroWireEncoder
+from mesh_sdk.ingest.batch import Accepted, Decode, Incoming, RecentKeys, accept, advance, row_key, sort_batch
 from mesh_sdk.ingest.deadletter import DeadLetter
+from mesh_sdk.ingest.platform_columns import with_platform_columns
 from mesh_sdk.ingest.stall_watch import StallWatch
-from mesh_sdk.observe.outcome import BatchOutcome, Defect
+from mesh_sdk.observe.outcome import BatchOutcome
 from mesh_sdk.observe.quality import RecordRule, compile_rules
 from mesh_sdk.spec.logic import BatchContext
 from mesh_sdk.spec.product import DataProduct
@@ -32,28 +32,6 @@ from mesh_sdk.storage.history import BATCH_AT, Offsets, append_with_offsets, com
 from mesh_sdk.storage.maintenance import Upkeep, default_upkeep
 
 log = logging.getLogger(__name__)
-
-Decode = Callable[[Message], Mapping[str, Any]]  # an input message as the record the product's logic receives
-
-
-class RecentKeys:
-    """Primary keys already written, remembered for a bounded number of rows (duplicates arrive
-    minutes apart, not months)."""
-
-    def __init__(self, capacity: int) -> None:
-        self.capacity = capacity
-        self._keys: OrderedDict[str, None] = OrderedDict()
-
-    def __contains__(self, key: str) -> bool:
-        return key in self._keys
-
-    def add(self, key: str) -> None:
-        self._keys[key] = None
-        if len(self._keys) > self.capacity:
-            self._keys.popitem(last=False)
-
-    def __len__(self) -> int:
-        return len(self._keys)
 
 
 WATCH_EVERY_S = 5.0  # how often the ingest asks the broker how far behind it is (see `_watch`)
@@ -99,6 +77,8 @@ class Ingestor:
         self.decoders = decoders
         self.stream_encoder = stream_encoder
         self.check = compile_rules(rules)
+        captured = product.cdc_input() is not None
+        self.transform = with_platform_columns(product.transform, arrow_schema.names, captured)
         self.arrow_schema = arrow_schema
         self.stream_topic = stream_topic
         self.deadletter_topic = deadletter_topic
@@ -150,10 +130,10 @@ class Ingestor:
             self.recent.add(self._key(row))
 
     def _key(self, row: Mapping[str, Any]) -> str:
-        return "|".join(str(row[c]) for c in self.key_columns)
+        return row_key(row, self.key_columns)
 
     def _stream_key(self, row: Mapping[str, Any]) -> str:
-        return "|".join(str(row[c]) for c in self.stream_key_columns)
+        return row_key(row, self.stream_key_columns)
 
     # --- the loop -----------------------------------------------------------------------------------
 
@@ -267,67 +247,29 @@ class Ingestor:
         return self.process(self.poll())
 
     def process(self, messages: Iterable[Message]) -> BatchOutcome:
-        outcome = BatchOutcome()
         now = datetime.now(UTC)
         context = BatchContext(ingested_at=now)
-        rows: list[dict[str, Any]] = []
-        dead: list[DeadLetter] = []
-        batch_keys: set[str] = set()
-        for msg in messages:
-            outcome.consumed += 1
-            topic, partition, offset = msg.topic(), msg.partition(), msg.offset()
-            self.stalls.yielded((topic, partition), time.monotonic())
-            self.offsets.setdefault(topic, {})[partition] = offset + 1
-            row, letter = self._accept(msg, context)
-            if letter is not None:
-                dead.append(letter)
-                outcome.dead[letter.defect] += 1
-                continue
-            assert row is not None
-            key = self._key(row)
-            if key in self.recent or key in batch_keys:
-                outcome.duplicates += 1
-                continue
-            batch_keys.add(key)
-            rows.append(row)
-        if dead:
-            self._send_dead_letters(dead)
-        if rows:
-            outcome.snapshot_id, outcome.rows = self._commit(rows, now, batch_keys)
-            outcome.written = len(rows)
+        transform, check = self.transform, self.check
+
+        def accept_one(msg: Incoming) -> Accepted:
+            return accept(msg, self.decoders[msg.topic() or ""], transform, check, context)
+
+        batch = sort_batch(messages, accept_one, self._key, self.recent)
+        advance(self.offsets, batch.offsets)
+        read_at = time.monotonic()
+        for topic, partitions in batch.offsets.items():
+            for partition in partitions:
+                self.stalls.yielded((topic, partition), read_at)
+        outcome = BatchOutcome(consumed=batch.consumed, duplicates=batch.duplicates, dead=batch.count_dead())
+        if batch.dead:
+            self._send_dead_letters(batch.dead)
+        if batch.rows:
+            outcome.snapshot_id, outcome.rows = self._commit(batch.rows, now, batch.keys)
+            outcome.written = len(batch.rows)
         if outcome.consumed:
             self._commit_group_offsets()
         self.on_batch(outcome)
         return outcome
-
-    def _accept(self, msg: Message, context: BatchContext) -> tuple[dict[str, Any] | None, DeadLetter | None]:
-        topic, value = msg.topic(), msg.value()
-
-        def letter(defect: Defect, reason: str) -> tuple[None, DeadLetter]:
-            return None, DeadLetter(defect, reason, topic, msg.partition(), msg.offset(), msg.key(), value)
-
-        if not value or value[0] != 0:
-            return letter(Defect.UNDECODABLE, "not in the registry's Avro wire format (magic byte 0 + schema id)")
-        try:
-            record = self.decoders[topic](msg)
-        except RegistryUnavailable:
-            raise  # not the message's fault: the batch is retried from the last snapshot
-        except WireFormatError as exc:
-            return letter(Defect.SCHEMA_INVALID, str(exc))
-        except UnexpectedChange as exc:
-            return letter(Defect.UNEXPECTED, str(exc))
-        except Exception as exc:  # fastavro raises several types; every one means the same here
-            return letter(Defect.SCHEMA_INVALID, f"cannot be read with the product's input schema: {exc!r}")
-        try:
-            row = self.product.transform(record, context)
-        except Exception as exc:
-            return letter(Defect.CONTRACT, f"the product's logic rejected it: {exc}")
-        if row is None:
-            return letter(Defect.CONTRACT, "the product's logic dropped it")
-        broken = self.check(row)
-        if broken:
-            return letter(Defect.CONTRACT, "; ".join(broken))
-        return dict(row), None
 
     def _send_dead_letters(self, dead: list[DeadLetter]) -> None:
         for d in dead:

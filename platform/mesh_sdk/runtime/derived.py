@@ -11,65 +11,51 @@ never half of one."""
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
-from confluent_kafka.schema_registry import SchemaRegistryClient
-from fastapi import FastAPI
+from confluent_kafka import Producer
 from pyiceberg.exceptions import NoSuchTableError
 
 from mesh_adapters import kafka
 from mesh_adapters.artifacts import S3ArtifactStore
 from mesh_adapters.avro import AvroWireEncoder
-from mesh_adapters.lakehouse import duckdb_connection, iceberg_catalog
 from mesh_config import MeshSettings
-from mesh_sdk.access.policy import PolicyState
 from mesh_sdk.derive.keyed_table import KeyedTable
-from mesh_sdk.observe.observations import OBSERVATIONS_TOPIC, Observer
+from mesh_sdk.derive.progress import Progress, changed_inputs, commit_order, commit_summary, unknown_ports
 from mesh_sdk.observe.outcome import BatchOutcome
 from mesh_sdk.observe.quality import table_checks
+from mesh_sdk.runtime.host import ProductHost, current_snapshot_id
 from mesh_sdk.runtime.options import RuntimeOptions
-from mesh_sdk.runtime.ports import PortThreads
-from mesh_sdk.serve import graphql
-from mesh_sdk.serve.reader import HistoryReader, HotCopy, mask_columns, sql_views
-from mesh_sdk.serve.rest import build_app
-from mesh_sdk.serve.served import serving_urls
+from mesh_sdk.serve.reader import HistoryReader, HotCopy
 from mesh_sdk.spec.column_types import arrow_schema, avro_schema, iceberg_schema
 from mesh_sdk.spec.logic import Context, Inputs, Update
 from mesh_sdk.spec.product import DataProduct
 from mesh_sdk.storage.current_state import Delta
 from mesh_sdk.storage.history import PORT, ensure_table
-from mesh_sdk.storage.maintenance import Upkeep
 from mesh_sdk.storage.upstream import NotIncremental, UpstreamTable, UpstreamUnavailable
 
 log = logging.getLogger(__name__)
 
-PROGRESS = "mesh.progress"  # anchor table property: the last complete refresh
-INPUTS = "mesh.input-snapshots"  # snapshot summary: the input snapshots a commit reflects
-REFRESH = "mesh.refresh"
 
+class DerivedRuntime(ProductHost):
+    join_timeout_s = 30.0  # a refresh under way finishes
 
-class DerivedRuntime:
     def __init__(self, product: DataProduct, settings: MeshSettings, options: RuntimeOptions) -> None:
         assert product.derived and product.derivation is not None
-        self.product = product
-        self.settings = settings
-        self.options = options
-        self.control_token = options.control_token
+        super().__init__(product, settings, options)
         d = product.descriptor
         contract = product.contract
         self.every_s = d.refresh.every_seconds if d.refresh is not None else 1.0
 
-        catalog = iceberg_catalog(settings)
-        self.upkeep = Upkeep.from_settings(settings)
+        catalog = self.catalog
         self.upstreams = {p.name: UpstreamTable(catalog, p.table) for p in product.product_inputs()}
         self.increments = [p.name for p in product.product_inputs() if p.read == "increments"]
-        self._duck = lambda: duckdb_connection(settings)
         self.outputs: dict[str, KeyedTable] = {}
         self.hot: dict[str, HotCopy] = {}
         self.readers: dict[str, HistoryReader] = {}
@@ -88,9 +74,7 @@ class DerivedRuntime:
                 hot=self.hot[port],
             )
         self.anchor = product.output_tables()[0]
-        self.reader = self.readers[self.anchor]
 
-        self.registry = SchemaRegistryClient({"url": settings.schema_registry_url})
         self.streams: dict[str, tuple[str, AvroWireEncoder]] = {}
         for stream in d.output_ports:
             if stream.kind == "kafka" and stream.source is not None:
@@ -104,16 +88,7 @@ class DerivedRuntime:
                 self.streams[stream.source] = (topic, AvroWireEncoder(self.registry, f"{topic}-value", schema))
         if self.streams:
             kafka.ensure_topics(settings, [topic for topic, _ in self.streams.values()])
-        kafka.ensure_topics(settings, [OBSERVATIONS_TOPIC], partitions=1)
         self.producer = kafka.producer(settings)
-
-        checks = [c for port in self.outputs for c in table_checks(contract.object(port))]
-        self.observer = Observer(product, self.reader, checks, tables=self.readers, freshness=self._reflects_up_to)
-        self.policy = PolicyState(
-            {n for r in self.readers.values() for n in r.props},
-            {n: prop.classification for r in self.readers.values() for n, prop in r.props.items()},
-        )
-        self.policy.on_change(self._policy_changed)
 
         prefix = f"{d.domain}/{d.name}"
         self.derivation: Any = product.derivation(Context(d.id, S3ArtifactStore(settings, prefix)))
@@ -125,20 +100,18 @@ class DerivedRuntime:
         self._lock = threading.Lock()  # one refresh at a time (the loop, or the control port)
         self._unsettled = False  # a refresh failed part way: tables and derivation may be ahead of the anchor
         self._wake = threading.Event()
-        self._catalog = catalog
         self.undeclared: dict[str, str | None] = {}  # lakehouse tables read by name -> `<product id>/<port>`
-        self.ports = PortThreads(
-            settings,
-            options,
-            self._duck,
-            self.sql_views,
-            self.observer,
-            self._versions,
-            self.policy,
+        self.waiting_for: str | None = None  # an input whose product has not written its table yet
+        checks = [c for port in self.outputs for c in table_checks(contract.object(port))]
+        self._serve(
+            self.anchor,
+            self.readers[self.anchor],
+            checks,
+            [prop for r in self.readers.values() for prop in r.props.values()],
+            tables=self.readers,
+            freshness=self._reflects_up_to,
             undeclared=lambda: dict(self.undeclared),
         )
-        self.app: FastAPI = build_app(self)
-        self.waiting_for: str | None = None  # an input whose product has not written its table yet
 
     # --- the ports' view ---------------------------------------------------------------------------------
 
@@ -154,41 +127,23 @@ class DerivedRuntime:
             extras["derivation"] = describe()
         return extras
 
-    def port_urls(self) -> dict[str, str]:
-        s, o = self.settings, self.options
-        base = f"http://{s.host}:{o.http_port}"
+    def engine_urls(self) -> dict[str, str]:
+        s = self.settings
+        base = f"http://{s.host}:{self.options.http_port}"
         d = self.product.descriptor
-        urls = {f"rest_{port}": f"{base}/{port}" for port in self.outputs}
+        urls = {f"rest_{port}": f"{base}/{port}" for port in self.outputs if "rest" in self.query_ports}
         urls |= {f"iceberg_{port}": f"{d.table(port)} in catalog {s.catalog_name}" for port in self.outputs}
         urls |= {
             f"stream_{port}": f"kafka://{s.bootstrap_servers}/{topic}" for port, (topic, _) in self.streams.items()
         }
-        return urls | serving_urls(s, o, d.domain, self.anchor) | {"refresh": f"{base}/control/refresh"}
-
-    def mount_graphql(self, app: FastAPI) -> None:
-        graphql.mount(app, self)
-
-    def sql_views(self, as_of: str | None = None, hide: frozenset[str] = frozenset()) -> dict[str, str]:
-        """Every output table under its qualified name, as of `as_of` when given, `hide` masked."""
-        return sql_views(self.readers, self.product.descriptor.table, as_of, hide, self.options.sql_snapshot_views)
-
-    def sql_query(
-        self, sql: str, params: list[Any], as_of: str | None = None, hide: frozenset[str] = frozenset()
-    ) -> pa.Table:
-        return self.ports.query(sql, params, as_of, hide)
+        return urls | {"refresh": f"{base}/control/refresh"}
 
     def _versions(self) -> dict[str, str | None]:
-        """The input snapshots of the last complete refresh and the snapshot each table reached, for the
-        product's OpenLineage events."""
+        """The input snapshots of the last complete refresh and the snapshot each table reached."""
         versions = {port: None if s is None else str(s) for port, s in self.seen.items()}
         for port, table in self.outputs.items():
-            current = table.table.current_snapshot()
-            versions[port] = str(current.snapshot_id) if current is not None else None
+            versions[port] = current_snapshot_id(table.table)
         return versions
-
-    def _policy_changed(self, masked: frozenset[str]) -> None:
-        mask_columns(self.readers.values(), masked)
-        self.ports.views_changed()
 
     def _reflects_up_to(self) -> datetime | None:
         """Freshness of a derived product: when the newest input snapshot it has processed was written."""
@@ -224,7 +179,7 @@ class DerivedRuntime:
         """A lakehouse table read by its name: shared storage allows it; the read is kept, for the
         discovery port (governance) and the run's lineage, as a dependency no input port declares."""
         try:
-            table = self._catalog.load_table(name)
+            table = self.catalog.load_table(name)
         except NoSuchTableError:
             raise KeyError(f"no table {name} in the lakehouse") from None
         if name not in self.undeclared:
@@ -259,7 +214,7 @@ class DerivedRuntime:
             if self._unsettled:
                 self._settle()
             snapshots = {port: up.newest_snapshot() for port, up in self.upstreams.items()}
-            changed = frozenset(p for p, s in snapshots.items() if s != self.seen.get(p))
+            changed = changed_inputs(snapshots, self.seen)
             if not changed and not forced:
                 return None
             started = time.monotonic()
@@ -273,11 +228,9 @@ class DerivedRuntime:
                     self._start_over()
                     new = {p: self.upstreams[p].rows(snapshots[p]) for p in self.increments}
                 updates = self.derivation.refresh(self._inputs(snapshots, changed, new, forced))
-                unknown = set(updates) - set(self.outputs)
-                if unknown:
-                    raise ValueError(
-                        f"refresh returned updates for {sorted(unknown)}, not output ports {list(self.outputs)}"
-                    )
+                refused = unknown_ports(updates, self.outputs)
+                if refused:
+                    raise ValueError(refused)
                 deltas = self._commit(snapshots, updates)
             except Exception:
                 self._settle()  # if this fails too, the next refresh settles first
@@ -298,21 +251,19 @@ class DerivedRuntime:
 
     def _commit(self, snapshots: dict[str, int | None], updates: dict[str, Update]) -> dict[str, Delta]:
         self.refreshes += 1
-        props = {INPUTS: json.dumps(snapshots), REFRESH: str(self.refreshes)}
+        summary = commit_summary(self.refreshes, snapshots)
         deltas: dict[str, Delta] = {}
         reached: dict[str, int | None] = {}
-        for port, table in self.outputs.items():
+        for port in commit_order(list(self.outputs), self.anchor):
+            table, update = self.outputs[port], updates.get(port)
             if port == self.anchor:
-                continue
-            update = updates.get(port)
+                progress = Progress(self.refreshes, snapshots, reached)
+                deltas[port] = table.write(update or Update(), summary, extra=progress.record())
+                break
             if update:
-                deltas[port] = table.write(update, props)
+                deltas[port] = table.write(update, summary)
             current = table.table.current_snapshot()
             reached[port] = current.snapshot_id if current is not None else None
-        progress = {"refresh": self.refreshes, "inputs": snapshots, "outputs": reached}
-        deltas[self.anchor] = self.outputs[self.anchor].write(
-            updates.get(self.anchor) or Update(), props, extra={PROGRESS: json.dumps(progress)}
-        )
         return deltas
 
     def _after_commit(self, updates: dict[str, Update], deltas: dict[str, Delta], consumed: int) -> None:
@@ -371,14 +322,12 @@ class DerivedRuntime:
 
     def _recover(self) -> None:
         """Roll every table back to the last complete refresh and let the derivation restore from it."""
-        anchor = self.outputs[self.anchor].table
-        raw = anchor.properties.get(PROGRESS)
-        progress: dict[str, Any] = json.loads(raw) if raw else {"refresh": 0, "inputs": {}, "outputs": {}}
-        for port, table in self.outputs.items():
-            if port != self.anchor and table.roll_back_to(progress["outputs"].get(port)):
-                log.warning("%s rolled back to the last complete refresh (%d)", port, progress["refresh"])
-        self.refreshes = int(progress["refresh"])
-        self.seen = {p: progress["inputs"].get(p) for p in self.upstreams}
+        progress = Progress.of(self.outputs[self.anchor].table.properties)
+        for port, snapshot in progress.roll_back(list(self.outputs), self.anchor).items():
+            if self.outputs[port].roll_back_to(snapshot):
+                log.warning("%s rolled back to the last complete refresh (%d)", port, progress.refresh)
+        self.refreshes = progress.refresh
+        self.seen = progress.seen(self.upstreams)
         gone = [p for p in self.increments if self._expired(p, self.seen[p])]
         if gone:  # what was appended since cannot be told apart: nothing to continue from
             log.warning("the snapshots of %s the last refresh read were expired: rebuilding every output", gone)
@@ -432,18 +381,17 @@ class DerivedRuntime:
                 log.exception("refresh failed; the outputs keep the last complete refresh, retrying")
                 stopping.wait(min(30.0, self.every_s * 5))
 
-    def start(self) -> None:
+    def _start_engine(self) -> None:
         self._recover()
         for port, table in self.outputs.items():
             self.hot[port].load(table.table)
         self.ports.spawn("refresh", self._loop)
-        self.ports.start(self.app)
+
+    def _serving(self) -> None:
         self._wake.set()
 
-    def stop(self) -> None:
+    def _halt_engine(self) -> None:
         self._wake.set()
-        busy = self.ports.stop(join_timeout_s=30)
-        if busy:
-            log.warning("threads still running at stop (%s): their Kafka clients are left open", ", ".join(busy))
-            return
-        kafka.close_producers((self.producer, *self.ports.producers()))
+
+    def _engine_producers(self) -> Iterable[Producer]:
+        return (self.producer,)

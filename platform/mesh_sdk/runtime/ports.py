@@ -1,6 +1,7 @@
-"""What every running product runs beside the engine that feeds it (Kafka ingestion or derivation):
-the HTTP ports (REST, GraphQL, discovery, observation, control), the PostgreSQL wire port with its
-views kept current, the access gate every output port asks, and the observation publisher."""
+"""The servers every running product runs beside the engine that feeds it (Kafka ingestion or
+derivation), each on its own thread: the HTTP ports (REST, GraphQL, discovery, observation, control),
+the PostgreSQL wire port with its views kept current (when the descriptor declares `sql`), the access
+gate every output port asks, the observation publisher, the control listener and the lineage reporter."""
 
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ log = logging.getLogger(__name__)
 Views = Callable[[str | None, frozenset[str]], dict[str, str]]
 
 
-class PortThreads:
+class PortServers:
     def __init__(
         self,
         settings: MeshSettings,
@@ -48,6 +49,7 @@ class PortThreads:
         versions: Versions,
         policy: PolicyState,
         undeclared: Callable[[], Mapping[str, str | None]] | None = None,
+        sql: bool = True,
     ) -> None:
         self.host = settings.host
         self.http_port = options.http_port
@@ -70,14 +72,18 @@ class PortThreads:
         self._engines: dict[frozenset[str], SqlEngine] = {}
         self._engines_lock = threading.Lock()
         self.sql_engine = self.engine_for(frozenset())
-        self.sql_server = PgWireServer(
-            self.sql_engine,
-            settings.host,
-            options.sql_port,
-            authenticator=SqlLogin(self.access, self.engine_for),
-            method=Method(settings.sql_auth),
-            tls=sql_tls(settings),
-            tls_required=settings.sql_tls == "required",
+        self.sql_server = (
+            None
+            if not sql
+            else PgWireServer(
+                self.sql_engine,
+                settings.host,
+                options.sql_port,
+                authenticator=SqlLogin(self.access, self.engine_for),
+                method=Method(settings.sql_auth),
+                tls=sql_tls(settings),
+                tls_required=settings.sql_tls == "required",
+            )
         )
         self._stale = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -131,7 +137,8 @@ class PortThreads:
         config = uvicorn.Config(app, host=self.host, port=self.http_port, log_level="warning", lifespan="off")
         self._http = uvicorn.Server(config)
         self.spawn("http", self._http.run)
-        self.sql_server.start()
+        if self.sql_server is not None:
+            self.sql_server.start()
         self.spawn("sql-refresh", self._keep_views_current)
         self.publisher.start()
         self.control.start()
@@ -166,7 +173,8 @@ class PortThreads:
         running after `join_timeout_s`."""
         self.stopping.set()
         self._stale.set()
-        self.sql_server.stop()
+        if self.sql_server is not None:
+            self.sql_server.stop()
         if self._http is not None:
             self._http.should_exit = True
         self.publisher.stop()

@@ -1,53 +1,46 @@
-"""The composition root of a product process: `mesh run products/<name>` builds everything here from
-the product folder and the settings, and nowhere else."""
+"""A source-aligned product's runtime: Kafka micro-batches (an app's events, or the changes CDC captures
+from an operational database) ingested exactly once into its history table (and, for a captured table,
+its current state), published on its output stream, and served by the host."""
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 import pyarrow as pa
 from confluent_kafka import Message, Producer
-from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
-from fastapi import FastAPI
+from confluent_kafka.schema_registry import Schema
 from pyiceberg.table import Table
 
 from mesh_adapters import kafka
 from mesh_adapters.avro import AvroWireDecoder, AvroWireEncoder, AvroWireReader
-from mesh_adapters.lakehouse import duckdb_connection, iceberg_catalog
 from mesh_config import MeshSettings
 from mesh_config.naming import ProductName
-from mesh_sdk.access.policy import PolicyState
+from mesh_sdk.ingest.batch import Decode
 from mesh_sdk.ingest.changes import captured_table, from_debezium, from_outbox
-from mesh_sdk.ingest.engine import Decode, Ingestor
+from mesh_sdk.ingest.engine import Ingestor
 from mesh_sdk.ingest.stream_recovery import missing_rows, newest_published_batch
-from mesh_sdk.observe.observations import OBSERVATIONS_TOPIC, Observer
 from mesh_sdk.observe.outcome import BatchOutcome
 from mesh_sdk.observe.quality import record_rules, table_checks
+from mesh_sdk.runtime.host import ProductHost, current_snapshot_id
 from mesh_sdk.runtime.options import RuntimeOptions
-from mesh_sdk.runtime.ports import PortThreads
-from mesh_sdk.serve import graphql
 from mesh_sdk.serve.masked_stream import masked_stream
 from mesh_sdk.serve.masked_table import MaskedTable, follow
-from mesh_sdk.serve.reader import HistoryReader, HotCopy, mask_columns, sql_views
-from mesh_sdk.serve.rest import build_app
-from mesh_sdk.serve.served import serving_urls
+from mesh_sdk.serve.reader import HistoryReader, HotCopy
 from mesh_sdk.spec.column_types import arrow_schema, avro_schema, iceberg_schema
 from mesh_sdk.spec.product import DataProduct
 from mesh_sdk.storage.current_state import CurrentState
 from mesh_sdk.storage.history import ensure_table
-from mesh_sdk.storage.maintenance import Upkeep, same_data
+from mesh_sdk.storage.maintenance import same_data
 
 log = logging.getLogger(__name__)
 
 
-class ProductRuntime:
+class SourceAlignedRuntime(ProductHost):
     def __init__(self, product: DataProduct, settings: MeshSettings, options: RuntimeOptions) -> None:
-        self.product = product
-        self.settings = settings
-        self.options = options
-        self.control_token = options.control_token
+        super().__init__(product, settings, options)
         d = product.descriptor
         contract = product.contract
         history, served = product.history_port, product.served_port
@@ -58,7 +51,6 @@ class ProductRuntime:
         self.stream_topic = d.topic("stream")
         self.deadletter_topic = d.topic("dlq")
 
-        self.registry = SchemaRegistryClient({"url": settings.schema_registry_url})
         self.output_schema = avro_schema(
             self.history_props,
             name=_record_name(history),
@@ -69,14 +61,11 @@ class ProductRuntime:
         decoders = self._input_decoders()
         self.partitions = kafka.ensure_topics(settings, list(decoders))
         kafka.ensure_topics(settings, [self.stream_topic, self.deadletter_topic])
-        kafka.ensure_topics(settings, [OBSERVATIONS_TOPIC], partitions=1)
 
-        catalog = iceberg_catalog(settings)
-        self.upkeep = Upkeep.from_settings(settings)
+        catalog = self.catalog
         table = ensure_table(
             catalog, d.table(history), iceberg_schema(self.history_props), d.description, f"{d.id}/{history}"
         )
-        self._duck = lambda: duckdb_connection(settings)
         rows_schema = arrow_schema(self.props)
         self.hot = HotCopy(rows_schema, options.hot_max_rows)
         self.state: CurrentState | None = None
@@ -85,19 +74,13 @@ class ProductRuntime:
                 catalog, d.table(served), iceberg_schema(self.props), d.description, f"{d.id}/{served}"
             )
             self.state = CurrentState(state_table, self.key_columns, rows_schema, self.upkeep)
-        self.reader = HistoryReader(self.current_table, self._duck, self.props, self.key_columns, hot=self.hot)
+        reader = HistoryReader(self.current_table, self._duck, self.props, self.key_columns, hot=self.hot)
         # A captured table's change history is served beside its current state.
         self.history_reader = (
             HistoryReader(lambda: self.ingestor.table, self._duck, self.history_props, history_keys)
             if self.state is not None
-            else self.reader
+            else reader
         )
-        self.observer = Observer(product, self.reader, table_checks(contract.object(served)))
-        self.policy = PolicyState(
-            {p.name for p in self.history_props if p.name},
-            {p.name: p.classification for p in self.history_props if p.name},
-        )
-        self.policy.on_change(self._policy_changed)
 
         def stream_producer() -> Producer:
             return kafka.producer(settings, **{"transactional.id": f"{d.id}.stream"})
@@ -123,9 +106,7 @@ class ProductRuntime:
             upkeep=self.upkeep,
             close_stream_gap=self._close_stream_gap,
         )
-        self.ports = PortThreads(
-            settings, options, self._duck, self.sql_views, self.observer, self._versions, self.policy
-        )
+        self._serve(served, reader, table_checks(contract.object(served)), self.history_props)
         pii = self.policy.columns_of("pii")
         self.masked = masked_stream(settings, self.registry, d.id, self.stream_topic, self.output_schema, pii)
         tables = {history: self.history_props} | ({served: self.props} if self.state is not None else {})
@@ -136,7 +117,6 @@ class ProductRuntime:
             for port, props in tables.items()
             if pii & {p.name for p in props}
         ]
-        self.app: FastAPI = build_app(self)
 
     # --- wiring ----------------------------------------------------------------------------------------
 
@@ -217,12 +197,9 @@ class ProductRuntime:
             self.hot.load(self.state.table)
         if self.hot.enabled and not self.hot.follow(self.state.table):
             self.hot.load(self.state.table)
-        for reader in self._readers():
+        for reader in self.served_tables().values():
             reader.invalidate()
         self.ports.views_changed()
-
-    def _readers(self) -> list[HistoryReader]:
-        return list(self.served_tables().values())
 
     def served_tables(self) -> dict[str, HistoryReader]:
         """The served table's reader, and the change history's when a captured table has one."""
@@ -231,19 +208,9 @@ class ProductRuntime:
             tables[self.product.history_port] = self.history_reader
         return tables
 
-    def discovery_extras(self) -> dict[str, Any]:
-        return {}
-
-    def refresh_now(self) -> dict[str, Any] | None:
-        return None
-
-    def _policy_changed(self, masked: frozenset[str]) -> None:
-        mask_columns(self._readers(), masked)
-        self.ports.views_changed()
-
-    def port_urls(self) -> dict[str, str]:
+    def engine_urls(self) -> dict[str, str]:
         s, d, served = self.settings, self.product.descriptor, self.product.served_port
-        return serving_urls(s, self.options, d.domain, served) | {
+        return {
             "iceberg": f"{d.table(served)} in catalog {s.catalog_name}",
             "stream": f"kafka://{s.bootstrap_servers}/{self.stream_topic}",
             **({"stream_masked": f"kafka://{s.bootstrap_servers}/{self.masked.target}"} if self.masked else {}),
@@ -251,32 +218,15 @@ class ProductRuntime:
             "dead_letters": f"kafka://{s.bootstrap_servers}/{self.deadletter_topic}",
         }
 
-    def mount_graphql(self, app: FastAPI) -> None:
-        graphql.mount(app, self)
-
     def _versions(self) -> dict[str, str | None]:
-        """The snapshot each table has reached, for the product's OpenLineage events."""
         tables = {self.product.history_port: self.ingestor.table}
         if self.state is not None:
             tables[self.product.served_port] = self.state.table
-        return {port: _snapshot_id(table) for port, table in tables.items()}
-
-    # --- SQL -------------------------------------------------------------------------------------------
-
-    def sql_views(self, as_of: str | None = None, hide: frozenset[str] = frozenset()) -> dict[str, str]:
-        """The relations SQL users may query: the served tables (masked) as of the current snapshot, or
-        of `as_of`, and their snapshots."""
-        tables = self.served_tables()
-        return sql_views(tables, self.product.descriptor.table, as_of, hide, self.options.sql_snapshot_views)
-
-    def sql_query(
-        self, sql: str, params: list[Any], as_of: str | None = None, hide: frozenset[str] = frozenset()
-    ) -> pa.Table:
-        return self.ports.query(sql, params, as_of, hide)
+        return {port: current_snapshot_id(table) for port, table in tables.items()}
 
     # --- life cycle ------------------------------------------------------------------------------------
 
-    def start(self) -> None:
+    def _start_engine(self) -> None:
         self.ingestor.resume(self.partitions)
         if self.state is not None:
             self.state.catch_up(self.ingestor.table)
@@ -290,7 +240,6 @@ class ProductRuntime:
         if self.masked_tables:
             twins, every_s = self.masked_tables, self.options.masked_tables_every_s
             self.ports.spawn("masked-tables", lambda: follow(twins, self.ports.stopping, every_s))
-        self.ports.start(self.app)
 
     def _close_stream_gap(self) -> None:
         probe = kafka.consumer(self.settings, group=f"{self.product.id}.stream-recovery")
@@ -304,27 +253,20 @@ class ProductRuntime:
             sent = self.ingestor.republish(missing)
             log.warning("republished %d history rows the output stream had lost after a crash", sent)
 
-    def stop(self) -> None:
+    def _halt_engine(self) -> None:
         self.ingestor.stop()
-        busy = self.ports.stop(join_timeout_s=15)
-        if busy:
-            log.warning("threads still running at stop (%s): their Kafka clients are left open", ", ".join(busy))
-            return
-        ingestor = self.ingestor
+
+    def _engine_producers(self) -> Iterable[Producer]:
         masked = [self.masked.producer] if self.masked is not None else []
-        own = (ingestor.stream_producer, ingestor.deadletter_producer, *masked)
-        kafka.close_producers((*own, *self.ports.producers()))
+        return (self.ingestor.stream_producer, self.ingestor.deadletter_producer, *masked)
+
+    def _close_engine(self) -> None:
         if self.masked is not None:
             self.masked.close()
         try:
-            ingestor.consumer.close()
+            self.ingestor.consumer.close()
         except Exception as exc:
             log.debug("closing the consumer: %s", exc)
-
-
-def _snapshot_id(table: Table) -> str | None:
-    snapshot = table.current_snapshot()
-    return str(snapshot.snapshot_id) if snapshot is not None else None
 
 
 def _record_name(port: str) -> str:

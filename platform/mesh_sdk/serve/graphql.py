@@ -194,7 +194,7 @@ def _table_fields(rt: "Served", port: str, reader: HistoryReader) -> tuple[list[
             filters[key] = ",".join(map(str, value)) if op == "in" else str(value)
         return filters
 
-    gate = rt.ports.access
+    gate = rt.access
 
     def rows(
         info: Any, where: Any = None, sort: Any = None, first: Any = 100, after: Any = None, as_of: Any = None
@@ -314,7 +314,7 @@ def mount(app: FastAPI, rt: "Served") -> None:
     router = GraphiQLRouter(
         build_schema(rt),
         graphql_ide="graphiql",
-        context_getter=_context_getter(rt.ports.access),
+        context_getter=_context_getter(rt.access),
         answers=errors(401, 403),
     )
     app.include_router(router, prefix="/graphql")

@@ -27,6 +27,7 @@ from mesh_sdk.access.gate import AccessGate, statement_digest
 from mesh_sdk.access.policy import PolicyUpdate
 from mesh_sdk.serve.http_errors import errors, invalid_requests_are_400, validation_problem
 from mesh_sdk.serve.reader import FILTER_OPS, HistoryReader, QueryError
+from mesh_sdk.serve.served import declared_query_ports
 from mesh_sdk.spec.product import dump
 from mesh_sdk.storage.maintenance import retention_report
 from mesh_sql.errors import SqlError, SqlRefused
@@ -106,8 +107,9 @@ def build_app(rt: Served) -> FastAPI:
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    gate = rt.ports.access
-    for name, reader in rt.served_tables().items():
+    gate = rt.access
+    declared = declared_query_ports(d)
+    for name, reader in rt.served_tables().items() if "rest" in declared else ():
         app.add_api_route(
             f"/{name}",
             _list_endpoint(name, reader, gate),
@@ -144,33 +146,6 @@ def build_app(rt: Served) -> FastAPI:
     )
     def retention() -> dict[str, Any]:
         return retention_report(rt.upkeep, {port: r.table() for port, r in rt.served_tables().items()})
-
-    @app.post(
-        "/sql",
-        summary="A read-only SQL query over the product's tables (JSON or Arrow)",
-        description="403 also when the statement is refused: not one read-only SELECT over this product's tables.",
-        responses={200: _SQL_ANSWER, **errors(400, 401, 403)},
-    )
-    def sql(
-        request: Annotated[SqlRequest, Body()],
-        # A default rather than Annotated: postponed annotations cannot name this function's locals.
-        access: Access = Depends(consumer_dependency(gate, "sql_http", "sql")),  # noqa: B008
-    ) -> Response:
-        try:
-            result = rt.sql_query(request.sql, request.params, request.as_of, gate.hidden(access))
-        except SqlError as exc:
-            status = 403 if isinstance(exc, SqlRefused) else 400
-            return JSONResponse(status_code=status, content={"error": str(exc), "sqlstate": exc.sqlstate})
-        except QueryError as exc:  # a malformed as_of
-            return JSONResponse(status_code=400, content={"error": str(exc)})
-        gate.read(access, "sql_http", statement_digest(request.sql), result.num_rows)
-        if request.format == "arrow":
-            sink = pa.BufferOutputStream()
-            with pa.ipc.new_stream(sink, result.schema) as writer:
-                writer.write_table(result)
-            return Response(sink.getvalue().to_pybytes(), media_type="application/vnd.apache.arrow.stream")
-        rows = [[_finite(v) for v in r.values()] for r in result.to_pylist()]
-        return JSONResponse(jsonable_encoder({"columns": result.schema.names, "rows": rows}))
 
     @app.get("/observations", summary="Freshness, volumes, dead letters, lag, quality checks, SLOs")
     def observations() -> dict[str, Any]:
@@ -228,10 +203,44 @@ def build_app(rt: Served) -> FastAPI:
             raise HTTPException(409, "this product is fed by its input streams as they arrive: nothing to refresh")
         return done
 
-    rt.mount_graphql(app)
+    if "sql" in declared:
+        _sql_route(app, rt, gate)
+    if "graphql" in declared:
+        rt.mount_graphql(app)
     serve_pages(app)
     invalid_requests_are_400(app)
     return app
+
+
+def _sql_route(app: FastAPI, rt: Served, gate: AccessGate) -> None:
+    """`POST /sql`: the SQL port over HTTP, for clients without a PostgreSQL driver."""
+
+    @app.post(
+        "/sql",
+        summary="A read-only SQL query over the product's tables (JSON or Arrow)",
+        description="403 also when the statement is refused: not one read-only SELECT over this product's tables.",
+        responses={200: _SQL_ANSWER, **errors(400, 401, 403)},
+    )
+    def sql(
+        request: Annotated[SqlRequest, Body()],
+        # A default rather than Annotated: postponed annotations cannot name this function's locals.
+        access: Access = Depends(consumer_dependency(gate, "sql_http", "sql")),  # noqa: B008
+    ) -> Response:
+        try:
+            result = rt.sql_query(request.sql, request.params, request.as_of, gate.hidden(access))
+        except SqlError as exc:
+            status = 403 if isinstance(exc, SqlRefused) else 400
+            return JSONResponse(status_code=status, content={"error": str(exc), "sqlstate": exc.sqlstate})
+        except QueryError as exc:  # a malformed as_of
+            return JSONResponse(status_code=400, content={"error": str(exc)})
+        gate.read(access, "sql_http", statement_digest(request.sql), result.num_rows)
+        if request.format == "arrow":
+            sink = pa.BufferOutputStream()
+            with pa.ipc.new_stream(sink, result.schema) as writer:
+                writer.write_table(result)
+            return Response(sink.getvalue().to_pybytes(), media_type="application/vnd.apache.arrow.stream")
+        rows = [[_finite(v) for v in r.values()] for r in result.to_pylist()]
+        return JSONResponse(jsonable_encoder({"columns": result.schema.names, "rows": rows}))
 
 
 def _list_endpoint(table: str, reader: HistoryReader, gate: AccessGate) -> Callable[..., dict[str, Any]]:

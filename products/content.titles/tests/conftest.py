@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from mesh_config import MeshSettings
-from mesh_sdk.runtime.source_aligned import ProductRuntime
+from mesh_sdk.runtime.source_aligned import SourceAlignedRuntime
 from mesh_testing.products import rows_by_key, running_product
 
 FOLDER = Path(__file__).resolve().parents[1]
@@ -19,7 +19,7 @@ COLUMNS = ("title_id", "name", "kind", "genres", "release_year", "duration_s", "
 
 
 @pytest.fixture(scope="module")
-def titles_product(content_capture: MeshSettings) -> Iterator[ProductRuntime]:
+def titles_product(content_capture: MeshSettings) -> Iterator[SourceAlignedRuntime]:
     with running_product(FOLDER, content_capture, batch_interval_s=0.3, observe_interval_s=1.0) as rt:
         yield rt
 

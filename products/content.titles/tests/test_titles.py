@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from mesh_sdk.runtime.source_aligned import ProductRuntime
+from mesh_sdk.runtime.source_aligned import SourceAlignedRuntime
 from mesh_sources.content import ContentWorkload
 from mesh_testing.products import eventually, http_client, state_matches
 
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.integration
 TOPIC = "cdc.content.outbox.title"
 
 
-def test_the_catalogue_follows_the_content_teams_events(titles_product: ProductRuntime) -> None:
+def test_the_catalogue_follows_the_content_teams_events(titles_product: SourceAlignedRuntime) -> None:
     settings = titles_product.settings
     eventually(lambda: state_matches(titles_product, database_titles(settings), COLUMNS), attempts=300)
     start = datetime.now(UTC)
@@ -45,7 +45,9 @@ def test_the_catalogue_follows_the_content_teams_events(titles_product: ProductR
         assert http.get("/changes", params={"title_id": some["title_id"]}).json()["items"]
 
 
-def test_an_unknown_event_type_and_a_payload_that_is_not_json_are_dead_lettered(titles_product: ProductRuntime) -> None:
+def test_an_unknown_event_type_and_a_payload_that_is_not_json_are_dead_lettered(
+    titles_product: SourceAlignedRuntime,
+) -> None:
     settings = titles_product.settings
     source = Consumer({**settings.kafka_client(), "group.id": str(uuid.uuid4())})
     source.assign([TopicPartition(TOPIC, 0, 0)])

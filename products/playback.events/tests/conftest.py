@@ -17,7 +17,7 @@ from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerialize
 from confluent_kafka.serialization import MessageField, SerializationContext
 
 from mesh_config import MeshSettings
-from mesh_sdk.runtime.source_aligned import ProductRuntime
+from mesh_sdk.runtime.source_aligned import SourceAlignedRuntime
 from mesh_stack import Stack
 from mesh_testing.products import eventually, http_client, running_product
 
@@ -108,19 +108,19 @@ def other_schema_payload(settings: MeshSettings) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def product(embedded_stack: Stack) -> Iterator[ProductRuntime]:
+def product(embedded_stack: Stack) -> Iterator[SourceAlignedRuntime]:
     with running_product(FOLDER, embedded_stack.settings, batch_interval_s=0.5, observe_interval_s=1.0) as rt:
         yield rt
 
 
 @pytest.fixture(scope="module")
-def http(product: ProductRuntime) -> Iterator[httpx.Client]:
+def http(product: SourceAlignedRuntime) -> Iterator[httpx.Client]:
     with http_client(product, 30) as client:
         yield client
 
 
 @pytest.fixture(scope="module")
-def session_events(product: ProductRuntime, http: httpx.Client) -> list[dict[str, Any]]:
+def session_events(product: SourceAlignedRuntime, http: httpx.Client) -> list[dict[str, Any]]:
     """One viewing session of 20 valid events (two sent twice) plus one of each defect, ingested."""
     session = str(uuid.uuid4())
     sender = Sender(product.settings)

@@ -15,7 +15,7 @@ from confluent_kafka.serialization import MessageField, SerializationContext
 from pyiceberg.expressions import EqualTo
 
 from mesh_adapters.lakehouse import iceberg_catalog
-from mesh_sdk.runtime.source_aligned import ProductRuntime
+from mesh_sdk.runtime.source_aligned import SourceAlignedRuntime
 
 pytestmark = pytest.mark.integration
 
@@ -25,7 +25,7 @@ def _comparable(row: dict[str, Any]) -> tuple[str, int, str]:
 
 
 def test_the_same_rows_come_out_of_rest_graphql_and_iceberg(
-    product: ProductRuntime, http: httpx.Client, session_events: list[dict[str, Any]]
+    product: SourceAlignedRuntime, http: httpx.Client, session_events: list[dict[str, Any]]
 ) -> None:
     session = session_events[0]["session_id"]
     expected = sorted(_comparable(e) for e in session_events)
@@ -44,7 +44,7 @@ def test_the_same_rows_come_out_of_rest_graphql_and_iceberg(
 
 
 def test_valid_events_are_republished_once_on_the_output_stream(
-    product: ProductRuntime, session_events: list[dict[str, Any]]
+    product: SourceAlignedRuntime, session_events: list[dict[str, Any]]
 ) -> None:
     session = session_events[0]["session_id"]
     registry = SchemaRegistryClient({"url": product.settings.schema_registry_url})
@@ -72,7 +72,7 @@ def test_valid_events_are_republished_once_on_the_output_stream(
     assert sorted(seen) == sorted(e["event_id"] for e in session_events)
 
 
-def test_dead_letters_carry_their_reason(product: ProductRuntime, session_events: list[dict[str, Any]]) -> None:
+def test_dead_letters_carry_their_reason(product: SourceAlignedRuntime, session_events: list[dict[str, Any]]) -> None:
     session = session_events[0]["session_id"].encode()
     consumer = Consumer(
         {
@@ -198,7 +198,7 @@ def test_discovery_serves_descriptor_contract_schemas_and_ports(http: httpx.Clie
 
 
 def test_observations_are_published_for_the_catalog(
-    product: ProductRuntime, session_events: list[dict[str, Any]]
+    product: SourceAlignedRuntime, session_events: list[dict[str, Any]]
 ) -> None:
     consumer = Consumer(
         {

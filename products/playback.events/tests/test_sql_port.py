@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from mesh_config import load_settings
-from mesh_sdk.runtime.source_aligned import ProductRuntime
+from mesh_sdk.runtime.source_aligned import SourceAlignedRuntime
 from mesh_stack import datacontract_cli
 from mesh_testing.products import consumer_key, eventually, sql_dsn
 
@@ -31,7 +31,7 @@ def _psql() -> Path:
 
 
 @pytest.fixture
-def dsn(product: ProductRuntime) -> str:
+def dsn(product: SourceAlignedRuntime) -> str:
     return sql_dsn(product)
 
 
@@ -59,7 +59,7 @@ def test_psycopg_with_server_side_string_parameters(dsn: str, session_events: li
     assert by_device == [("TV", 20)]
 
 
-def test_psql_sees_the_same_rows(product: ProductRuntime, session_events: list[dict[str, Any]]) -> None:
+def test_psql_sees_the_same_rows(product: SourceAlignedRuntime, session_events: list[dict[str, Any]]) -> None:
     session = session_events[0]["session_id"]
     result = subprocess.run(
         [
@@ -140,7 +140,7 @@ def test_the_wire_protocol_reads_recent_snapshots_as_views(
     assert then is not None and now is not None and then[0] <= now[0]
 
 
-def test_every_example_query_runs(product: ProductRuntime, http: httpx.Client) -> None:
+def test_every_example_query_runs(product: SourceAlignedRuntime, http: httpx.Client) -> None:
     for query in product.product.queries:
         if query.language == "sql":
             response = http.post("/sql", json={"sql": query.text.strip().rstrip(";")})
@@ -162,7 +162,7 @@ def test_bi_tools_can_discover_tables_and_columns(dsn: str) -> None:
 
 
 def test_datacontract_test_checks_the_contract_through_the_sql_port(
-    product: ProductRuntime, dsn: str, session_events: list[dict[str, Any]], tmp_path: Path
+    product: SourceAlignedRuntime, dsn: str, session_events: list[dict[str, Any]], tmp_path: Path
 ) -> None:
     """`datacontract test` with a postgres server entry naming the SQL port: the schema's columns and
     types as the port's information_schema shows them, and every quality rule run as SQL through it."""

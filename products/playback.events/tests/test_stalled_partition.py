@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from mesh_sdk.runtime.source_aligned import ProductRuntime
+from mesh_sdk.runtime.source_aligned import SourceAlignedRuntime
 from mesh_testing.products import eventually
 
 from .conftest import Sender, event
@@ -50,7 +50,7 @@ def _kept(http: httpx.Client, session: str) -> int:
 
 
 def test_a_consumer_that_stops_fetching_shows_its_lag_and_is_assigned_again(
-    product: ProductRuntime, http: httpx.Client
+    product: SourceAlignedRuntime, http: httpx.Client
 ) -> None:
     ingestor = product.ingestor
     ingestor.stalls.stall_s = 6.0  # the production bound is longer; the behaviour is the same

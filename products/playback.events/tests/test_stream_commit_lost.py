@@ -13,7 +13,7 @@ import httpx
 import pytest
 from confluent_kafka import KafkaError, KafkaException
 
-from mesh_sdk.runtime.source_aligned import ProductRuntime
+from mesh_sdk.runtime.source_aligned import SourceAlignedRuntime
 from mesh_testing.products import eventually
 
 from .conftest import Sender, event, streamed_event_ids
@@ -41,7 +41,7 @@ class FailsFirstCommit:
 
 
 def test_a_batch_the_stream_lost_after_the_table_commit_is_republished_at_once(
-    product: ProductRuntime, http: httpx.Client
+    product: SourceAlignedRuntime, http: httpx.Client
 ) -> None:
     ingestor = product.ingestor
     failing = FailsFirstCommit(ingestor.stream_producer)

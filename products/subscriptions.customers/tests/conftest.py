@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from mesh_config import MeshSettings
-from mesh_sdk.runtime.source_aligned import ProductRuntime
+from mesh_sdk.runtime.source_aligned import SourceAlignedRuntime
 from mesh_testing.products import http_client, rows_by_key, running_product
 
 FOLDER = Path(__file__).resolve().parents[1]
@@ -19,13 +19,13 @@ COLUMNS = ("customer_id", "email", "full_name", "country", "birth_year", "market
 
 
 @pytest.fixture(scope="module")  # one instance at a time: the fault tests start their own
-def customers_product(legacy_capture: MeshSettings) -> Iterator[ProductRuntime]:
+def customers_product(legacy_capture: MeshSettings) -> Iterator[SourceAlignedRuntime]:
     with running_product(FOLDER, legacy_capture, batch_interval_s=0.3, observe_interval_s=1.0) as rt:
         yield rt
 
 
 @pytest.fixture(scope="module")
-def http(customers_product: ProductRuntime) -> Iterator[httpx.Client]:
+def http(customers_product: SourceAlignedRuntime) -> Iterator[httpx.Client]:
     with http_client(customers_product, 30) as client:
         yield client
 

@@ -16,7 +16,7 @@ from confluent_kafka.serialization import MessageField, SerializationContext
 
 from mesh_adapters.kafka import ensure_topics
 from mesh_config import MeshSettings
-from mesh_sdk.runtime.source_aligned import ProductRuntime
+from mesh_sdk.runtime.source_aligned import SourceAlignedRuntime
 from mesh_sdk.storage.current_state import APPLIED, fold
 from mesh_sources.legacy import LegacyWorkload
 from mesh_testing.products import eventually, running_product, state_matches
@@ -27,19 +27,21 @@ pytestmark = pytest.mark.integration
 CDC_TOPIC = "cdc.legacy.public.customers"
 
 
-def _changes_since(rt: ProductRuntime, since: datetime) -> list[dict[str, Any]]:
+def _changes_since(rt: SourceAlignedRuntime, since: datetime) -> list[dict[str, Any]]:
     rows = rt.ingestor.table.refresh().scan().to_arrow().to_pylist()
     return [r for r in rows if r["ingested_at"] > since]
 
 
-def test_initial_snapshot_reaches_the_current_state(customers_product: ProductRuntime, http: httpx.Client) -> None:
+def test_initial_snapshot_reaches_the_current_state(
+    customers_product: SourceAlignedRuntime, http: httpx.Client
+) -> None:
     eventually(lambda: state_matches(customers_product, database_customers(customers_product.settings), COLUMNS))
     reads = [r for r in customers_product.ingestor.table.refresh().scan().to_arrow().to_pylist() if r["op"] == "r"]
     assert len(reads) == SEEDED_CUSTOMERS
 
 
 def test_after_a_workload_the_state_equals_the_database_and_the_history_holds_every_change(
-    customers_product: ProductRuntime, http: httpx.Client
+    customers_product: SourceAlignedRuntime, http: httpx.Client
 ) -> None:
     settings = customers_product.settings
     eventually(lambda: state_matches(customers_product, database_customers(settings), COLUMNS))
@@ -135,7 +137,7 @@ def _dead_letters(settings: MeshSettings, topic: str, wanted: int) -> list[dict[
 
 
 def test_an_event_for_another_table_and_a_truncated_event_go_to_the_dead_letter_topic(
-    customers_product: ProductRuntime,
+    customers_product: SourceAlignedRuntime,
 ) -> None:
     settings = customers_product.settings
     plans = Consumer({**settings.kafka_client(), "group.id": str(uuid.uuid4())})
@@ -159,7 +161,7 @@ def test_an_event_for_another_table_and_a_truncated_event_go_to_the_dead_letter_
     assert all(d["mesh.source.topic"] == CDC_TOPIC for d in letters)
 
 
-def test_every_change_is_published_on_the_stream_keyed_by_customer(customers_product: ProductRuntime) -> None:
+def test_every_change_is_published_on_the_stream_keyed_by_customer(customers_product: SourceAlignedRuntime) -> None:
     """Everyone in the mesh is notified: downstream products consume the change stream, never the tables."""
     settings = customers_product.settings
     history = customers_product.ingestor.table.refresh().scan(selected_fields=("position", "customer_id", "op"))
@@ -189,7 +191,9 @@ def test_every_change_is_published_on_the_stream_keyed_by_customer(customers_pro
     assert sorted(seen) == expected
 
 
-def test_a_downstream_product_hears_every_change_through_the_stream_port(customers_product: ProductRuntime) -> None:
+def test_a_downstream_product_hears_every_change_through_the_stream_port(
+    customers_product: SourceAlignedRuntime,
+) -> None:
     history = customers_product.ingestor.table.refresh().scan(selected_fields=("position", "customer_id", "op"))
     expected = sorted((r["position"], r["customer_id"], r["op"]) for r in history.to_arrow().to_pylist())
     with running_product(FOLDER / "tests" / "downstream", customers_product.settings, batch_interval_s=0.3) as follower:
@@ -203,7 +207,7 @@ def test_a_downstream_product_hears_every_change_through_the_stream_port(custome
 
 
 def test_every_listed_state_snapshot_is_the_history_folded_up_to_the_snapshot_it_applied(
-    customers_product: ProductRuntime, http: httpx.Client
+    customers_product: SourceAlignedRuntime, http: httpx.Client
 ) -> None:
     """Time travel never lands between the delete and the append of a state update."""
     state, history = customers_product.state, customers_product.ingestor.table.refresh()

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from mesh_sdk.runtime.source_aligned import ProductRuntime
+from mesh_sdk.runtime.source_aligned import SourceAlignedRuntime
 from mesh_sources.legacy import LegacyWorkload
 from mesh_testing.products import check_query_catalogue, eventually, query_files, run_example_query, state_matches
 
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.integration
 
 
 def test_after_a_workload_the_subscriptions_equal_the_database_and_every_change_is_kept_once(
-    subscriptions_product: ProductRuntime,
+    subscriptions_product: SourceAlignedRuntime,
 ) -> None:
     settings = subscriptions_product.settings
     eventually(lambda: state_matches(subscriptions_product, database_subscriptions(settings), COLUMNS), attempts=300)
@@ -45,7 +45,7 @@ def test_after_a_workload_the_subscriptions_equal_the_database_and_every_change_
 
 
 def test_the_query_catalogue_is_documented_and_every_query_runs(
-    subscriptions_product: ProductRuntime, client: httpx.Client
+    subscriptions_product: SourceAlignedRuntime, client: httpx.Client
 ) -> None:
     check_query_catalogue(subscriptions_product, client)
     eventually(

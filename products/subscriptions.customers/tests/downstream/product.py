@@ -13,5 +13,4 @@ def transform(change: Mapping[str, Any], batch: BatchContext) -> Mapping[str, An
         "position": change["position"],
         "customer_id": change["customer_id"],
         "op": change["op"],
-        "ingested_at": batch.ingested_at,
     }

@@ -1,0 +1,70 @@
+"""The decisions that make a derived product's refreshes exactly once across its tables, without a
+catalog: the anchor commits last with the progress, and a process that starts goes back to it."""
+
+from __future__ import annotations
+
+import json
+
+from mesh_sdk.derive.progress import (
+    INPUTS,
+    PROGRESS,
+    REFRESH,
+    Progress,
+    changed_inputs,
+    commit_order,
+    commit_summary,
+    unknown_ports,
+)
+
+OUTPUTS = ["daily", "sessions", "weekly"]  # the anchor is the first output port
+
+
+def test_the_anchor_commits_last_and_the_others_in_declared_order() -> None:
+    assert commit_order(OUTPUTS, "daily") == ["sessions", "weekly", "daily"]
+    assert commit_order(["daily"], "daily") == ["daily"]
+
+
+def test_a_refresh_is_due_when_an_input_has_a_snapshot_the_last_one_did_not_read() -> None:
+    seen = {"playback": 10, "titles": 3}
+    assert changed_inputs({"playback": 10, "titles": 3}, seen) == frozenset()
+    assert changed_inputs({"playback": 11, "titles": 3}, seen) == {"playback"}
+    assert changed_inputs({"playback": 10, "titles": 3, "customers": None}, seen) == frozenset()
+    assert changed_inputs({"playback": 10, "titles": 3, "customers": 1}, seen) == {"customers"}
+
+
+def test_the_progress_record_reads_back_as_written() -> None:
+    progress = Progress(7, {"playback": 10, "titles": None}, {"sessions": 99, "weekly": None})
+    properties = {"other": "x", **progress.record()}
+    assert Progress.of(properties) == progress
+    assert json.loads(properties[PROGRESS]) == {
+        "refresh": 7,
+        "inputs": {"playback": 10, "titles": None},
+        "outputs": {"sessions": 99, "weekly": None},
+    }
+
+
+def test_a_table_never_refreshed_starts_from_nothing() -> None:
+    start = Progress.of({})
+    assert (start.refresh, start.seen(["playback", "titles"])) == (0, {"playback": None, "titles": None})
+    assert start.roll_back(OUTPUTS, "daily") == {"sessions": None, "weekly": None}
+
+
+def test_after_a_crash_between_two_commits_every_other_table_goes_back_to_the_last_complete_refresh() -> None:
+    # Refresh 7 completed; refresh 8 committed `sessions` (snapshot 120), then the process died before
+    # the anchor's commit: the anchor still records refresh 7, so sessions goes back to 99 and refresh
+    # 8 runs again from the inputs refresh 7 read.
+    anchor_properties = Progress(7, {"playback": 10}, {"sessions": 99, "weekly": 40}).record()
+    progress = Progress.of(anchor_properties)
+    assert progress.roll_back(OUTPUTS, "daily") == {"sessions": 99, "weekly": 40}
+    assert progress.seen(["playback"]) == {"playback": 10}
+    assert progress.refresh == 7
+
+
+def test_every_commit_of_a_refresh_names_it_and_its_inputs() -> None:
+    assert commit_summary(8, {"playback": 11}) == {INPUTS: '{"playback": 11}', REFRESH: "8"}
+
+
+def test_updates_for_a_port_the_product_does_not_have_are_refused_by_name() -> None:
+    assert unknown_ports(["daily", "sessions"], OUTPUTS) is None
+    refusal = unknown_ports(["daily", "dialy"], OUTPUTS)
+    assert refusal is not None and "['dialy']" in refusal and "daily" in refusal
