@@ -32,6 +32,7 @@ from bench.common import bench_stack, console, write_results
 from bench.playback_events import INPUT_TOPIC, SCHEMA, fill_topic
 from mesh_adapters.avro import AvroWireDecoder
 from mesh_config import MeshSettings
+from mesh_sdk.runtime.clients import Clients
 from mesh_sdk.runtime.options import RuntimeOptions
 from mesh_sdk.runtime.source_aligned import SourceAlignedRuntime
 from mesh_sdk.spec.product import load_product
@@ -85,6 +86,7 @@ def product(settings: MeshSettings, events: int, batch: int) -> tuple[float, int
         load_product(ROOT / "products" / "playback.events"),
         settings,
         RuntimeOptions(http_port=free_port(), sql_port=free_port(), batch_size=batch, batch_interval_s=1.0),
+        Clients.connect(settings),
     )
     ingestor = runtime.ingestor
     try:

@@ -6,6 +6,8 @@ from __future__ import annotations
 from mesh_adapters.s3 import ensure_bucket, s3_client
 from mesh_config import MeshSettings
 
+NAME_CHECK = "-"
+
 
 class S3ArtifactStore:
     def __init__(self, settings: MeshSettings, prefix: str) -> None:
@@ -28,6 +30,14 @@ class S3ArtifactStore:
     def get(self, version: str, name: str) -> bytes:
         body = self.client.get_object(Bucket=self.bucket, Key=self._key(version, name))["Body"]
         return body.read()
+
+    def delete(self, version: str) -> None:
+        """Every file of a version (the platform's own bookkeeping: a derivation's older states)."""
+        self._key(version, NAME_CHECK)  # a version is one path segment
+        prefix = f"{self.prefix}/{version}/"
+        listed = self.client.list_objects_v2(Bucket=self.bucket, Prefix=prefix).get("Contents", [])
+        for item in listed:
+            self.client.delete_object(Bucket=self.bucket, Key=item["Key"])
 
     def versions(self) -> list[str]:
         """The versions stored, oldest first (versions sort by name)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Protocol
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
@@ -106,6 +106,32 @@ def consumer(settings: MeshSettings, group: str, **extra: Any) -> Consumer:
             **extra,
         }
     )
+
+
+class Kafka(Protocol):
+    """The Kafka clients a product creates. `KafkaClients` makes real ones; a test may pass fakes."""
+
+    def producer(self, **extra: Any) -> Producer: ...
+
+    def consumer(self, group: str, **extra: Any) -> Consumer: ...
+
+    def ensure_topics(self, names: list[str], partitions: int = 3, **config: str) -> dict[str, int]: ...
+
+
+class KafkaClients:
+    """Clients of the mesh's Kafka cluster, configured from the settings."""
+
+    def __init__(self, settings: MeshSettings) -> None:
+        self.settings = settings
+
+    def producer(self, **extra: Any) -> Producer:
+        return producer(self.settings, **extra)
+
+    def consumer(self, group: str, **extra: Any) -> Consumer:
+        return consumer(self.settings, group, **extra)
+
+    def ensure_topics(self, names: list[str], partitions: int = 3, **config: str) -> dict[str, int]:
+        return ensure_topics(self.settings, names, partitions, **config)
 
 
 def reachable(client: AdminClient, timeout_s: float = 3.0) -> bool:

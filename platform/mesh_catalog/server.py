@@ -20,6 +20,7 @@ from mesh_access.kafka_reads import reads
 from mesh_access.lakehouse_reads import lakehouse_reads, object_request
 from mesh_access.platform_token import platform_token
 from mesh_adapters import kafka
+from mesh_adapters.kafka import KafkaClients
 from mesh_adapters.lakehouse import iceberg_catalog
 from mesh_audit.log_table import AuditTable
 from mesh_catalog.adapters import (
@@ -283,7 +284,7 @@ class CatalogServer:
     ) -> None:
         """A read a server reported (or let be seen), with the purposes and PII of the consumer's grants."""
         if self.access_log is None:
-            self.access_log = KafkaAccessLog(self.settings)
+            self.access_log = KafkaAccessLog(KafkaClients(self.settings))
         mine = [g for g in self.access.book.grants() if g.consumer == consumer and g.product == product]
         pii, purposes = any(g.pii for g in mine), tuple(sorted({g.purpose for g in mine}))
         self.access_log.record(

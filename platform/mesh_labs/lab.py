@@ -16,22 +16,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
 
+from mesh_labs.outcome import Outcome, failed, passed
+
 if TYPE_CHECKING:
     from mesh_labs.mesh import LabMesh
 
-
-@dataclass(frozen=True)
-class Outcome:
-    passed: bool
-    saw: str  # what the check saw, in the learner's terms
-
-
-def passed(saw: str) -> Outcome:
-    return Outcome(True, saw)
-
-
-def failed(saw: str) -> Outcome:
-    return Outcome(False, saw)
+__all__ = ["Action", "Check", "Lab", "Outcome", "failed", "passed"]
 
 
 Check = Callable[["LabMesh"], Outcome]

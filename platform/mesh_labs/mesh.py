@@ -18,7 +18,7 @@ from mesh_adapters import kafka
 from mesh_client import MeshConsumer
 from mesh_client.analyst import ANALYST, key_path, owner_key
 from mesh_config import MeshSettings
-from mesh_labs.lab import Outcome, failed, passed
+from mesh_labs.outcome import Outcome, failed, passed
 from mesh_labs.progress import LabProgress
 from mesh_labs.spec import LabSpec
 from mesh_stack.assembly import product_ports

@@ -10,9 +10,9 @@ from dataclasses import dataclass, replace
 
 from mesh_config import MeshSettings
 from mesh_labs.catalogue import LoadedLab, find_folder, lab_folders, load_lab
-from mesh_labs.lab import Outcome, failed
 from mesh_labs.localize import localized
 from mesh_labs.mesh import ACCESS_TOPIC, LabMesh, Unanswered
+from mesh_labs.outcome import Outcome, failed
 from mesh_labs.progress import LabProgress, Progress, ProgressStore, now
 from mesh_labs.spec import LabSpecError, Profile, Step
 

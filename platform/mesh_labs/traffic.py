@@ -11,8 +11,8 @@ from pathlib import Path
 from subprocess import DEVNULL
 
 from mesh_chaos import evidence
-from mesh_labs.lab import Outcome, failed, passed
 from mesh_labs.mesh import LabMesh
+from mesh_labs.outcome import Outcome, failed, passed
 
 PRODUCT = "playback.events"
 INPUT = evidence.INPUT

@@ -15,9 +15,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.compute as pc
-
 from mesh_sdk import Context, Inputs, Update
 
 GAP = timedelta(minutes=30)
@@ -178,8 +175,10 @@ def _events(rows: Iterable[Mapping[str, Any]]) -> Iterable[tuple[int, int, Event
 
 class Derivation:
     def __init__(self, context: Context) -> None:
-        self.sessionizer = Sessionizer()
-        self.daily = DailyTotals()
+        # Open sessions and each session's share of its day: kept by the platform between refreshes
+        # and across restarts, as the last complete refresh left them.
+        self.sessionizer: Sessionizer = context.state.setdefault("sessionizer", Sessionizer())
+        self.daily: DailyTotals = context.state.setdefault("daily", DailyTotals())
         self.titles: dict[int, Title] = {}
         self.home: dict[int, str] = {}
         self._lookups: dict[str, int | None] = {}
@@ -259,40 +258,6 @@ class Derivation:
             "sessions": Update.upsert(rows, [{"session_id": s} for s in sorted(merged_away)]),
             "daily": self._daily_rows(days, inputs.now),
         }
-
-    def restore(self, outputs: Mapping[str, pa.Table], inputs: Inputs) -> None:
-        """Continue where the last complete refresh stopped: its sessions, and the events of the open
-        ones read again from the playback port as that refresh saw it: only the span they cover, so
-        start-up does not grow with the history."""
-        self.sessionizer, self.daily = Sessionizer(), DailyTotals()
-        sessions = outputs["sessions"].to_pylist()
-        for row in sessions:
-            self.daily.set(row)
-        if not sessions or inputs.snapshots.get("playback") is None:
-            return
-        # Every event processed is in a session but the dropped ones, and those are older.
-        self.sessionizer.newest = max(row["ended_at"] for row in sessions)
-        by_key: dict[Key, list[tuple[dict[str, Any], Session]]] = {}
-        for row in sessions:
-            if row["status"] == "open":
-                session = Session(row["session_id"], row["customer_id"], row["title_id"])
-                by_key.setdefault((row["customer_id"], row["title_id"]), []).append((row, session))
-        if not by_key:
-            return
-        since = min(row["started_at"] for pairs in by_key.values() for row, _ in pairs)
-        history = inputs.table("playback", where=f"occurred_at >= '{since.astimezone(UTC).isoformat()}'")
-        customers = pa.array({customer_id for customer_id, _ in by_key}, pa.int64())
-        candidates = history.filter(pc.is_in(history["customer_id"], value_set=customers)).to_pylist()
-        seen: set[str] = set()
-        for customer_id, title_id, event in _events(
-            r for r in candidates if (r["customer_id"], r["title_id"]) in by_key
-        ):
-            for row, session in by_key[(customer_id, title_id)]:
-                if row["started_at"] <= event.at <= row["ended_at"] and event.event_id not in seen:
-                    seen.add(event.event_id)
-                    session.events.append(event)
-                    break
-        self.sessionizer.open = {k: [s for _, s in pairs if s.events] for k, pairs in by_key.items()}
 
     def describe(self) -> dict[str, Any]:
         s = self.sessionizer

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
 from typing import Any
 
 import pyarrow as pa
@@ -59,14 +58,18 @@ def interactions(sessions: pa.Table) -> Interactions:
 class Derivation:
     def __init__(self, context: Context) -> None:
         self.context = context
-        self.in_service: dict[str, Any] | None = None  # the models row of the model serving now
-        self.card: dict[str, Any] | None = None
+        # The models row and card of the model serving now: kept by the platform across restarts.
+        self.serving: dict[str, Any] = context.state.setdefault("serving", {"row": None, "card": None})
 
-    def restore(self, outputs: Mapping[str, pa.Table], inputs: Inputs) -> None:
-        served = [m for m in outputs["models"].to_pylist() if m["in_service"]]
-        self.in_service = max(served, key=lambda m: m["version"]) if served else None
-        if self.in_service is not None:
-            self.card = json.loads(self.context.artifacts.get(self.in_service["version"], "card.json"))
+    @property
+    def in_service(self) -> dict[str, Any] | None:
+        row: dict[str, Any] | None = self.serving["row"]
+        return row
+
+    @property
+    def card(self) -> dict[str, Any] | None:
+        card: dict[str, Any] | None = self.serving["card"]
+        return card
 
     def refresh(self, inputs: Inputs) -> dict[str, Update]:
         sessions = inputs.table("sessions")
@@ -112,7 +115,7 @@ class Derivation:
         record = self._models_row(card, uri, serve, inputs)
         updates = {"models": Update.upsert([record])}
         if serve:
-            self.in_service, self.card = record, card.to_dict()
+            self.serving.update(row=record, card=card.to_dict())
             updates["recommendations"] = Update.replace(self._top_n(model, data, inputs, version))
         return updates
 

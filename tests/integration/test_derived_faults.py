@@ -44,7 +44,7 @@ from mesh_generate.playback_sessions import Catalogue
 from mesh_sdk.derive.progress import PROGRESS, REFRESH
 from mesh_sdk.runtime.derived import DerivedRuntime
 from mesh_sdk.spec.column_types import iceberg_schema
-from mesh_sdk.spec.logic import Inputs, Update
+from mesh_sdk.spec.logic import Context, Inputs, Update
 from mesh_sdk.spec.product import load_product
 from mesh_sdk.storage.history import ensure_table
 from mesh_sdk.storage.maintenance import CompactionPolicy, Upkeep, is_compaction
@@ -52,6 +52,7 @@ from mesh_sdk.storage.upstream import NotIncremental, UpstreamTable
 from mesh_stack import Stack
 from mesh_stack.isolated import isolated_settings
 from mesh_stack.products import ProductPorts, running_products, start_product, stop_products
+from mesh_testing.fakes import NoArtifacts
 from mesh_testing.products import eventually, free_port, http_client, running_product
 
 pytestmark = pytest.mark.integration
@@ -194,7 +195,7 @@ def progress(catalog: Catalog) -> dict[str, Any]:
 
 def uninterrupted(history: pa.Table, lookups: dict[str, pa.Table]) -> dict[str, list[dict[str, Any]]]:
     """The sessions and daily rows one refresh of a fresh derivation makes of the whole history."""
-    derivation = ENGAGEMENT.derivation(None)  # type: ignore[misc]
+    derivation = ENGAGEMENT.derivation(Context(ENGAGEMENT.id, NoArtifacts()))  # type: ignore[misc]
     inputs = Inputs(
         {"playback": 1, "titles": None, "customers": None},
         frozenset({"playback"}),

@@ -16,7 +16,7 @@ from pyiceberg.types import LongType, NestedField
 
 from mesh_adapters.lakehouse import duckdb_connection, iceberg_catalog
 from mesh_config import MeshSettings
-from mesh_sdk.serve.reader import HistoryReader
+from mesh_sdk.serve.reader import TableReader
 from mesh_sdk.storage.history import append_with_offsets, committed_offsets
 from mesh_sdk.storage.maintenance import CompactionPolicy, Upkeep
 from mesh_sdk.storage.retention import DAY_S, RetentionPolicy, Tier
@@ -59,7 +59,7 @@ def test_a_thinned_and_compacted_table_reads_the_same_as_of_every_snapshot_and_s
     assert done.snapshot_id in kept and 1 < len(kept) < len(truth), "thinned out, not emptied"
     assert committed_offsets(table) == {"input": {0: BATCHES}}, "a restart would resume where it was"
 
-    reader = HistoryReader(lambda: table, lambda: duckdb_connection(mesh_services), PROPS, ["n"])
+    reader = TableReader(lambda: table, lambda: duckdb_connection(mesh_services), PROPS, ["n"])
 
     def read(snapshot_id: int) -> list[int]:
         relation = reader.relation(snapshot_id)

@@ -4,6 +4,10 @@ catalog: the anchor commits last with the progress, and a process that starts go
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
+
+import pytest
 
 from mesh_sdk.derive.progress import (
     INPUTS,
@@ -15,6 +19,10 @@ from mesh_sdk.derive.progress import (
     commit_summary,
     unknown_ports,
 )
+from mesh_sdk.derive.state import DerivationStates, StateUnreadable
+from mesh_sdk.spec.logic import Context
+from mesh_sdk.spec.product import load_product
+from mesh_testing.fakes import MemoryArtifacts
 
 OUTPUTS = ["daily", "sessions", "weekly"]  # the anchor is the first output port
 
@@ -40,6 +48,7 @@ def test_the_progress_record_reads_back_as_written() -> None:
         "refresh": 7,
         "inputs": {"playback": 10, "titles": None},
         "outputs": {"sessions": 99, "weekly": None},
+        "state": None,
     }
 
 
@@ -68,3 +77,47 @@ def test_updates_for_a_port_the_product_does_not_have_are_refused_by_name() -> N
     assert unknown_ports(["daily", "sessions"], OUTPUTS) is None
     refusal = unknown_ports(["daily", "dialy"], OUTPUTS)
     assert refusal is not None and "['dialy']" in refusal and "daily" in refusal
+
+
+def test_a_record_from_before_the_platform_kept_states_cannot_be_continued() -> None:
+    old = Progress.of({PROGRESS: json.dumps({"refresh": 4, "inputs": {}, "outputs": {}})})
+    assert not old.continues()
+    assert Progress.of({}).continues()  # nothing refreshed yet: nothing to continue
+    kept = Progress.of(Progress(4, {}, {}, "refresh-000000000004").record())
+    assert kept.continues() and kept.state == "refresh-000000000004"
+    stateless = Progress.of(Progress(4, {}, {}, None).record())
+    assert stateless.continues() and stateless.state is None
+
+
+def test_a_derivations_state_is_saved_per_refresh_and_read_back() -> None:
+    states = DerivationStates(MemoryArtifacts(), keep=2)
+    assert states.save(1, {}) is None  # a derivation that keeps nothing saves nothing
+    first = states.save(1, {"open": {"s1": [1, 2]}})
+    assert first == "refresh-000000000001" and states.load(first) == {"open": {"s1": [1, 2]}}
+    for refresh in (2, 3, 4):
+        states.save(refresh, {"open": refresh})
+    states.forget_older(than=first)  # the one the progress names stays, whatever its age
+    assert states.files.versions() == [first, "refresh-000000000003", "refresh-000000000004"]
+    states.forget_older(than="refresh-000000000004")
+    assert states.files.versions() == ["refresh-000000000003", "refresh-000000000004"]
+
+
+def test_a_state_that_cannot_be_read_says_so() -> None:
+    files = MemoryArtifacts()
+    files.put("refresh-000000000001", "state.pickle", b"not a pickle")
+    with pytest.raises(StateUnreadable, match="refresh-000000000001"):
+        DerivationStates(files).load("refresh-000000000001")
+
+
+def test_the_same_code_loaded_twice_reads_the_state_the_first_load_saved(tmp_path: Path) -> None:
+    engagement = Path(__file__).resolve().parents[2] / "products" / "engagement.viewing"
+    first, again = load_product(engagement), load_product(engagement)
+    assert first.derivation is again.derivation  # the same module: its objects pickle either way
+    states = DerivationStates(MemoryArtifacts())
+    made = first.derivation(Context(first.id, MemoryArtifacts()))  # type: ignore[misc]
+    saved = states.save(1, {"sessionizer": made.sessionizer})
+    assert saved is not None and type(states.load(saved)["sessionizer"]) is type(made.sessionizer)
+    changed = tmp_path / "engagement.viewing"
+    shutil.copytree(engagement, changed, ignore=shutil.ignore_patterns("tests", "__pycache__"))
+    (changed / "product.py").write_text((engagement / "product.py").read_text() + "\n# changed\n")
+    assert load_product(changed).derivation is not first.derivation  # other code: another module

@@ -4,7 +4,7 @@ a row, a dead letter with its reason, or a duplicate, and the batch moves every 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,35 +16,21 @@ from mesh_sdk.ingest.batch import RecentKeys, accept, advance, row_key, sort_bat
 from mesh_sdk.ingest.changes import UnexpectedChange
 from mesh_sdk.ingest.platform_columns import with_platform_columns
 from mesh_sdk.observe.outcome import Defect
+from mesh_testing.fakes import FakeMessage
 
 CONTEXT = BatchContext(ingested_at=datetime(2026, 12, 4, 12, 0, tzinfo=UTC))
 WIRE = b"\x00\x00\x00\x00\x01"  # the registry's wire format: magic byte 0, then a schema id
 
 
-@dataclass
-class Msg:
+@dataclass(frozen=True)
+class Msg(FakeMessage):
     """An input message as Kafka hands it over; `record` is what decoding it yields."""
 
-    record: Any
-    offset_: int = 0
-    partition_: int = 0
-    topic_: str = "in"
-    raw: bytes | None = WIRE
+    record: Any = None
 
-    def topic(self) -> str:
-        return self.topic_
 
-    def partition(self) -> int:
-        return self.partition_
-
-    def offset(self) -> int:
-        return self.offset_
-
-    def key(self) -> bytes:
-        return b"k"
-
-    def value(self) -> bytes | None:
-        return self.raw
+def msg(record: Any, offset: int = 0, partition: int = 0, raw: bytes | None = WIRE) -> Msg:
+    return Msg("in", partition, offset, b"k", raw, record=record)
 
 
 def decode(msg: Msg) -> Mapping[str, Any]:
@@ -71,45 +57,47 @@ def _accept(msg: Msg) -> Any:
 
 
 def test_a_valid_message_becomes_its_row() -> None:
-    row, letter = _accept(Msg({"id": 7}))
+    row, letter = _accept(msg({"id": 7}))
     assert letter is None and row == {"id": 7, "ingested_at": CONTEXT.ingested_at}
 
 
 @pytest.mark.parametrize(
-    ("msg", "defect", "reason"),
+    ("message", "defect", "reason"),
     [
-        (Msg({"id": 1}, raw=b"{'id': 1}"), Defect.UNDECODABLE, "wire format"),
-        (Msg({"id": 1}, raw=None), Defect.UNDECODABLE, "wire format"),
-        (Msg(WireFormatError("unknown schema id 99")), Defect.SCHEMA_INVALID, "unknown schema id 99"),
-        (Msg(EOFError("truncated")), Defect.SCHEMA_INVALID, "cannot be read with the product's input schema"),
-        (Msg(UnexpectedChange("a change of table orders")), Defect.UNEXPECTED, "orders"),
-        (Msg({"id": 1, "reject": True}), Defect.CONTRACT, "rejected it: no such title"),
-        (Msg({"id": 1, "drop": True}), Defect.CONTRACT, "dropped it"),
-        (Msg({"id": None}), Defect.CONTRACT, "id is required"),
+        (msg({"id": 1}, raw=b"{'id': 1}"), Defect.UNDECODABLE, "wire format"),
+        (msg({"id": 1}, raw=None), Defect.UNDECODABLE, "wire format"),
+        (msg(WireFormatError("unknown schema id 99")), Defect.SCHEMA_INVALID, "unknown schema id 99"),
+        (msg(EOFError("truncated")), Defect.SCHEMA_INVALID, "cannot be read with the product's input schema"),
+        (msg(UnexpectedChange("a change of table orders")), Defect.UNEXPECTED, "orders"),
+        (msg({"id": 1, "reject": True}), Defect.CONTRACT, "rejected it: no such title"),
+        (msg({"id": 1, "drop": True}), Defect.CONTRACT, "dropped it"),
+        (msg({"id": None}), Defect.CONTRACT, "id is required"),
     ],
 )
-def test_a_message_that_cannot_be_a_row_is_a_dead_letter_with_its_reason(msg: Msg, defect: Defect, reason: str) -> None:
-    msg.offset_, msg.partition_ = 41, 2
-    row, letter = _accept(msg)
+def test_a_message_that_cannot_be_a_row_is_a_dead_letter_with_its_reason(
+    message: Msg, defect: Defect, reason: str
+) -> None:
+    message = replace(message, offset_=41, partition_=2)
+    row, letter = _accept(message)
     assert row is None and letter is not None
     assert (letter.defect, letter.topic, letter.partition, letter.offset) == (defect, "in", 2, 41)
     assert reason in letter.reason
-    assert letter.value == msg.raw  # the message as it came, to be looked at and replayed
+    assert letter.value == message.value()  # the message as it came, to be looked at and replayed
 
 
 def test_a_registry_that_does_not_answer_fails_the_batch_instead_of_dead_lettering() -> None:
     with pytest.raises(RegistryUnavailable):
-        _accept(Msg(RegistryUnavailable("the registry is away")))
+        _accept(msg(RegistryUnavailable("the registry is away")))
 
 
 def test_a_batch_is_sorted_into_rows_dead_letters_and_duplicates() -> None:
     messages = [
-        Msg({"id": 1}, offset_=10),
-        Msg({"id": 2}, offset_=11),
-        Msg({"id": 1}, offset_=12),  # again in the same batch
-        Msg({"id": 3}, offset_=13),  # written by an earlier batch
-        Msg({"id": None}, offset_=14),
-        Msg({"id": 4}, offset_=5, partition_=1),
+        msg({"id": 1}, offset=10),
+        msg({"id": 2}, offset=11),
+        msg({"id": 1}, offset=12),  # again in the same batch
+        msg({"id": 3}, offset=13),  # written by an earlier batch
+        msg({"id": None}, offset=14),
+        msg({"id": 4}, offset=5, partition=1),
     ]
     batch = sort_batch(messages, _accept, lambda row: row_key(row, ["id"]), written={"3"})
     assert [r["id"] for r in batch.rows] == [1, 2, 4]

@@ -27,6 +27,9 @@ class Store:
     def versions(self) -> list[str]:
         return ["v1"]
 
+    def delete(self, version: str) -> None:
+        raise AssertionError("a replay never deletes from the product's store")
+
 
 def test_a_product_with_state_across_refreshes_or_missing_snapshots_is_refused() -> None:
     now = datetime.now(UTC)

@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 import yaml
-from fastapi.routing import APIRoute
 
 from mesh_config import load_settings
 from mesh_sdk.access.gate import AccessGate
@@ -35,7 +34,7 @@ def _declaring(tmp_path: Path, kinds: set[str]) -> DataProduct:
 
 
 def _paths(product: DataProduct) -> set[str]:
-    """The HTTP paths the product's app answers, built on a stand-in for the runtime (no servers)."""
+    """The HTTP paths the product's app documents, built on a stand-in for the runtime (no servers)."""
     mounted: list[str] = []
     runtime: Any = SimpleNamespace(
         product=product,
@@ -44,7 +43,7 @@ def _paths(product: DataProduct) -> set[str]:
         mount_graphql=lambda app: mounted.append("/graphql"),
     )
     app = build_app(runtime)
-    return {r.path for r in app.routes if isinstance(r, APIRoute)} | set(mounted)
+    return set(app.openapi()["paths"]) | set(mounted)
 
 
 @pytest.mark.parametrize(

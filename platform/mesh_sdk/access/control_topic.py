@@ -16,6 +16,7 @@ from typing import Any
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from mesh_adapters import kafka
+from mesh_adapters.kafka import Kafka
 from mesh_config import MeshSettings
 from mesh_sdk.access.gate import ACCESS_KEY, AccessGate
 from mesh_sdk.access.policy import PolicyState
@@ -53,9 +54,11 @@ class ControlListener:
     """A thread that applies the control topic's messages: `policies` to the product's policy state,
     `access` to its access gate."""
 
-    def __init__(self, settings: MeshSettings, policy: PolicyState, product_id: str, access: AccessGate) -> None:
-        self.settings, self.policy, self.access = settings, policy, access
-        self.topic = settings.control_topic
+    def __init__(
+        self, kafka_clients: Kafka, topic: str, policy: PolicyState, product_id: str, access: AccessGate
+    ) -> None:
+        self.kafka, self.policy, self.access = kafka_clients, policy, access
+        self.topic = topic
         self.applied = 0
         self._consumer: Consumer | None = None
         self._group = f"{product_id}.control"
@@ -64,8 +67,8 @@ class ControlListener:
 
     def start(self) -> None:
         try:
-            ensure_control_topic(self.settings)
-            self._consumer = kafka.consumer(self.settings, group=self._group)
+            self.kafka.ensure_topics([self.topic], partitions=1, **{"cleanup.policy": "compact"})
+            self._consumer = self.kafka.consumer(group=self._group)
             self._consumer.assign([TopicPartition(self.topic, 0, OFFSET_BEGINNING)])
         except Exception as exc:
             log.warning("not listening to the control topic %s: %s", self.topic, exc)

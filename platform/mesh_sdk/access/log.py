@@ -10,21 +10,16 @@ from typing import Any
 
 from confluent_kafka import Producer
 
-from mesh_adapters import kafka
-from mesh_config import MeshSettings
+from mesh_adapters.kafka import Kafka
 from mesh_sdk.access.gate import ACCESS_TOPIC, AccessEvent
 
 log = logging.getLogger(__name__)
 
 
-def ensure_access_topic(settings: MeshSettings) -> None:
-    kafka.ensure_topics(settings, [ACCESS_TOPIC], partitions=1)
-
-
 class KafkaAccessLog:
-    def __init__(self, settings: MeshSettings) -> None:
-        ensure_access_topic(settings)
-        self.producer: Producer = kafka.producer(settings)
+    def __init__(self, kafka_clients: Kafka) -> None:
+        kafka_clients.ensure_topics([ACCESS_TOPIC], partitions=1)
+        self.producer: Producer = kafka_clients.producer()
         self.failures = 0
 
     def _delivered(self, err: Any, _msg: Any) -> None:

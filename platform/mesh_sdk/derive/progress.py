@@ -28,6 +28,8 @@ class Progress:
     refresh: int = 0
     inputs: Snapshots = field(default_factory=dict)
     outputs: Snapshots = field(default_factory=dict)
+    state: str | None = None  # the derivation's state saved after this refresh (None: it keeps none)
+    state_recorded: bool = True  # False for a record written before the platform kept states
 
     @classmethod
     def of(cls, properties: Mapping[str, str]) -> Progress:
@@ -36,12 +38,28 @@ class Progress:
         if not raw:
             return cls()
         record = json.loads(raw)
-        return cls(int(record["refresh"]), dict(record["inputs"]), dict(record["outputs"]))
+        return cls(
+            int(record["refresh"]),
+            dict(record["inputs"]),
+            dict(record["outputs"]),
+            record.get("state"),
+            "state" in record,
+        )
 
     def record(self) -> dict[str, str]:
         """The anchor table property that commits this progress."""
-        as_json = {"refresh": self.refresh, "inputs": dict(self.inputs), "outputs": dict(self.outputs)}
+        as_json = {
+            "refresh": self.refresh,
+            "inputs": dict(self.inputs),
+            "outputs": dict(self.outputs),
+            "state": self.state,
+        }
         return {PROGRESS: json.dumps(as_json)}
+
+    def continues(self) -> bool:
+        """Whether a process can continue from this refresh: none yet, or one whose derivation's state
+        (if any) the platform kept. A record from before it kept states cannot say what the state was."""
+        return self.refresh == 0 or self.state_recorded
 
     def seen(self, inputs: Iterable[str]) -> dict[str, int | None]:
         """The snapshot of each input port the refresh read (None: not read yet)."""

@@ -39,6 +39,11 @@ class KeptArtifacts:
     def versions(self) -> list[str]:
         return sorted({*self.real.versions(), *(v for v, _ in self.kept)})
 
+    def delete(self, version: str) -> None:
+        """Only what this replay kept: the real store is never changed by a replay."""
+        for kept in [k for k in self.kept if k[0] == version]:
+            del self.kept[kept]
+
 
 @dataclass(frozen=True)
 class Replayed:

@@ -22,17 +22,17 @@ import pyarrow as pa
 from confluent_kafka import Producer
 from pyiceberg.exceptions import NoSuchTableError
 
-from mesh_adapters import kafka
-from mesh_adapters.artifacts import S3ArtifactStore
 from mesh_adapters.avro import AvroWireEncoder
 from mesh_config import MeshSettings
 from mesh_sdk.derive.keyed_table import KeyedTable
 from mesh_sdk.derive.progress import Progress, changed_inputs, commit_order, commit_summary, unknown_ports
+from mesh_sdk.derive.state import DerivationStates, StateUnreadable
 from mesh_sdk.observe.outcome import BatchOutcome
 from mesh_sdk.observe.quality import table_checks
+from mesh_sdk.runtime.clients import Clients
 from mesh_sdk.runtime.host import ProductHost, current_snapshot_id
 from mesh_sdk.runtime.options import RuntimeOptions
-from mesh_sdk.serve.reader import HistoryReader, HotCopy
+from mesh_sdk.serve.reader import HotCopy, TableReader
 from mesh_sdk.spec.column_types import arrow_schema, avro_schema, iceberg_schema
 from mesh_sdk.spec.logic import Context, Inputs, Update
 from mesh_sdk.spec.product import DataProduct
@@ -46,9 +46,9 @@ log = logging.getLogger(__name__)
 class DerivedRuntime(ProductHost):
     join_timeout_s = 30.0  # a refresh under way finishes
 
-    def __init__(self, product: DataProduct, settings: MeshSettings, options: RuntimeOptions) -> None:
+    def __init__(self, product: DataProduct, settings: MeshSettings, options: RuntimeOptions, clients: Clients) -> None:
         assert product.derived and product.derivation is not None
-        super().__init__(product, settings, options)
+        super().__init__(product, settings, options, clients)
         d = product.descriptor
         contract = product.contract
         self.every_s = d.refresh.every_seconds if d.refresh is not None else 1.0
@@ -58,7 +58,7 @@ class DerivedRuntime(ProductHost):
         self.increments = [p.name for p in product.product_inputs() if p.read == "increments"]
         self.outputs: dict[str, KeyedTable] = {}
         self.hot: dict[str, HotCopy] = {}
-        self.readers: dict[str, HistoryReader] = {}
+        self.readers: dict[str, TableReader] = {}
         for port in product.output_tables():
             props = contract.properties(port)
             keys = contract.primary_key(port)
@@ -66,7 +66,7 @@ class DerivedRuntime(ProductHost):
             table = ensure_table(catalog, d.table(port), iceberg_schema(props), d.description, f"{d.id}/{port}")
             self.outputs[port] = KeyedTable(table, keys, schema, self.upkeep)
             self.hot[port] = HotCopy(schema, options.hot_max_rows)
-            self.readers[port] = HistoryReader(
+            self.readers[port] = TableReader(
                 lambda port=port: self.outputs[port].table,  # type: ignore[misc]
                 self._duck,
                 props,
@@ -87,11 +87,12 @@ class DerivedRuntime(ProductHost):
                 )
                 self.streams[stream.source] = (topic, AvroWireEncoder(self.registry, f"{topic}-value", schema))
         if self.streams:
-            kafka.ensure_topics(settings, [topic for topic, _ in self.streams.values()])
-        self.producer = kafka.producer(settings)
+            self.kafka.ensure_topics([topic for topic, _ in self.streams.values()])
+        self.producer = self.kafka.producer()
 
-        prefix = f"{d.domain}/{d.name}"
-        self.derivation: Any = product.derivation(Context(d.id, S3ArtifactStore(settings, prefix)))
+        self.artifacts = clients.artifacts(f"{d.domain}/{d.name}")
+        self.states = DerivationStates(clients.artifacts(f"state/{d.domain}/{d.name}"))
+        self.derivation: Any = self._derivation({})
         self.seen: dict[str, int | None] = {}  # input snapshots of the last complete refresh
         self.refreshes = 0
         self.last_refresh: dict[str, Any] = {}
@@ -115,7 +116,7 @@ class DerivedRuntime(ProductHost):
 
     # --- the ports' view ---------------------------------------------------------------------------------
 
-    def served_tables(self) -> dict[str, HistoryReader]:
+    def served_tables(self) -> dict[str, TableReader]:
         return dict(self.readers)
 
     def discovery_extras(self) -> dict[str, Any]:
@@ -231,12 +232,15 @@ class DerivedRuntime(ProductHost):
                 refused = unknown_ports(updates, self.outputs)
                 if refused:
                     raise ValueError(refused)
-                deltas = self._commit(snapshots, updates)
+                state = self.states.save(self.refreshes + 1, self.state)
+                deltas = self._commit(snapshots, updates, state)
             except Exception:
                 self._settle()  # if this fails too, the next refresh settles first
                 raise
             self.seen = snapshots
             self._unsettled = False
+            if state is not None:
+                self.states.forget_older(than=state)
             consumed = self._rows_read + sum(t.num_rows for t in new.values())
         self._after_commit(updates, deltas, consumed)
         self.last_refresh = {
@@ -249,7 +253,9 @@ class DerivedRuntime(ProductHost):
         }
         return self.last_refresh
 
-    def _commit(self, snapshots: dict[str, int | None], updates: dict[str, Update]) -> dict[str, Delta]:
+    def _commit(
+        self, snapshots: dict[str, int | None], updates: dict[str, Update], state: str | None
+    ) -> dict[str, Delta]:
         self.refreshes += 1
         summary = commit_summary(self.refreshes, snapshots)
         deltas: dict[str, Delta] = {}
@@ -257,7 +263,7 @@ class DerivedRuntime(ProductHost):
         for port in commit_order(list(self.outputs), self.anchor):
             table, update = self.outputs[port], updates.get(port)
             if port == self.anchor:
-                progress = Progress(self.refreshes, snapshots, reached)
+                progress = Progress(self.refreshes, snapshots, reached, state)
                 deltas[port] = table.write(update or Update(), summary, extra=progress.record())
                 break
             if update:
@@ -321,7 +327,7 @@ class DerivedRuntime(ProductHost):
     # --- start, recovery, stop ---------------------------------------------------------------------------
 
     def _recover(self) -> None:
-        """Roll every table back to the last complete refresh and let the derivation restore from it."""
+        """Roll every table back to the last complete refresh, and the derivation to its state then."""
         progress = Progress.of(self.outputs[self.anchor].table.properties)
         for port, snapshot in progress.roll_back(list(self.outputs), self.anchor).items():
             if self.outputs[port].roll_back_to(snapshot):
@@ -333,10 +339,26 @@ class DerivedRuntime(ProductHost):
             log.warning("the snapshots of %s the last refresh read were expired: rebuilding every output", gone)
             self._start_over()
             return
+        if not progress.continues():
+            log.warning("the last refresh was recorded before the platform kept derivations' states: rebuilding")
+            self._start_over()
+            return
+        try:
+            self.derivation = self._derivation(self.states.load(progress.state) if progress.state else {})
+        except StateUnreadable as exc:
+            log.warning("%s: rebuilding every output from the inputs", exc)
+            self._start_over()
+            return
         restore = getattr(self.derivation, "restore", None)
         if callable(restore):
             outputs = {port: t.table.scan().to_arrow() for port, t in self.outputs.items()}
             restore(outputs, self._inputs(dict(self.seen), frozenset(), {}, False))
+
+    def _derivation(self, state: dict[str, Any]) -> Any:
+        """The product's Derivation, holding `state` (what the last complete refresh left)."""
+        assert self.product.derivation is not None
+        self.state = state
+        return self.product.derivation(Context(self.product.id, self.artifacts, state))
 
     def _expired(self, port: str, snapshot_id: int | None) -> bool:
         try:
@@ -358,6 +380,7 @@ class DerivedRuntime(ProductHost):
         for table in self.outputs.values():
             table.roll_back_to(None)
         self.seen = {}
+        self.derivation = self._derivation({})
         restore = getattr(self.derivation, "restore", None)
         if callable(restore):
             empty = {port: t.schema.empty_table() for port, t in self.outputs.items()}

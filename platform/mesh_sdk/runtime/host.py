@@ -14,23 +14,22 @@ from typing import Any
 
 import pyarrow as pa
 from confluent_kafka import Producer
-from confluent_kafka.schema_registry import SchemaRegistryClient
 from fastapi import FastAPI
 from open_data_contract_standard.model import SchemaProperty
 from pyiceberg.catalog import Catalog
 from pyiceberg.table import Table
 
 from mesh_adapters import kafka
-from mesh_adapters.lakehouse import duckdb_connection, iceberg_catalog
 from mesh_config import MeshSettings
 from mesh_sdk.access.gate import AccessGate
 from mesh_sdk.access.policy import PolicyState
 from mesh_sdk.observe.observations import OBSERVATIONS_TOPIC, Observer
 from mesh_sdk.observe.quality import TableCheck
+from mesh_sdk.runtime.clients import Clients
 from mesh_sdk.runtime.options import RuntimeOptions
 from mesh_sdk.runtime.ports import PortServers
 from mesh_sdk.serve import graphql
-from mesh_sdk.serve.reader import HistoryReader, mask_columns, sql_views
+from mesh_sdk.serve.reader import TableReader, mask_columns, sql_views
 from mesh_sdk.serve.rest import build_app
 from mesh_sdk.serve.served import declared_query_ports, serving_urls
 from mesh_sdk.spec.product import DataProduct
@@ -41,33 +40,35 @@ log = logging.getLogger(__name__)
 
 class ProductHost:
     main_port: str
-    reader: HistoryReader  # the main table's: the one GraphQL and key lookups serve
+    reader: TableReader  # the main table's: the one GraphQL and key lookups serve
     observer: Observer
     policy: PolicyState
     ports: PortServers
     app: FastAPI
     join_timeout_s = 15.0  # how long `stop` waits for the engine's threads
 
-    def __init__(self, product: DataProduct, settings: MeshSettings, options: RuntimeOptions) -> None:
+    def __init__(self, product: DataProduct, settings: MeshSettings, options: RuntimeOptions, clients: Clients) -> None:
         self.product = product
         self.settings = settings
         self.options = options
+        self.clients = clients
         self.control_token = options.control_token
         self.upkeep = Upkeep.from_settings(settings)
-        self.catalog: Catalog = iceberg_catalog(settings)
-        self.registry = SchemaRegistryClient({"url": settings.schema_registry_url})
+        self.catalog: Catalog = clients.catalog
+        self.registry = clients.registry
+        self.kafka = clients.kafka
         self.query_ports = declared_query_ports(product.descriptor)
-        self._duck = lambda: duckdb_connection(settings)
-        kafka.ensure_topics(settings, [OBSERVATIONS_TOPIC], partitions=1)
+        self._duck = clients.duckdb
+        self.kafka.ensure_topics([OBSERVATIONS_TOPIC], partitions=1)
 
     def _serve(
         self,
         main_port: str,
-        main: HistoryReader,
+        main: TableReader,
         checks: list[TableCheck],
         columns: Iterable[SchemaProperty],
         *,
-        tables: Mapping[str, HistoryReader] | None = None,
+        tables: Mapping[str, TableReader] | None = None,
         freshness: Callable[[], datetime | None] | None = None,
         undeclared: Callable[[], Mapping[str, str | None]] | None = None,
     ) -> None:
@@ -79,6 +80,7 @@ class ProductHost:
         self.policy.on_change(self._policy_changed)
         self.ports = PortServers(
             self.settings,
+            self.kafka,
             self.options,
             self._duck,
             self.sql_views,
@@ -92,7 +94,7 @@ class ProductHost:
 
     # --- what the engine says ------------------------------------------------------------------------
 
-    def served_tables(self) -> dict[str, HistoryReader]:
+    def served_tables(self) -> dict[str, TableReader]:
         """Port name -> the reader of each table the product serves."""
         raise NotImplementedError
 

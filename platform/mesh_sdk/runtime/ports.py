@@ -16,7 +16,7 @@ import uvicorn
 from confluent_kafka import Producer
 from fastapi import FastAPI
 
-from mesh_adapters import kafka
+from mesh_adapters.kafka import Kafka
 from mesh_config import MeshSettings
 from mesh_sdk.access.control_topic import ControlListener
 from mesh_sdk.access.gate import AccessGate
@@ -42,6 +42,7 @@ class PortServers:
     def __init__(
         self,
         settings: MeshSettings,
+        kafka_clients: Kafka,
         options: RuntimeOptions,
         connect: Callable[[], duckdb.DuckDBPyConnection],
         views: Views,
@@ -54,11 +55,11 @@ class PortServers:
         self.host = settings.host
         self.http_port = options.http_port
         self.catalog_url = settings.product_catalog_endpoint
-        self.publisher = ObservationPublisher(observer, kafka.producer(settings), options.observe_interval_s)
+        self.publisher = ObservationPublisher(observer, kafka_clients.producer(), options.observe_interval_s)
         product = observer.product
-        self.access_log = KafkaAccessLog(settings)
+        self.access_log = KafkaAccessLog(kafka_clients)
         self.access = AccessGate(product.id, policy.columns_of("pii"), self.access_log, observer.registry)
-        self.control = ControlListener(settings, policy, product.id, self.access)
+        self.control = ControlListener(kafka_clients, settings.control_topic, policy, product.id, self.access)
         self.lineage = RunReporter(
             observer.product, settings, versions, lambda: observer.last_commit, undeclared=undeclared
         )

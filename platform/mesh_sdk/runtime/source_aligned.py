@@ -14,7 +14,6 @@ from confluent_kafka import Message, Producer
 from confluent_kafka.schema_registry import Schema
 from pyiceberg.table import Table
 
-from mesh_adapters import kafka
 from mesh_adapters.avro import AvroWireDecoder, AvroWireEncoder, AvroWireReader
 from mesh_config import MeshSettings
 from mesh_config.naming import ProductName
@@ -24,11 +23,12 @@ from mesh_sdk.ingest.engine import Ingestor
 from mesh_sdk.ingest.stream_recovery import missing_rows, newest_published_batch
 from mesh_sdk.observe.outcome import BatchOutcome
 from mesh_sdk.observe.quality import record_rules, table_checks
+from mesh_sdk.runtime.clients import Clients
 from mesh_sdk.runtime.host import ProductHost, current_snapshot_id
 from mesh_sdk.runtime.options import RuntimeOptions
 from mesh_sdk.serve.masked_stream import masked_stream
 from mesh_sdk.serve.masked_table import MaskedTable, follow
-from mesh_sdk.serve.reader import HistoryReader, HotCopy
+from mesh_sdk.serve.reader import HotCopy, TableReader
 from mesh_sdk.spec.column_types import arrow_schema, avro_schema, iceberg_schema
 from mesh_sdk.spec.product import DataProduct
 from mesh_sdk.storage.current_state import CurrentState
@@ -39,8 +39,8 @@ log = logging.getLogger(__name__)
 
 
 class SourceAlignedRuntime(ProductHost):
-    def __init__(self, product: DataProduct, settings: MeshSettings, options: RuntimeOptions) -> None:
-        super().__init__(product, settings, options)
+    def __init__(self, product: DataProduct, settings: MeshSettings, options: RuntimeOptions, clients: Clients) -> None:
+        super().__init__(product, settings, options, clients)
         d = product.descriptor
         contract = product.contract
         history, served = product.history_port, product.served_port
@@ -59,8 +59,8 @@ class SourceAlignedRuntime(ProductHost):
         )
         self._register_schemas()
         decoders = self._input_decoders()
-        self.partitions = kafka.ensure_topics(settings, list(decoders))
-        kafka.ensure_topics(settings, [self.stream_topic, self.deadletter_topic])
+        self.partitions = self.kafka.ensure_topics(list(decoders))
+        self.kafka.ensure_topics([self.stream_topic, self.deadletter_topic])
 
         catalog = self.catalog
         table = ensure_table(
@@ -74,23 +74,23 @@ class SourceAlignedRuntime(ProductHost):
                 catalog, d.table(served), iceberg_schema(self.props), d.description, f"{d.id}/{served}"
             )
             self.state = CurrentState(state_table, self.key_columns, rows_schema, self.upkeep)
-        reader = HistoryReader(self.current_table, self._duck, self.props, self.key_columns, hot=self.hot)
+        reader = TableReader(self.current_table, self._duck, self.props, self.key_columns, hot=self.hot)
         # A captured table's change history is served beside its current state.
         self.history_reader = (
-            HistoryReader(lambda: self.ingestor.table, self._duck, self.history_props, history_keys)
+            TableReader(lambda: self.ingestor.table, self._duck, self.history_props, history_keys)
             if self.state is not None
             else reader
         )
 
         def stream_producer() -> Producer:
-            return kafka.producer(settings, **{"transactional.id": f"{d.id}.stream"})
+            return self.kafka.producer(**{"transactional.id": f"{d.id}.stream"})
 
         self.ingestor = Ingestor(
             product,
             table,
-            kafka.consumer(settings, group=d.id),
+            self.kafka.consumer(group=d.id),
             stream_producer(),
-            kafka.producer(settings),
+            self.kafka.producer(),
             decoders,
             AvroWireEncoder(self.registry, f"{self.stream_topic}-value", self.output_schema),
             record_rules(self.history_props),
@@ -108,7 +108,7 @@ class SourceAlignedRuntime(ProductHost):
         )
         self._serve(served, reader, table_checks(contract.object(served)), self.history_props)
         pii = self.policy.columns_of("pii")
-        self.masked = masked_stream(settings, self.registry, d.id, self.stream_topic, self.output_schema, pii)
+        self.masked = masked_stream(self.kafka, self.registry, d.id, self.stream_topic, self.output_schema, pii)
         tables = {history: self.history_props} | ({served: self.props} if self.state is not None else {})
         self.masked_tables = [
             MaskedTable(
@@ -201,7 +201,7 @@ class SourceAlignedRuntime(ProductHost):
             reader.invalidate()
         self.ports.views_changed()
 
-    def served_tables(self) -> dict[str, HistoryReader]:
+    def served_tables(self) -> dict[str, TableReader]:
         """The served table's reader, and the change history's when a captured table has one."""
         tables = {self.product.served_port: self.reader}
         if self.history_reader is not self.reader:
@@ -226,12 +226,17 @@ class SourceAlignedRuntime(ProductHost):
 
     # --- life cycle ------------------------------------------------------------------------------------
 
-    def _start_engine(self) -> None:
+    def recover(self) -> None:
+        """Back to what the tables committed: the inputs from the offsets the history holds, the current
+        state caught up, the output stream's last batch republished if it lost it."""
         self.ingestor.resume(self.partitions)
         if self.state is not None:
             self.state.catch_up(self.ingestor.table)
         self.hot.load(self.current_table())
         self._close_stream_gap()
+
+    def _start_engine(self) -> None:
+        self.recover()
         self.ports.spawn("ingest", self.ingestor.run)
         if self.masked is not None:
             masked = self.masked
@@ -242,9 +247,9 @@ class SourceAlignedRuntime(ProductHost):
             self.ports.spawn("masked-tables", lambda: follow(twins, self.ports.stopping, every_s))
 
     def _close_stream_gap(self) -> None:
-        probe = kafka.consumer(self.settings, group=f"{self.product.id}.stream-recovery")
+        probe = self.kafka.consumer(group=f"{self.product.id}.stream-recovery")
         try:
-            stream_partitions = kafka.ensure_topics(self.settings, [self.stream_topic])[self.stream_topic]
+            stream_partitions = self.kafka.ensure_topics([self.stream_topic])[self.stream_topic]
             newest = newest_published_batch(probe, self.stream_topic, stream_partitions)
         finally:
             probe.close()

@@ -17,8 +17,9 @@ from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDept
 
 from mesh_access import Access
 from mesh_sdk.access.gate import AccessGate
+from mesh_sdk.serve.filters import table_filters
 from mesh_sdk.serve.http_errors import errors
-from mesh_sdk.serve.reader import FILTER_OPS, HistoryReader, QueryError
+from mesh_sdk.serve.reader import QueryError, TableReader
 from mesh_sdk.serve.rest import API_KEY, BEARER, consumer_dependency
 from mesh_sdk.storage.maintenance import retention_report
 from mesh_web import GraphiQLRouter
@@ -137,7 +138,7 @@ def _retention(rt: "Served") -> SnapshotRetention:
     )
 
 
-def _table_fields(rt: "Served", port: str, reader: HistoryReader) -> tuple[list[tuple[str, Any]], Any]:
+def _table_fields(rt: "Served", port: str, reader: TableReader) -> tuple[list[tuple[str, Any]], Any]:
     """`<port>(where, sort, first, after, asOf)`, `<port>ByKey(...)` and `<port>Snapshots` for one table."""
     props = reader.props
     type_name = _pascal(f"{rt.product.descriptor.name}_{port}")
@@ -155,14 +156,12 @@ def _table_fields(rt: "Served", port: str, reader: HistoryReader) -> tuple[list[
         description=rt.product.contract.object(port).description,
     )
 
+    filters = {f.field: f for f in table_filters(props)}
     filter_fields: list[tuple[str, Any, Any]] = []
-    for name, prop in props.items():
-        kind = _GRAPHQL_TYPES.get(prop.logicalType or "", str)
-        if prop.logicalType == "timestamp":
-            kind = str  # ISO-8601 text, as in REST
-        for op in FILTER_OPS:
-            filter_fields.append((f"{name}_{op}" if op else name, kind | None, dataclasses.field(default=None)))
-        filter_fields.append((f"{name}_in", list[kind] | None, dataclasses.field(default=None)))  # type: ignore[valid-type]
+    for f in filters.values():
+        # A timestamp is compared with ISO-8601 text, as in REST.
+        kind = str if f.logical_type == "timestamp" else _GRAPHQL_TYPES.get(f.logical_type, str)
+        filter_fields.append((f.field, (list[kind] if f.many else kind) | None, dataclasses.field(default=None)))  # type: ignore[valid-type]
     filter_type = strawberry.input(
         dataclasses.make_dataclass(f"{type_name}Filter", filter_fields),
         description=f"Conditions on {port}; all must hold",
@@ -179,20 +178,12 @@ def _table_fields(rt: "Served", port: str, reader: HistoryReader) -> tuple[list[
         return row_type(**{k: row.get(k) for k in props})
 
     def to_filters(where: Any) -> dict[str, str]:
-        filters: dict[str, str] = {}
-        if where is None:
-            return filters
-        for f in dataclasses.fields(where):
-            value = getattr(where, f.name)
-            if value is None:
-                continue
-            column, op = f.name, ""
-            for candidate in [*FILTER_OPS, "in"]:
-                if candidate and f.name.endswith(f"_{candidate}") and f.name[: -len(candidate) - 1] in props:
-                    column, op = f.name[: -len(candidate) - 1], candidate
-            key = f"{column}__{op}" if op else column
-            filters[key] = ",".join(map(str, value)) if op == "in" else str(value)
-        return filters
+        given = {f.name: getattr(where, f.name) for f in dataclasses.fields(where)} if where is not None else {}
+        chosen = {name: value for name, value in given.items() if value is not None}
+        return {
+            filters[name].key: ",".join(map(str, value)) if filters[name].many else str(value)
+            for name, value in chosen.items()
+        }
 
     gate = rt.access
 

@@ -24,7 +24,7 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 
 from mesh_adapters import kafka
 from mesh_adapters.avro import AvroWireDecoder, AvroWireEncoder
-from mesh_config import MeshSettings
+from mesh_adapters.kafka import Kafka
 from mesh_config.naming import ProductName, product_of_topic
 from mesh_sdk.serve.reader import MASK
 
@@ -161,7 +161,7 @@ class MaskedStream:
 
 
 def masked_stream(
-    settings: MeshSettings, registry: SchemaRegistryClient, product_id: str, topic: str, schema: dict[str, Any],
+    kafka_clients: Kafka, registry: SchemaRegistryClient, product_id: str, topic: str, schema: dict[str, Any],
     pii: Iterable[str],
 ) -> MaskedStream | None:  # fmt: skip
     """The masked twin of one of a product's streams (its topic made beside it), or None when the
@@ -169,12 +169,12 @@ def masked_stream(
     fields = {f["name"] for f in schema["fields"]} & set(pii)
     if not fields:
         return None
-    partitions = kafka.ensure_topics(settings, [topic])[topic]
+    partitions = kafka_clients.ensure_topics([topic])[topic]
     target = masked_topic(topic)
-    kafka.ensure_topics(settings, [target], partitions=partitions)
+    kafka_clients.ensure_topics([target], partitions=partitions)
     return MaskedStream(
-        kafka.consumer(settings, group=f"{product_id}.masked-stream"),
-        lambda: kafka.producer(settings, **{"transactional.id": f"{product_id}.{target}"}),
+        kafka_clients.consumer(group=f"{product_id}.masked-stream"),
+        lambda: kafka_clients.producer(**{"transactional.id": f"{product_id}.{target}"}),
         topic,
         partitions,
         AvroWireDecoder(registry, schema),

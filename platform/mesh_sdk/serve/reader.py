@@ -1,5 +1,5 @@
-"""Reading the product's history for the output ports: DuckDB over the Iceberg table, the current
-snapshot or any earlier one, with masking applied and an in-memory cache cleared on every commit."""
+"""Reading a product's tables for the output ports: DuckDB over the Iceberg table, the current snapshot
+or any earlier one, with masking applied and an in-memory cache cleared on every commit."""
 
 from __future__ import annotations
 
@@ -129,8 +129,9 @@ class HotCopy:
             self.snapshot_id = snapshot_id
 
 
-class HistoryReader:
-    """The one way output ports read the history (REST, GraphQL and the observation port)."""
+class TableReader:
+    """The one way output ports read a product's table, whichever kind it is (a history, a current
+    state, a derived table): REST, GraphQL, SQL and the observation port."""
 
     def __init__(
         self,
@@ -415,14 +416,14 @@ def _flatten_position(position: list[Any]) -> list[Any]:
     return out
 
 
-def mask_columns(readers: Iterable[HistoryReader], masked: frozenset[str]) -> None:
+def mask_columns(readers: Iterable[TableReader], masked: frozenset[str]) -> None:
     """A policy changed: each reader masks the columns it has of `masked`, and forgets its answers."""
     for reader in readers:
         reader.masked = masked & set(reader.props)
         reader.invalidate()
 
 
-def snapshots_relation(reader: HistoryReader) -> str:
+def snapshots_relation(reader: TableReader) -> str:
     """The table's readable snapshots as an SQL relation (the `<table>_snapshots` view of the SQL port)."""
     rows = [
         f"({s.snapshot_id}, TIMESTAMPTZ '{s.committed_at.isoformat()}', {s.added_rows}, {s.total_rows})"
@@ -435,7 +436,7 @@ def snapshots_relation(reader: HistoryReader) -> str:
 
 
 def sql_views(
-    readers: Mapping[str, HistoryReader],
+    readers: Mapping[str, TableReader],
     name_of: Callable[[str], str],
     as_of: str | None,
     hide: frozenset[str],
@@ -456,7 +457,7 @@ def sql_views(
     return views
 
 
-def snapshots_as_of(readers: Mapping[str, HistoryReader], as_of: str | None) -> dict[str, int | None]:
+def snapshots_as_of(readers: Mapping[str, TableReader], as_of: str | None) -> dict[str, int | None]:
     """Each table's snapshot for one `as_of` of a product with several tables. A snapshot id names a
     snapshot of one of them; the others are read as they were when it was committed (empty if they
     did not exist yet). A time applies to every table; a table younger than it is empty."""

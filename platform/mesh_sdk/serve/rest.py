@@ -10,11 +10,11 @@ from __future__ import annotations
 import hmac
 import inspect
 import math
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
 import pyarrow as pa
-from fastapi import Body, Depends, FastAPI, HTTPException, Path, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, FastAPI, HTTPException, Path, Query, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -25,8 +25,9 @@ from pydantic import BaseModel, Field
 from mesh_access import Access, Denied
 from mesh_sdk.access.gate import AccessGate, statement_digest
 from mesh_sdk.access.policy import PolicyUpdate
+from mesh_sdk.serve.filters import table_filters
 from mesh_sdk.serve.http_errors import errors, invalid_requests_are_400, validation_problem
-from mesh_sdk.serve.reader import FILTER_OPS, HistoryReader, QueryError
+from mesh_sdk.serve.reader import FILTER_OPS, QueryError, TableReader
 from mesh_sdk.serve.served import declared_query_ports
 from mesh_sdk.spec.product import dump
 from mesh_sdk.storage.maintenance import retention_report
@@ -76,7 +77,33 @@ def consumer_dependency(gate: AccessGate, port: str, resource: str) -> Callable[
     return access
 
 
+# What each error a request can meet answers, in one place: the body names the problem (and an SQL
+# error's code); the most specific type listed wins.
+STATUS_OF: dict[type[Exception], int] = {QueryError: 400, SqlError: 400, SqlRefused: 403}
+
+
+def answer_errors(app: FastAPI) -> None:
+    """The app answers each error of STATUS_OF with its status, and an invalid parameter or body with a
+    400 naming the field."""
+
+    def handler(status: int) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
+        async def answer(_request: Request, exc: Exception) -> JSONResponse:
+            body = {"error": str(exc)} | ({"sqlstate": exc.sqlstate} if isinstance(exc, SqlError) else {})
+            return JSONResponse(status_code=status, content=body)
+
+        return answer
+
+    for error, status in STATUS_OF.items():
+        app.add_exception_handler(error, handler(status))
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        field, problem = validation_problem(exc)
+        return JSONResponse(status_code=400, content={"error": problem, "field": field})
+
+
 def build_app(rt: Served) -> FastAPI:
+    """The product's HTTP app: a router per part, the query ports only where the descriptor declares them."""
     d = rt.product.descriptor
     app = FastAPI(
         docs_url=None,  # Swagger UI from our own assets: mesh_web.serve_pages
@@ -85,49 +112,39 @@ def build_app(rt: Served) -> FastAPI:
         description=f"{d.description}\n\nOwner: {d.owner.team} ({d.owner.contact}).",
         version=rt.product.contract.model.version or "1",
     )
+    answer_errors(app)
+    declared = declared_query_ports(d)
+    app.include_router(describing(rt))
+    if "rest" in declared:
+        app.include_router(listing(rt))
+    app.include_router(observing(rt))
+    if "sql" in declared:
+        app.include_router(sql_over_http(rt))
+    app.include_router(controlling(rt))
+    if "graphql" in declared:
+        rt.mount_graphql(app)
+    serve_pages(app)
+    invalid_requests_are_400(app)
+    return app
 
-    @app.exception_handler(QueryError)
-    async def _bad_query(_request: Request, exc: QueryError) -> JSONResponse:
-        return JSONResponse(status_code=400, content={"error": str(exc)})
 
-    @app.exception_handler(RequestValidationError)
-    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        field, problem = validation_problem(exc)
-        return JSONResponse(status_code=400, content={"error": problem, "field": field})
+def describing(rt: Served) -> APIRouter:
+    """What the product is (discovery), that it lives, and the snapshots its tables keep."""
+    router = APIRouter()
 
-    @app.get("/", summary="Discovery: descriptor, contract, schemas, ports and example queries")
+    @router.get("/", summary="Discovery: descriptor, contract, schemas, ports and example queries")
     def discovery() -> dict[str, Any]:
         return (
             dump(rt.product)
-            | {"ports": rt.port_urls(), "policy": rt.policy.describe(), "access": gate.describe()}
+            | {"ports": rt.port_urls(), "policy": rt.policy.describe(), "access": rt.access.describe()}
             | rt.discovery_extras()
         )
 
-    @app.get("/health", summary="Liveness")
+    @router.get("/health", summary="Liveness")
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    gate = rt.access
-    declared = declared_query_ports(d)
-    for name, reader in rt.served_tables().items() if "rest" in declared else ():
-        app.add_api_route(
-            f"/{name}",
-            _list_endpoint(name, reader, gate),
-            methods=["GET"],
-            summary=f"List {name} rows",
-            responses=errors(400, 401, 403),
-            description="Filter with `column=value` or `column__op=value` (op: ne, gt, gte, lt, lte, "
-            "in), sort with `sort=column` or `sort=-column`, page with `cursor`.",
-        )
-        app.add_api_route(
-            "/" + "/".join([name, *(f"{{{c}}}" for c in _key_params(reader))]),
-            _lookup_endpoint(name, reader, gate),
-            methods=["GET"],
-            summary=f"One {name} row by {', '.join(reader.key_columns)}",
-            responses=errors(400, 401, 403, 404),
-        )
-
-    @app.get(
+    @router.get(
         "/snapshots",
         summary="Iceberg snapshots of the history; any can be used as `as_of`",
         description="Oldest first. What is kept, and for how long: `/snapshots/retention`.",
@@ -136,7 +153,7 @@ def build_app(rt: Served) -> FastAPI:
         response.headers["Link"] = '</snapshots/retention>; rel="describedby"'
         return [s.__dict__ for s in rt.reader.snapshots()]
 
-    @app.get(
+    @router.get(
         "/snapshots/retention",
         summary="What the snapshots port keeps: the policy, and per table the snapshots and files it holds",
         description="Every snapshot of a recent window, then the newest of each minute and of each hour for "
@@ -147,11 +164,42 @@ def build_app(rt: Served) -> FastAPI:
     def retention() -> dict[str, Any]:
         return retention_report(rt.upkeep, {port: r.table() for port, r in rt.served_tables().items()})
 
-    @app.get("/observations", summary="Freshness, volumes, dead letters, lag, quality checks, SLOs")
+    return router
+
+
+def listing(rt: Served) -> APIRouter:
+    """The REST port: each served table's rows, listed with filters and by key."""
+    router = APIRouter()
+    gate = rt.access
+    for name, reader in rt.served_tables().items():
+        router.add_api_route(
+            f"/{name}",
+            _list_endpoint(name, reader, gate),
+            methods=["GET"],
+            summary=f"List {name} rows",
+            responses=errors(400, 401, 403),
+            description="Filter with `column=value` or `column__op=value` (op: ne, gt, gte, lt, lte, "
+            "in), sort with `sort=column` or `sort=-column`, page with `cursor`.",
+        )
+        router.add_api_route(
+            "/" + "/".join([name, *(f"{{{c}}}" for c in _key_params(reader))]),
+            _lookup_endpoint(name, reader, gate),
+            methods=["GET"],
+            summary=f"One {name} row by {', '.join(reader.key_columns)}",
+            responses=errors(400, 401, 403, 404),
+        )
+    return router
+
+
+def observing(rt: Served) -> APIRouter:
+    """The observation port: what the product says about its own health."""
+    router = APIRouter()
+
+    @router.get("/observations", summary="Freshness, volumes, dead letters, lag, quality checks, SLOs")
     def observations() -> dict[str, Any]:
         return rt.observer.report()
 
-    @app.get(
+    @router.get(
         "/metrics",
         summary="Prometheus metrics",
         response_class=Response,
@@ -161,26 +209,28 @@ def build_app(rt: Served) -> FastAPI:
         rt.observer.freshness_seconds()
         return Response(generate_latest(rt.observer.registry), media_type=CONTENT_TYPE_LATEST)
 
+    return router
+
+
+def controlling(rt: Served) -> APIRouter:
+    """The control port, for the platform alone: policies applied at run time, a refresh on request."""
+
     def control_token(bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(PLATFORM_TOKEN)]) -> None:
         presented = bearer.credentials if bearer else ""
         if not hmac.compare_digest(presented.encode(), rt.control_token.encode()):
             raise HTTPException(401, "the control port needs `Authorization: Bearer <platform token>`")
 
-    @app.get(
-        "/control/policy",
-        dependencies=[Depends(control_token)],
-        summary="The policy in force",
-        responses=errors(401),
-    )
+    router = APIRouter(prefix="/control", dependencies=[Depends(control_token)])
+
+    @router.get("/policy", summary="The policy in force", responses=errors(401))
     def current_policy() -> dict[str, Any]:
         return rt.policy.describe() | {
             "mask": sorted(rt.policy.masked),
             "history": [p.model_dump() for p in rt.policy.history],
         }
 
-    @app.put(
-        "/control/policy",
-        dependencies=[Depends(control_token)],
+    @router.put(
+        "/policy",
         summary="Apply a platform policy now (for example: mask a column), without a restart",
         responses=errors(400, 401, 422),
     )
@@ -191,9 +241,8 @@ def build_app(rt: Served) -> FastAPI:
             raise HTTPException(422, str(exc)) from None
         return {"mask": sorted(masked)}
 
-    @app.post(
-        "/control/refresh",
-        dependencies=[Depends(control_token)],
+    @router.post(
+        "/refresh",
         summary="Derived products: recompute now (retrain a model), even if no input changed",
         responses=errors(401, 409),
     )
@@ -203,19 +252,15 @@ def build_app(rt: Served) -> FastAPI:
             raise HTTPException(409, "this product is fed by its input streams as they arrive: nothing to refresh")
         return done
 
-    if "sql" in declared:
-        _sql_route(app, rt, gate)
-    if "graphql" in declared:
-        rt.mount_graphql(app)
-    serve_pages(app)
-    invalid_requests_are_400(app)
-    return app
+    return router
 
 
-def _sql_route(app: FastAPI, rt: Served, gate: AccessGate) -> None:
+def sql_over_http(rt: Served) -> APIRouter:
     """`POST /sql`: the SQL port over HTTP, for clients without a PostgreSQL driver."""
+    router = APIRouter()
+    gate = rt.access
 
-    @app.post(
+    @router.post(
         "/sql",
         summary="A read-only SQL query over the product's tables (JSON or Arrow)",
         description="403 also when the statement is refused: not one read-only SELECT over this product's tables.",
@@ -226,13 +271,7 @@ def _sql_route(app: FastAPI, rt: Served, gate: AccessGate) -> None:
         # A default rather than Annotated: postponed annotations cannot name this function's locals.
         access: Access = Depends(consumer_dependency(gate, "sql_http", "sql")),  # noqa: B008
     ) -> Response:
-        try:
-            result = rt.sql_query(request.sql, request.params, request.as_of, gate.hidden(access))
-        except SqlError as exc:
-            status = 403 if isinstance(exc, SqlRefused) else 400
-            return JSONResponse(status_code=status, content={"error": str(exc), "sqlstate": exc.sqlstate})
-        except QueryError as exc:  # a malformed as_of
-            return JSONResponse(status_code=400, content={"error": str(exc)})
+        result = rt.sql_query(request.sql, request.params, request.as_of, gate.hidden(access))
         gate.read(access, "sql_http", statement_digest(request.sql), result.num_rows)
         if request.format == "arrow":
             sink = pa.BufferOutputStream()
@@ -242,8 +281,10 @@ def _sql_route(app: FastAPI, rt: Served, gate: AccessGate) -> None:
         rows = [[_finite(v) for v in r.values()] for r in result.to_pylist()]
         return JSONResponse(jsonable_encoder({"columns": result.schema.names, "rows": rows}))
 
+    return router
 
-def _list_endpoint(table: str, reader: HistoryReader, gate: AccessGate) -> Callable[..., dict[str, Any]]:
+
+def _list_endpoint(table: str, reader: TableReader, gate: AccessGate) -> Callable[..., dict[str, Any]]:
     """A list handler whose query parameters are the contract's columns and their operators, so the
     OpenAPI document describes every filter with the contract's words."""
     params = [
@@ -279,23 +320,18 @@ def _list_endpoint(table: str, reader: HistoryReader, gate: AccessGate) -> Calla
         ),
     ]
     filter_names: list[tuple[str, str]] = []
-    for name, prop in reader.props.items():
-        kind = _TYPES.get(prop.logicalType or "", str)
-        for op in [*FILTER_OPS, "in"]:
-            query_name = f"{name}__{op}" if op else name
-            python_name = f"f_{query_name}"
-            annotation = str if op == "in" else kind
-            doc = prop.description or ""
-            desc = f"{doc} ({'one of, comma-separated' if op == 'in' else (op or 'equals')})"
-            params.append(
-                inspect.Parameter(
-                    python_name,
-                    inspect.Parameter.KEYWORD_ONLY,
-                    default=None,
-                    annotation=Annotated[annotation | None, Query(alias=query_name, description=desc)],
-                )
+    for f in table_filters(reader.props):
+        python_name = f"f_{f.key}"
+        annotation = str if f.many else _TYPES.get(f.logical_type, str)
+        params.append(
+            inspect.Parameter(
+                python_name,
+                inspect.Parameter.KEYWORD_ONLY,
+                default=None,
+                annotation=Annotated[annotation | None, Query(alias=f.key, description=f.description)],
             )
-            filter_names.append((python_name, query_name))
+        )
+        filter_names.append((python_name, f.key))
 
     known = {"sort", "limit", "cursor", "as_of", *(q for _, q in filter_names)}
 
@@ -318,12 +354,12 @@ def _list_endpoint(table: str, reader: HistoryReader, gate: AccessGate) -> Calla
     return list_rows
 
 
-def _key_params(reader: HistoryReader) -> list[str]:
+def _key_params(reader: TableReader) -> list[str]:
     """A single key is `{key}` in the path; a composite key is one path segment per column."""
     return ["key"] if len(reader.key_columns) == 1 else list(reader.key_columns)
 
 
-def _lookup_endpoint(name: str, reader: HistoryReader, gate: AccessGate) -> Any:
+def _lookup_endpoint(name: str, reader: TableReader, gate: AccessGate) -> Any:
     names = _key_params(reader)
 
     def lookup(**kwargs: Any) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from mesh_config import MeshSettings
 from mesh_sdk.access.gate import AccessGate
 from mesh_sdk.access.policy import PolicyState
 from mesh_sdk.observe.observations import Observer
-from mesh_sdk.serve.reader import HistoryReader
+from mesh_sdk.serve.reader import TableReader
 from mesh_sdk.spec.descriptor import Descriptor
 from mesh_sdk.spec.product import DataProduct
 from mesh_sdk.storage.maintenance import Upkeep
@@ -25,7 +25,7 @@ QUERY_PORTS = ("rest", "graphql", "sql")
 
 class Served(Protocol):
     product: DataProduct
-    reader: HistoryReader  # the main table: the one GraphQL and key lookups serve
+    reader: TableReader  # the main table: the one GraphQL and key lookups serve
     observer: Observer
     policy: PolicyState
     control_token: str
@@ -34,7 +34,7 @@ class Served(Protocol):
     @property
     def access(self) -> AccessGate: ...
 
-    def served_tables(self) -> dict[str, HistoryReader]: ...
+    def served_tables(self) -> dict[str, TableReader]: ...
 
     def discovery_extras(self) -> dict[str, Any]: ...
 

@@ -1,17 +1,21 @@
-"""What a derived product's logic sees and returns. Its product.py defines
+"""The interface between a product's own logic and the platform: what it sees and returns.
+
+A source-aligned product's product.py defines `transform(record, batch) -> row` (`Transform`). A derived
+product's defines
 
     class Derivation:
         def __init__(self, context: Context) -> None: ...
         def refresh(self, inputs: Inputs) -> Mapping[str, Update]: ...        # required
-        def restore(self, outputs: Mapping[str, pa.Table], inputs: Inputs) -> None: ...  # optional
         def describe(self) -> Mapping[str, Any]: ...                           # optional
 
 The platform calls `refresh` whenever an input port has a new snapshot (or when told to), with every
 input pinned to one snapshot, and commits the updates it returns to the product's Iceberg output
-ports. Before the first refresh of a process, `restore` receives the outputs as the last complete
-refresh left them and the inputs as that refresh saw them, so a stateful derivation (open viewing
-sessions, say) continues exactly where it stopped. `describe` adds what the logic knows about
-itself (a model card, a watermark) to the discovery and observation ports."""
+ports. What the derivation keeps between refreshes (open viewing sessions, the model in service) lives
+in `context.state`: the platform saves it with each refresh's progress and, after a restart, builds the
+Derivation with the state of the last complete refresh, so it continues exactly where it stopped.
+`describe` adds what the logic knows about itself (a model card, a watermark) to the discovery and
+observation ports. (A `restore(outputs, inputs)` method, the way a derivation rebuilt its state itself
+before the platform kept it, is still called when defined.)"""
 
 from __future__ import annotations
 
@@ -69,11 +73,17 @@ class ArtifactStore(Protocol):
 
     def versions(self) -> list[str]: ...
 
+    def delete(self, version: str) -> None: ...
+
 
 @dataclass(frozen=True)
 class Context:
     product_id: str
     artifacts: ArtifactStore
+    # What the derivation keeps between refreshes (open sessions, the model in service): the platform
+    # saves it with each refresh's progress and hands it back to the Derivation it builds after a
+    # restart, so a refresh continues exactly where the last complete one stopped. Anything picklable.
+    state: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

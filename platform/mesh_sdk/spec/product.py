@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import sys
@@ -92,15 +93,27 @@ def _identity(record: Mapping[str, Any], _batch: BatchContext) -> Mapping[str, A
 
 
 def _load_module(folder: Path) -> ModuleType | None:
+    """product.py as a module named after the folder and its code: loading the same code again gives
+    the same module (its classes stay the ones the running product's objects are made of), and a
+    derivation's saved state (pickled: mesh_sdk.derive.state) is read back only by the code that wrote it."""
     path = folder / "product.py"
     if not path.exists():
         return None
-    spec = importlib.util.spec_from_file_location(f"mesh_product_{folder.name.replace('.', '_')}", path)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    name = f"mesh_product_{folder.name.replace('.', '_').replace('-', '_')}_{digest}"
+    loaded = sys.modules.get(name)
+    if loaded is not None:
+        return loaded
+    spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
     module: ModuleType = importlib.util.module_from_spec(spec)
     # Registered before it runs: dataclasses and pickling look their module up by name.
     sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[spec.name]
+        raise
     return module
 
 

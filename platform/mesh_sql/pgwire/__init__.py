@@ -3,9 +3,9 @@ clients query a product's tables through `mesh_sql.SqlEngine`, logging in with S
 TLS when they ask for it."""
 
 from mesh_sql.pgwire.auth import Authenticator, LoginRefused, Method, Passwords, TlsIdentity
+from mesh_sql.pgwire.queryable import Queryable
 from mesh_sql.pgwire.scram import ScramSecret
 from mesh_sql.pgwire.server import DEFAULT_PORT, PgWireServer, serve
-from mesh_sql.pgwire.session import Queryable
 
 __all__ = [
     "DEFAULT_PORT",

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Protocol
 from mesh_sql.pgwire.scram import ScramSecret, channel_binding_data
 
 if TYPE_CHECKING:
-    from mesh_sql.pgwire.session import Queryable
+    from mesh_sql.pgwire.queryable import Queryable
 
 
 class Method(StrEnum):

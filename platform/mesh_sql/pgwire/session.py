@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
-from mesh_sql.engine import Cancellation, Column, QueryResult
+from mesh_sql.engine import Cancellation, Column
 from mesh_sql.errors import SqlError
 from mesh_sql.guard import CheckedQuery
 from mesh_sql.parameters import REPORTED_PARAMETERS
@@ -18,27 +18,10 @@ from mesh_sql.pg_types import TEXT
 from mesh_sql.pgwire import codec
 from mesh_sql.pgwire.auth import Authenticator, LoginRefused, Method
 from mesh_sql.pgwire.commands import CopyOut, LocalStatement, copy_statement, local_statement, split_statements
+from mesh_sql.pgwire.queryable import Queryable
 from mesh_sql.pgwire.results import Outcome, copy_outcome, fields_of, local_fields, local_outcome, query_outcome
 from mesh_sql.pgwire.scram import ProofMismatch, ScramExchange, ScramFailure
 from mesh_sql.pgwire.types import decode_param
-
-
-class Queryable(Protocol):
-    """What a session runs its queries on: an SqlEngine, or one consumer's view of it."""
-
-    def check(self, sql: str, *, database: str | None = None) -> CheckedQuery: ...
-
-    def describe(self, sql: str, *, database: str | None = None) -> tuple[Column, ...]: ...
-
-    def execute(
-        self,
-        sql: str,
-        params: Sequence[object] = (),
-        *,
-        cancellation: Cancellation | None = None,
-        database: str | None = None,
-    ) -> QueryResult: ...
-
 
 _T = TypeVar("_T")
 _FLUSH_BYTES = 256 * 1024

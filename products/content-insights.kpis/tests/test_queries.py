@@ -9,7 +9,6 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,20 +19,15 @@ from mesh_sdk.runtime.derived import DerivedRuntime
 from mesh_sdk.storage.upstream import UpstreamTable
 from mesh_testing.mesh import RunningMesh
 from mesh_testing.products import (
-    check_query_catalogue,
     example_query,
     example_rows,
     graphql,
     http_client,
-    query_files,
-    run_example_query,
     sql_rows,
     table_rows,
 )
 
 pytestmark = pytest.mark.integration
-FOLDER = Path(__file__).resolve().parents[1]
-QUERY_FILES = query_files(FOLDER)
 DAILY = "content_insights.kpis_daily_v1"
 
 
@@ -90,19 +84,6 @@ def inputs(kpis: DerivedRuntime) -> Inputs:
 def client(kpis: DerivedRuntime) -> Iterator[httpx.Client]:
     with http_client(kpis) as http:
         yield http
-
-
-def test_the_catalog_holds_documented_sql_and_graphql_queries(kpis: DerivedRuntime, client: httpx.Client) -> None:
-    check_query_catalogue(kpis, client)
-
-
-@pytest.mark.parametrize("path", QUERY_FILES, ids=lambda p: p.name)
-def test_every_example_query_runs_on_its_port(path: Path, kpis: DerivedRuntime, client: httpx.Client) -> None:
-    answer = run_example_query(kpis, client, path)
-    if path.suffix == ".sql":
-        assert answer, "the mesh's playback traffic guarantees rows"
-    else:
-        assert answer["daily"]["items"], answer
 
 
 def test_best_completion_this_week_ranks_titles_as_engagement_implies(kpis: DerivedRuntime, inputs: Inputs) -> None:

@@ -6,37 +6,32 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from mesh_sdk.runtime.source_aligned import ProductRuntime
+from mesh_sdk.runtime.source_aligned import SourceAlignedRuntime
 from mesh_sources.content import ContentWorkload, EventCounts
 from mesh_testing.products import (
-    check_query_catalogue,
     eventually,
     example_query,
     example_rows,
     graphql,
     http_client,
-    query_files,
-    run_example_query,
     sql_rows,
     state_matches,
 )
 
-from .conftest import COLUMNS, FOLDER, SEEDED_TITLES, database_titles
+from .conftest import COLUMNS, SEEDED_TITLES, database_titles
 
 pytestmark = pytest.mark.integration
-QUERY_FILES = query_files(FOLDER)
 STATE = "content.titles_titles_v1"
 CHANGES = "content.titles_changes_v1"
 
 
 @pytest.fixture(scope="module")
-def workload(titles_product: ProductRuntime) -> EventCounts:
+def workload(titles_product: SourceAlignedRuntime) -> EventCounts:
     """Titles added, edited and retired on top of the seed, relayed and queryable over SQL."""
     settings = titles_product.settings
     with ContentWorkload.connect(settings.postgres_dsn(settings.content_db), seed=29) as content:
@@ -57,29 +52,12 @@ def workload(titles_product: ProductRuntime) -> EventCounts:
 
 
 @pytest.fixture(scope="module")
-def client(titles_product: ProductRuntime) -> Iterator[httpx.Client]:
+def client(titles_product: SourceAlignedRuntime) -> Iterator[httpx.Client]:
     with http_client(titles_product, 30) as http:
         yield http
 
 
-def test_the_catalog_holds_documented_sql_and_graphql_queries(
-    titles_product: ProductRuntime, client: httpx.Client
-) -> None:
-    check_query_catalogue(titles_product, client)
-
-
-@pytest.mark.parametrize("path", QUERY_FILES, ids=lambda p: p.name)
-def test_every_example_query_runs_on_its_port(
-    path: Path, titles_product: ProductRuntime, client: httpx.Client, workload: EventCounts
-) -> None:
-    answer = run_example_query(titles_product, client, path)
-    if path.suffix == ".sql":
-        assert answer, "the seed guarantees rows"
-    else:
-        assert answer and all(answer.values()), "titles are never deleted: the seed guarantees rows"
-
-
-def test_titles_per_genre_follow_the_main_genre(titles_product: ProductRuntime, workload: EventCounts) -> None:
+def test_titles_per_genre_follow_the_main_genre(titles_product: SourceAlignedRuntime, workload: EventCounts) -> None:
     titles = database_titles(titles_product.settings).values()
     per_genre = example_rows(titles_product, "titles_per_genre")
     assert {r["primary_genre"]: r["titles"] for r in per_genre} == Counter(t["genres"].split(",")[0] for t in titles)
@@ -88,7 +66,9 @@ def test_titles_per_genre_follow_the_main_genre(titles_product: ProductRuntime, 
     assert all(r["films"] + r["episodes"] == r["titles"] for r in per_genre)
 
 
-def test_catalogue_by_kind_and_decade_counts_every_title(titles_product: ProductRuntime, workload: EventCounts) -> None:
+def test_catalogue_by_kind_and_decade_counts_every_title(
+    titles_product: SourceAlignedRuntime, workload: EventCounts
+) -> None:
     titles = database_titles(titles_product.settings).values()
     rows = example_rows(titles_product, "catalogue_by_kind_and_decade")
     expected = Counter((t["kind"], t["release_year"] // 10 * 10) for t in titles)
@@ -98,7 +78,7 @@ def test_catalogue_by_kind_and_decade_counts_every_title(titles_product: Product
 
 
 def test_events_per_type_per_day_count_every_published_event(
-    titles_product: ProductRuntime, workload: EventCounts
+    titles_product: SourceAlignedRuntime, workload: EventCounts
 ) -> None:
     days = example_rows(titles_product, "events_per_type_per_day")
     per_type: Counter[str] = Counter()
@@ -113,7 +93,7 @@ def test_events_per_type_per_day_count_every_published_event(
 
 
 def test_a_titles_history_starts_with_its_creation_and_ends_in_its_current_state(
-    titles_product: ProductRuntime, client: httpx.Client, workload: EventCounts
+    titles_product: SourceAlignedRuntime, client: httpx.Client, workload: EventCounts
 ) -> None:
     history = example_rows(titles_product, "title_event_history")
     positions = [h["position"] for h in history]
@@ -131,7 +111,7 @@ def test_a_titles_history_starts_with_its_creation_and_ends_in_its_current_state
 
 
 def test_title_by_id_is_the_catalogue_row(
-    titles_product: ProductRuntime, client: httpx.Client, workload: EventCounts
+    titles_product: SourceAlignedRuntime, client: httpx.Client, workload: EventCounts
 ) -> None:
     found = graphql(client, example_query(titles_product, "title_by_id").text)["titlesByKey"]
     now = database_titles(titles_product.settings)[1]
@@ -145,7 +125,7 @@ def test_title_by_id_is_the_catalogue_row(
 
 
 def test_available_films_page_through_every_one_of_them(
-    titles_product: ProductRuntime, client: httpx.Client, workload: EventCounts
+    titles_product: SourceAlignedRuntime, client: httpx.Client, workload: EventCounts
 ) -> None:
     text = example_query(titles_product, "available_films").text
     seen: list[dict[str, Any]] = []

@@ -9,7 +9,6 @@ from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,19 +19,14 @@ from mesh_sdk.runtime.derived import DerivedRuntime
 from mesh_sdk.storage.upstream import UpstreamTable
 from mesh_testing.mesh import RunningMesh
 from mesh_testing.products import (
-    check_query_catalogue,
     example_query,
     example_rows,
     graphql,
     http_client,
-    query_files,
-    run_example_query,
     sql_rows,
 )
 
 pytestmark = pytest.mark.integration
-FOLDER = Path(__file__).resolve().parents[1]
-QUERY_FILES = query_files(FOLDER)
 SESSIONS = "engagement.viewing_sessions_v1"
 DAILY = "engagement.viewing_daily_v1"
 CUSTOMER = 106  # the customer the per-customer examples name
@@ -102,19 +96,6 @@ def recomputed(engagement: DerivedRuntime) -> list[Session]:
 def client(engagement: DerivedRuntime) -> Iterator[httpx.Client]:
     with http_client(engagement) as http:
         yield http
-
-
-def test_the_catalog_holds_documented_sql_and_graphql_queries(engagement: DerivedRuntime, client: httpx.Client) -> None:
-    check_query_catalogue(engagement, client)
-
-
-@pytest.mark.parametrize("path", QUERY_FILES, ids=lambda p: p.name)
-def test_every_example_query_runs_on_its_port(path: Path, engagement: DerivedRuntime, client: httpx.Client) -> None:
-    answer = run_example_query(engagement, client, path)
-    if path.suffix == ".sql":
-        assert answer, "the mesh's playback traffic guarantees rows"
-    else:
-        assert answer and all(page["items"] for page in answer.values()), answer
 
 
 def test_watch_time_per_country_counts_every_session_where_it_was_watched(

@@ -11,8 +11,10 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from mesh_sdk.spec.logic import Inputs, Update
+from mesh_sdk.derive.state import DerivationStates
+from mesh_sdk.spec.logic import Context, Inputs, Update
 from mesh_sdk.spec.product import load_product
+from mesh_testing.fakes import MemoryArtifacts, NoArtifacts
 
 PRODUCT = load_product(Path(__file__).resolve().parents[1])
 logic = sys.modules[PRODUCT.derivation.__module__]  # type: ignore[union-attr]
@@ -48,8 +50,9 @@ def ev(
 class Mesh:
     """The derivation with its inputs, refreshed batch by batch as the platform would."""
 
-    def __init__(self) -> None:
-        self.derivation = PRODUCT.derivation(None)  # type: ignore[misc]
+    def __init__(self, state: dict[str, Any] | None = None) -> None:
+        self.state: dict[str, Any] = {} if state is None else state
+        self.derivation = PRODUCT.derivation(Context(PRODUCT.id, NoArtifacts(), self.state))  # type: ignore[misc]
         self.sessions: dict[str, dict[str, Any]] = {}
         self.daily: dict[tuple[Any, ...], dict[str, Any]] = {}
         self.batches = 0
@@ -154,25 +157,16 @@ def test_an_unknown_title_leaves_name_and_completion_empty() -> None:
     assert session["title_name"] is None and session["completion"] is None and session["completed"] is False
 
 
-def test_restore_continues_open_sessions_from_the_outputs_and_the_playback_history() -> None:
+def test_after_a_restart_the_state_the_platform_kept_continues_the_open_sessions() -> None:
+    """A new process builds the derivation with the state saved after the last complete refresh
+    (mesh_sdk.derive.state): its open sessions go on, and an event it already counted is a duplicate."""
     history = [ev(0, "PLAY"), ev(0.5), ev(1)]
     before = Mesh()
     before.feed(*history)
-    schema = pa.Table.from_pylist(list(before.sessions.values())).schema
-    after = Mesh()
-    after.derivation.restore(
-        {"sessions": pa.Table.from_pylist(list(before.sessions.values()), schema=schema)},
-        Inputs(
-            {"playback": 1, "titles": 1, "customers": 1},
-            frozenset(),
-            T0,
-            _read=lambda port, where=None: {
-                "playback": pa.Table.from_pylist(history),
-                "titles": TITLES,
-                "customers": CUSTOMERS,
-            }[port],
-        ),
-    )
+    states = DerivationStates(MemoryArtifacts())
+    saved = states.save(1, before.state)
+    assert saved is not None
+    after = Mesh(states.load(saved))
     after.sessions = dict(before.sessions)
     after.feed(ev(1.5), history[1])  # one new event, one replayed duplicate
     session = after.only_session()

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,20 +14,15 @@ import pytest
 from mesh_sdk.runtime.derived import DerivedRuntime
 from mesh_testing.mesh import RunningMesh
 from mesh_testing.products import (
-    check_query_catalogue,
     example_query,
     example_rows,
     graphql,
     http_client,
-    query_files,
-    run_example_query,
     sql_rows,
     table_rows,
 )
 
 pytestmark = pytest.mark.integration
-FOLDER = Path(__file__).resolve().parents[1]
-QUERY_FILES = query_files(FOLDER)
 RECOMMENDATIONS = "recommendations.next_title_recommendations_v1"
 MODELS = "recommendations.next_title_models_v1"
 CUSTOMER = 106  # the customer the per-customer examples name
@@ -59,21 +53,6 @@ def in_service(recommender: DerivedRuntime) -> dict[str, Any]:
 def client(recommender: DerivedRuntime) -> Iterator[httpx.Client]:
     with http_client(recommender) as http:
         yield http
-
-
-def test_the_catalog_holds_documented_sql_and_graphql_queries(
-    recommender: DerivedRuntime, client: httpx.Client
-) -> None:
-    check_query_catalogue(recommender, client)
-
-
-@pytest.mark.parametrize("path", QUERY_FILES, ids=lambda p: p.name)
-def test_every_example_query_runs_on_its_port(path: Path, recommender: DerivedRuntime, client: httpx.Client) -> None:
-    answer = run_example_query(recommender, client, path)
-    if path.suffix == ".sql":
-        assert answer, "a model trained on the mesh's sessions guarantees rows"
-    else:
-        assert answer["recommendations"]["items"], answer
 
 
 def test_a_customers_top_10_is_their_served_list_with_the_catalogues_names(

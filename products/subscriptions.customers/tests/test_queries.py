@@ -6,38 +6,33 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from mesh_sdk.runtime.source_aligned import ProductRuntime
+from mesh_sdk.runtime.source_aligned import SourceAlignedRuntime
 from mesh_sources.legacy import ChangeCounts, LegacyWorkload
 from mesh_testing.products import (
-    check_query_catalogue,
     consumer_key,
     eventually,
     example_query,
     example_rows,
     graphql,
     http_client,
-    query_files,
-    run_example_query,
     sql_rows,
     state_matches,
 )
 
-from .conftest import COLUMNS, FOLDER, database_customers
+from .conftest import COLUMNS, database_customers
 
 pytestmark = pytest.mark.integration
-QUERY_FILES = query_files(FOLDER)
 STATE = "subscriptions.customers_customers_v1"
 CHANGES = "subscriptions.customers_changes_v1"
 
 
 @pytest.fixture(scope="module")
-def workload(customers_product: ProductRuntime) -> ChangeCounts:
+def workload(customers_product: SourceAlignedRuntime) -> ChangeCounts:
     """Some sign-ups, profile edits and erasures on top of the seed, captured and queryable over SQL."""
     settings = customers_product.settings
     with LegacyWorkload.connect(settings.postgres_dsn(settings.legacy_db), seed=23) as legacy:
@@ -52,30 +47,13 @@ def workload(customers_product: ProductRuntime) -> ChangeCounts:
 
 
 @pytest.fixture(scope="module")
-def client(customers_product: ProductRuntime) -> Iterator[httpx.Client]:
+def client(customers_product: SourceAlignedRuntime) -> Iterator[httpx.Client]:
     with http_client(customers_product, 30) as http:
         yield http
 
 
-def test_the_catalog_holds_documented_sql_and_graphql_queries(
-    customers_product: ProductRuntime, client: httpx.Client
-) -> None:
-    check_query_catalogue(customers_product, client)
-
-
-@pytest.mark.parametrize("path", QUERY_FILES, ids=lambda p: p.name)
-def test_every_example_query_runs_on_its_port(
-    path: Path, customers_product: ProductRuntime, client: httpx.Client, workload: ChangeCounts
-) -> None:
-    answer = run_example_query(customers_product, client, path)
-    if path.suffix == ".sql":
-        assert answer, "the seed and the workload guarantee rows"
-    else:  # no errors; what it answers is checked below
-        assert answer and set(answer) <= {"customers", "customersByKey", "snapshots"}, answer
-
-
 def test_signups_and_erasures_per_day_count_every_captured_change(
-    customers_product: ProductRuntime, workload: ChangeCounts
+    customers_product: SourceAlignedRuntime, workload: ChangeCounts
 ) -> None:
     days = example_rows(customers_product, "signups_and_erasures_per_day")
     totals = {column: sum(d[column] for d in days) for column in ("sign_ups", "profile_changes", "erasures")}
@@ -90,7 +68,7 @@ def test_signups_and_erasures_per_day_count_every_captured_change(
 
 
 def test_customers_by_country_and_its_rebuild_from_the_history_agree_with_the_database(
-    customers_product: ProductRuntime, workload: ChangeCounts
+    customers_product: SourceAlignedRuntime, workload: ChangeCounts
 ) -> None:
     database = database_customers(customers_product.settings)
     expected = Counter(c["country"] for c in database.values())
@@ -105,7 +83,7 @@ def test_customers_by_country_and_its_rebuild_from_the_history_agree_with_the_da
 
 
 def test_profile_change_frequency_accounts_for_every_customer_and_update(
-    customers_product: ProductRuntime, workload: ChangeCounts
+    customers_product: SourceAlignedRuntime, workload: ChangeCounts
 ) -> None:
     buckets = example_rows(customers_product, "profile_change_frequency")
     customers = sql_rows(customers_product, f"SELECT count(DISTINCT customer_id) AS n FROM {CHANGES}")[0]["n"]
@@ -117,7 +95,7 @@ def test_profile_change_frequency_accounts_for_every_customer_and_update(
 
 
 def test_a_customers_history_is_in_source_order_and_ends_in_the_current_row(
-    customers_product: ProductRuntime, client: httpx.Client, workload: ChangeCounts
+    customers_product: SourceAlignedRuntime, client: httpx.Client, workload: ChangeCounts
 ) -> None:
     history = example_rows(customers_product, "customer_change_history")
     positions = [h["position"] for h in history]
@@ -133,7 +111,7 @@ def test_a_customers_history_is_in_source_order_and_ends_in_the_current_row(
 
 
 def test_customer_by_id_is_the_database_row(
-    customers_product: ProductRuntime, client: httpx.Client, workload: ChangeCounts
+    customers_product: SourceAlignedRuntime, client: httpx.Client, workload: ChangeCounts
 ) -> None:
     found = graphql(client, example_query(customers_product, "customer_by_id").text)["customersByKey"]
     now = database_customers(customers_product.settings).get(1)
@@ -144,7 +122,7 @@ def test_customer_by_id_is_the_database_row(
 
 
 def test_customers_of_a_country_page_through_every_one_of_them(
-    customers_product: ProductRuntime, client: httpx.Client, workload: ChangeCounts
+    customers_product: SourceAlignedRuntime, client: httpx.Client, workload: ChangeCounts
 ) -> None:
     text = example_query(customers_product, "customers_of_a_country").text
     database = database_customers(customers_product.settings)
@@ -168,7 +146,7 @@ def test_customers_of_a_country_page_through_every_one_of_them(
 
 
 def test_every_example_query_runs_for_a_consumer_without_a_pii_grant(
-    customers_product: ProductRuntime, workload: ChangeCounts
+    customers_product: SourceAlignedRuntime, workload: ChangeCounts
 ) -> None:
     key = consumer_key(customers_product, "no-pii-analyst", pii=False)
     with http_client(customers_product, 30, key=key) as masked:

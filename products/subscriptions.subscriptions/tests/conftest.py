@@ -6,12 +6,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from mesh_config import MeshSettings
 from mesh_sdk.runtime.source_aligned import SourceAlignedRuntime
-from mesh_testing.products import http_client, rows_by_key, running_product
+from mesh_testing.products import rows_by_key, running_product
 
 FOLDER = Path(__file__).resolve().parents[1]
 COLUMNS = ("subscription_id", "customer_id", "plan_id", "status", "started_at", "cancelled_at", "updated_at")
@@ -21,12 +20,6 @@ COLUMNS = ("subscription_id", "customer_id", "plan_id", "status", "started_at", 
 def subscriptions_product(legacy_capture: MeshSettings) -> Iterator[SourceAlignedRuntime]:
     with running_product(FOLDER, legacy_capture, batch_interval_s=0.3, observe_interval_s=1.0) as rt:
         yield rt
-
-
-@pytest.fixture(scope="module")
-def client(subscriptions_product: SourceAlignedRuntime) -> Iterator[httpx.Client]:
-    with http_client(subscriptions_product, 30) as http:
-        yield http
 
 
 def database_subscriptions(settings: MeshSettings) -> dict[int, dict[str, Any]]:

@@ -1,19 +1,18 @@
 """subscriptions.subscriptions against the real legacy database: the current subscriptions follow
-every business transaction, each change is in the history once, every example query runs."""
+every business transaction, and each change is in the history once (its example queries run in
+tests/integration/test_example_queries.py, with every product's)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 
-import httpx
 import pytest
 
 from mesh_sdk.runtime.source_aligned import SourceAlignedRuntime
 from mesh_sources.legacy import LegacyWorkload
-from mesh_testing.products import check_query_catalogue, eventually, query_files, run_example_query, state_matches
+from mesh_testing.products import eventually, state_matches
 
-from .conftest import COLUMNS, FOLDER, database_subscriptions
+from .conftest import COLUMNS, database_subscriptions
 
 pytestmark = pytest.mark.integration
 
@@ -42,17 +41,3 @@ def test_after_a_workload_the_subscriptions_equal_the_database_and_every_change_
     keys = subscriptions_product.ingestor.table.scan(selected_fields=("position", "subscription_id")).to_arrow()
     pairs = list(zip(keys["position"].to_pylist(), keys["subscription_id"].to_pylist(), strict=True))
     assert len(pairs) == len(set(pairs)), "no change twice"
-
-
-def test_the_query_catalogue_is_documented_and_every_query_runs(
-    subscriptions_product: SourceAlignedRuntime, client: httpx.Client
-) -> None:
-    check_query_catalogue(subscriptions_product, client)
-    eventually(
-        lambda: run_example_query(
-            subscriptions_product, client, FOLDER / "queries" / "subscribers_by_status_and_plan.sql"
-        )
-    )
-    for path in query_files(FOLDER):
-        answer = run_example_query(subscriptions_product, client, Path(path))
-        assert answer is not None, path.name
