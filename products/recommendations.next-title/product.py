@@ -61,16 +61,6 @@ class Derivation:
         # The models row and card of the model serving now: kept by the platform across restarts.
         self.serving: dict[str, Any] = context.state.setdefault("serving", {"row": None, "card": None})
 
-    @property
-    def in_service(self) -> dict[str, Any] | None:
-        row: dict[str, Any] | None = self.serving["row"]
-        return row
-
-    @property
-    def card(self) -> dict[str, Any] | None:
-        card: dict[str, Any] | None = self.serving["card"]
-        return card
-
     def refresh(self, inputs: Inputs) -> dict[str, Update]:
         sessions = inputs.table("sessions")
         data = interactions(sessions)
@@ -111,7 +101,8 @@ class Derivation:
         store.put(version, "card.json", json.dumps(card.to_dict()).encode(), "application/json")
         store.put(version, "card.md", card.to_markdown().encode(), "text/markdown")
         # A model that failed its gate does not replace one that passed.
-        serve = gate.passed or self.in_service is None or not self.in_service["quality_gate_passed"]
+        in_service = self.serving["row"]
+        serve = gate.passed or in_service is None or not in_service["quality_gate_passed"]
         record = self._models_row(card, uri, serve, inputs)
         updates = {"models": Update.upsert([record])}
         if serve:
@@ -167,4 +158,5 @@ class Derivation:
         }
 
     def describe(self) -> dict[str, Any]:
-        return {"model_in_service": self.in_service and self.in_service["version"], "model_card": self.card}
+        in_service = self.serving["row"]
+        return {"model_in_service": in_service and in_service["version"], "model_card": self.serving["card"]}
