@@ -349,10 +349,6 @@ class DerivedRuntime(ProductHost):
             log.warning("%s: rebuilding every output from the inputs", exc)
             self._start_over()
             return
-        restore = getattr(self.derivation, "restore", None)
-        if callable(restore):
-            outputs = {port: t.table.scan().to_arrow() for port, t in self.outputs.items()}
-            restore(outputs, self._inputs(dict(self.seen), frozenset(), {}, False))
 
     def _derivation(self, state: dict[str, Any]) -> Any:
         """The product's Derivation, holding `state` (what the last complete refresh left)."""
@@ -381,10 +377,6 @@ class DerivedRuntime(ProductHost):
             table.roll_back_to(None)
         self.seen = {}
         self.derivation = self._derivation({})
-        restore = getattr(self.derivation, "restore", None)
-        if callable(restore):
-            empty = {port: t.schema.empty_table() for port, t in self.outputs.items()}
-            restore(empty, self._inputs({p: None for p in self.upstreams}, frozenset(), {}, False))
 
     def _loop(self) -> None:
         stopping = self.ports.stopping

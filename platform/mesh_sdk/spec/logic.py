@@ -14,8 +14,7 @@ ports. What the derivation keeps between refreshes (open viewing sessions, the m
 in `context.state`: the platform saves it with each refresh's progress and, after a restart, builds the
 Derivation with the state of the last complete refresh, so it continues exactly where it stopped.
 `describe` adds what the logic knows about itself (a model card, a watermark) to the discovery and
-observation ports. (A `restore(outputs, inputs)` method, the way a derivation rebuilt its state itself
-before the platform kept it, is still called when defined.)"""
+observation ports."""
 
 from __future__ import annotations
 
