@@ -41,6 +41,7 @@ lint: setup
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache  # the layering: [tool.importlinter] in pyproject.toml
 	@for checks in labs/*/checks.py; do $(BIN)/mypy --no-error-summary $$checks || exit 1; done  # each lab alone: every one is a module named checks
+	@for logic in products/*/product.py; do $(BIN)/mypy --no-error-summary $$logic || exit 1; done  # each product's logic alone, likewise
 
 unit: setup
 	$(BIN)/pytest tests/unit

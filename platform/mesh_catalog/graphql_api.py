@@ -249,20 +249,10 @@ def _resolve_column_lineage(info: Info[Any, Any], column: str) -> ColumnLineage:
     )
 
 
-def _status(value: str | None) -> Status | None:
-    if value is None:
-        return None
-    try:
-        return Status(value)
-    except ValueError:
-        expected = ", ".join(s.value for s in Status)
-        raise ValueError(f"status is {value!r}, expected one of {expected}") from None
-
-
 def _resolve_products(
     info: Info[Any, Any], domain: str | None = None, type: str | None = None, status: str | None = None
 ) -> list[Product]:
-    return [_product(e) for e in _service(info).entries(domain=domain, type=type, status=_status(status))]
+    return [_product(e) for e in _service(info).entries(domain=domain, type=type, status=Status.named(status))]
 
 
 def _resolve_product(info: Info[Any, Any], id: str) -> Product | None:

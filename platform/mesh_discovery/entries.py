@@ -38,6 +38,16 @@ class Status(StrEnum):
     AVAILABLE = "available"
     UNAVAILABLE = "unavailable"
 
+    @classmethod
+    def named(cls, value: str | None) -> Status | None:
+        """The status a filter names (None: any); a ValueError lists the names there are."""
+        if value is None:
+            return None
+        try:
+            return cls(value)
+        except ValueError:
+            raise ValueError(f"status is {value!r}, expected one of {', '.join(s.value for s in cls)}") from None
+
 
 @dataclass(frozen=True)
 class Availability:

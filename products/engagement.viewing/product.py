@@ -132,13 +132,17 @@ DayKey = tuple[date, int, int]
 
 
 class DailyTotals:
-    """Each session's contribution to the day it started, so a changed session replaces its own."""
+    """Each open session's contribution to the day it started, so a changed session replaces its own;
+    a closed session can change no more and is folded into its day's sum, and a day that no event can
+    reach any more is forgotten (its row stays in the table): what is kept follows the open sessions,
+    not the whole history."""
 
     def __init__(self) -> None:
         self.sessions: dict[DayKey, dict[str, tuple[float, bool]]] = {}
         self.day_of: dict[str, DayKey] = {}
+        self.closed: dict[DayKey, tuple[int, int, float]] = {}  # sessions, completed, watch seconds
 
-    def set(self, row: Mapping[str, Any]) -> set[DayKey]:
+    def put(self, row: Mapping[str, Any]) -> set[DayKey]:
         touched = self.remove(row["session_id"])
         key = (row["day"], row["customer_id"], row["title_id"])
         self.sessions.setdefault(key, {})[row["session_id"]] = (row["watch_seconds"], row["completed"])
@@ -152,18 +156,33 @@ class DailyTotals:
         del self.sessions[key][session_id]
         return {key}
 
+    def close(self, session_id: str) -> None:
+        key = self.day_of.pop(session_id, None)
+        if key is None:
+            return
+        seconds, completed = self.sessions[key].pop(session_id)
+        count, done, total = self.closed.get(key, (0, 0, 0.0))
+        self.closed[key] = (count + 1, done + completed, total + seconds)
+
+    def forget_before(self, day: date) -> None:
+        """Days before `day` with no open session: no accepted event can change them."""
+        for key in [k for k in self.closed if k[0] < day and not self.sessions.get(k)]:
+            del self.closed[key]
+            self.sessions.pop(key, None)
+
     def row(self, key: DayKey) -> dict[str, Any] | None:
-        sessions = self.sessions.get(key)
-        if not sessions:
+        sessions = self.sessions.get(key) or {}
+        count, done, total = self.closed.get(key, (0, 0, 0.0))
+        if not sessions and not count:
             self.sessions.pop(key, None)
             return None
         return {
             "day": key[0],
             "customer_id": key[1],
             "title_id": key[2],
-            "sessions": len(sessions),
-            "completed_sessions": sum(1 for _, done in sessions.values() if done),
-            "watch_seconds": round(sum(seconds for seconds, _ in sessions.values()), 3),
+            "sessions": count + len(sessions),
+            "completed_sessions": done + sum(1 for _, completed in sessions.values() if completed),
+            "watch_seconds": round(total + sum(seconds for seconds, _ in sessions.values()), 3),
         }
 
 
@@ -246,17 +265,23 @@ class Derivation:
             for other in merged:
                 merged_away.add(other.session_id)
                 touched.pop(other.session_id, None)
-        for session in self.sessionizer.close_expired():
+        closed = self.sessionizer.close_expired()
+        for session in closed:
             touched[session.session_id] = session
         rows = [self.session_row(s, inputs.now) for s in touched.values()]
         days: set[DayKey] = set()
         for row in rows:
-            days |= self.daily.set(row)
+            days |= self.daily.put(row)
         for session_id in merged_away:
             days |= self.daily.remove(session_id)
+        daily = self._daily_rows(days, inputs.now)
+        for session in closed:
+            self.daily.close(session.session_id)
+        if self.sessionizer.watermark is not None:
+            self.daily.forget_before(self.sessionizer.watermark.astimezone(UTC).date())
         return {
             "sessions": Update.upsert(rows, [{"session_id": s} for s in sorted(merged_away)]),
-            "daily": self._daily_rows(days, inputs.now),
+            "daily": daily,
         }
 
     def describe(self) -> dict[str, Any]:

@@ -102,6 +102,27 @@ def test_a_derivations_state_is_saved_per_refresh_and_read_back() -> None:
     assert states.files.versions() == ["refresh-000000000003", "refresh-000000000004"]
 
 
+class CountedListings(MemoryArtifacts):
+    def __init__(self) -> None:
+        super().__init__()
+        self.listings = 0
+
+    def versions(self) -> list[str]:
+        self.listings += 1
+        return super().versions()
+
+
+def test_keeping_the_newest_states_lists_the_store_once_per_process() -> None:
+    files = CountedListings()
+    files.put("refresh-000000000001", "state.pickle", b"left by an earlier process")
+    states = DerivationStates(files, keep=2)
+    for refresh in range(2, 12):
+        name = states.save(refresh, {"open": refresh})
+        states.forget_older(than=name)
+    assert files.listings == 1
+    assert files.versions() == ["refresh-000000000010", "refresh-000000000011"]
+
+
 def test_a_state_that_cannot_be_read_says_so() -> None:
     files = MemoryArtifacts()
     files.put("refresh-000000000001", "state.pickle", b"not a pickle")

@@ -12,10 +12,11 @@ import pytest
 
 from mesh_adapters.avro import RegistryUnavailable, WireFormatError
 from mesh_sdk import BatchContext
-from mesh_sdk.ingest.batch import RecentKeys, accept, advance, row_key, sort_batch
+from mesh_sdk.ingest.batch import RecentKeys, accept, advance, sort_batch
 from mesh_sdk.ingest.changes import UnexpectedChange
 from mesh_sdk.ingest.platform_columns import with_platform_columns
 from mesh_sdk.observe.outcome import Defect
+from mesh_sdk.spec.keys import row_key
 from mesh_testing.fakes import FakeMessage
 
 CONTEXT = BatchContext(ingested_at=datetime(2026, 12, 4, 12, 0, tzinfo=UTC))

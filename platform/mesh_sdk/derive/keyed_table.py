@@ -6,7 +6,6 @@ mesh_sdk.storage.maintenance)."""
 from __future__ import annotations
 
 import logging
-import warnings
 from collections.abc import Mapping, Sequence
 from functools import reduce
 from typing import Any
@@ -14,12 +13,10 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 from pyiceberg.expressions import AlwaysTrue, And, BooleanExpression, In
-from pyiceberg.table import Table
 
 from mesh_sdk.spec.logic import Rows, Update
-from mesh_sdk.storage.current_state import Delta
-from mesh_sdk.storage.history import PARTIAL
-from mesh_sdk.storage.maintenance import Upkeep, compact, default_upkeep, same_data
+from mesh_sdk.storage.keyed import Delta, KeyedRows
+from mesh_sdk.storage.maintenance import compact, same_data
 
 log = logging.getLogger(__name__)
 
@@ -55,46 +52,22 @@ def as_arrow(rows: Rows, schema: pa.Schema) -> pa.Table:
     return pa.Table.from_pylist([{n: row.get(n) for n in schema.names} for row in rows], schema=schema)
 
 
-class KeyedTable:
-    def __init__(
-        self, table: Table, key_columns: Sequence[str], schema: pa.Schema, upkeep: Upkeep | None = None
-    ) -> None:
-        self.table = table
-        self.key_columns = list(key_columns)
-        self.schema = schema
-        self.upkeep = upkeep or default_upkeep()
-
+class KeyedTable(KeyedRows):
     def write(self, update: Update, properties: Mapping[str, str], extra: Mapping[str, str] | None = None) -> Delta:
         """Commit one update with `properties` in its snapshots (and `extra` as table properties, in the
         same transaction). Returns the keys removed and the rows added."""
         rows = as_arrow(update.rows, self.schema)
         keys = self._keys(rows, update.deleted)
-        before = self.table.current_snapshot()
-        props = dict(properties)
-        written = rows
-        with self.table.transaction() as tx, warnings.catch_warnings():
-            warnings.filterwarnings("ignore", "Delete operation did not match any records")
-            if not update.replace_all and keys.num_rows:
-                written = pa.concat_tables([self._bystanders(keys), rows])
-            # Readers never travel to the state between the delete and the append.
-            deleting = props | {PARTIAL: "true"} if written.num_rows else props
-            if update.replace_all:
-                tx.delete(AlwaysTrue(), snapshot_properties=deleting)
-            elif keys.num_rows:
-                tx.delete(covering(keys), snapshot_properties=deleting)
-            if written.num_rows:
-                tx.append(written, snapshot_properties=props)
-            if extra:
-                tx.set_properties(dict(extra))
+        before = self.snapshot_id()
+        if update.replace_all:
+            self.replace(AlwaysTrue(), rows, properties, extra)
+        elif keys.num_rows:
+            self.replace(covering(keys), pa.concat_tables([self._bystanders(keys), rows]), properties, extra)
+        else:
+            self.replace(None, rows, properties, extra)
         # Its own compaction (below) is due by file count, not time: only snapshots expire here.
         self.upkeep.after_commit(self.table, recent_max=RECENT_MAX, compact=False)
-        after = self.table.current_snapshot()
-        return Delta(
-            before.snapshot_id if before is not None else None,
-            after.snapshot_id if after is not None else None,
-            keys,
-            rows,
-        )
+        return Delta(before, self.snapshot_id(), keys, rows)
 
     def _bystanders(self, keys: pa.Table) -> pa.Table:
         """Rows the covering filter selects whose keys were not touched: they are written back."""
@@ -108,8 +81,7 @@ class KeyedTable:
         return selected.filter(untouched).select(self.schema.names).cast(self.schema)
 
     def _keys(self, rows: pa.Table, deleted: Sequence[Mapping[str, Any]]) -> pa.Table:
-        key_schema = pa.schema([self.schema.field(c) for c in self.key_columns])
-        gone = pa.Table.from_pylist([{c: k[c] for c in self.key_columns} for k in deleted], schema=key_schema)
+        gone = pa.Table.from_pylist([{c: k[c] for c in self.key_columns} for k in deleted], schema=self.key_schema())
         return (
             pa.concat_tables([rows.select(self.key_columns), gone]) if gone.num_rows else rows.select(self.key_columns)
         )

@@ -31,6 +31,9 @@ class DerivationStates:
     def __init__(self, files: ArtifactStore, keep: int = KEEP) -> None:
         self.files = files
         self.keep = keep
+        # The saved versions, oldest first: listed from the store once, then kept here, so a refresh
+        # costs one write and at most one delete rather than a listing too.
+        self._versions: list[str] | None = None
 
     def save(self, refresh: int, state: Mapping[str, Any]) -> str | None:
         """Save the state after `refresh`; returns its name for the progress record (None: nothing kept)."""
@@ -38,6 +41,8 @@ class DerivationStates:
             return None
         version = f"refresh-{refresh:012d}"
         self.files.put(version, NAME, pickle.dumps(dict(state), protocol=pickle.HIGHEST_PROTOCOL))
+        if self._versions is not None and version not in self._versions:
+            self._versions.append(version)
         return version
 
     def load(self, version: str) -> dict[str, Any]:
@@ -51,10 +56,14 @@ class DerivationStates:
 
     def forget_older(self, than: str | None) -> None:
         """Delete saved states older than the newest `keep`, never `than` (the one the progress names)."""
-        versions = self.files.versions()
+        if self._versions is None:
+            self._versions = sorted(self.files.versions())
+        versions = self._versions
         for version in versions[: max(0, len(versions) - self.keep)]:
             if version != than:
                 try:
                     self.files.delete(version)
                 except Exception as exc:  # a state left behind costs space, not correctness
                     log.debug("an old derivation state was not deleted: %s", exc)
+                    continue
+                versions.remove(version)

@@ -7,7 +7,7 @@ rows and these offsets, then the output stream's transaction)."""
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Container, Iterable, Mapping, Sequence
+from collections.abc import Callable, Container, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
@@ -72,11 +72,6 @@ def accept(msg: Incoming, decode: Decode, transform: Transform, check: Check, co
     if broken:
         return letter(Defect.CONTRACT, "; ".join(broken))
     return dict(row), None
-
-
-def row_key(row: Mapping[str, Any], columns: Sequence[str]) -> str:
-    """A row's identity for deduplication and for the output stream's message key."""
-    return "|".join(str(row[c]) for c in columns)
 
 
 class RecentKeys:

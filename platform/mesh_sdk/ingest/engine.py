@@ -20,12 +20,13 @@ from pyiceberg.table import Table
 
 from mesh_adapters import kafka
 from mesh_adapters.avro import AvroWireEncoder
-from mesh_sdk.ingest.batch import Accepted, Decode, Incoming, RecentKeys, accept, advance, row_key, sort_batch
+from mesh_sdk.ingest.batch import Accepted, Decode, Incoming, RecentKeys, accept, advance, sort_batch
 from mesh_sdk.ingest.deadletter import DeadLetter
 from mesh_sdk.ingest.platform_columns import with_platform_columns
 from mesh_sdk.ingest.stall_watch import StallWatch
 from mesh_sdk.observe.outcome import BatchOutcome
 from mesh_sdk.observe.quality import RecordRule, compile_rules
+from mesh_sdk.spec.keys import row_key
 from mesh_sdk.spec.logic import BatchContext
 from mesh_sdk.spec.product import DataProduct
 from mesh_sdk.storage.history import BATCH_AT, Offsets, append_with_offsets, committed_offsets, recent_batches

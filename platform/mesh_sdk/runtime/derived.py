@@ -34,10 +34,11 @@ from mesh_sdk.runtime.host import ProductHost, current_snapshot_id
 from mesh_sdk.runtime.options import RuntimeOptions
 from mesh_sdk.serve.reader import HotCopy, TableReader
 from mesh_sdk.spec.column_types import arrow_schema, avro_schema, iceberg_schema
+from mesh_sdk.spec.keys import row_key
 from mesh_sdk.spec.logic import Context, Inputs, Update
 from mesh_sdk.spec.product import DataProduct
-from mesh_sdk.storage.current_state import Delta
 from mesh_sdk.storage.history import PORT, ensure_table
+from mesh_sdk.storage.keyed import Delta
 from mesh_sdk.storage.upstream import NotIncremental, UpstreamTable, UpstreamUnavailable
 
 log = logging.getLogger(__name__)
@@ -92,7 +93,10 @@ class DerivedRuntime(ProductHost):
 
         self.artifacts = clients.artifacts(f"{d.domain}/{d.name}")
         self.states = DerivationStates(clients.artifacts(f"state/{d.domain}/{d.name}"))
-        self.derivation: Any = self._derivation({})
+        # The product's Derivation and the state it holds: made by `_recover` at start, with the state
+        # the last complete refresh left (or none, when the outputs are rebuilt).
+        self.derivation: Any = None
+        self.state: dict[str, Any] = {}
         self.seen: dict[str, int | None] = {}  # input snapshots of the last complete refresh
         self.refreshes = 0
         self.last_refresh: dict[str, Any] = {}
@@ -309,14 +313,11 @@ class DerivedRuntime(ProductHost):
         topic, encode = stream
         columns = self.outputs[port].key_columns
 
-        def key_of(row: dict[str, Any]) -> str:
-            return "|".join(str(row[k]) for k in columns)
-
         alive = delta.alive.to_pylist()
-        written = {key_of(row) for row in alive}
-        removed = {key_of(row) for row in delta.keys.select(list(columns)).to_pylist()} - written
+        written = {row_key(row, columns) for row in alive}
+        removed = {row_key(row, columns) for row in delta.keys.select(list(columns)).to_pylist()} - written
         for row in alive:
-            self.producer.produce(topic, key=key_of(row).encode(), value=encode(row))
+            self.producer.produce(topic, key=row_key(row, columns).encode(), value=encode(row))
             self.producer.poll(0)
         for key in sorted(removed):
             self.producer.produce(topic, key=key.encode(), value=None)

@@ -5,10 +5,12 @@ with every error answer a route gives."""
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 
 _WHERE = ("body", "query", "path", "header")
@@ -77,3 +79,32 @@ def invalid_requests_are_400(app: FastAPI) -> None:
         return document
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+Answer = Callable[[Exception], dict[str, Any]]  # the body of an error's answer
+
+
+def plain(exc: Exception) -> dict[str, Any]:
+    """What is wrong, and the field to blame when the error names one."""
+    return {"error": str(exc), "field": getattr(exc, "field", None)}
+
+
+def answer_errors(app: FastAPI, status_of: Mapping[type[Exception], int | tuple[int, Answer]]) -> None:
+    """The app answers each error type of `status_of` with its status (and its body, `plain` unless
+    given), and an invalid parameter or body with a 400 naming the field. Starlette looks a handler up
+    along the error's class hierarchy, so the most specific type listed wins."""
+
+    def handler(status: int, body: Answer) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
+        async def answer(_request: Request, exc: Exception) -> JSONResponse:
+            return JSONResponse(status_code=status, content=body(exc))
+
+        return answer
+
+    for error, status in status_of.items():
+        code, body = status if isinstance(status, tuple) else (status, plain)
+        app.add_exception_handler(error, handler(code, body))
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        field, problem = validation_problem(exc)
+        return JSONResponse(status_code=400, content={"error": problem, "field": field})

@@ -10,13 +10,12 @@ from __future__ import annotations
 import hmac
 import inspect
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
 import pyarrow as pa
 from fastapi import APIRouter, Body, Depends, FastAPI, HTTPException, Path, Query, Request, Response
 from fastapi.encoders import jsonable_encoder
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -26,7 +25,7 @@ from mesh_access import Access, Denied
 from mesh_sdk.access.gate import AccessGate, statement_digest
 from mesh_sdk.access.policy import PolicyUpdate
 from mesh_sdk.serve.filters import table_filters
-from mesh_sdk.serve.http_errors import errors, invalid_requests_are_400, validation_problem
+from mesh_sdk.serve.http_errors import Answer, answer_errors, errors, invalid_requests_are_400, plain
 from mesh_sdk.serve.reader import FILTER_OPS, QueryError, TableReader
 from mesh_sdk.serve.served import declared_query_ports
 from mesh_sdk.spec.product import dump
@@ -77,29 +76,17 @@ def consumer_dependency(gate: AccessGate, port: str, resource: str) -> Callable[
     return access
 
 
+def _with_sqlstate(exc: Exception) -> dict[str, Any]:
+    return plain(exc) | {"sqlstate": getattr(exc, "sqlstate", None)}
+
+
 # What each error a request can meet answers, in one place: the body names the problem (and an SQL
 # error's code); the most specific type listed wins.
-STATUS_OF: dict[type[Exception], int] = {QueryError: 400, SqlError: 400, SqlRefused: 403}
-
-
-def answer_errors(app: FastAPI) -> None:
-    """The app answers each error of STATUS_OF with its status, and an invalid parameter or body with a
-    400 naming the field."""
-
-    def handler(status: int) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
-        async def answer(_request: Request, exc: Exception) -> JSONResponse:
-            body = {"error": str(exc)} | ({"sqlstate": exc.sqlstate} if isinstance(exc, SqlError) else {})
-            return JSONResponse(status_code=status, content=body)
-
-        return answer
-
-    for error, status in STATUS_OF.items():
-        app.add_exception_handler(error, handler(status))
-
-    @app.exception_handler(RequestValidationError)
-    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        field, problem = validation_problem(exc)
-        return JSONResponse(status_code=400, content={"error": problem, "field": field})
+STATUS_OF: dict[type[Exception], int | tuple[int, Answer]] = {
+    QueryError: 400,
+    SqlError: (400, _with_sqlstate),
+    SqlRefused: (403, _with_sqlstate),
+}
 
 
 def build_app(rt: Served) -> FastAPI:
@@ -112,7 +99,7 @@ def build_app(rt: Served) -> FastAPI:
         description=f"{d.description}\n\nOwner: {d.owner.team} ({d.owner.contact}).",
         version=rt.product.contract.model.version or "1",
     )
-    answer_errors(app)
+    answer_errors(app, STATUS_OF)
     declared = declared_query_ports(d)
     app.include_router(describing(rt))
     if "rest" in declared:

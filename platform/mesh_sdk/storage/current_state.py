@@ -10,9 +10,7 @@ applying a batch twice changes nothing."""
 from __future__ import annotations
 
 import logging
-import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import reduce
 from typing import Any
 
@@ -20,24 +18,13 @@ import pyarrow as pa
 from pyiceberg.expressions import And, BooleanExpression, EqualTo, GreaterThan, In, Or
 from pyiceberg.table import Table
 
-from mesh_sdk.storage.history import BATCH_AT, PARTIAL, lineage
-from mesh_sdk.storage.maintenance import Upkeep, default_upkeep
+from mesh_sdk.storage.history import BATCH_AT, lineage
+from mesh_sdk.storage.keyed import Delta, KeyedRows
 
 log = logging.getLogger(__name__)
 
 APPLIED = "mesh.applied-history-snapshot"
 DELETE = "d"
-
-
-@dataclass(frozen=True)
-class Delta:
-    """One applied batch: the keys it touched (all removed) and the rows alive again (added), taking
-    the state from one snapshot to the next. Copies of the state follow it without a full reload."""
-
-    from_snapshot: int | None
-    to_snapshot: int | None
-    keys: pa.Table
-    alive: pa.Table
 
 
 def fold(changes: Sequence[dict[str, Any]], key_columns: Sequence[str]) -> dict[tuple[Any, ...], dict[str, Any]]:
@@ -62,15 +49,7 @@ def _matching(keys: Sequence[tuple[Any, ...]], key_columns: Sequence[str]) -> Bo
     return reduce(Or, rows)
 
 
-class CurrentState:
-    def __init__(
-        self, table: Table, key_columns: Sequence[str], schema: pa.Schema, upkeep: Upkeep | None = None
-    ) -> None:
-        self.table = table
-        self.key_columns = list(key_columns)
-        self.schema = schema
-        self.upkeep = upkeep or default_upkeep()
-
+class CurrentState(KeyedRows):
     def applied(self) -> int | None:
         """The history snapshot whose changes the state includes, as recorded by the newest state snapshot."""
         for summary in lineage(self.table):
@@ -85,32 +64,18 @@ class CurrentState:
         newest = fold(rows, self.key_columns)
         if not newest:
             return None
-        before = self.table.current_snapshot()
+        before = self.snapshot_id()
         alive = pa.Table.from_pylist(
             [{n: row[n] for n in self.schema.names} for row in newest.values() if row["op"] != DELETE],
             schema=self.schema,
         )
-        marker = {APPLIED: str(history_snapshot)}
-        # The transaction updates self.table in place when it commits.
-        with self.table.transaction() as tx, warnings.catch_warnings():
-            warnings.filterwarnings("ignore", "Delete operation did not match any records")  # inserts
-            # Readers must never travel to the state between the delete and the append.
-            deleting = marker | {PARTIAL: "true"} if alive.num_rows else marker
-            tx.delete(_matching(list(newest), self.key_columns), snapshot_properties=deleting)
-            if alive.num_rows:
-                tx.append(alive, snapshot_properties=marker)
-        after = self.table.current_snapshot()
+        self.replace(_matching(list(newest), self.key_columns), alive, {APPLIED: str(history_snapshot)})
+        after = self.snapshot_id()
         self.upkeep.after_commit(self.table)  # a compaction keeps the rows (and the marker) of `after`
         keys = pa.Table.from_pylist(
-            [dict(zip(self.key_columns, k, strict=True)) for k in newest],
-            schema=pa.schema([self.schema.field(c) for c in self.key_columns]),
+            [dict(zip(self.key_columns, k, strict=True)) for k in newest], schema=self.key_schema()
         )
-        return Delta(
-            before.snapshot_id if before is not None else None,
-            after.snapshot_id if after is not None else None,
-            keys,
-            alive,
-        )
+        return Delta(before, after, keys, alive)
 
     def catch_up(self, history: Table) -> int:
         """Apply what the history committed after the state's last apply (all of it the first time).
