@@ -172,3 +172,22 @@ def test_after_a_restart_the_state_the_platform_kept_continues_the_open_sessions
     session = after.only_session()
     assert session["events"] == 4 and session["watch_seconds"] == 90.0
     assert after.derivation.describe()["duplicate_events_dropped"] == 1
+
+
+def test_a_day_keeps_its_totals_while_its_state_shrinks_to_what_can_still_change() -> None:
+    """A closed session is folded into its day, and a day no event can reach any more is dropped from
+    the state; the daily rows already written are the same as if every session were kept."""
+    mesh = Mesh()
+    mesh.feed(ev(0, "PLAY"), ev(1), ev(2, customer=2), ev(3, customer=2))
+    mesh.feed(ev(50, customer=2), ev(51, customer=2))  # watermark 41 > 3 + 30: both first sessions close
+    daily = mesh.derivation.daily
+    assert daily.day_of.keys() == {s["session_id"] for s in mesh.sessions.values() if s["status"] == "open"}
+    two = mesh.daily[(date(2026, 11, 20), 2, 7)]
+    assert two["sessions"] == 2 and two["watch_seconds"] == 120.0  # one closed session, one open
+    mesh.feed(ev(60 * 27, customer=2))  # the next day: the watermark leaves 20 November behind
+    mesh.feed(ev(60 * 27 + 45, customer=2))  # and closes the last session of that day
+    kept = {key[0] for key in (*daily.closed, *daily.sessions)}
+    assert kept == {date(2026, 11, 22)}  # 20 November is written and can change no more
+    one, two = mesh.daily[(date(2026, 11, 20), 1, 7)], mesh.daily[(date(2026, 11, 20), 2, 7)]
+    assert (one["sessions"], one["watch_seconds"]) == (1, 60.0)
+    assert (two["sessions"], two["watch_seconds"]) == (2, 120.0)
