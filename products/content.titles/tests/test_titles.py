@@ -12,6 +12,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from mesh_sdk.runtime.source_aligned import SourceAlignedRuntime
 from mesh_sources.content import ContentWorkload
 from mesh_testing.products import eventually, http_client, state_matches
+from mesh_testing.topics import dead_letters
 
 from .conftest import COLUMNS, SEEDED_TITLES, database_titles
 
@@ -61,18 +62,7 @@ def test_an_unknown_event_type_and_a_payload_that_is_not_json_are_dead_lettered(
     producer.produce(TOPIC, key=real.key(), value=broken, headers=[("id", headers["id"]), ("type", headers["type"])])
     assert producer.flush(30) == 0
 
-    consumer = Consumer({**settings.kafka_client(), "group.id": str(uuid.uuid4())})
-    consumer.assign([TopicPartition(titles_product.deadletter_topic, p, 0) for p in range(3)])
-    letters: list[dict[str, str]] = []
-    for _ in range(60):
-        letters += [
-            {k: (v or b"").decode() for k, v in m.headers() or []}
-            for m in consumer.consume(100, timeout=0.5)
-            if m.error() is None
-        ]
-        if len(letters) >= 2:
-            break
-    consumer.close()
+    letters = dead_letters(settings, titles_product.deadletter_topic, enough=2)
     reasons = {d["mesh.dlq.defect"]: d["mesh.dlq.reason"] for d in letters}
     assert "TitleTeleported" in reasons["contract"]
     assert "not JSON" in reasons["unexpected-event"]

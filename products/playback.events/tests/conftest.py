@@ -11,15 +11,16 @@ from typing import Any
 
 import httpx
 import pytest
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Producer
 from confluent_kafka.schema_registry import SchemaRegistryClient
-from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
+from confluent_kafka.schema_registry.avro import AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
 from mesh_config import MeshSettings
 from mesh_sdk.runtime.source_aligned import SourceAlignedRuntime
 from mesh_stack import Stack
 from mesh_testing.products import eventually, http_client, running_product
+from mesh_testing.topics import read_topic
 
 TOPIC = "playback.telemetry.raw.v1"
 STREAM = "playback.events.stream.v1"
@@ -69,33 +70,8 @@ OTHER_SCHEMA = {"type": "record", "name": "Other", "namespace": "tests", "fields
 
 def streamed_event_ids(settings: MeshSettings, session: str) -> list[str]:
     """The event ids of a session in the output stream, as a read-committed consumer sees them."""
-    deserialize = AvroDeserializer(SchemaRegistryClient({"url": settings.schema_registry_url}))
-    consumer = Consumer(
-        {
-            **settings.kafka_client(),
-            "group.id": str(uuid.uuid4()),
-            "auto.offset.reset": "earliest",
-            "isolation.level": "read_committed",
-        }
-    )
-    consumer.subscribe([STREAM])
-    streamed: list[str] = []
-    empty = 0
-    try:
-        while empty < 10:
-            messages = consumer.consume(1000, timeout=0.5)
-            if not messages:
-                empty += 1
-                continue
-            for msg in messages:
-                if msg.error():
-                    continue
-                record = deserialize(msg.value(), SerializationContext(msg.topic(), MessageField.VALUE))
-                if record["session_id"] == session:
-                    streamed.append(record["event_id"])
-    finally:
-        consumer.close()
-    return streamed
+    received = read_topic(settings, STREAM, decode=True, quiet_polls=10)
+    return [r.record["event_id"] for r in received if r.record and r.record["session_id"] == session]
 
 
 def other_schema_payload(settings: MeshSettings) -> bytes:

@@ -9,13 +9,11 @@ from typing import Any
 import httpx
 import pytest
 from confluent_kafka import Consumer
-from confluent_kafka.schema_registry import SchemaRegistryClient
-from confluent_kafka.schema_registry.avro import AvroDeserializer
-from confluent_kafka.serialization import MessageField, SerializationContext
 from pyiceberg.expressions import EqualTo
 
 from mesh_adapters.lakehouse import iceberg_catalog
 from mesh_sdk.runtime.source_aligned import SourceAlignedRuntime
+from mesh_testing.topics import dead_letters, read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -47,51 +45,26 @@ def test_valid_events_are_republished_once_on_the_output_stream(
     product: SourceAlignedRuntime, session_events: list[dict[str, Any]]
 ) -> None:
     session = session_events[0]["session_id"]
-    registry = SchemaRegistryClient({"url": product.settings.schema_registry_url})
-    deserialize = AvroDeserializer(registry)
-    consumer = Consumer(
-        {
-            **product.settings.kafka_client(),
-            "group.id": str(uuid.uuid4()),
-            "auto.offset.reset": "earliest",
-            "isolation.level": "read_committed",
-        }
+    # Other tests may have filled the stream before: it is read to its end.
+    received = read_topic(
+        product.settings,
+        product.stream_topic,
+        decode=True,
+        keep=lambda r: r.record is not None and r.record["session_id"] == session,
+        enough=20,
     )
-    consumer.subscribe([product.stream_topic])
-    seen: list[str] = []
-    # Other tests may have filled the stream before: read it in batches, to its end.
-    for _ in range(240):
-        messages = [m for m in consumer.consume(1000, 0.5) if not m.error()]
-        if not messages and len(seen) >= 20:
-            break
-        for msg in messages:
-            record = deserialize(msg.value(), SerializationContext(msg.topic(), MessageField.VALUE))
-            if record["session_id"] == session:
-                seen.append(record["event_id"])
-    consumer.close()
+    seen = [r.record["event_id"] for r in received if r.record]
     assert sorted(seen) == sorted(e["event_id"] for e in session_events)
 
 
 def test_dead_letters_carry_their_reason(product: SourceAlignedRuntime, session_events: list[dict[str, Any]]) -> None:
     session = session_events[0]["session_id"].encode()
-    consumer = Consumer(
-        {
-            **product.settings.kafka_client(),
-            "group.id": str(uuid.uuid4()),
-            "auto.offset.reset": "earliest",
-        }
+    letters = dead_letters(
+        product.settings,
+        product.deadletter_topic,
+        keep=lambda r: r.key == session or session in (r.value or b""),
+        enough=6,
     )
-    consumer.subscribe([product.deadletter_topic])
-    letters: list[dict[str, str]] = []
-    for _ in range(120):
-        msg = consumer.poll(0.5)
-        if msg is None or msg.error():
-            if len(letters) >= 6:
-                break
-            continue
-        if msg.key() == session or session in (msg.value() or b""):
-            letters.append({k: v.decode() for k, v in msg.headers() or []})
-    consumer.close()
 
     defects = sorted(h["mesh.dlq.defect"] for h in letters)
     assert defects == ["contract", "contract", "schema-invalid", "schema-invalid", "undecodable", "undecodable"]

@@ -14,12 +14,12 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroDeserializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
-from mesh_adapters.kafka import ensure_topics
 from mesh_config import MeshSettings
 from mesh_sdk.runtime.source_aligned import SourceAlignedRuntime
 from mesh_sdk.storage.current_state import APPLIED, fold
 from mesh_sources.legacy import LegacyWorkload
 from mesh_testing.products import eventually, running_product, state_matches
+from mesh_testing.topics import dead_letters, read_topic
 
 from .conftest import COLUMNS, FOLDER, SEEDED_CUSTOMERS, database_customers
 
@@ -120,22 +120,6 @@ def test_cdc_events_are_avro_in_the_registry_readable_with_confluent_kafka(legac
     assert f"{CDC_TOPIC}-value" in registry.get_subjects()
 
 
-def _dead_letters(settings: MeshSettings, topic: str, wanted: int) -> list[dict[str, str]]:
-    consumer = Consumer({**settings.kafka_client(), "group.id": str(uuid.uuid4())})
-    consumer.assign([TopicPartition(topic, p, 0) for p in range(3)])
-    letters: list[dict[str, str]] = []
-    try:
-        for _ in range(60):
-            for msg in consumer.consume(100, timeout=0.5):
-                if msg.error() is None:
-                    letters.append({k: (v or b"").decode() for k, v in msg.headers() or []})
-            if len(letters) >= wanted:
-                break
-    finally:
-        consumer.close()
-    return letters
-
-
 def test_an_event_for_another_table_and_a_truncated_event_go_to_the_dead_letter_topic(
     customers_product: SourceAlignedRuntime,
 ) -> None:
@@ -154,7 +138,7 @@ def test_an_event_for_another_table_and_a_truncated_event_go_to_the_dead_letter_
     producer.produce(CDC_TOPIC, key=customer_event.key(), value=customer_event.value()[:-7])  # cut short
     assert producer.flush(30) == 0
 
-    letters = _dead_letters(settings, customers_product.deadletter_topic, 2)
+    letters = dead_letters(settings, customers_product.deadletter_topic, enough=2)
     reasons = {d["mesh.dlq.defect"]: d["mesh.dlq.reason"] for d in letters}
     assert "public.plans" in reasons["unexpected-event"]
     assert reasons["schema-invalid"]
@@ -166,28 +150,11 @@ def test_every_change_is_published_on_the_stream_keyed_by_customer(customers_pro
     settings = customers_product.settings
     history = customers_product.ingestor.table.refresh().scan(selected_fields=("position", "customer_id", "op"))
     expected = sorted((r["position"], r["customer_id"], r["op"]) for r in history.to_arrow().to_pylist())
-    deserialize = AvroDeserializer(SchemaRegistryClient({"url": settings.schema_registry_url}))
-    consumer = Consumer(
-        {
-            **settings.kafka_client(),
-            "group.id": str(uuid.uuid4()),
-            "isolation.level": "read_committed",
-        }
-    )
-    topic = customers_product.stream_topic
-    consumer.assign([TopicPartition(topic, p, 0) for p in range(ensure_topics(settings, [topic])[topic])])
+    received = read_topic(settings, customers_product.stream_topic, decode=True, enough=len(expected))
     seen: list[tuple[int, int, str]] = []
-    try:
-        for _ in range(120):
-            for msg in consumer.consume(1000, timeout=0.5):
-                if msg.error() is None:
-                    row = deserialize(msg.value(), SerializationContext(topic, MessageField.VALUE))
-                    assert msg.key() == str(row["customer_id"]).encode()
-                    seen.append((row["position"], row["customer_id"], row["op"]))
-            if len(seen) >= len(expected):
-                break
-    finally:
-        consumer.close()
+    for r in received:
+        assert r.record is not None and r.key == str(r.record["customer_id"]).encode()
+        seen.append((r.record["position"], r.record["customer_id"], r.record["op"]))
     assert sorted(seen) == expected
 
 
