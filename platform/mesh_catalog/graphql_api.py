@@ -16,6 +16,7 @@ from mesh_catalog.lineage import Edge, Node, UnknownNode
 from mesh_catalog.registry import UnknownProduct
 from mesh_catalog.service import CatalogService
 from mesh_discovery.entries import CatalogEntry, Status
+from mesh_sdk.spec.descriptor import ProductType
 from mesh_web import GraphiQLRouter
 
 
@@ -28,6 +29,13 @@ def _service(info: Info[Any, Any]) -> CatalogService:
 class Owner:
     team: str
     contact: str | None
+
+
+@strawberry.type(description="Who consumes a product, what for, and the tools they work with")
+class Persona:
+    role: str
+    needs: str
+    skills: list[str]
 
 
 @strawberry.type(description="A column of a product's table, as its contract declares it")
@@ -95,7 +103,10 @@ class Product:
     domain: str
     name: str
     type: str
+    type_meaning: str | None = strawberry.field(description="What the product type means in the design framework")
     description: str
+    business_objective: str = strawberry.field(description="The business objective it serves (empty: not stated)")
+    personas: list[Persona]
     owner: Owner | None
     status: str
     last_seen: dt.datetime
@@ -190,7 +201,10 @@ def _product(entry: CatalogEntry) -> Product:
         domain=entry.domain,
         name=entry.name,
         type=entry.type,
+        type_meaning=ProductType.meaning_of(entry.type),
         description=entry.description,
+        business_objective=entry.business_objective,
+        personas=[Persona(role=p.role, needs=p.needs, skills=list(p.skills)) for p in entry.personas],
         owner=Owner(team=entry.owner.team, contact=entry.owner.contact) if entry.owner else None,
         status=entry.availability.status.value,
         last_seen=entry.availability.last_seen,

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict
 from mesh_catalog.service import CatalogService, Compliance
 from mesh_discovery.entries import CatalogEntry, Status
 from mesh_sdk.serve.http_errors import errors
+from mesh_sdk.spec.descriptor import ProductType
 from mesh_stack.supervise import service_pid
 
 
@@ -109,7 +110,7 @@ def browsing(service: CatalogService) -> APIRouter:
 
     @router.get("/products", summary="Every product, available or not", responses=errors(400))
     def products(domain: str | None = None, type: str | None = None, status: str | None = None) -> list[dict[str, Any]]:
-        entries = service.entries(domain=domain, type=type, status=_status(status))
+        entries = service.entries(domain=domain, type=_type(type), status=_status(status))
         compliance = service.violations()
         return [_view(e, compliance.get(e.id)) for e in entries]
 
@@ -132,7 +133,7 @@ def browsing(service: CatalogService) -> APIRouter:
             raise BadRequest("q", "q is empty: give the words to search for")
         return [
             {"id": h.entry.id, "score": h.score, "matches": list(h.matches), "product": _summary(h.entry)}
-            for h in service.search(q, domain=domain, type=type)
+            for h in service.search(q, domain=domain, type=_type(type))
         ]
 
     @router.get("/domains", summary="Each domain with its products")
@@ -299,6 +300,14 @@ def _status(value: str | None) -> Status | None:
         raise BadRequest("status", str(exc)) from None
 
 
+def _type(value: str | None) -> str | None:
+    try:
+        ProductType.filter(value)
+    except ValueError as exc:
+        raise BadRequest("type", str(exc)) from None
+    return value
+
+
 def _summary(entry: CatalogEntry) -> dict[str, Any]:
     a = entry.availability
     return {
@@ -306,6 +315,7 @@ def _summary(entry: CatalogEntry) -> dict[str, Any]:
         "domain": entry.domain,
         "name": entry.name,
         "type": entry.type,
+        "type_meaning": ProductType.meaning_of(entry.type),
         "description": entry.description,
         "url": entry.url,
         "status": a.status.value,

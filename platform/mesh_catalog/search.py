@@ -10,6 +10,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from mesh_discovery.entries import CatalogEntry
+from mesh_sdk.spec.descriptor import ProductType
 
 # Where a word matches says how likely the product is what was meant: its name more than one of its
 # columns, a column more than the prose around it.
@@ -35,9 +36,10 @@ def search(
     entries: Iterable[CatalogEntry], query: str, *, domain: str | None = None, type: str | None = None
 ) -> list[Hit]:
     terms = re.findall(r"[\w.-]+", query.lower())
+    types = ProductType.filter(type)
     hits = []
     for entry in entries:
-        if (domain is not None and entry.domain != domain) or (type is not None and entry.type != type):
+        if (domain is not None and entry.domain != domain) or (types is not None and entry.type not in types):
             continue
         hit = _match(entry, terms)
         if hit is not None:
@@ -80,6 +82,12 @@ def _fields(entry: CatalogEntry) -> Iterator[_Field]:
     yield _Field("name", f"{entry.domain}.{entry.name}", EXACT_NAME, NAME)
     yield _Field("domain", entry.domain, DOMAIN, DOMAIN)
     yield _Field("description", entry.description, TEXT, TEXT)
+    yield _Field("business objective", entry.business_objective, TEXT, TEXT)
+    for persona in entry.personas:
+        yield _Field(f"persona {persona.role}", persona.role, TAG, TAG)
+        yield _Field(f"what persona {persona.role} needs", persona.needs, TEXT, TEXT)
+        for skill in persona.skills:
+            yield _Field(f"skill {skill} of persona {persona.role}", skill, TAG, TAG)
     for tag in entry.tags:
         yield _Field(f"tag {tag}", tag, TAG, TAG)
     if entry.owner is not None:

@@ -35,6 +35,7 @@ from mesh_catalog.scorecard import Scorecard, scorecard, worst_first
 from mesh_catalog.search import Hit, search
 from mesh_discovery.entries import CatalogEntry, MalformedDocument, Status, parse_entry
 from mesh_governance import NO_POLICIES, PolicySet, Violation, evaluate, refusals
+from mesh_sdk.spec.descriptor import ProductType
 
 log = logging.getLogger(__name__)
 
@@ -287,11 +288,12 @@ class CatalogService:
     ) -> list[CatalogEntry]:
         with self._lock:
             entries = self.catalog.all()
+        types = ProductType.filter(type)  # `algorithm` names both kinds of algorithm product
         return [
             e
             for e in entries
             if (domain is None or e.domain == domain)
-            and (type is None or e.type == type)
+            and (types is None or e.type in types)
             and (status is None or e.availability.status is status)
         ]
 

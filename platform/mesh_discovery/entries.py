@@ -104,6 +104,13 @@ class ExampleQuery:
 
 
 @dataclass(frozen=True)
+class Persona:
+    role: str
+    needs: str
+    skills: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Slos:
     freshness_seconds: float | None = None
     availability: float | None = None
@@ -123,6 +130,8 @@ class CatalogEntry:
     columns: tuple[Column, ...]
     queries: tuple[ExampleQuery, ...]
     slos: Slos
+    business_objective: str  # "" when the product does not say (governance warns)
+    personas: tuple[Persona, ...]
     url: str
     availability: Availability
     # Kept whole for product pages, scorecards and governance, which read more than the catalog indexes.
@@ -171,6 +180,15 @@ def _entry(doc: Any, url: str, now: datetime) -> CatalogEntry:
         slos=Slos(
             _optional(slos, "freshness_seconds", "descriptor.slos", float),
             _optional(slos, "availability", "descriptor.slos", float),
+        ),
+        business_objective=_optional(d, "businessObjective", "descriptor", str) or "",
+        personas=tuple(
+            Persona(
+                _required(p, "role", where, str),
+                _optional(p, "needs", where, str) or "",
+                tuple(_strings(p, "skills", where)),
+            )
+            for where, p in _objects(d, "personas", "descriptor")
         ),
         url=url,
         availability=Availability(Status.AVAILABLE, now),

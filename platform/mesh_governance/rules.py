@@ -481,6 +481,26 @@ def inputs_declared(entry: CatalogEntry, _params: Mapping[str, Any]) -> Iterator
         )
 
 
+# --- GOV-014 ------------------------------------------------------------------------------------------
+
+
+def strategy_stated(entry: CatalogEntry, _params: Mapping[str, Any]) -> Iterator[Finding]:
+    """The business objective the product serves, and who consumes it with what skills: most failures
+    of a mesh are products nobody named a consumer for (DESIGN §8, decision 0)."""
+    if not entry.business_objective.strip():
+        yield Finding("descriptor.businessObjective", "is missing: nobody can tell what the product is for")
+    if not entry.personas:
+        yield Finding("descriptor.personas", "is missing: the product names no consumer")
+    for i, persona in enumerate(entry.personas):
+        if not persona.needs.strip():
+            yield Finding(f"descriptor.personas[{i}].needs", f"is missing: what does {persona.role!r} use it for?")
+        if not persona.skills:
+            yield Finding(
+                f"descriptor.personas[{i}].skills",
+                f"is missing: which tools does {persona.role!r} work with (SQL, BI tools, Python, a stream)?",
+            )
+
+
 RULES: dict[str, Rule] = {
     "access_enforced": Rule(access_enforced),
     "owner_and_contract": Rule(owner_and_contract),
@@ -495,4 +515,5 @@ RULES: dict[str, Rule] = {
     "masks_classified": Rule(masks_classified, {"classifications": "list of text"}),
     "fields_present": Rule(fields_present, {"fields": "list of text"}),
     "inputs_declared": Rule(inputs_declared),
+    "strategy_stated": Rule(strategy_stated),
 }

@@ -59,6 +59,13 @@ def test_products_are_listed_and_filtered(api: TestClient, service: CatalogServi
     engagement = data(api, '{ products(domain: "engagement") { id } }')["products"]
     assert engagement == [{"id": VIEWING}]
     assert data(api, '{ products(status: "unavailable") { id } }')["products"] == []
+    algorithms = data(
+        api, '{ products(type: "algorithm") { type typeMeaning businessObjective personas { role skills } } }'
+    )
+    assert {p["type"] for p in algorithms["products"]} == {"decision-support", "ml-model"}
+    assert all(
+        p["typeMeaning"] and p["businessObjective"] and p["personas"][0]["skills"] for p in algorithms["products"]
+    )
 
 
 def test_search_finds_a_product_by_a_column_name(api: TestClient, service: CatalogService) -> None:

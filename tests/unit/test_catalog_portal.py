@@ -82,6 +82,8 @@ def test_a_product_page_shows_contract_pii_ports_queries_and_lineage(portal: Tes
     assert "Latest run (OpenLineage)" in page and "RUNNING" in page
     for query in _products()["subscriptions.customers"].queries:
         assert f'data-query="{query.name}"' in page
+    assert "source-aligned: an operational system" in page  # what the type means
+    assert "One current view of who the customers are" in page and "<b>churn analyst</b>" in page
 
 
 def test_an_unknown_product_page_is_a_404_naming_it(portal: TestClient) -> None:

@@ -47,8 +47,8 @@ def test_the_start_of_a_column_name_is_enough() -> None:
 
 
 def test_descriptions_of_products_and_columns_count() -> None:
-    hits = search(catalog(), "churn")
-    assert [h.entry.name for h in hits] == ["kpis", "subscriptions"]  # kpis says it twice
+    hits = search(catalog(), "at_risk_subscribers churn")
+    assert [h.entry.name for h in hits] == ["kpis"]
     assert "description of column at_risk_subscribers of table daily" in hits[0].matches
 
 
@@ -83,3 +83,21 @@ def test_filters_by_domain_and_type() -> None:
         "subscriptions.subscriptions",
     ]
     assert names("watch_seconds", domain="playback") == []
+
+
+def test_personas_skills_and_objectives_are_searched() -> None:
+    hits = search(catalog(), "churn analyst")
+    named = [h for h in hits if "persona churn analyst" in h.matches]
+    assert {h.entry.name for h in named} == {"customers", "subscriptions"}
+    assert hits[: len(named)] == named  # a persona's role outranks prose that mentions churn
+    (hit,) = search(catalog(), "renew")
+    assert hit.entry.name == "kpis" and "business objective" in hit.matches
+    hits = search(catalog(), "notebooks")
+    assert {h.entry.name for h in hits} == {"viewing", "next-title"}
+    assert all(any(m.startswith("skill notebooks of persona") for m in h.matches) for h in hits)
+
+
+def test_algorithm_filters_both_kinds_of_algorithm_product() -> None:
+    assert names("", type="algorithm") == ["content-insights.kpis", "recommendations.next-title"]
+    assert names("", type="ml-model") == ["recommendations.next-title"]
+    assert names("", type="hybrid") == []

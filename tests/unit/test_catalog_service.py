@@ -275,6 +275,12 @@ def test_listing_filters_and_one_product(api: TestClient, service: CatalogServic
     assert len(api.get("/products").json()) == 7
     assert [p["id"] for p in api.get("/products", params={"domain": "engagement"}).json()] == [VIEWING]
     assert {p["type"] for p in api.get("/products", params={"type": "derived"}).json()} == {"derived"}
+    algorithms = api.get("/products", params={"type": "algorithm"}).json()
+    assert {p["type"] for p in algorithms} == {"decision-support", "ml-model"}
+    assert all(p["type_meaning"].startswith("an algorithm for") for p in algorithms)
+    assert all(p["business_objective"] and p["personas"][0]["skills"] for p in algorithms)
+    wrong = api.get("/products", params={"type": "spreadsheet"})
+    assert wrong.status_code == 400 and wrong.json()["field"] == "type" and "hybrid" in wrong.json()["error"]
     products.stopped.add("http://playback.events")
     service.pull()
     assert [p["id"] for p in api.get("/products", params={"status": "unavailable"}).json()] == [PLAYBACK]

@@ -19,7 +19,7 @@ POLICIES = Path(__file__).resolve().parents[2] / "governance" / "policies.yaml"
 def test_the_repositorys_policies_load() -> None:
     policies = load_policies(POLICIES)
     assert policies.version >= 1
-    assert [p.id for p in policies.policies] == [f"GOV-{i:03d}" for i in range(1, 14)]
+    assert [p.id for p in policies.policies] == [f"GOV-{i:03d}" for i in range(1, 15)]
     refusing = {p.id for p in policies.policies if p.severity is Severity.REFUSE}
     assert refusing == {"GOV-001", "GOV-002", "GOV-003", "GOV-004", "GOV-005", "GOV-006"}
     assert {p.rule for p in policies.policies} == set(RULES), "every rule is in force"

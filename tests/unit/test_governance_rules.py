@@ -191,6 +191,11 @@ def _set(doc: dict[str, Any], path: str, value: Any) -> None:
          "contract.slaProperties[0].value", "promises 2 s (2 s) but descriptor.slos.freshness_seconds is 60"),
         ("subscriptions.customers", "contract.customProperties", None, "GOV-008",
          "contract.customProperties", "customers.email, customers.full_name"),
+        ("engagement.viewing", "descriptor.businessObjective", None, "GOV-014",
+         "descriptor.businessObjective", "nobody can tell what the product is for"),
+        ("engagement.viewing", "descriptor.personas", None, "GOV-014", "descriptor.personas", "names no consumer"),
+        ("engagement.viewing", "descriptor.personas.1.skills", [], "GOV-014", "descriptor.personas[1].skills",
+         "'engagement analyst'"),
     ],
 )  # fmt: skip
 def test_each_policy_names_the_field_and_the_fix(

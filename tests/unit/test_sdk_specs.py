@@ -17,7 +17,7 @@ from open_data_contract_standard.model import DataQuality, SchemaObject, SchemaP
 from mesh_sdk.observe.quality import compile_rules, record_rules, table_checks, violations
 from mesh_sdk.spec.agreement import disagreements
 from mesh_sdk.spec.contract import load_contract
-from mesh_sdk.spec.descriptor import load_descriptor
+from mesh_sdk.spec.descriptor import ProductType, load_descriptor
 from mesh_sdk.spec.errors import SpecError
 from mesh_sdk.spec.product import load_product
 
@@ -54,6 +54,15 @@ def test_the_playback_product_loads_and_agrees_with_its_schema() -> None:
     assert product.contract.pii_columns("history") == ["country"]
 
 
+def test_every_type_of_the_framework_is_known_and_algorithm_names_two() -> None:
+    assert {t.value for t in ProductType} == {"raw", "derived", "decision-support", "ml-model", "hybrid", "composite"}
+    assert ProductType.filter("algorithm") == frozenset({"decision-support", "ml-model"})
+    assert ProductType.filter("hybrid") == frozenset({"hybrid"}) and ProductType.filter(None) is None
+    assert ProductType.ML_MODEL.family == "algorithm" and ProductType.HYBRID.family == "hybrid"
+    with pytest.raises(ValueError, match=r"expected one of raw, derived.*algorithm"):
+        ProductType.filter("spreadsheet")
+
+
 @pytest.mark.parametrize(
     ("change", "field", "words"),
     [
@@ -63,6 +72,8 @@ def test_the_playback_product_loads_and_agrees_with_its_schema() -> None:
         (lambda d: d.update(colour="blue"), "colour", "remove it"),
         (lambda d: d["inputPorts"][0].update(kind="ftp"), "inputPorts[0]", "kafka, product or cdc"),
         (lambda d: d.update(type="spreadsheet"), "type", "allowed values"),
+        (lambda d: d.update(businessObjective="more"), "businessObjective", "longer value"),
+        (lambda d: d.update(personas=[{"role": "analyst"}]), "personas[0].needs", "add the field"),
         (lambda d: d["slos"].update(availability=2), "slos.availability", "correct the value"),
     ],
 )

@@ -28,6 +28,7 @@ from mesh_catalog.portal.layout import BOX_H, BOX_W, layout
 from mesh_catalog.registry import UnknownProduct
 from mesh_catalog.service import CatalogService
 from mesh_discovery.entries import CatalogEntry, Status
+from mesh_sdk.spec.descriptor import ProductType
 
 HERE = Path(__file__).parent
 EXAMPLE_QUERY = """{
@@ -40,6 +41,7 @@ EXAMPLE_QUERY = """{
   }
 }"""
 PREFIX = "/portal"
+TYPE_MEANINGS = {t.value: f"{t.family}: {t.meaning}" if t.family != t.value else t.meaning for t in ProductType}
 
 
 class LabsBoard(Protocol):
@@ -58,7 +60,7 @@ def mount(
     labs: LabsBoard | None = None,
 ) -> None:
     templates = Jinja2Templates(directory=HERE / "templates")
-    templates.env.globals.update(prefix=PREFIX, box_w=BOX_W, box_h=BOX_H)
+    templates.env.globals.update(prefix=PREFIX, box_w=BOX_W, box_h=BOX_H, type_meanings=TYPE_MEANINGS)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=HERE / "static"), name="portal-static")
 
     def page(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:

@@ -14,11 +14,58 @@ from mesh_sdk.spec.errors import SpecError, SpecProblem, field_path
 
 
 class ProductType(StrEnum):
+    """The product types of the design framework (DESIGN §8, decision 1). `decision-support` and
+    `ml-model` are the two kinds of algorithm product."""
+
     RAW = "raw"
     DERIVED = "derived"
-    ML_MODEL = "ml-model"
     DECISION_SUPPORT = "decision-support"
+    ML_MODEL = "ml-model"
+    HYBRID = "hybrid"
     COMPOSITE = "composite"
+
+    @property
+    def family(self) -> str:
+        """`algorithm` for both kinds of algorithm product, the type itself otherwise."""
+        return ALGORITHM if self in (ProductType.DECISION_SUPPORT, ProductType.ML_MODEL) else self.value
+
+    @property
+    def meaning(self) -> str:
+        return _MEANINGS[self]
+
+    @classmethod
+    def meaning_of(cls, name: str) -> str | None:
+        """What a type of this name means (None: not a type of the framework)."""
+        known = {t.value: t for t in cls}
+        return known[name].meaning if name in known else None
+
+    @classmethod
+    def filter(cls, wanted: str | None) -> frozenset[str] | None:
+        """The types a catalog filter names: one type, or `algorithm` for both kinds (None: any);
+        a ValueError lists the names there are."""
+        if wanted is None:
+            return None
+        if wanted == ALGORITHM:
+            return frozenset(t.value for t in cls if t.family == ALGORITHM)
+        if wanted in {t.value for t in cls}:
+            return frozenset({wanted})
+        names = ", ".join([*(t.value for t in cls), ALGORITHM])
+        raise ValueError(f"type is {wanted!r}, expected one of {names}")
+
+
+ALGORITHM = "algorithm"
+
+_MEANINGS = {
+    ProductType.RAW: "source-aligned: an operational system's data as it happened, cleaned but not reshaped; "
+    "rarely an end in itself, it feeds the others",
+    ProductType.DERIVED: "curated from other products: joined, aggregated or reshaped for a use; often the input "
+    "of machine learning",
+    ProductType.DECISION_SUPPORT: "an algorithm for people who decide: KPIs and reports, read with BI tools",
+    ProductType.ML_MODEL: "an algorithm for machines: a trained model, its evaluation and its predictions",
+    ProductType.HYBRID: "raw and derived ports side by side on one product: the records as received beside "
+    "what is derived from them",
+    ProductType.COMPOSITE: "derived data merged with an algorithm's output in one product",
+}
 
 
 class _Spec(BaseModel):
@@ -28,6 +75,15 @@ class _Spec(BaseModel):
 class Owner(_Spec):
     team: str = Field(min_length=1)
     contact: str = Field(min_length=3, description="e-mail or chat channel of the owning team")
+
+
+class Persona(_Spec):
+    """Who consumes the product, what they need it for and the skills they bring (DESIGN §8, decision 0:
+    name the consumer before building)."""
+
+    role: str = Field(min_length=3, description="who, for example `churn analyst`")
+    needs: str = Field(min_length=10, description="what they use the product for")
+    skills: list[str] = Field(default_factory=list, description="the tools they work with: SQL, BI tools, Python...")
 
 
 class KafkaInput(_Spec):
@@ -117,6 +173,11 @@ class Descriptor(_Spec):
     type: ProductType
     description: str = Field(min_length=10)
     owner: Owner
+    # Optional here so that governance, not the SDK, judges a product without them: it warns.
+    business_objective: str | None = Field(
+        None, alias="businessObjective", min_length=10, description="the business objective the product serves"
+    )
+    personas: list[Persona] = Field(default_factory=list, description="who consumes it, and why")
     tags: list[str] = Field(default_factory=list, description="words people search the catalog by")
     input_ports: list[InputPort] = Field(alias="inputPorts", min_length=1)
     output_ports: list[OutputPort] = Field(alias="outputPorts", min_length=1)
