@@ -102,7 +102,8 @@ def _print_where(settings: MeshSettings, report: StartReport) -> None:
     table.add_column("what")
     table.add_column("where")
     table.add_row("PostgreSQL", settings.postgres_dsn("<db>").replace(f":{settings.postgres_password}@", "@"))
-    table.add_row("  databases", ", ".join([settings.legacy_db, settings.content_db, settings.catalog_db]))
+    databases = [settings.legacy_db, settings.content_db, settings.crm_db, settings.catalog_db]
+    table.add_row("  databases", ", ".join(databases))
     table.add_row(
         "S3 (SeaweedFS)",
         f"{settings.s3_url}  buckets: {settings.warehouse_bucket}, {settings.audit_bucket} (Object Lock)",

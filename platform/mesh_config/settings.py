@@ -145,6 +145,7 @@ class MeshSettings(BaseSettings):
     # Databases created in the embedded PostgreSQL, by purpose.
     legacy_db: str = "legacy"
     content_db: str = "content"
+    crm_db: str = "crm"
     catalog_db: str = "iceberg_catalog"
     registry_db: str = "registry"
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Callable
-from types import TracebackType
 from typing import Protocol
 
 import psycopg
@@ -43,7 +42,7 @@ from mesh_sources.content_ops import (
     TitleSummary,
     UpdateTitle,
 )
-from mesh_sources.db import SeedReport, copy_rows
+from mesh_sources.db import Closing, SeedReport, copy_rows
 
 __all__ = ["ContentService", "ContentWorkload", "EventCounts", "SeedReport", "install_content"]
 
@@ -92,7 +91,7 @@ def install_content(dsn: str, titles: int = 500, seed: int = WORLD_SEED, *, dele
     return report
 
 
-class ContentService:
+class ContentService(Closing):
     """The content team's application logic. Every change is one transaction that writes the title
     AND its outbox event (full new state as JSON), or, if anything fails, neither."""
 
@@ -118,14 +117,6 @@ class ContentService:
 
     def close(self) -> None:
         self._conn.close()
-
-    def __enter__(self) -> ContentService:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, value: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        self.close()
 
     def titles(self) -> list[TitleSummary]:
         rows = self._conn.execute("SELECT title_id, kind, available FROM titles ORDER BY title_id")
@@ -196,7 +187,7 @@ class TitleWriter(Protocol):
     def close(self) -> None: ...
 
 
-class ContentWorkload:
+class ContentWorkload(Closing):
     """The content team at work, one transaction (one outbox event) per `step()`, counted by event type.
     Edits only titles it believes exist; an action that no longer applies is rolled back and the view
     of the titles re-read."""
@@ -250,11 +241,3 @@ class ContentWorkload:
 
     def close(self) -> None:
         self.service.close()
-
-    def __enter__(self) -> ContentWorkload:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, value: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        self.close()

@@ -8,11 +8,10 @@ tests) and counts exactly what it committed."""
 from __future__ import annotations
 
 import datetime as dt
-from types import TracebackType
 
 from mesh_generate.playback_sessions import WORLD_SEED
 from mesh_sources import db
-from mesh_sources.db import SeedReport, copy_rows
+from mesh_sources.db import Closing, SeedReport, copy_rows
 from mesh_sources.legacy_ops import Action, ChangeCounts, LegacyPlanner, LegacyStore, Outcome
 from mesh_sources.legacy_seed import (
     CUSTOMER_COLUMNS,
@@ -67,7 +66,7 @@ def install_legacy(dsn: str, customers: int = 10_000, seed: int = WORLD_SEED) ->
     return report
 
 
-class LegacyWorkload:
+class LegacyWorkload(Closing):
     """Realistic business transactions against the monolith, one `step()` at a time, counted exactly.
 
     Picks only customers it believes live; when an action no longer applies (another writer erased
@@ -112,11 +111,3 @@ class LegacyWorkload:
 
     def close(self) -> None:
         self.store.close()
-
-    def __enter__(self) -> LegacyWorkload:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, value: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        self.close()

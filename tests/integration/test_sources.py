@@ -33,6 +33,7 @@ from mesh_sources.content_model import (
     TitleRuleViolation,
     TitleState,
 )
+from mesh_sources.crm import CrmWorkload, install_crm
 from mesh_sources.db import SourceUnavailable
 from mesh_sources.legacy import LegacyWorkload, install_legacy
 from mesh_sources.running import run_workload
@@ -330,3 +331,53 @@ def test_a_legacy_database_with_customers_but_no_plans_is_refused_with_what_to_d
         conn.execute("DELETE FROM payments; DELETE FROM subscriptions; DELETE FROM plans")
     with pytest.raises(SourceUnavailable, match="has customers but no plans"):
         install_legacy(scratch.dsn, customers=5)
+
+
+# --- the customer-care CRM ----------------------------------------------------------------------------
+
+
+def test_the_crm_is_seeded_once_from_the_monoliths_people_with_the_truth_kept_apart(scratch: Scratch) -> None:
+    install_legacy(scratch.dsn, customers=400)
+    first = install_crm(scratch.dsn, scratch.dsn)
+    second = install_crm(scratch.dsn, scratch.dsn)
+    assert first.seeded and not second.seeded
+    contacts = scratch.scalar("SELECT count(*) FROM contacts")
+    assert contacts == first.rows["contacts"] > 400 * 0.8
+    # Every contact has its truth, in a schema of its own; the customers named are the monolith's.
+    assert scratch.scalar("SELECT count(*) FROM evaluation.contact_truth") == contacts
+    assert scratch.scalar("SELECT count(*) FROM contacts c LEFT JOIN evaluation.contact_truth t USING (contact_id) "
+                          "WHERE t.contact_id IS NULL") == 0  # fmt: skip
+    assert (
+        scratch.scalar(
+            "SELECT count(*) FROM evaluation.contact_truth t LEFT JOIN customers c USING (customer_id) "
+            "WHERE t.customer_id IS NOT NULL AND c.customer_id IS NULL"
+        )
+        == 0
+    )
+    assert scratch.scalar("SELECT count(*) FROM evaluation.contact_truth WHERE customer_id IS NULL") == 60
+    assert scratch.scalar("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public' "
+                          "AND table_name LIKE '%truth%'") == 0  # fmt: skip
+
+
+def test_the_crm_workload_keeps_the_truth_beside_each_change_in_one_transaction(scratch: Scratch, wal: Wal) -> None:
+    install_legacy(scratch.dsn, customers=300)
+    install_crm(scratch.dsn, scratch.dsn)
+    wal.changes()  # the seed
+    with CrmWorkload.connect(scratch.dsn, scratch.dsn, seed=3) as crm:
+        for _ in range(120):
+            crm.step()
+        counts = dict(crm.counts)
+    assert set(counts) >= {"edit", "second_contact", "prospect", "erase"}
+    changed = transactions(wal.changes())
+    assert len(changed) == sum(n for op, n in counts.items() if op != "skipped")
+    for lines in changed.values():
+        kinds = sorted(line.split(":")[0] + ":" + line.split(":")[1] for line in lines)
+        # An insert or an erasure writes the contact and its truth together; an edit, the contact alone.
+        assert kinds in (
+            ["table evaluation.contact_truth: INSERT", "table public.contacts: INSERT"],
+            ["table evaluation.contact_truth: DELETE", "table public.contacts: DELETE"],
+            ["table public.contacts: UPDATE"],
+        ), lines
+    assert scratch.scalar("SELECT count(*) FROM contacts") == scratch.scalar(
+        "SELECT count(*) FROM evaluation.contact_truth"
+    )

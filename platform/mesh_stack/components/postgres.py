@@ -163,7 +163,7 @@ class Postgres(Component):
 
     def databases(self) -> list[str]:
         s = self.settings
-        return [s.legacy_db, s.content_db, s.catalog_db, s.registry_db]
+        return [s.legacy_db, s.content_db, s.crm_db, s.catalog_db, s.registry_db]
 
     def provision(self) -> None:
         with self.connect() as conn:
