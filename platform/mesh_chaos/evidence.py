@@ -90,7 +90,7 @@ def account(settings: MeshSettings, marks: Marks) -> Accounting:
     return Accounting(sent, dead, len(valid), len(kept), doubled, unaccounted)
 
 
-CUSTOMER_COLUMNS = ("customer_id", "email", "full_name", "country", "birth_year", "marketing_opt_in")
+CUSTOMER_COLUMNS = ("customer_id", "email", "phone", "full_name", "country", "birth_year", "marketing_opt_in")
 CUSTOMERS = "subscriptions.customers_customers_v1"
 
 

@@ -17,14 +17,13 @@ import psycopg
 from psycopg.rows import TupleRow
 
 from mesh_generate.playback_sessions import WORLD_SEED
-from mesh_sources import db
+from mesh_sources import db, people
 from mesh_sources.crm_seed import (
     CONTACT_COLUMNS,
     PEOPLE_COLUMNS,
     Contact,
     Person,
     crm_seed,
-    phone_digits,
     prospect,
     typed_contact,
     typed_email,
@@ -103,7 +102,7 @@ class CrmWorkload(Closing):
             )
         elif what == "phone":
             country = person.country if person else None
-            phone = typed_phone(self.rng, phone_digits(self.rng, country), country)
+            phone = typed_phone(self.rng, people.phone(self.rng, country), country)
             self.conn.execute(
                 "UPDATE contacts SET phone = %s, updated_at = %s WHERE contact_id = %s", (phone, now, contact_id)
             )
@@ -120,10 +119,12 @@ class CrmWorkload(Closing):
         if not self.people:
             return False
         person = self.rng.choice(list(self.people.values()))
-        return self._insert(typed_contact(self.rng, person, phone_digits(self.rng, person.country), _now()), person)
+        number = person.phone or people.phone(self.rng, person.country)
+        return self._insert(typed_contact(self.rng, person, number, _now()), person)
 
     def _prospect(self) -> bool:
-        return self._insert(typed_contact(self.rng, prospect(self.rng), phone_digits(self.rng, None), _now()), None)
+        someone = prospect(self.rng)
+        return self._insert(typed_contact(self.rng, someone, people.phone(self.rng, someone.country), _now()), None)
 
     def _erase(self) -> bool:
         picked = self._some_contact()

@@ -30,14 +30,14 @@ CONTACT_COLUMNS = (
     "created_at",
     "updated_at",
 )
-PEOPLE_COLUMNS = ("customer_id", "full_name", "email", "country", "birth_year")  # of the monolith's customers
+PEOPLE_COLUMNS = ("customer_id", "full_name", "email", "phone", "country", "birth_year")  # of the monolith
 FIRST_CONTACT_ID = 700_001  # the CRM's own ids: nothing like the monolith's customer ids
 TWO_CONTACTS_SHARE = 0.08  # customers the CRM knows twice (a second contact typed by another agent)
 UNKNOWN_SHARE = 0.14  # customers who never contacted customer care
 PROSPECTS_SHARE = 0.15  # people the CRM knows who never subscribed, per customer of the monolith
+SAME_PHONE_SHARE = 0.8  # customers who gave customer care the number the monolith has
 HISTORY_DAYS = 3 * 365
 
-_CALLING_CODES = {"US": "1", "GB": "44", "DE": "49", "FR": "33", "BR": "55", "IN": "91", "NL": "31", "JP": "81"}
 _EMAIL_DOMAINS = ("example.com", "example.net", "example.org", "mail.example", "post.example")
 
 
@@ -48,15 +48,17 @@ class Person:
     customer_id: int
     full_name: str
     email: str
+    phone: str | None
     country: str
     birth_year: int | None
 
     @classmethod
     def of(cls, customer: Sequence[object]) -> Person:
         """From a row of the monolith's `customers` in the order of `PEOPLE_COLUMNS`."""
-        customer_id, full_name, email, country, birth_year = customer
+        customer_id, full_name, email, phone, country, birth_year = customer
         year = int(str(birth_year)) if birth_year is not None else None
-        return cls(int(str(customer_id)), str(full_name), str(email), str(country), year)
+        number = str(phone) if phone is not None else None
+        return cls(int(str(customer_id)), str(full_name), str(email), number, str(country), year)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,11 +90,13 @@ def crm_seed(customers: Sequence[Person], now: dt.datetime, seed: int) -> CrmSee
         draw = rng.random()
         if draw < UNKNOWN_SHARE:
             continue
-        phone = phone_digits(rng, person.country)
+        same = person.phone is not None and rng.random() < SAME_PHONE_SHARE
+        phone = person.phone if same and person.phone else people.phone(rng, person.country)
         for _ in range(2 if draw < UNKNOWN_SHARE + TWO_CONTACTS_SHARE else 1):
             typed.append((typed_contact(rng, person, phone, now), person.customer_id))
     for _ in range(round(len(customers) * PROSPECTS_SHARE)):
-        typed.append((typed_contact(rng, prospect(rng), phone_digits(rng, None), now), None))
+        someone = prospect(rng)
+        typed.append((typed_contact(rng, someone, people.phone(rng, someone.country), now), None))
     rng.shuffle(typed)  # the CRM's ids follow no order of the monolith's
     contacts, truth = [], {}
     for i, (contact, customer_id) in enumerate(typed):
@@ -104,11 +108,12 @@ def crm_seed(customers: Sequence[Person], now: dt.datetime, seed: int) -> CrmSee
 
 def prospect(rng: random.Random) -> Person:
     """Someone who asked customer care a question and never subscribed."""
-    country = rng.choice(list(_CALLING_CODES))
+    country = rng.choice(list(people.CALLING_CODES))
     name = people.full_name(rng, country)
     first, _, last = name.partition(" ")
     local = f"{_ascii(first).lower()}.{_ascii(last).lower().replace(' ', '')}{rng.randint(1, 999)}"
-    return Person(0, name, f"{local}@{rng.choice(_EMAIL_DOMAINS)}", country, people.birth_year(rng))
+    email = f"{local}@{rng.choice(_EMAIL_DOMAINS)}"
+    return Person(0, name, email, people.phone(rng, country), country, people.birth_year(rng))
 
 
 def typed_contact(rng: random.Random, person: Person, phone: str, now: dt.datetime) -> Contact:
@@ -181,15 +186,10 @@ def typed_email(rng: random.Random, email: str) -> str | None:
     return typed.upper() if rng.random() < 0.05 else typed.capitalize() if rng.random() < 0.08 else typed
 
 
-def phone_digits(rng: random.Random, country: str | None) -> str:
-    """A person's phone number, as digits with the country's calling code first."""
-    code = _CALLING_CODES.get(country or "", rng.choice(list(_CALLING_CODES.values())))
-    return code + "".join(str(rng.randrange(10)) for _ in range(9))
-
-
-def typed_phone(rng: random.Random, digits: str, country: str | None) -> str:
-    """The digits in one of the formats people write them in."""
-    code = _CALLING_CODES.get(country or "", "")
+def typed_phone(rng: random.Random, number: str, country: str | None) -> str:
+    """An international number (`+<code><digits>`) in one of the formats people write it in."""
+    digits = number.lstrip("+")
+    code = people.CALLING_CODES.get(country or "", "")
     national = digits[len(code) :] if code and digits.startswith(code) else digits
     style = rng.randrange(5)
     if style == 0:

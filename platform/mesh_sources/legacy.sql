@@ -15,6 +15,7 @@ CREATE TABLE IF NOT EXISTS plans (
 CREATE TABLE IF NOT EXISTS customers (
     customer_id       bigint PRIMARY KEY,
     email             text NOT NULL UNIQUE,
+    phone             text,
     full_name         text NOT NULL,
     country           char(2) NOT NULL,
     birth_year        integer,
@@ -22,6 +23,9 @@ CREATE TABLE IF NOT EXISTS customers (
     created_at        timestamptz NOT NULL DEFAULT now(),
     updated_at        timestamptz NOT NULL DEFAULT now()
 );
+
+-- Added after the first release: a database made before it gains the column (empty for its customers).
+ALTER TABLE customers ADD COLUMN IF NOT EXISTS phone text;
 
 CREATE TABLE IF NOT EXISTS subscriptions (
     subscription_id  bigint PRIMARY KEY,

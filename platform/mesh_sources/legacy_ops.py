@@ -62,6 +62,7 @@ class SignUp:
     operation: ClassVar[str] = "sign_up"
     full_name: str
     email_template: str  # `{}` marks where the new customer id goes
+    phone: str
     country: str
     birth_year: int
     marketing_opt_in: bool
@@ -141,6 +142,7 @@ class EditProfile:
     email: str | None  # None: unchanged
     full_name: str | None
     toggle_marketing_opt_in: bool
+    phone: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -349,6 +351,7 @@ class LegacyPlanner:
         return SignUp(
             full_name=name,
             email_template=people.email_template(rng, name),
+            phone=people.phone(rng, country),
             country=country,
             birth_year=people.birth_year(rng),
             marketing_opt_in=rng.random() < 0.35,
@@ -357,14 +360,17 @@ class LegacyPlanner:
         )
 
     def _edit_profile(self, subscriber: Subscriber) -> EditProfile:
-        """A new address (40 %), a new last name and with it a new address (20 %), or the marketing
-        consent switched (40 %)."""
+        """A new address (30 %), a new last name and with it a new address (20 %), a new phone number
+        (15 %), or the marketing consent switched (35 %)."""
         rng = self._rng
         draw = rng.random()
-        if draw < 0.4:
+        if draw < 0.15:
+            number = people.phone(rng, subscriber.country)
+            return EditProfile(subscriber.customer_id, None, None, toggle_marketing_opt_in=False, phone=number)
+        if draw < 0.45:
             address = people.email_template(rng, subscriber.full_name).format(subscriber.customer_id)
             return EditProfile(subscriber.customer_id, address, None, toggle_marketing_opt_in=False)
-        if draw < 0.6:
+        if draw < 0.65:
             name = people.married_name(rng, subscriber.full_name, subscriber.country)
             address = people.email_template(rng, name).format(subscriber.customer_id)
             return EditProfile(subscriber.customer_id, address, name, toggle_marketing_opt_in=False)

@@ -16,6 +16,7 @@ from mesh_sources import people
 CUSTOMER_COLUMNS = (
     "customer_id",
     "email",
+    "phone",
     "full_name",
     "country",
     "birth_year",
@@ -101,6 +102,7 @@ def legacy_seed(customers: int, now: dt.datetime, seed: int = WORLD_SEED) -> Leg
             (
                 customer_id,
                 people.email(rng, name, customer_id),
+                people.phone(rng, country),
                 name,
                 country,
                 people.birth_year(rng),

@@ -162,11 +162,12 @@ class PostgresLegacyStore:
         assert row is not None
         customer_id, subscription_id = int(row[0]), int(row[1])
         self._rowcount(
-            "INSERT INTO customers (customer_id, email, full_name, country, birth_year, marketing_opt_in) "
-            "VALUES (%s, %s, %s, %s, %s, %s)",
+            "INSERT INTO customers (customer_id, email, phone, full_name, country, birth_year, marketing_opt_in) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s)",
             (
                 customer_id,
                 action.email_template.format(customer_id),
+                action.phone,
                 action.full_name,
                 action.country,
                 action.birth_year,
@@ -192,8 +193,9 @@ class PostgresLegacyStore:
     def _edit_profile(self, action: EditProfile) -> Outcome:
         updated = self._rowcount(
             "UPDATE customers SET email = coalesce(%s, email), full_name = coalesce(%s, full_name), "
-            "marketing_opt_in = (marketing_opt_in <> %s), updated_at = now() WHERE customer_id = %s",
-            (action.email, action.full_name, action.toggle_marketing_opt_in, action.customer_id),
+            "phone = coalesce(%s, phone), marketing_opt_in = (marketing_opt_in <> %s), updated_at = now() "
+            "WHERE customer_id = %s",
+            (action.email, action.full_name, action.phone, action.toggle_marketing_opt_in, action.customer_id),
         )
         return Outcome({("customers", "update"): updated})
 

@@ -1,5 +1,5 @@
-"""Fake but plausible people: names that fit each customer's country and e-mail addresses derived from
-them. Built in (Faker is not a dependency), deterministic from the caller's RNG.
+"""Fake but plausible people: names that fit each customer's country (Faker's, for the country's
+locale) and e-mail addresses derived from them, deterministic from the caller's RNG.
 
 Every address embeds the customer id after the letters of the name, so two customers can never be
 given the same address and the UNIQUE constraint on `customers.email` never fails a seed or a workload
@@ -10,55 +10,53 @@ from __future__ import annotations
 import random
 import re
 import unicodedata
+from functools import cache
 
-# A few common first and last names per country of `playback_sessions.COUNTRY_WEIGHTS`.
-_NAMES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "US": (
-        ("James", "Mary", "Robert", "Patricia", "Michael", "Jennifer", "David", "Linda", "Maria", "Kevin", "Ashley"),
-        ("Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "Davis", "Lopez", "Wilson", "Moore"),
-    ),
-    "GB": (
-        ("Oliver", "Amelia", "George", "Isla", "Harry", "Ava", "Jack", "Emily", "Noah", "Sophie", "Charlotte"),
-        ("Taylor", "Evans", "Thomas", "Roberts", "Walker", "Wright", "Hughes", "Edwards", "Green", "Hall", "Wood"),
-    ),
-    "DE": (
-        ("Lukas", "Anna", "Jonas", "Lea", "Felix", "Hannah", "Maximilian", "Sophie", "Paul", "Marie", "Jürgen"),
-        ("Müller", "Schmidt", "Schneider", "Fischer", "Weber", "Meyer", "Wagner", "Becker", "Hoffmann", "Schäfer"),
-    ),
-    "FR": (
-        ("Gabriel", "Louise", "Léo", "Chloé", "Hugo", "Camille", "Lucas", "Manon", "Jules", "Inès", "Étienne"),
-        ("Martin", "Bernard", "Dubois", "Thomas", "Robert", "Richard", "Petit", "Durand", "Leroy", "Moreau"),
-    ),
-    "BR": (
-        ("João", "Ana", "Pedro", "Beatriz", "Lucas", "Juliana", "Gabriel", "Larissa", "Rafael", "Camila"),
-        ("Silva", "Santos", "Oliveira", "Souza", "Pereira", "Costa", "Rodrigues", "Almeida", "Nascimento", "Lima"),
-    ),
-    "IN": (
-        ("Aarav", "Ananya", "Vihaan", "Diya", "Arjun", "Priya", "Rohan", "Kavya", "Ishaan", "Meera", "Rahul"),
-        ("Sharma", "Patel", "Singh", "Kumar", "Gupta", "Reddy", "Iyer", "Nair", "Das", "Mehta", "Joshi"),
-    ),
-    "NL": (
-        ("Daan", "Emma", "Sem", "Julia", "Lucas", "Mila", "Finn", "Tess", "Bram", "Sanne", "Jesse"),
-        ("de Jong", "Jansen", "de Vries", "van den Berg", "Bakker", "Visser", "Smit", "Meijer", "de Boer", "Mulder"),
-    ),
-    "JP": (
-        ("Haruto", "Yui", "Sota", "Hina", "Yuto", "Aoi", "Ren", "Sakura", "Riku", "Mei", "Kenji"),
-        ("Sato", "Suzuki", "Takahashi", "Tanaka", "Watanabe", "Ito", "Yamamoto", "Nakamura", "Kobayashi", "Kato"),
-    ),
+from faker import Factory, Generator
+
+# The locale whose names fit each country of `playback_sessions.COUNTRY_WEIGHTS` (Faker's lists of
+# each: thousands of first and last names, drawn by how common they are, so that a name says something
+# about who someone is, as it does in life: a matcher of records cannot lean on a handful of names).
+_LOCALES = {
+    "US": "en_US",
+    "GB": "en_GB",
+    "DE": "de_DE",
+    "FR": "fr_FR",
+    "BR": "pt_BR",
+    "IN": "en_IN",
+    "NL": "nl_NL",
+    "JP": "ja_JP",
 }
 _DOMAINS = ("example.com", "example.net", "example.org", "mail.example", "post.example")
 
 
 def full_name(rng: random.Random, country: str) -> str:
-    """A first and last name common in `country` (US names where the country has no list)."""
-    first, last = _NAMES.get(country, _NAMES["US"])
-    return f"{rng.choice(first)} {rng.choice(last)}"
+    """A first and last name common in `country` (US names where the country has none of its own)."""
+    return f"{_first_name(rng, country)} {_last_name(rng, country)}"
 
 
 def married_name(rng: random.Random, name: str, country: str) -> str:
     """The same first name with another last name from the country: the usual reason a name changes."""
     first = name.split(" ", 1)[0]
-    return f"{first} {rng.choice(_NAMES.get(country, _NAMES['US'])[1])}"
+    return f"{first} {_last_name(rng, country)}"
+
+
+@cache
+def _faker(country: str) -> Generator:
+    return Factory.create(_LOCALES.get(country, "en_US"))
+
+
+def _first_name(rng: random.Random, country: str) -> str:
+    fake = _faker(country)
+    fake.random = rng  # drawn from the caller's RNG: the same seed gives the same people
+    name = fake.format("first_romanized_name" if country == "JP" else "first_name")
+    return name.split(" ", 1)[0]  # one word: the rest of a double first name is left out
+
+
+def _last_name(rng: random.Random, country: str) -> str:
+    fake = _faker(country)
+    fake.random = rng
+    return fake.format("last_romanized_name" if country == "JP" else "last_name")
 
 
 def _letters(text: str) -> str:
@@ -81,6 +79,16 @@ def email(rng: random.Random, name: str, customer_id: int) -> str:
     Letters never contain digits, so the id is recoverable from any address and no two customers share
     one, whichever pattern or domain is drawn."""
     return email_template(rng, name).format(customer_id)
+
+
+CALLING_CODES = {"US": "1", "GB": "44", "DE": "49", "FR": "33", "BR": "55", "IN": "91", "NL": "31", "JP": "81"}
+
+
+def phone(rng: random.Random, country: str | None) -> str:
+    """A mobile number in international form, `+<calling code><nine digits>` (the code of a country
+    of the mesh, or one of them drawn when the country has none)."""
+    code = CALLING_CODES.get(country or "") or rng.choice(list(CALLING_CODES.values()))
+    return "+" + code + "".join(str(rng.randrange(10)) for _ in range(9))
 
 
 def birth_year(rng: random.Random) -> int:

@@ -10,8 +10,16 @@ from collections import Counter
 from collections.abc import Callable
 from functools import cache
 
-from mesh_sources.crm_seed import FIRST_CONTACT_ID, PROSPECTS_SHARE, Contact, CrmSeed, Person, crm_seed
-from mesh_sources.legacy_seed import legacy_seed
+from mesh_sources.crm_seed import (
+    FIRST_CONTACT_ID,
+    PEOPLE_COLUMNS,
+    PROSPECTS_SHARE,
+    Contact,
+    CrmSeed,
+    Person,
+    crm_seed,
+)
+from mesh_sources.legacy_seed import CUSTOMER_COLUMNS, legacy_seed
 
 NOW = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)
 CUSTOMERS = 2_000
@@ -20,7 +28,8 @@ CUSTOMERS = 2_000
 @cache
 def people() -> tuple[Person, ...]:
     rows = legacy_seed(CUSTOMERS, NOW, seed=7).customers
-    return tuple(Person.of((r[0], r[2], r[1], r[3], r[4])) for r in rows)
+    columns = dict(zip(CUSTOMER_COLUMNS, range(len(CUSTOMER_COLUMNS)), strict=True))
+    return tuple(Person.of(tuple(r[columns[c]] for c in PEOPLE_COLUMNS)) for r in rows)
 
 
 @cache
@@ -95,3 +104,15 @@ def test_every_contact_of_one_person_has_the_same_phone_digits_in_whatever_forma
         formats.add(re.sub(r"\d", "9", c.phone))
     assert all(len(found) == 1 for found in digits.values())
     assert len(formats) >= 5
+
+
+def test_most_customers_gave_customer_care_the_number_the_monolith_has() -> None:
+    by_id = {p.customer_id: p for p in people()}
+    pairs = [
+        (re.sub(r"\D", "", c.phone)[-9:], str(by_id[t].phone)[-9:])
+        for c in seeded().contacts
+        if (t := seeded().truth[c.contact_id]) is not None and c.phone is not None
+    ]
+    same = sum(1 for typed, kept in pairs if typed == kept) / len(pairs)
+    assert 0.7 < same < 0.9  # SAME_PHONE_SHARE: the others gave another number
+    assert all(p.phone is not None and re.fullmatch(r"\+\d{10,12}", p.phone) for p in people())

@@ -11,11 +11,12 @@ import pytest
 
 from mesh_config import MeshSettings
 from mesh_sdk.runtime.source_aligned import SourceAlignedRuntime
+from mesh_sources.legacy_seed import CUSTOMER_COLUMNS
 from mesh_testing.products import http_client, rows_by_key, running_product
 
 FOLDER = Path(__file__).resolve().parents[1]
 SEEDED_CUSTOMERS = 300  # as the root conftest seeds the legacy database
-COLUMNS = ("customer_id", "email", "full_name", "country", "birth_year", "marketing_opt_in", "created_at", "updated_at")
+COLUMNS = CUSTOMER_COLUMNS  # every column of the monolith's customers, compared with the product's
 
 
 @pytest.fixture(scope="module")  # one instance at a time: the fault tests start their own

@@ -75,7 +75,7 @@ def _sorted(rows: Rows) -> Rows:
 
 
 def _masked(tables: tuple[Rows, Rows]) -> tuple[Rows, Rows]:
-    pii = {"email": "***", "full_name": "***", "birth_year": None}
+    pii = {"email": "***", "full_name": "***", "phone": "***", "birth_year": None}
     return (
         [r | {k: v for k, v in pii.items() if r[k] is not None} for r in tables[0]],
         [r | {k: v for k, v in pii.items() if r[k] is not None} for r in tables[1]],
