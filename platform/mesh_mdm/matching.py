@@ -1,0 +1,135 @@
+"""Scoring pairs of records from two systems with Splink on DuckDB, and sorting them into bands.
+
+The model: blocking rules choose the pairs worth comparing (the same mailbox, the same names in either
+box, the same last name and initial, the same first name and birth year, the same letters of an
+address, the same phone number); comparisons grade each pair field by field; Splink estimates each
+level's match weight (u by random sampling, m by expectation maximisation, the prior from the pairs that
+share a mailbox) and turns their sum into a match probability. Each record of the second system keeps
+its most probable partner in the first, in one of three bands: match, review (a person decides), no
+match."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import splink.comparison_level_library as cll
+import splink.comparison_library as cl
+from splink import DuckDBAPI, Linker, SettingsCreator, block_on
+
+from mesh_mdm.normalise import Comparable, as_table
+
+MATCH_AT = 0.95  # a probability at least this is a match
+REVIEW_AT = 0.5  # below MATCH_AT and at least this: a person decides
+_JW = "jaro_winkler_similarity"
+
+
+class Band(StrEnum):
+    MATCH = "match"
+    REVIEW = "review"
+    NO_MATCH = "no-match"
+
+
+def band_of(probability: float, match_at: float = MATCH_AT, review_at: float = REVIEW_AT) -> Band:
+    if probability >= match_at:
+        return Band.MATCH
+    return Band.REVIEW if probability >= review_at else Band.NO_MATCH
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """The most probable partner of a record of the second system, and how sure the model is."""
+
+    left: str  # unique id in the first system
+    right: str  # unique id in the second system
+    probability: float
+    band: Band
+
+
+def _name() -> cl.CustomComparison:
+    both = f'{_JW}("first_l", "first_r") >= 0.9 AND {_JW}("last_l", "last_r") >= 0.9'
+    initial = (
+        '(length("first_l") = 1 OR length("first_r") = 1) AND substr("first_l", 1, 1) = substr("first_r", 1, 1) '
+        f'AND {_JW}("last_l", "last_r") >= 0.9'
+    )
+    return cl.CustomComparison(
+        output_column_name="name",
+        comparison_levels=[
+            cll.CustomLevel('"name_key_l" IS NULL OR "name_key_r" IS NULL').configure(is_null_level=True),
+            cll.CustomLevel('"first_l" = "first_r" AND "last_l" = "last_r"', "the same names"),
+            cll.CustomLevel('"name_key_l" = "name_key_r"', "the same names, in the other boxes"),
+            cll.CustomLevel(both, "both names close"),
+            cll.CustomLevel(initial, "an initial and a close last name"),
+            cll.CustomLevel(f'"first_l" = "first_r" OR {_JW}("last_l", "last_r") >= 0.9', "one name close"),
+            cll.ElseLevel(),
+        ],
+    )
+
+
+def _email() -> cl.CustomComparison:
+    return cl.CustomComparison(
+        output_column_name="email",
+        comparison_levels=[
+            cll.NullLevel("email"),
+            cll.ExactMatchLevel("email"),
+            cll.ExactMatchLevel("email_letters"),
+            cll.ElseLevel(),
+        ],
+    )
+
+
+def settings() -> SettingsCreator:
+    return SettingsCreator(
+        link_type="link_only",
+        blocking_rules_to_generate_predictions=[
+            block_on("email"),
+            block_on("name_key"),
+            block_on("last", "substr(first, 1, 1)"),
+            block_on("first", "birth_year"),
+            block_on("email_letters"),
+            block_on("phone"),
+        ],
+        comparisons=[_name(), _email(), cl.ExactMatch("phone"), cl.ExactMatch("country"), cl.ExactMatch("birth_year")],
+    )
+
+
+class Matcher:
+    """A model trained on the records of two systems, kept in its own DuckDB connection."""
+
+    def __init__(self, left: list[Comparable], right: list[Comparable], *, seed: int = 1) -> None:
+        logging.getLogger("splink").setLevel(logging.WARNING)
+        self._connection = duckdb.connect()
+        # A cursor, and a schema of its own: Splink's work tables and views stay out of the caller's way.
+        api = DuckDBAPI(connection=self._connection.cursor(), output_schema="splink_work")
+        self._left = api.register(as_table(left), table_name="left_records")
+        self._right = api.register(as_table(right), table_name="right_records")
+        self.linker = Linker([self._left, self._right], settings())
+        training = self.linker.training
+        training.estimate_probability_two_random_records_match([block_on("email")], recall=0.85)
+        training.estimate_u_using_random_sampling(max_pairs=2e6, seed=seed)
+        training.estimate_parameters_using_expectation_maximisation(block_on("email"))
+        training.estimate_parameters_using_expectation_maximisation(block_on("name_key"))
+
+    def candidates(self, floor: float = 0.01) -> list[Candidate]:
+        """Each right record's most probable left record (at least `floor`), with its band."""
+        predicted = self.linker.inference.predict(threshold_match_probability=floor)
+        rows: list[dict[str, Any]] = predicted.as_pyarrow_table().to_pylist()  # type: ignore[no-untyped-call]
+        best: dict[str, tuple[str, float]] = {}
+        for row in rows:
+            left, right = row["unique_id_l"], row["unique_id_r"]
+            if row["source_dataset_l"] != "left_records":
+                left, right = right, left
+            if right not in best or row["match_probability"] > best[right][1]:
+                best[right] = (left, float(row["match_probability"]))
+        return [Candidate(left, right, p, band_of(p)) for right, (left, p) in sorted(best.items())]
+
+    def close(self) -> None:
+        self._connection.close()
+
+
+def table_of(candidates: list[Candidate]) -> pa.Table:
+    return pa.Table.from_pylist([c.__dict__ | {"band": str(c.band)} for c in candidates])
