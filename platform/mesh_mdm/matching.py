@@ -16,7 +16,6 @@ from enum import StrEnum
 from typing import Any
 
 import duckdb
-import pyarrow as pa
 import splink.comparison_level_library as cll
 import splink.comparison_library as cl
 from splink import DuckDBAPI, Linker, SettingsCreator, block_on
@@ -129,7 +128,3 @@ class Matcher:
 
     def close(self) -> None:
         self._connection.close()
-
-
-def table_of(candidates: list[Candidate]) -> pa.Table:
-    return pa.Table.from_pylist([c.__dict__ | {"band": str(c.band)} for c in candidates])

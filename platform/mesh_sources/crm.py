@@ -137,7 +137,8 @@ class CrmWorkload(Closing):
     def _insert(self, contact: Contact, person: Person | None) -> bool:
         row = self.conn.execute("SELECT nextval(%s)", (CONTACT_IDS,)).fetchone()
         assert row is not None
-        contact = replace(contact, contact_id=int(row[0]), created_at=_now(), updated_at=_now())
+        now = _now()
+        contact = replace(contact, contact_id=int(row[0]), created_at=now, updated_at=now)
         columns = ", ".join(CONTACT_COLUMNS)
         self.conn.execute(
             f"INSERT INTO contacts ({columns}) VALUES ({', '.join(['%s'] * len(CONTACT_COLUMNS))})", contact.row()

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from mesh_sources import people
+from mesh_sources.legacy_seed import CUSTOMER_COLUMNS
 
 CONTACT_COLUMNS = (
     "contact_id",
@@ -59,6 +59,12 @@ class Person:
         year = int(str(birth_year)) if birth_year is not None else None
         number = str(phone) if phone is not None else None
         return cls(int(str(customer_id)), str(full_name), str(email), number, str(country), year)
+
+
+def seeded_people(customers: Iterable[Sequence[object]]) -> list[Person]:
+    """The people of the monolith's seed (`legacy_seed(...).customers`, rows in `CUSTOMER_COLUMNS`)."""
+    at = [CUSTOMER_COLUMNS.index(c) for c in PEOPLE_COLUMNS]
+    return [Person.of([row[i] for i in at]) for row in customers]
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +117,8 @@ def prospect(rng: random.Random) -> Person:
     country = rng.choice(list(people.CALLING_CODES))
     name = people.full_name(rng, country)
     first, _, last = name.partition(" ")
-    local = f"{_ascii(first).lower()}.{_ascii(last).lower().replace(' ', '')}{rng.randint(1, 999)}"
+    plain_first, plain_last = (people.without_accents(n).lower().replace(" ", "") for n in (first, last))
+    local = f"{plain_first}.{plain_last}{rng.randint(1, 999)}"
     email = f"{local}@{rng.choice(_EMAIL_DOMAINS)}"
     return Person(0, name, email, people.phone(rng, country), country, people.birth_year(rng))
 
@@ -143,7 +150,7 @@ def typed_name(rng: random.Random, full_name: str) -> tuple[str, str]:
     elif draw < 0.20:
         first, last = first.lower(), last.lower()
     if rng.random() < 0.15:
-        first, last = _ascii(first), _ascii(last)
+        first, last = people.without_accents(first), people.without_accents(last)
     if rng.random() < 0.12:
         last = typo(rng, last)
     elif rng.random() < 0.08:
@@ -215,7 +222,3 @@ def typed_birth_date(rng: random.Random, birth_year: int | None) -> dt.date | No
     if birth_year is None or rng.random() < 0.6:
         return None
     return dt.date(birth_year, 1, 1) + dt.timedelta(days=rng.randrange(365))
-
-
-def _ascii(text: str) -> str:
-    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()

@@ -59,9 +59,12 @@ def _last_name(rng: random.Random, country: str) -> str:
     return fake.format("last_romanized_name" if country == "JP" else "last_name")
 
 
+def without_accents(text: str) -> str:
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+
+
 def _letters(text: str) -> str:
-    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return re.sub(r"[^a-z]", "", folded.lower())
+    return re.sub(r"[^a-z]", "", without_accents(text).lower())
 
 
 def email_template(rng: random.Random, name: str) -> str:

@@ -5,21 +5,21 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import unicodedata
 from collections import Counter
 from collections.abc import Callable
 from functools import cache
 
 from mesh_sources.crm_seed import (
     FIRST_CONTACT_ID,
-    PEOPLE_COLUMNS,
     PROSPECTS_SHARE,
     Contact,
     CrmSeed,
     Person,
     crm_seed,
+    seeded_people,
 )
-from mesh_sources.legacy_seed import CUSTOMER_COLUMNS, legacy_seed
+from mesh_sources.legacy_seed import legacy_seed
+from mesh_sources.people import without_accents
 
 NOW = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)
 CUSTOMERS = 2_000
@@ -28,8 +28,7 @@ CUSTOMERS = 2_000
 @cache
 def people() -> tuple[Person, ...]:
     rows = legacy_seed(CUSTOMERS, NOW, seed=7).customers
-    columns = dict(zip(CUSTOMER_COLUMNS, range(len(CUSTOMER_COLUMNS)), strict=True))
-    return tuple(Person.of(tuple(r[columns[c]] for c in PEOPLE_COLUMNS)) for r in rows)
+    return tuple(seeded_people(rows))
 
 
 @cache
@@ -38,7 +37,7 @@ def seeded() -> CrmSeed:
 
 
 def _folded(text: str) -> str:
-    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+    return without_accents(text).lower()
 
 
 def _mailbox(email: str) -> str:

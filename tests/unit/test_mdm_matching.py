@@ -9,8 +9,8 @@ from functools import cache
 from mesh_mdm.evaluation import Quality, quality
 from mesh_mdm.matching import Band, Matcher, band_of
 from mesh_mdm.normalise import comparable, mailbox, phone_key, split_name
-from mesh_sources.crm_seed import PEOPLE_COLUMNS, Person, crm_seed
-from mesh_sources.legacy_seed import CUSTOMER_COLUMNS, legacy_seed
+from mesh_sources.crm_seed import crm_seed, seeded_people
+from mesh_sources.legacy_seed import legacy_seed
 
 NOW = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
 CUSTOMERS = 3_000
@@ -38,8 +38,7 @@ def test_bands() -> None:
 @cache
 def matched() -> Quality:
     rows = legacy_seed(CUSTOMERS, NOW, seed=11).customers
-    columns = {c: i for i, c in enumerate(CUSTOMER_COLUMNS)}
-    people = [Person.of(tuple(r[columns[c]] for c in PEOPLE_COLUMNS)) for r in rows]
+    people = seeded_people(rows)
     crm = crm_seed(people, NOW, seed=11)
     left = [
         comparable(f"c{p.customer_id}", *split_name(p.full_name), p.email, p.phone, p.country, p.birth_year)
