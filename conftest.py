@@ -119,6 +119,19 @@ def content_capture(embedded_stack: Stack) -> Iterator[MeshSettings]:
     assert slot_active(CONTENT, settings) is None
 
 
+@pytest.fixture(scope="session")
+def crm_capture(legacy_capture: MeshSettings) -> Iterator[MeshSettings]:
+    """The customer-care CRM, seeded from the monolith's customers, captured by Debezium; removed at the end."""
+    from mesh_sources.capture import CRM, remove_source, slot_active, start_source
+    from mesh_sources.crm import install_crm
+
+    settings = legacy_capture
+    start_source(CRM, settings, lambda dsn: install_crm(dsn, settings.postgres_dsn(settings.legacy_db)))
+    yield settings
+    remove_source(CRM, settings)
+    assert slot_active(CRM, settings) is None
+
+
 # The whole mesh runs its own instance of every product, on the session's tables: no other test may run
 # a product beside it. Its tests run one after another, and it stops as soon as they are done.
 _whole_mesh = ExitStack()

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from mesh_adapters.connect import ConnectClient, ConnectError
 from mesh_config import MeshSettings, load_settings
-from mesh_sources.capture import CONTENT, LEGACY, SOURCES, CaptureSource, remove_source, slot_active, start_source
+from mesh_sources.capture import SOURCES, CaptureSource, remove_source, slot_active, start_source
 from mesh_sources.db import SourceUnavailable
 
 cdc_app = typer.Typer(no_args_is_help=True)
@@ -29,22 +29,18 @@ def _sources(name: str) -> list[CaptureSource]:
 
 def start_capture(settings: MeshSettings, sources: list[CaptureSource], customers: int, titles: int) -> None:
     """Install and seed each database (once), then its connector; idempotent."""
-    from mesh_sources.content import install_content
-    from mesh_sources.legacy import install_legacy
+    from mesh_sources.installers import installers
 
-    installers = {
-        LEGACY.name: lambda dsn: install_legacy(dsn, customers=customers),
-        CONTENT.name: lambda dsn: install_content(dsn, titles=titles),
-    }
+    install = installers(settings, customers=customers, titles=titles)
     for source in sources:
         with console.status(f"capturing {source.name}: database, publication, connector"):
-            start_source(source, settings, installers.get(source.name))
+            start_source(source, settings, install.get(source.name))
         console.print(f"[green]✓[/] {source.name}: {source.connector} running → {', '.join(source.topics())}")
 
 
 @cdc_app.command("start")
 def start(
-    source: Annotated[str, typer.Argument(help="legacy, content or all")] = "all",
+    source: Annotated[str, typer.Argument(help="legacy, content, crm or all")] = "all",
     customers: Annotated[int, typer.Option(help="customers seeded in a new legacy database")] = 10_000,
     titles: Annotated[int, typer.Option(help="titles seeded in a new content database")] = 500,
 ) -> None:
@@ -80,7 +76,7 @@ def status() -> None:
 
 
 @cdc_app.command("restart")
-def restart(source: Annotated[str, typer.Argument(help="legacy, content or all")] = "all") -> None:
+def restart(source: Annotated[str, typer.Argument(help="legacy, content, crm or all")] = "all") -> None:
     """Restart connectors and their tasks (no change is lost: they resume from their offsets)."""
     settings = load_settings()
     with ConnectClient(settings.kafka_connect_url) as connect:
@@ -91,7 +87,7 @@ def restart(source: Annotated[str, typer.Argument(help="legacy, content or all")
 
 
 @cdc_app.command("remove")
-def remove(source: Annotated[str, typer.Argument(help="legacy, content or all")]) -> None:
+def remove(source: Annotated[str, typer.Argument(help="legacy, content, crm or all")]) -> None:
     """Stop capturing: delete the connector, drop its replication slot and publication (topics stay)."""
     settings = load_settings()
     for s in _sources(source):
@@ -101,7 +97,7 @@ def remove(source: Annotated[str, typer.Argument(help="legacy, content or all")]
 
 @cdc_app.command("sql")
 def sql(
-    source: Annotated[str, typer.Argument(help="legacy or content")],
+    source: Annotated[str, typer.Argument(help="legacy, content or crm")],
     statement: Annotated[str | None, typer.Argument(help="SQL, run as the database's own application would")] = None,
     file: Annotated[
         Path | None, typer.Option("--file", "-f", help="a script of statements instead (a team's migration)")

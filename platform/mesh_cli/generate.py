@@ -11,6 +11,7 @@ from typing import Annotated, NoReturn
 
 import psycopg
 import typer
+from psycopg.conninfo import conninfo_to_dict
 from rich.console import Console, RenderableType
 from rich.live import Live
 
@@ -40,8 +41,10 @@ from mesh_generate.progress import (
 from mesh_generate.sending import Sink
 from mesh_sources import progress as source_progress
 from mesh_sources.content import ContentWorkload, install_content
-from mesh_sources.db import describe
+from mesh_sources.crm import CrmWorkload, install_crm
+from mesh_sources.db import SeedReport, describe
 from mesh_sources.legacy import LegacyWorkload, install_legacy
+from mesh_sources.progress import SourceView
 from mesh_sources.running import RunTally, run_workload
 
 DEFAULT_PLAYBACK_TOPIC = "playback.telemetry.raw.v1"
@@ -280,24 +283,13 @@ def legacy(
     seed = _seed_or_random(seed)
     settings = load_settings()
     dsn = settings.postgres_dsn(settings.legacy_db)
-    try:
-        report = install_legacy(dsn, customers)
-        workload = LegacyWorkload.connect(dsn, seed=seed)
-    except GeneratorError as exc:
-        _fail(str(exc))
-    console.print(
-        f"legacy monolith, {describe(dsn)}: {report.describe()}. Changing rows at {rate:g}/s, seed {seed}. "
-        "Ctrl-C stops.",
-        highlight=False,
-        soft_wrap=True,
-    )
-    _drive(
-        workload,
-        Pace(rate, count, duration),
-        live=lambda t: source_progress.legacy_live(t, workload.counts),
-        line=lambda t: source_progress.legacy_progress_line(t, workload.counts),
-        summary=lambda t: source_progress.summary_line(t, "row changes", settings.legacy_db, seed),
-        table=lambda: source_progress.legacy_table(workload.counts),
+    _run_source(
+        lambda: (install_legacy(dsn, customers), LegacyWorkload.connect(dsn, seed=seed)),
+        Pace(rate, count, duration, seed),
+        source_progress.LEGACY,
+        dsn,
+        intro=f"legacy monolith, {describe(dsn)}",
+        doing="Changing rows",
     )
 
 
@@ -322,23 +314,41 @@ def content(
     seed = _seed_or_random(seed)
     settings = load_settings()
     dsn = settings.postgres_dsn(settings.content_db)
-    try:
-        report = install_content(dsn, titles, delete_outbox=not keep_outbox)
-        workload = ContentWorkload.connect(dsn, seed=seed, delete_outbox=not keep_outbox)
-    except GeneratorError as exc:
-        _fail(str(exc))
-    console.print(
-        f"content service, {describe(dsn)}: {report.describe()}. Writing {rate:g} events/s, seed {seed}. Ctrl-C stops.",
-        highlight=False,
-        soft_wrap=True,
+    _run_source(
+        lambda: (
+            install_content(dsn, titles, delete_outbox=not keep_outbox),
+            ContentWorkload.connect(dsn, seed=seed, delete_outbox=not keep_outbox),
+        ),
+        Pace(rate, count, duration, seed),
+        source_progress.CONTENT,
+        dsn,
+        intro=f"content service, {describe(dsn)}",
+        doing="Writing events",
     )
-    _drive(
-        workload,
-        Pace(rate, count, duration),
-        live=lambda t: source_progress.content_live(t, workload.counts),
-        line=lambda t: source_progress.content_progress_line(t, workload.counts),
-        summary=lambda t: source_progress.summary_line(t, "outbox events", settings.content_db, seed),
-        table=lambda: source_progress.content_table(workload.counts),
+
+
+@generate_app.command()
+def crm(
+    rate: Annotated[float, typer.Option(help="contact changes (one per transaction) per second")] = 2.0,
+    count: Annotated[int | None, typer.Option(min=1, help="stop after this many transactions")] = None,
+    duration: Annotated[float | None, typer.Option(min=0.0, help="stop after this many seconds")] = None,
+    seed: Annotated[int | None, typer.Option(help="replay the same changes (default: a random seed)")] = None,
+) -> None:
+    """Customer care at work in the CRM: contacts edited (names, emails and phone numbers as agents type
+    them), second contacts for existing customers, prospects who never subscribed, and erasures, each one
+    transaction with the generator's truth kept beside it. Seeds the CRM from the monolith's customers
+    first if it is empty (the monolith must be seeded). Runs until --count, --duration or Ctrl-C."""
+    _check_rate(rate)
+    seed = _seed_or_random(seed)
+    settings = load_settings()
+    dsn, legacy_dsn = settings.postgres_dsn(settings.crm_db), settings.postgres_dsn(settings.legacy_db)
+    _run_source(
+        lambda: (install_crm(dsn, legacy_dsn), CrmWorkload.connect(dsn, legacy_dsn, seed=seed)),
+        Pace(rate, count, duration, seed),
+        source_progress.CRM,
+        dsn,
+        intro=f"customer-care CRM, {describe(dsn)}",
+        doing="Changing contacts",
     )
 
 
@@ -347,24 +357,46 @@ class Pace:
     rate: float
     count: int | None
     duration: float | None
+    seed: int
 
 
-def _drive(
-    workload: LegacyWorkload | ContentWorkload,
+SourceWorkload = LegacyWorkload | ContentWorkload | CrmWorkload
+
+
+def _run_source(
+    start: Callable[[], tuple[SeedReport, SourceWorkload]],
     pace: Pace,
+    view: SourceView,
+    dsn: str,
     *,
-    live: Callable[[RunTally], RenderableType],
-    line: Callable[[RunTally], str],
-    summary: Callable[[RunTally], str],
-    table: Callable[[], RenderableType],
+    intro: str,
+    doing: str,
 ) -> None:
-    """Run a source workload at its pace with progress, then its summary and counts."""
+    """Install and seed the source (once), then run its workload at its pace with progress, then its
+    summary and counts."""
+    try:
+        report, workload = start()
+    except GeneratorError as exc:
+        _fail(str(exc))
+    console.print(
+        f"{intro}: {report.describe()}. {doing} at {pace.rate:g}/s, seed {pace.seed}. Ctrl-C stops.",
+        highlight=False,
+        soft_wrap=True,
+    )
     with workload:
         tally = _run_paced(
-            workload.step, rate=pace.rate, count=pace.count, duration=pace.duration, live=live, line=line
+            workload.step,
+            rate=pace.rate,
+            count=pace.count,
+            duration=pace.duration,
+            live=lambda t: view.live(t, workload.counts),
+            line=lambda t: view.line(t, workload.counts),
         )
-    console.print(summary(tally), highlight=False, soft_wrap=True)
-    console.print(table())
+    database = conninfo_to_dict(dsn).get("dbname", "")
+    console.print(
+        source_progress.summary_line(tally, view.what, str(database), pace.seed), highlight=False, soft_wrap=True
+    )
+    console.print(view.table(workload.counts, ""))
     if tally.error:
         _fail(f"stopped early: {tally.error}")
 

@@ -28,7 +28,7 @@ from mesh_cli.run import run as run_product
 from mesh_client.analyst import ANALYST, demo_access, key_path
 from mesh_config import MeshSettings, load_settings
 from mesh_stack import Stack, StackError
-from mesh_stack.assembly import DEMO_PRODUCTS, demo_ports, ensure_products
+from mesh_stack.assembly import DEMO_PRODUCTS, HISTORY_READERS, demo_ports, ensure_products
 from mesh_stack.component import ComponentStatus
 from mesh_stack.products import ProductPorts, running_products, start_product, stop_products
 from mesh_stack.stack import StartReport
@@ -298,8 +298,8 @@ def demo(
     mesh = str(Path(sys.executable).parent / "mesh")
     # engagement.viewing and the products after it start once playback.events holds the history, so that
     # engagement's first refresh reads all of it at once, in time order.
-    readers = DEMO_PRODUCTS[DEMO_PRODUCTS.index("engagement.viewing") :]
-    _start_side_by_side(settings, DEMO_PRODUCTS[: -len(readers)])
+    readers = HISTORY_READERS
+    _start_side_by_side(settings, tuple(p for p in DEMO_PRODUCTS if p not in readers))
     if history > 0 and _get(ports["playback.events"].http, "/observations")["total_rows"] == 0:
         console.print(f"\n[bold]A viewing history of {history:g} h[/] for the recommender to learn from")
         backfill = [mesh, "generate", "playback", "--backfill-hours", f"{history:g}", "--duration", "0"]
@@ -309,12 +309,13 @@ def demo(
     _start_side_by_side(settings, readers)
     console.print(
         f"\n[bold]Traffic for {duration} s:[/] {rate} playback events/s (imperfections included), "
-        "legacy subscription transactions and content team edits"
+        "legacy subscription transactions, content team edits and customer care's contact changes"
     )
     seconds = ["--duration", str(duration)]
     workloads = [
         subprocess.Popen([mesh, "generate", "legacy", "--rate", "20", *seconds], stdout=subprocess.DEVNULL),
         subprocess.Popen([mesh, "generate", "content", "--rate", "1", *seconds], stdout=subprocess.DEVNULL),
+        subprocess.Popen([mesh, "generate", "crm", "--rate", "2", *seconds], stdout=subprocess.DEVNULL),
     ]
     subprocess.run([mesh, "generate", "playback", "--rate", str(rate), *seconds], check=False)
     for workload in workloads:

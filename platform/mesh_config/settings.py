@@ -14,7 +14,16 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 # The checkout this package was installed from (editable install): its `.mesh/` holds local state.
 _PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
-DOMAINS = ("subscriptions", "content", "playback", "engagement", "recommendations", "content_insights")
+DOMAINS = (
+    "subscriptions",
+    "content",
+    "playback",
+    "engagement",
+    "recommendations",
+    "content_insights",
+    "crm",
+    "customers",
+)
 
 
 class MeshSettings(BaseSettings):

@@ -14,7 +14,17 @@ The parts, by the product's anatomy (docs/architecture.md has the map):
     runtime   one serving host, the engine that feeds it, and the one place both are built
 """
 
-from mesh_sdk.ingest.changes import parse_timestamp
+from mesh_sdk.ingest.changes import parse_date, parse_timestamp
 from mesh_sdk.spec.logic import ArtifactStore, BatchContext, Context, Inputs, Rows, Transform, Update
 
-__all__ = ["ArtifactStore", "BatchContext", "Context", "Inputs", "Rows", "Transform", "Update", "parse_timestamp"]
+__all__ = [
+    "ArtifactStore",
+    "BatchContext",
+    "Context",
+    "Inputs",
+    "Rows",
+    "Transform",
+    "Update",
+    "parse_date",
+    "parse_timestamp",
+]

@@ -3,6 +3,7 @@
 Two styles side by side, so learners can compare them:
 - the legacy monolith's tables are captured as they are (pgoutput, an explicit publication): every
   row change of customers, plans, subscriptions and payments lands on `cdc.legacy.public.<table>`;
+  the customer-care CRM's contacts likewise, on `cdc.crm.public.contacts`;
 - the content team publishes *events* through a transactional outbox: only the outbox table is
   captured, and Debezium's outbox event router turns each row into an event on
   `cdc.content.outbox.<aggregate type>`, keyed by the aggregate id.
@@ -91,7 +92,16 @@ CONTENT = CaptureSource(
         "transforms.outbox.table.fields.additional.placement": "type:header:type",
     },
 )
-SOURCES = (LEGACY, CONTENT)
+CRM = CaptureSource(
+    "crm",
+    "crm",
+    "crm_db",
+    "crm.sql",
+    ("public.contacts",),  # never evaluation.contact_truth: the generator's truth stays out of the mesh
+    snapshot_mode="initial",
+)
+# In the order they are installed: the CRM's contacts are typed from the monolith's customers.
+SOURCES = (LEGACY, CONTENT, CRM)
 
 
 def _converter(settings: MeshSettings, side: str) -> dict[str, str]:

@@ -30,7 +30,7 @@ from mesh_sources.crm_seed import (
     typed_name,
     typed_phone,
 )
-from mesh_sources.db import Closing, SeedReport, copy_rows
+from mesh_sources.db import Closing, SeedReport, SourceUnavailable, copy_rows
 
 __all__ = ["CrmWorkload", "install_crm", "legacy_people"]
 
@@ -45,7 +45,14 @@ def legacy_people(legacy_dsn: str) -> list[Person]:
     """The monolith's current customers: the people the CRM's contacts are typed from."""
     columns = ", ".join(PEOPLE_COLUMNS)
     with db.connect(legacy_dsn) as conn:
-        return [Person.of(row) for row in conn.execute(f"SELECT {columns} FROM customers ORDER BY customer_id")]
+        try:
+            rows = conn.execute(f"SELECT {columns} FROM customers ORDER BY customer_id").fetchall()
+        except psycopg.errors.UndefinedTable:
+            raise SourceUnavailable(
+                f"the CRM's contacts are typed from the monolith's customers, and {db.describe(legacy_dsn)} has "
+                "none yet: start the monolith first (mesh cdc start legacy)"
+            ) from None
+    return [Person.of(row) for row in rows]
 
 
 def install_crm(dsn: str, legacy_dsn: str, seed: int = WORLD_SEED) -> SeedReport:

@@ -3,10 +3,16 @@ elsewhere, and a summary at the end, in the style of `mesh generate playback`.""
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
 from rich.table import Table
 
 from mesh_sources.content_model import EVENT_TYPES
 from mesh_sources.content_ops import EventCounts
+from mesh_sources.crm import OPERATIONS as CRM_OPERATIONS
 from mesh_sources.legacy_ops import CHANGES, TABLES, ChangeCounts
 from mesh_sources.running import RunTally
 
@@ -46,12 +52,22 @@ def content_table(counts: EventCounts, title: str = "") -> Table:
     return table
 
 
-def legacy_live(tally: RunTally, counts: ChangeCounts) -> Table:
-    return legacy_table(counts, _heading(tally, "rows"))
+def crm_table(counts: Counter[str], title: str = "") -> Table:
+    """Contact changes by what the agent or web form did."""
+    table = Table(title=title or None, title_justify="left", show_header=False)
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    table.add_row("[bold]contact changes[/]", f"[bold]{sum(n for op, n in counts.items() if op != 'skipped')}[/]")
+    for operation in CRM_OPERATIONS:
+        table.add_row(f"  {operation.replace('_', ' ')}", str(counts[operation]))
+    if counts["skipped"]:
+        table.add_row("[yellow]nothing to change[/]", str(counts["skipped"]))
+    return table
 
 
-def content_live(tally: RunTally, counts: EventCounts) -> Table:
-    return content_table(counts, _heading(tally, "events"))
+def crm_progress_line(tally: RunTally, counts: Counter[str]) -> str:
+    by_operation = "  ".join(f"{op} {counts[op]}" for op in CRM_OPERATIONS)
+    return f"{tally.elapsed_s:7.1f} s  changes {tally.changes}  rate {tally.rate_per_s:.1f}/s  {by_operation}"
 
 
 def legacy_progress_line(tally: RunTally, counts: ChangeCounts) -> str:
@@ -67,6 +83,19 @@ def content_progress_line(tally: RunTally, counts: EventCounts) -> str:
     return f"{tally.elapsed_s:7.1f} s  events {tally.changes}  rate {tally.rate_per_s:.1f}/s  {by_type}"
 
 
+@dataclass(frozen=True)
+class SourceView:
+    """How one source's workload is shown: its counts as a table, as a line, and in the heading."""
+
+    unit: str  # what the live rate counts: rows, events, changes
+    what: str  # what the summary counts: row changes, outbox events, ...
+    table: Callable[[Any, str], Table]
+    line: Callable[[RunTally, Any], str]
+
+    def live(self, tally: RunTally, counts: Any) -> Table:
+        return self.table(counts, _heading(tally, self.unit))
+
+
 def summary_line(tally: RunTally, what: str, database: str, seed: int) -> str:
     """`done: 120 transactions, 187 row changes in legacy in 10.0 s (18.7/s), seed 7`."""
     ending = "interrupted" if tally.interrupted else "done"
@@ -74,3 +103,8 @@ def summary_line(tally: RunTally, what: str, database: str, seed: int) -> str:
         f"{ending}: {tally.transactions} transactions, {tally.changes} {what} in {database} in "
         f"{tally.elapsed_s:.1f} s ({tally.average_rate_per_s:.1f}/s), seed {seed}"
     )
+
+
+LEGACY = SourceView("rows", "row changes", legacy_table, legacy_progress_line)
+CONTENT = SourceView("events", "outbox events", content_table, content_progress_line)
+CRM = SourceView("changes", "contact changes", crm_table, crm_progress_line)

@@ -21,7 +21,10 @@ DEMO_PRODUCTS = (
     "engagement.viewing",
     "content-insights.kpis",
     "recommendations.next-title",
+    "crm.contacts",
 )
+# The products that read playback.events' history: `mesh demo` starts them once the history is in.
+HISTORY_READERS = ("engagement.viewing", "content-insights.kpis", "recommendations.next-title")
 # Room for products a learner builds beside them (their ports follow the demo's).
 EXTRA_PRODUCT_SLOTS = 10
 
@@ -47,18 +50,14 @@ def product_ports(settings: MeshSettings, name: str) -> ProductPorts:
 def ensure_capture(settings: MeshSettings, sources: Iterable[str], customers: int = 10_000, titles: int = 500) -> None:
     """Install and seed each operational database (once), then its Debezium connector; idempotent."""
     from mesh_sources.capture import SOURCES, start_source
-    from mesh_sources.content import install_content
-    from mesh_sources.legacy import install_legacy
+    from mesh_sources.installers import installers
 
-    installers = {
-        "legacy": lambda dsn: install_legacy(dsn, customers=customers),
-        "content": lambda dsn: install_content(dsn, titles=titles),
-    }
+    install = installers(settings, customers=customers, titles=titles)
     by_name = {s.name: s for s in SOURCES}
     for name in sources:
         if name not in by_name:
             raise ValueError(f"no operational source {name!r}; choose from {', '.join(by_name)}")
-        start_source(by_name[name], settings, installers.get(name))
+        start_source(by_name[name], settings, install.get(name))
 
 
 def ensure_services(settings: MeshSettings, *, audit: bool, catalog: bool) -> None:

@@ -82,6 +82,14 @@ def _comparable(value: Any) -> Any:
     return value.astimezone(UTC) if isinstance(value, datetime) and value.tzinfo else value
 
 
+REPOSITORY_PRODUCTS = Path(__file__).resolve().parents[2] / "products"
+
+
+def product_folders(root: Path = REPOSITORY_PRODUCTS) -> list[Path]:
+    """Every product folder under `root` (the repository's products by default), by name."""
+    return sorted(p for p in root.iterdir() if (p / "dataproduct.yaml").exists())
+
+
 def rows_by_key(dsn: str, table: str, columns: Sequence[str]) -> dict[Any, dict[str, Any]]:
     """A source database table's rows on `columns`, by the first column (its key): what a product's
     current state must equal."""

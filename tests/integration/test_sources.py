@@ -325,6 +325,27 @@ def test_the_command_installs_runs_a_count_and_summarises(
     assert again.exit_code == 0 and "already seeded" in again.output
 
 
+def test_the_crm_command_seeds_from_the_monolith_and_changes_contacts(
+    scratch: Scratch, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in scratch.settings.environment().items():
+        if name.startswith("MESH_"):
+            monkeypatch.setenv(name, value)
+    monkeypatch.setenv("MESH_LEGACY_DB", scratch.name)
+    monkeypatch.setenv("MESH_CRM_DB", scratch.name)
+    runner = CliRunner()
+    refused = runner.invoke(generate_app, ["crm", "--count", "5", "--rate", "10000"])
+    assert refused.exit_code == 1 and "mesh cdc start legacy" in " ".join(refused.output.split())
+
+    install_legacy(scratch.dsn, customers=50)
+    result = runner.invoke(generate_app, ["crm", "--count", "25", "--rate", "10000", "--seed", "3"])
+
+    output = " ".join(result.output.split())
+    assert result.exit_code == 0, output
+    assert "seeded" in output and "contacts" in output and "done: 25 transactions" in output
+    assert "second contact" in output and "erase" in output
+
+
 def test_a_legacy_database_with_customers_but_no_plans_is_refused_with_what_to_do(scratch: Scratch) -> None:
     install_legacy(scratch.dsn, customers=5)
     with psycopg.connect(scratch.dsn) as conn:

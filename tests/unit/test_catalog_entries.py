@@ -12,6 +12,7 @@ import pytest
 
 from mesh_catalog import Catalog, MalformedDocument, Status, UnknownProduct, parse_entry
 from mesh_sdk.spec.product import dump, load_product
+from mesh_testing.products import product_folders
 
 PRODUCTS = Path(__file__).resolve().parents[2] / "products"
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
@@ -22,7 +23,7 @@ VIEWING = "urn:mesh:engagement:viewing:v1"
 def _documents() -> dict[str, dict[str, Any]]:
     """What each product serves at `GET /`, built the way its REST port builds it, without a server."""
     docs = {}
-    for folder in sorted(p for p in PRODUCTS.iterdir() if (p / "dataproduct.yaml").exists()):
+    for folder in product_folders(PRODUCTS):
         docs[folder.name] = dump(load_product(folder)) | {"ports": {"rest": f"http://127.0.0.1/{folder.name}"}}
     return docs
 
@@ -33,7 +34,7 @@ def document(name: str) -> dict[str, Any]:
 
 def test_every_real_product_reads_into_an_entry() -> None:
     entries = {name: parse_entry(document(name), f"http://{name}", NOW) for name in _documents()}
-    assert len(entries) == 7
+    assert len(entries) == len(product_folders(PRODUCTS))
     for name, entry in entries.items():
         assert f"{entry.domain}.{entry.name}" == name
         assert entry.owner is not None and entry.owner.contact

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from mesh_catalog.service import CatalogService
+from mesh_testing.products import product_folders
 from tests.unit.test_catalog_service import (
     NEXT_TITLE,
     PLAYBACK,
@@ -50,7 +51,7 @@ def data(api: TestClient, text: str, **variables: Any) -> dict[str, Any]:
 def test_products_are_listed_and_filtered(api: TestClient, service: CatalogService) -> None:
     register_all(service)
     listed = data(api, f"{{ products {{ {PRODUCT} }} }}")["products"]
-    assert len(listed) == 7 and {p["status"] for p in listed} == {"available"}
+    assert len(listed) == len(product_folders()) and {p["status"] for p in listed} == {"available"}
     viewing = next(p for p in listed if p["id"] == VIEWING)
     assert viewing["domain"] == "engagement" and viewing["owner"]["team"]
     assert PLAYBACK in {p["source"] for p in viewing["inputPorts"]}

@@ -12,6 +12,7 @@ import pytest
 
 from mesh_catalog import Catalog, Edge, LineageGraph, UnknownNode
 from mesh_sdk.spec.product import dump, load_product
+from mesh_testing.products import product_folders
 
 PRODUCTS = Path(__file__).resolve().parents[2] / "products"
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
@@ -25,7 +26,7 @@ RECOMMENDATIONS, KPIS = "urn:mesh:recommendations:next-title:v1", "urn:mesh:cont
 def _documents() -> dict[str, dict[str, Any]]:
     """What each product serves at `GET /`, built the way its REST port builds it, without a server."""
     docs = {}
-    for folder in sorted(p for p in PRODUCTS.iterdir() if (p / "dataproduct.yaml").exists()):
+    for folder in product_folders(PRODUCTS):
         docs[folder.name] = dump(load_product(folder)) | {"ports": {}}
     return docs
 
@@ -57,10 +58,11 @@ def test_every_product_and_every_external_source_is_a_node() -> None:
         "content.outbox.title",
         "legacy.public.customers",
         "legacy.public.subscriptions",
+        "crm.public.contacts",
     }
     assert graph.nodes["cdc:legacy.public.customers"].kind == "cdc"
     picture = json.loads(json.dumps(graph.as_dict()))
-    assert len(picture["nodes"]) == 11 and len(picture["edges"]) == 12
+    assert len(picture["nodes"]) == 13 and len(picture["edges"]) == 13
 
 
 def test_upstream_and_downstream_follow_every_hop() -> None:

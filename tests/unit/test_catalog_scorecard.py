@@ -16,6 +16,7 @@ from mesh_catalog import Availability, CatalogEntry, Status, parse_entry
 from mesh_catalog.scorecard import Freshness, scorecard, worst_first
 from mesh_governance import PolicySet, evaluate, load_policies
 from mesh_sdk.spec.product import dump, load_product
+from mesh_testing.products import product_folders
 
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCTS = ROOT / "products"
@@ -31,7 +32,7 @@ def policies() -> PolicySet:
 @cache
 def _documents() -> dict[str, dict[str, Any]]:
     docs = {}
-    for folder in sorted(p for p in PRODUCTS.iterdir() if (p / "dataproduct.yaml").exists()):
+    for folder in product_folders(PRODUCTS):
         docs[folder.name] = dump(load_product(folder)) | {"ports": {}}
     return docs
 

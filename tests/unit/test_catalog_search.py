@@ -9,6 +9,7 @@ from typing import Any
 
 from mesh_catalog import Catalog, CatalogEntry, search
 from mesh_sdk.spec.product import dump, load_product
+from mesh_testing.products import product_folders
 
 PRODUCTS = Path(__file__).resolve().parents[2] / "products"
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
@@ -18,7 +19,7 @@ NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 def _documents() -> dict[str, dict[str, Any]]:
     """What each product serves at `GET /`, built the way its REST port builds it, without a server."""
     docs = {}
-    for folder in sorted(p for p in PRODUCTS.iterdir() if (p / "dataproduct.yaml").exists()):
+    for folder in product_folders(PRODUCTS):
         docs[folder.name] = dump(load_product(folder)) | {"ports": {}}
     return docs
 
@@ -78,6 +79,7 @@ def test_filters_by_domain_and_type() -> None:
     assert names("customer", type="derived") == ["engagement.viewing"]
     assert names("", type="raw") == [
         "content.titles",
+        "crm.contacts",
         "playback.events",
         "subscriptions.customers",
         "subscriptions.subscriptions",

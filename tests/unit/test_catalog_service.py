@@ -1,5 +1,5 @@
 """The catalog service without servers: pushes, pulls, persistence across restarts, and its REST API
-(in-process, through FastAPI's test client), with the seven real products' documents and fake ports."""
+(in-process, through FastAPI's test client), with the real products' documents and fake ports."""
 
 from __future__ import annotations
 
@@ -21,8 +21,10 @@ from mesh_catalog.records import UnreadableState, dump_state, load_state
 from mesh_catalog.service import CatalogService, FetchFailed, RegistrationRefused
 from mesh_governance import PolicySet, load_policies
 from mesh_sdk.spec.product import dump, load_product
+from mesh_testing.products import product_folders
 
 PRODUCTS = Path(__file__).resolve().parents[2] / "products"
+ALL = len(product_folders(PRODUCTS))  # the real products, whose documents the service serves
 START = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 VIEWING, PLAYBACK = "urn:mesh:engagement:viewing:v1", "urn:mesh:playback:events:v1"
 NEXT_TITLE = "urn:mesh:recommendations:next-title:v1"
@@ -38,7 +40,7 @@ def _policies() -> PolicySet:
 def _documents() -> dict[str, dict[str, Any]]:
     """What each product serves at `GET /`, by base URL, built without a server."""
     docs = {}
-    for folder in sorted(p for p in PRODUCTS.iterdir() if (p / "dataproduct.yaml").exists()):
+    for folder in product_folders(PRODUCTS):
         docs[f"http://{folder.name}"] = dump(load_product(folder)) | {"ports": {}}
     return docs
 
@@ -139,12 +141,12 @@ def test_a_pull_marks_a_product_that_went_away_unavailable_and_keeps_it(
     products.stopped.add("http://playback.events")
     clock.tick()
     report = service.pull()
-    assert report.unavailable == [PLAYBACK] and len(report.refreshed) == 6
+    assert report.unavailable == [PLAYBACK] and len(report.refreshed) == ALL - 1
     gone = service.entry(PLAYBACK)
     assert gone.availability.status is Status.UNAVAILABLE
     assert gone.availability.last_seen == START and gone.availability.unavailable_since == clock.now
     assert "http://playback.events/ does not answer" in (gone.availability.last_error or "")
-    assert len(service.entries()) == 7 and [e.id for e in service.entries(status=Status.UNAVAILABLE)] == [PLAYBACK]
+    assert len(service.entries()) == ALL and [e.id for e in service.entries(status=Status.UNAVAILABLE)] == [PLAYBACK]
 
     products.stopped.clear()
     clock.tick()
@@ -174,7 +176,7 @@ def test_registrations_survive_a_restart_as_they_were(
     service.pull()
 
     restarted = CatalogService(FakeProducts(), JsonFileStore(store.path), clock, policies=_policies())
-    assert restarted.load() == 7
+    assert restarted.load() == ALL
     assert [e.id for e in restarted.entries()] == [e.id for e in service.entries()]
     gone = restarted.entry(PLAYBACK).availability
     assert gone.status is Status.UNAVAILABLE and gone.unavailable_since == clock.now and gone.last_seen == START
@@ -186,15 +188,15 @@ def test_the_file_is_written_when_something_changed_not_at_every_pull(
     service: CatalogService, products: FakeProducts, store: CountingStore, clock: Clock
 ) -> None:
     register_all(service)
-    assert store.saves == 7
+    assert store.saves == ALL
     for _ in range(3):
         clock.tick()
         service.pull()
-    assert store.saves == 7  # only last_seen moved
+    assert store.saves == ALL  # only last_seen moved
     products.stopped.add("http://content.titles")
     service.pull()
     service.pull()
-    assert store.saves == 8  # once when it went away; "unavailable since" does not move
+    assert store.saves == ALL + 1  # once when it went away; "unavailable since" does not move
     assert not list(store.path.parent.glob(".*.tmp")), "the scratch file is renamed over the state"
 
 
@@ -272,7 +274,7 @@ def test_a_product_that_cannot_be_read_is_422_naming_its_url(api: TestClient) ->
 
 def test_listing_filters_and_one_product(api: TestClient, service: CatalogService, products: FakeProducts) -> None:
     register_all(service)
-    assert len(api.get("/products").json()) == 7
+    assert len(api.get("/products").json()) == ALL
     assert [p["id"] for p in api.get("/products", params={"domain": "engagement"}).json()] == [VIEWING]
     assert {p["type"] for p in api.get("/products", params={"type": "derived"}).json()} == {"derived"}
     algorithms = api.get("/products", params={"type": "algorithm"}).json()
@@ -432,7 +434,7 @@ def test_the_api_serves_the_policies_and_the_violations(
     everything = api.get("/violations").json()
     assert everything["policies"] == {"version": _policies().version, "digest": _policies().digest}
     by_product = {p["product"]: p for p in everything["products"]}
-    assert len(by_product) == 7 and by_product[PLAYBACK]["violations"] == [] and by_product[PLAYBACK]["compliant"]
+    assert len(by_product) == ALL and by_product[PLAYBACK]["violations"] == [] and by_product[PLAYBACK]["compliant"]
     viewing = by_product[VIEWING]
     assert not viewing["compliant"] and viewing["status"] == "available"
     assert [(v["policy"], v["field"]) for v in viewing["violations"]] == [("GOV-005", "descriptor.slos")]
@@ -514,7 +516,7 @@ def test_the_api_serves_scorecards_worst_first_and_one_products(
     products.stopped.add("http://content.titles")
     service.pull()
     cards = api.get("/scorecards").json()
-    assert len(cards) == 7
+    assert len(cards) == ALL
     assert [c["score"] for c in cards] == sorted(c["score"] for c in cards)
     by_id = {c["product"]: c for c in cards}
     titles = by_id["urn:mesh:content:titles:v1"]

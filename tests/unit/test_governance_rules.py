@@ -23,6 +23,7 @@ from mesh_sdk.runtime.source_aligned import SourceAlignedRuntime
 from mesh_sdk.serve.masked_stream import masked_topic
 from mesh_sdk.serve.served import declared_query_ports
 from mesh_sdk.spec.product import dump, load_product
+from mesh_testing.products import product_folders
 
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCTS = ROOT / "products"
@@ -63,7 +64,7 @@ def _ports(folder: Path) -> dict[str, str]:
 @cache
 def _documents() -> dict[str, dict[str, Any]]:
     docs = {}
-    for folder in sorted(p for p in PRODUCTS.iterdir() if (p / "dataproduct.yaml").exists()):
+    for folder in product_folders(PRODUCTS):
         docs[folder.name] = dump(load_product(folder)) | {"ports": _ports(folder)}
     return docs
 
@@ -81,7 +82,7 @@ def found(doc: dict[str, Any]) -> set[tuple[str, str]]:
 
 
 def test_every_real_product_passes_every_refusing_policy() -> None:
-    assert len(_documents()) == 7
+    assert len(_documents()) == len(product_folders(PRODUCTS))
     for name in _documents():
         violations = evaluate(policies(), entry(document(name)))
         assert refusals(violations) == [], f"{name}: {[str(v) for v in violations]}"

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 OPERATIONS = frozenset("curd")
@@ -98,3 +98,13 @@ def parse_timestamp(value: str | None) -> datetime | None:
     if value is None:
         return None
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def parse_date(value: int | None) -> date | None:
+    """Debezium's Date (a PostgreSQL date as days since 1970-01-01) as a date."""
+    if value is None:
+        return None
+    return _EPOCH + timedelta(days=value)
+
+
+_EPOCH = date(1970, 1, 1)
