@@ -139,15 +139,13 @@ MESH_FIXTURE = "running_mesh"
 
 
 @pytest.fixture(scope="session")
-def running_mesh(legacy_capture: MeshSettings, content_capture: MeshSettings) -> Iterator[RunningMesh]:
-    """All seven products running in this process on the session's stack, after a burst of playback
+def running_mesh(crm_capture: MeshSettings, content_capture: MeshSettings) -> Iterator[RunningMesh]:
+    """Every product running in this process on the session's stack, after a burst of playback
     traffic and legacy transactions; the end-to-end test and the derived products' tests share it."""
     from mesh_testing.mesh import whole_mesh
 
     products = REPO / "products"
-    yield _whole_mesh.enter_context(
-        whole_mesh(legacy_capture, products, customers=SEEDED_CUSTOMERS, titles=SEEDED_TITLES)
-    )
+    yield _whole_mesh.enter_context(whole_mesh(crm_capture, products, customers=SEEDED_CUSTOMERS, titles=SEEDED_TITLES))
     _whole_mesh.close()
 
 

@@ -25,6 +25,8 @@ from mesh_mdm.normalise import Comparable, as_table
 MATCH_AT = 0.95  # a probability at least this is a match
 REVIEW_AT = 0.5  # below MATCH_AT and at least this: a person decides
 _JW = "jaro_winkler_similarity"
+# The two systems' tables, as Splink names their records' source datasets.
+LEFT, RIGHT = "left_records", "right_records"
 
 
 class Band(StrEnum):
@@ -96,35 +98,83 @@ def settings() -> SettingsCreator:
     )
 
 
-class Matcher:
-    """A model trained on the records of two systems, kept in its own DuckDB connection."""
+@dataclass(frozen=True)
+class Pair:
+    left: str  # unique id in the first system
+    right: str  # unique id in the second system
+    probability: float
 
-    def __init__(self, left: list[Comparable], right: list[Comparable], *, seed: int = 1) -> None:
-        logging.getLogger("splink").setLevel(logging.WARNING)
+
+class Matcher:
+    """The records of two systems in their own DuckDB connection, with a model: trained on them, or a
+    saved one (`model`, as `save()` wrote it). Pairs are scored all at once, or only those between the
+    records that changed and the other system's (incremental matching)."""
+
+    def __init__(
+        self, left: list[Comparable], right: list[Comparable], *, model: dict[str, Any] | None = None, seed: int = 1
+    ) -> None:
+        for name in ("splink", "splink.internals"):
+            logging.getLogger(name).setLevel(logging.WARNING)
         self._connection = duckdb.connect()
         # A cursor, and a schema of its own: Splink's work tables and views stay out of the caller's way.
-        api = DuckDBAPI(connection=self._connection.cursor(), output_schema="splink_work")
-        self._left = api.register(as_table(left), table_name="left_records")
-        self._right = api.register(as_table(right), table_name="right_records")
-        self.linker = Linker([self._left, self._right], settings())
-        training = self.linker.training
-        training.estimate_probability_two_random_records_match([block_on("email")], recall=0.85)
-        training.estimate_u_using_random_sampling(max_pairs=2e6, seed=seed)
-        training.estimate_parameters_using_expectation_maximisation(block_on("email"))
-        training.estimate_parameters_using_expectation_maximisation(block_on("name_key"))
+        self._api = DuckDBAPI(connection=self._connection.cursor(), output_schema="splink_work")
+        self._left = self._api.register(as_table(left), table_name=LEFT)
+        self._right = self._api.register(as_table(right), table_name=RIGHT)
+        self.linker = Linker([self._left, self._right], model if model is not None else settings())
+        if model is None:
+            training = self.linker.training
+            training.estimate_probability_two_random_records_match([block_on("email")], recall=0.85)
+            training.estimate_u_using_random_sampling(max_pairs=2e6, seed=seed)
+            training.estimate_parameters_using_expectation_maximisation(block_on("email"))
+            training.estimate_parameters_using_expectation_maximisation(block_on("name_key"))
+        self._deltas = 0
+
+    def save(self) -> dict[str, Any]:
+        """The trained model (settings and match weights) as JSON-ready data."""
+        model: dict[str, Any] = self.linker.misc.save_model_to_json()
+        return model
+
+    def pairs(self, floor: float = 0.01) -> list[Pair]:
+        """Every pair the blocking rules produce with a probability of at least `floor`."""
+        return self._oriented(self.linker.inference.predict(threshold_match_probability=floor))
+
+    def pairs_of(self, left: list[Comparable], right: list[Comparable], floor: float = 0.01) -> list[Pair]:
+        """The pairs of changed records, each against every record of the other system: `left` (first
+        system's records that changed) against all of the second's, `right` against all of the first's."""
+        found: list[Pair] = []
+        for changed, others, role in ((left, self._right, LEFT), (right, self._left, RIGHT)):
+            if not changed:
+                continue
+            self._deltas += 1
+            delta = self._api.register(as_table(changed), table_name=f"{role}_delta_{self._deltas}")
+            found += self._oriented(
+                self.linker.inference.predict_between(others, delta, threshold_match_probability=floor)
+            )
+        return found
+
+    @staticmethod
+    def _oriented(predicted: Any) -> list[Pair]:
+        pairs = []
+        for row in predicted.as_pyarrow_table().to_pylist():
+            left, right = row["unique_id_l"], row["unique_id_r"]
+            if not str(row["source_dataset_l"]).startswith(LEFT):
+                left, right = right, left
+            pairs.append(Pair(left, right, float(row["match_probability"])))
+        return pairs
 
     def candidates(self, floor: float = 0.01) -> list[Candidate]:
         """Each right record's most probable left record (at least `floor`), with its band."""
-        predicted = self.linker.inference.predict(threshold_match_probability=floor)
-        rows: list[dict[str, Any]] = predicted.as_pyarrow_table().to_pylist()  # type: ignore[no-untyped-call]
         best: dict[str, tuple[str, float]] = {}
-        for row in rows:
-            left, right = row["unique_id_l"], row["unique_id_r"]
-            if row["source_dataset_l"] != "left_records":
-                left, right = right, left
-            if right not in best or row["match_probability"] > best[right][1]:
-                best[right] = (left, float(row["match_probability"]))
+        for pair in self.pairs(floor):
+            if pair.right not in best or pair.probability > best[pair.right][1]:
+                best[pair.right] = (pair.left, pair.probability)
         return [Candidate(left, right, p, band_of(p)) for right, (left, p) in sorted(best.items())]
 
     def close(self) -> None:
         self._connection.close()
+
+    def __enter__(self) -> Matcher:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import pyarrow as pa
 
@@ -95,4 +95,4 @@ def split_name(full_name: str) -> tuple[str, str]:
 
 
 def as_table(records: list[Comparable]) -> pa.Table:
-    return pa.Table.from_pylist([asdict(r) for r in records], schema=SCHEMA)
+    return pa.Table.from_pydict({f.name: [getattr(r, f.name) for r in records] for f in SCHEMA}, schema=SCHEMA)

@@ -15,15 +15,27 @@ The parts, by the product's anatomy (docs/architecture.md has the map):
 """
 
 from mesh_sdk.ingest.changes import parse_date, parse_timestamp
-from mesh_sdk.spec.logic import ArtifactStore, BatchContext, Context, Inputs, Rows, Transform, Update
+from mesh_sdk.spec.logic import (
+    ArtifactStore,
+    BatchContext,
+    CommandRefused,
+    Context,
+    Inputs,
+    Rows,
+    Transform,
+    UnknownCommand,
+    Update,
+)
 
 __all__ = [
     "ArtifactStore",
     "BatchContext",
+    "CommandRefused",
     "Context",
     "Inputs",
     "Rows",
     "Transform",
+    "UnknownCommand",
     "Update",
     "parse_date",
     "parse_timestamp",

@@ -22,6 +22,7 @@ DEMO_PRODUCTS = (
     "content-insights.kpis",
     "recommendations.next-title",
     "crm.contacts",
+    "customers.customer-360",
 )
 # The products that read playback.events' history: `mesh demo` starts them once the history is in.
 HISTORY_READERS = ("engagement.viewing", "content-insights.kpis", "recommendations.next-title")

@@ -14,10 +14,17 @@ from typing import Any
 from mesh_config import MeshSettings
 from mesh_testing.products import eventually, running_product
 
-SOURCE_ALIGNED = ("playback.events", "content.titles", "subscriptions.customers", "subscriptions.subscriptions")
-DERIVED = ("engagement.viewing", "content-insights.kpis", "recommendations.next-title")
+SOURCE_ALIGNED = (
+    "playback.events",
+    "content.titles",
+    "subscriptions.customers",
+    "subscriptions.subscriptions",
+    "crm.contacts",
+)
+DERIVED = ("engagement.viewing", "content-insights.kpis", "recommendations.next-title", "customers.customer-360")
 PLAYBACK_EVENTS = 6_000
 LEGACY_TRANSACTIONS = 100
+CRM_CHANGES = 40
 
 
 @dataclass
@@ -51,12 +58,14 @@ class RunningMesh:
 @contextmanager
 def whole_mesh(settings: MeshSettings, products: Path, customers: int, titles: int) -> Iterator[RunningMesh]:
     """The data product catalog and every product of `products` running (source-aligned first), then
-    6,000 playback events (some late, some duplicated) from `customers` viewers over `titles` titles, and
-    100 legacy transactions. Products report their runs every second, so lineage shows them at once."""
+    6,000 playback events (some late, some duplicated) from `customers` viewers over `titles` titles, 100
+    legacy transactions and 40 changes in the CRM. Products report their runs every second, so lineage
+    shows them at once."""
     from mesh_catalog.server import CatalogServer, access_path, state_path
     from mesh_generate import Imperfections, PlaybackSimulator, PlaybackTraffic, Population, send_traffic
     from mesh_generate.kafka_sink import KafkaPlaybackSink
     from mesh_generate.playback_sessions import Catalogue
+    from mesh_sources.crm import CrmWorkload
     from mesh_sources.legacy import LegacyWorkload
 
     settings = settings.replaced(lineage_every_s=1.0)
@@ -83,4 +92,8 @@ def whole_mesh(settings: MeshSettings, products: Path, customers: int, titles: i
         with LegacyWorkload.connect(settings.postgres_dsn(settings.legacy_db), seed=5) as legacy:
             for _ in range(LEGACY_TRANSACTIONS):
                 legacy.step()
+        crm_dsn, legacy_dsn = settings.postgres_dsn(settings.crm_db), settings.postgres_dsn(settings.legacy_db)
+        with CrmWorkload.connect(crm_dsn, legacy_dsn, seed=5) as crm:
+            for _ in range(CRM_CHANGES):
+                crm.step()
         yield RunningMesh(settings, runtimes, catalog)

@@ -28,6 +28,14 @@ MAY_ANSWER_NOTHING = {
     "playback.events": {"session_timeline"},  # a placeholder session id
     "subscriptions.customers": {"customer_by_id"},  # null once a workload erased customer 1
     "subscriptions.subscriptions": {"subscription_by_id"},  # gone with customer 1 (the erasure cascades)
+    "crm.contacts": {"contact_by_id"},  # null once a workload erased contact 700001
+    # Customer 1 may be erased; a small mesh may leave no pair to review.
+    "customers.customer-360": {
+        "golden_record_of_a_customer",
+        "one_customer_everywhere",
+        "review_queue",
+        "review_queue_side_by_side",
+    },
 }
 
 

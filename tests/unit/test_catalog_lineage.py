@@ -62,7 +62,7 @@ def test_every_product_and_every_external_source_is_a_node() -> None:
     }
     assert graph.nodes["cdc:legacy.public.customers"].kind == "cdc"
     picture = json.loads(json.dumps(graph.as_dict()))
-    assert len(picture["nodes"]) == 13 and len(picture["edges"]) == 13
+    assert len(picture["nodes"]) == 14 and len(picture["edges"]) == 15
 
 
 def test_upstream_and_downstream_follow_every_hop() -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -215,6 +215,20 @@ class DerivedRuntime(ProductHost):
 
     def refresh(self, forced: bool = False) -> dict[str, Any] | None:
         """One refresh if an input has a new snapshot (or if `forced`); returns what it committed."""
+        return self._run(lambda inputs: self.derivation.refresh(inputs), forced)
+
+    def command(self, name: str, arguments: Mapping[str, Any]) -> dict[str, Any] | None:
+        """A person's decision, taken by the derivation's `command` on the inputs as they are now and
+        committed like a refresh (its updates and the state it leaves); None when the product takes no
+        commands. Raises UnknownCommand or CommandRefused, with nothing committed."""
+        take = getattr(self.derivation, "command", None)
+        if not callable(take):
+            return None
+        done = self._run(lambda inputs: take(name, arguments, inputs), forced=True)
+        self.ports.refresh_views_now()
+        return done
+
+    def _run(self, derive: Callable[[Inputs], Mapping[str, Update]], forced: bool) -> dict[str, Any] | None:
         with self._lock:
             if self._unsettled:
                 self._settle()
@@ -232,7 +246,7 @@ class DerivedRuntime(ProductHost):
                     log.warning("%s: rebuilding every output from the inputs' whole tables", exc)
                     self._start_over()
                     new = {p: self.upstreams[p].rows(snapshots[p]) for p in self.increments}
-                updates = self.derivation.refresh(self._inputs(snapshots, changed, new, forced))
+                updates = dict(derive(self._inputs(snapshots, changed, new, forced)))
                 refused = unknown_ports(updates, self.outputs)
                 if refused:
                     raise ValueError(refused)

@@ -108,6 +108,9 @@ class ProductHost:
     def refresh_now(self) -> dict[str, Any] | None:
         return None
 
+    def command(self, name: str, arguments: Mapping[str, Any]) -> dict[str, Any] | None:
+        return None
+
     def _versions(self) -> dict[str, str | None]:
         """The snapshot each table (and input) has reached, for the product's OpenLineage events."""
         raise NotImplementedError

@@ -28,6 +28,7 @@ from mesh_sdk.serve.filters import table_filters
 from mesh_sdk.serve.http_errors import Answer, answer_errors, errors, invalid_requests_are_400, plain
 from mesh_sdk.serve.reader import FILTER_OPS, QueryError, TableReader
 from mesh_sdk.serve.served import declared_query_ports
+from mesh_sdk.spec.logic import CommandRefused, UnknownCommand
 from mesh_sdk.spec.product import dump
 from mesh_sdk.storage.maintenance import retention_report
 from mesh_sql.errors import SqlError, SqlRefused
@@ -237,6 +238,24 @@ def controlling(rt: Served) -> APIRouter:
         done = rt.refresh_now()
         if done is None:
             raise HTTPException(409, "this product is fed by its input streams as they arrive: nothing to refresh")
+        return done
+
+    @router.post(
+        "/commands/{name}",
+        summary="Derived products that take people's decisions (a data steward's match, say): take one now",
+        description="The body is the command's arguments, a JSON object; the product commits the decision like a "
+        "refresh and answers what it committed.",
+        responses=errors(401, 404, 409, 422),
+    )
+    def command(name: str, arguments: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+        try:
+            done = rt.command(name, arguments)
+        except UnknownCommand as exc:
+            raise HTTPException(404, str(exc.args[0]) if exc.args else f"no command {name!r}") from None
+        except CommandRefused as exc:
+            raise HTTPException(422, str(exc)) from None
+        if done is None:
+            raise HTTPException(409, "this product takes no commands")
         return done
 
     return router

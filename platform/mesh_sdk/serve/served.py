@@ -4,6 +4,7 @@ ingestion, change data capture, or derivation from other products): the runtime'
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 import pyarrow as pa
@@ -48,6 +49,10 @@ class Served(Protocol):
 
     def refresh_now(self) -> dict[str, Any] | None:
         """Recompute now and say what was committed (None: the product has nothing to recompute)."""
+        ...
+
+    def command(self, name: str, arguments: Mapping[str, Any]) -> dict[str, Any] | None:
+        """Take a person's decision and say what was committed (None: the product takes no commands)."""
         ...
 
 

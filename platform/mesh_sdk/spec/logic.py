@@ -7,6 +7,7 @@ product's defines
         def __init__(self, context: Context) -> None: ...
         def refresh(self, inputs: Inputs) -> Mapping[str, Update]: ...        # required
         def describe(self) -> Mapping[str, Any]: ...                           # optional
+        def command(self, name, arguments, inputs) -> Mapping[str, Update]: ... # optional
 
 The platform calls `refresh` whenever an input port has a new snapshot (or when told to), with every
 input pinned to one snapshot, and commits the updates it returns to the product's Iceberg output
@@ -14,7 +15,9 @@ ports. What the derivation keeps between refreshes (open viewing sessions, the m
 in `context.state`: the platform saves it with each refresh's progress and, after a restart, builds the
 Derivation with the state of the last complete refresh, so it continues exactly where it stopped.
 `describe` adds what the logic knows about itself (a model card, a watermark) to the discovery and
-observation ports."""
+observation ports. `command` takes a decision made by people (a data steward's `match`, say) from the
+control port: the platform runs it like a refresh, one at a time with the refreshes, and commits its
+updates and the state it leaves in the same way, so a decision is never half applied nor lost."""
 
 from __future__ import annotations
 
@@ -135,6 +138,14 @@ class Inputs:
                 conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{namespace}"')
                 conn.execute(f'CREATE VIEW "{namespace}"."{name}" AS SELECT * FROM _shared_{n}')
             return conn.execute(query).to_arrow_table()
+
+
+class CommandRefused(ValueError):
+    """A command the product cannot take as given: the message says what is wrong (a 422 on the port)."""
+
+
+class UnknownCommand(KeyError):
+    """A command the product does not know (a 404 on the port)."""
 
 
 class Derivation(Protocol):

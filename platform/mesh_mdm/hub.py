@@ -1,0 +1,311 @@
+"""A master data hub for people held by two systems: the records as received, matched, grouped and
+merged into golden records, incrementally, with the stewards' decisions on top.
+
+Each `refresh` takes both systems' current records. Only records whose comparable values changed are
+scored again, against every record of the other system, with the model trained on the first records
+seen (`rematch` trains a new one and scores everything again). Links, groups, golden ids and golden
+values are then recomputed from the kept scores (cheap), and only rows that changed are returned, as
+updates of four tables: the cross-reference (every source record, its golden id and why), the golden
+records, the review queue, and the decisions.
+
+Everything the hub keeps lives in `state`, a dict of plain values the platform saves with each
+refresh: the model, each record's fingerprint, the scored pairs, each record's golden id, each id's
+founder, the decisions and a digest of every row served."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from mesh_mdm.linking import Action, Decision, Decisions, Link, assign_ids, groups, link
+from mesh_mdm.matching import REVIEW_AT, Band, Matcher
+from mesh_mdm.normalise import Comparable
+from mesh_mdm.survivorship import SourceRecord, Survivorship
+
+FLOOR = 0.05  # pairs less probable than this are not kept: they could never be a candidate
+ANCHOR = "anchor"  # the band of a first-system record: it founds a golden record of its own
+
+
+class DecisionRefused(ValueError):
+    """A steward's decision that cannot be taken as given; the message says why."""
+
+
+@dataclass(frozen=True)
+class Records:
+    """One system's current records, each with what the matcher compares (same order, same keys)."""
+
+    system: str
+    records: Sequence[SourceRecord]
+    comparables: Sequence[Comparable]
+
+    def __post_init__(self) -> None:
+        for record, comparable in zip(self.records, self.comparables, strict=True):
+            if record.key != comparable.unique_id or record.source != self.system:
+                raise ValueError(f"{record.key}: its comparable is {comparable.unique_id} ({self.system})")
+
+
+@dataclass(frozen=True)
+class Changes:
+    """Rows to write and keys to delete, by table: the hub's outputs of one refresh."""
+
+    rows: dict[str, list[dict[str, Any]]]
+    deleted: dict[str, list[dict[str, Any]]]
+
+
+TABLES = ("xref", "golden", "reviews", "decisions")
+KEYS = {"xref": ("source", "source_id"), "golden": ("golden_id",), "reviews": ("anchor", "record")}
+
+
+class MasterData:
+    def __init__(self, state: dict[str, Any], rules: Survivorship, anchor_id: str) -> None:
+        self.state = state
+        self.rules = rules
+        self.anchor_id = anchor_id  # the golden record's column holding its anchor's id (customer_id)
+        for name, empty in (
+            ("seen", {}),
+            ("candidates", {}),
+            ("golden_of", {}),
+            ("founders", {}),
+            ("decisions", []),
+            ("queued", {}),
+            ("served", {t: {} for t in KEYS}),
+        ):
+            state.setdefault(name, empty)
+
+    # --- what the platform calls -------------------------------------------------------------------
+
+    def refresh(self, anchors: Records, others: Records, now: datetime, *, rematch: bool = False) -> Changes:
+        self._score(anchors, others, rematch)
+        return self._outputs(anchors, others, now, new_decisions=[])
+
+    def decide(
+        self,
+        action: str,
+        anchor: str,
+        record: str,
+        steward: str,
+        reason: str,
+        anchors: Records,
+        others: Records,
+        now: datetime,
+    ) -> Changes:
+        """Take a steward's decision on a pair (checked first: nothing changes when it is refused)."""
+        try:
+            act = Action(action)
+        except ValueError:
+            raise DecisionRefused(f"unknown decision {action!r}: match or split") from None
+        if anchor not in {r.key for r in anchors.records}:
+            raise DecisionRefused(f"no {anchors.system} record {anchor!r} (give it as {anchors.system}:<id>)")
+        if record not in {r.key for r in others.records}:
+            raise DecisionRefused(f"no {others.system} record {record!r} (give it as {others.system}:<id>)")
+        if not steward.strip():
+            raise DecisionRefused("say who decides: a steward's name")
+        decision = Decision(act, anchor, record, steward.strip(), reason.strip(), now, len(self.state["decisions"]) + 1)
+        self.state["decisions"].append(_plain_decision(decision))
+        self._score(anchors, others, rematch=False)
+        return self._outputs(anchors, others, now, new_decisions=[decision])
+
+    def describe(self) -> dict[str, Any]:
+        model = self.state.get("model")
+        pending = len(self.state["queued"])
+        trained = None
+        if model is not None:
+            prior = model.get("probability_two_random_records_match")
+            trained = {"trained_on": self.state.get("trained_on"), "probability_two_random_records_match": prior}
+        return {
+            "model": trained,
+            "records": len(self.state["seen"]),
+            "golden_records": len(self.state["founders"]),
+            "reviews_pending": pending,
+            "decisions": len(self.state["decisions"]),
+        }
+
+    # --- scoring -----------------------------------------------------------------------------------
+
+    def _score(self, anchors: Records, others: Records, rematch: bool) -> None:
+        prints = {c.unique_id: _fingerprint(c) for c in (*anchors.comparables, *others.comparables)}
+        seen: dict[str, str] = self.state["seen"]
+        changed = {k for k, f in prints.items() if seen.get(k) != f}
+        gone = set(seen) - set(prints)
+        if not anchors.records or not others.records:
+            self.state["candidates"] = {}
+            self.state["seen"] = {}  # score everything once both systems have records
+            return
+        candidates: dict[str, dict[str, float]] = self.state["candidates"]
+        if rematch or self.state.get("model") is None:
+            with Matcher(list(anchors.comparables), list(others.comparables)) as matcher:
+                self.state["model"] = matcher.save()
+                self.state["trained_on"] = {anchors.system: len(anchors.records), others.system: len(others.records)}
+                pairs = matcher.pairs(FLOOR)
+            candidates = {}
+        elif changed or gone:
+            left_changed = [c for c in anchors.comparables if c.unique_id in changed]
+            right_changed = [c for c in others.comparables if c.unique_id in changed]
+            stale = changed | gone
+            for record in stale & set(candidates):
+                del candidates[record]
+            for scored in candidates.values():
+                for anchor in stale & set(scored):
+                    del scored[anchor]
+            with Matcher(list(anchors.comparables), list(others.comparables), model=self.state["model"]) as m:
+                pairs = m.pairs_of(left_changed, right_changed, FLOOR)
+        else:
+            return
+        for pair in pairs:
+            candidates.setdefault(pair.right, {})[pair.left] = pair.probability
+        self.state["candidates"] = {k: v for k, v in candidates.items() if v}
+        self.state["seen"] = prints
+
+    # --- from scores to rows -----------------------------------------------------------------------
+
+    def _outputs(self, anchors: Records, others: Records, now: datetime, new_decisions: list[Decision]) -> Changes:
+        decisions = Decisions.of(_decision(d) for d in self.state["decisions"])
+        anchor_keys = [r.key for r in anchors.records]
+        existing = frozenset(anchor_keys)
+        scored: dict[str, dict[str, float]] = self.state["candidates"]
+        links = {r.key: link(r.key, scored.get(r.key, {}), decisions, existing) for r in others.records}
+        found = groups(anchor_keys, links.values())
+        records = {r.key: r for r in (*anchors.records, *others.records)}
+        assignment = assign_ids(
+            found, self.state["golden_of"], self.state["founders"], {g: self._founder(g, records) for g in found}
+        )
+        self.state["golden_of"] = {r: gid for g, gid in assignment.ids.items() for r in g}
+        self.state["founders"] = assignment.founders
+
+        xref = [self._xref_row(records[k], links.get(k)) for g in found for k in g]
+        golden = [self._golden_row(assignment.ids[g], [records[k] for k in g]) for g in found]
+        reviews = [self._review_row(lk, now) for lk in links.values() if lk.band is Band.REVIEW and not lk.linked]
+        self.state["queued"] = {f"{r['anchor']}|{r['record']}": r["queued_at"] for r in reviews}
+        rows: dict[str, list[dict[str, Any]]] = {}
+        deleted: dict[str, list[dict[str, Any]]] = {}
+        for table, current in (("xref", xref), ("golden", golden), ("reviews", reviews)):
+            rows[table], deleted[table] = self._changed(table, current, now)
+        rows["decisions"] = [_decision_row(d) for d in new_decisions]
+        deleted["decisions"] = []
+        return Changes(rows, deleted)
+
+    def _founder(self, group: tuple[str, ...], records: Mapping[str, SourceRecord]) -> str:
+        """The record a new golden id is minted from: the anchor, else the record created first."""
+        members = [records[k] for k in group]
+        return min(members, key=lambda r: (self.rules.rank(r), r.created_at, r.key)).key
+
+    def _xref_row(self, record: SourceRecord, lk: Link | None) -> dict[str, Any]:
+        golden_id = self.state["golden_of"][record.key]
+        if lk is None:
+            partner, probability, band, rule = None, None, ANCHOR, f"a {record.source} record founds its golden record"
+        else:
+            partner, probability, band, rule = lk.partner, lk.probability, lk.band.value, lk.rule
+        return {
+            "source": record.source,
+            "source_id": str(record.id),
+            "golden_id": golden_id,
+            **{a: _text(record.as_received.get(a)) for a in self.rules.rules},
+            "partner": partner,
+            "match_probability": probability,
+            "band": band,
+            "rule": rule,
+            "source_changed_at": record.changed_at,
+        }
+
+    def _golden_row(self, golden_id: str, members: list[SourceRecord]) -> dict[str, Any]:
+        survived = self.rules.golden(members)
+        anchor = next((r for r in members if r.source == self.rules.sources[0]), None)
+        return {
+            "golden_id": golden_id,
+            self.anchor_id: anchor.id if anchor is not None else None,
+            **{a: s.value for a, s in survived.items()},
+            "records": len(members),
+            "sources": ",".join(sorted({r.source for r in members}, key=self.rules.sources.index)),
+            "provenance": json.dumps({a: s.record for a, s in survived.items()}, sort_keys=True),
+        }
+
+    def _review_row(self, lk: Link, now: datetime) -> dict[str, Any]:
+        pair = f"{lk.partner}|{lk.record}"
+        return {
+            "anchor": lk.partner,
+            "record": lk.record,
+            "match_probability": lk.probability,
+            "queued_at": self.state["queued"].get(pair, now),
+        }
+
+    def _changed(
+        self, table: str, current: list[dict[str, Any]], now: datetime
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """The rows that differ from those served, stamped `updated_at`, and the keys no longer there."""
+        served: dict[str, str] = self.state["served"][table]
+        columns = KEYS[table]
+        now_served: dict[str, str] = {}
+        rows = []
+        for row in current:
+            key = "|".join(str(row[c]) for c in columns)
+            digest = _digest(row)
+            now_served[key] = digest
+            if served.get(key) != digest:
+                rows.append(row | {"updated_at": now})
+        gone = [dict(zip(columns, key.split("|"), strict=True)) for key in served if key not in now_served]
+        self.state["served"][table] = now_served
+        return rows, gone
+
+
+def _fingerprint(comparable: Comparable) -> str:
+    return _digest(
+        [
+            comparable.first,
+            comparable.last,
+            comparable.email,
+            comparable.phone,
+            comparable.country,
+            comparable.birth_year,
+        ]
+    )
+
+
+def _digest(value: Any) -> str:
+    return hashlib.blake2b(json.dumps(value, sort_keys=True, default=str).encode(), digest_size=12).hexdigest()
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _plain_decision(d: Decision) -> dict[str, Any]:
+    return {
+        "action": d.action.value,
+        "anchor": d.anchor,
+        "record": d.record,
+        "steward": d.steward,
+        "reason": d.reason,
+        "at": d.at,
+        "number": d.number,
+    }
+
+
+def _decision(plain: Mapping[str, Any]) -> Decision:
+    return Decision(
+        Action(plain["action"]),
+        plain["anchor"],
+        plain["record"],
+        plain["steward"],
+        plain["reason"],
+        plain["at"],
+        plain["number"],
+    )
+
+
+def _decision_row(d: Decision) -> dict[str, Any]:
+    return {
+        "decision": d.number,
+        "action": d.action.value,
+        "anchor": d.anchor,
+        "record": d.record,
+        "steward": d.steward,
+        "reason": d.reason,
+        "decided_at": d.at,
+    }
+
+
+__all__ = ["ANCHOR", "FLOOR", "REVIEW_AT", "TABLES", "Changes", "DecisionRefused", "MasterData", "Records"]
