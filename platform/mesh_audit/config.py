@@ -12,7 +12,9 @@ TABLE = "mesh.audit_log_v1"
 PREFIX = "chain/"
 # librdkafka regex subscriptions: a pattern must begin with "^".
 CDC_PATTERN = r"^cdc\..+"
-STREAM_PATTERN = r"^[a-z][a-z0-9_-]*\.[a-z][a-z0-9_-]*\.stream\.v[0-9]+$"
+# A product's change streams: its `stream` port, and any other Kafka output port named `<what>-stream`
+# (customer-360's stewardship decisions); never the PII-masked twins (`stream-masked`), copies of them.
+STREAM_PATTERN = r"^[a-z][a-z0-9_-]*\.[a-z][a-z0-9_-]*\.([a-z0-9-]+-)?stream\.v[0-9]+$"
 ACCESS_PATTERN = r"^mesh\.access$"  # every data access on the products' ports (mesh_sdk.access.gate)
 DEADLETTER_TOPIC = "mesh.audit.dlq"
 RETENTION_DAYS = 3650.0

@@ -22,6 +22,7 @@ from mesh_cli.cdc import cdc_app
 from mesh_cli.chaos import chaos_app
 from mesh_cli.generate import generate_app
 from mesh_cli.lab import lab_app
+from mesh_cli.mdm import mdm_app
 from mesh_cli.ml import ml_app
 from mesh_cli.ports import consume, query
 from mesh_cli.run import run as run_product
@@ -44,6 +45,7 @@ app.add_typer(lab_app, name="lab", help="Hands-on labs on the running mesh, chec
 app.add_typer(chaos_app, name="chaos", help="The fault catalogue: inject a fault, get a verdict.")
 app.add_typer(bundle_app, name="bundle", help="The offline bundle: export once, install a room from it.")
 app.add_typer(ml_app, name="ml", help="The models of an ML product: reproduce one from its pinned data.")
+app.add_typer(mdm_app, name="mdm", help="Data stewardship of customer-360: the review queue, match, split.")
 app.command()(query)
 app.command()(consume)
 console = Console()

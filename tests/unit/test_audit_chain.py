@@ -15,7 +15,7 @@ import pytest
 
 from mesh_adapters.avro import WireFormatError
 from mesh_audit.chain import Reason, compare_stores, first_break, summarize, verify_chain
-from mesh_audit.decode import ChangeReader, RawMessage, Unreadable
+from mesh_audit.decode import ChangeReader, RawMessage, TopicKind, Unreadable
 from mesh_audit.events import Coordinates, cdc_change, entity_key, stream_change
 from mesh_audit.record import (
     GENESIS,
@@ -200,6 +200,15 @@ def test_the_reader_skips_tombstones_and_records_garbage_as_unreadable() -> None
     read = reader.read(good)
     assert isinstance(read, Change)
     assert (read.entity_key, read.operation, read.payload_ref) == ("o-9", "c", "kafka://shop.orders.stream.v1/1/3")
+
+
+def test_every_change_stream_of_a_product_is_audited_and_its_masked_twins_are_not() -> None:
+    reader = ChangeReader(_fake_decode)
+    decision = RawMessage("customers.customer-360.decisions-stream.v1", 0, 7, 1000, b"3", _fake_wire({"decision": 3}))
+    read = reader.read(decision)
+    assert isinstance(read, Change) and read.entity_key == "3"
+    assert reader.kind("customers.customer-360.stream.v1") is TopicKind.STREAM
+    assert reader.kind("playback.events.stream-masked.v1") is None, "masked twins copy audited streams"
 
 
 # --- verification ------------------------------------------------------------------------------------------

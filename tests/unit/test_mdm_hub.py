@@ -255,3 +255,14 @@ def test_survivorship_rules_and_their_errors(tmp_path: Path) -> None:
     bad.write_text("sources: [a]\nattributes:\n  phone: {rule: newest}\n")
     with pytest.raises(RulesInvalid, match=r"attributes.phone: unknown rule 'newest'; choose source priority"):
         Survivorship.load(bad)
+
+
+def test_the_steward_names_records_by_key_or_by_id() -> None:
+    import typer
+
+    from mesh_cli.mdm import record_key
+
+    assert record_key("42", "subscriptions") == "subscriptions:42"
+    assert record_key("crm:700123", "crm") == "crm:700123"
+    with pytest.raises(typer.BadParameter, match="'crm:7' is not a subscriptions record"):
+        record_key("crm:7", "subscriptions")

@@ -12,6 +12,7 @@ import pytest
 
 from mesh_sources.crm import CrmWorkload
 from mesh_testing.products import consumer_key, eventually, http_client, table_rows
+from mesh_testing.topics import read_topic
 
 from .conftest import Mastering
 
@@ -114,6 +115,10 @@ def test_a_steward_matches_a_review_pair_and_the_decision_holds_through_a_rematc
         "ana",
     )
     assert pair["record"] not in {r["record"] for r in http.get("/reviews", params={"limit": 1000}).json()["items"]}
+    # On the decisions stream, which the audit log records like every product's change stream.
+    topic = mastering.hub.product.descriptor.topic("decisions-stream")
+    heard = read_topic(mastering.settings, topic, decode=True, keep=lambda r: r.record["steward"] == "ana", enough=1)
+    assert heard[-1].record["record"] == pair["record"] and heard[-1].key == str(decisions[-1]["decision"]).encode()
 
     assert http.post("/control/commands/rematch", json={}, headers=CONTROL).status_code == 200
     again = xref(mastering)
