@@ -219,8 +219,8 @@ def test_golden_ids_are_stable_through_adds_merges_splits_and_erasures() -> None
 
 def test_links_follow_the_bands_and_the_decisions() -> None:
     none = Decisions()
-    assert link("crm:1", {"subscriptions:1": 0.99}, none, ["subscriptions:1"]).linked
-    review = link("crm:1", {"subscriptions:1": 0.7}, none, ["subscriptions:1"])
+    assert link("crm:1", {"subscriptions:1": 0.99}, none, {"subscriptions:1"}).linked
+    review = link("crm:1", {"subscriptions:1": 0.7}, none, {"subscriptions:1"})
     assert review.band is Band.REVIEW and not review.linked and review.partner == "subscriptions:1"
     assert link("crm:1", {}, none).band is Band.NO_MATCH
     at = NOW
@@ -230,10 +230,10 @@ def test_links_follow_the_bands_and_the_decisions() -> None:
             Decision(Action.SPLIT, "subscriptions:1", "crm:1", "ana", "", at, 2),
         ]
     )
-    forced = link("crm:1", {"subscriptions:1": 0.99}, decisions, ["subscriptions:1", "subscriptions:2"])
+    forced = link("crm:1", {"subscriptions:1": 0.99}, decisions, {"subscriptions:1", "subscriptions:2"})
     assert forced.linked and forced.partner == "subscriptions:2" and "steward match by ana" in forced.rule
     undone = Decisions.of([*_decisions(decisions), Decision(Action.SPLIT, "subscriptions:2", "crm:1", "bo", "", at, 3)])
-    vetoed = link("crm:1", {"subscriptions:1": 0.99}, undone, ["subscriptions:1", "subscriptions:2"])
+    vetoed = link("crm:1", {"subscriptions:1": 0.99}, undone, {"subscriptions:1", "subscriptions:2"})
     assert not vetoed.linked and "split" in vetoed.rule
     assert groups(["subscriptions:1"], [forced]) == [("subscriptions:1",), ("crm:1",)]
 
