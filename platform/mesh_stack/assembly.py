@@ -23,9 +23,15 @@ DEMO_PRODUCTS = (
     "recommendations.next-title",
     "crm.contacts",
     "customers.customer-360",
+    "customers.customer-profile",
 )
 # The products that read playback.events' history: `mesh demo` starts them once the history is in.
-HISTORY_READERS = ("engagement.viewing", "content-insights.kpis", "recommendations.next-title")
+HISTORY_READERS = (
+    "engagement.viewing",
+    "content-insights.kpis",
+    "recommendations.next-title",
+    "customers.customer-profile",
+)
 # Room for products a learner builds beside them (their ports follow the demo's).
 EXTRA_PRODUCT_SLOTS = 10
 

@@ -21,7 +21,13 @@ SOURCE_ALIGNED = (
     "subscriptions.subscriptions",
     "crm.contacts",
 )
-DERIVED = ("engagement.viewing", "content-insights.kpis", "recommendations.next-title", "customers.customer-360")
+DERIVED = (
+    "engagement.viewing",
+    "content-insights.kpis",
+    "recommendations.next-title",
+    "customers.customer-360",
+    "customers.customer-profile",
+)
 PLAYBACK_EVENTS = 6_000
 LEGACY_TRANSACTIONS = 100
 CRM_CHANGES = 40

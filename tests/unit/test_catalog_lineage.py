@@ -20,6 +20,7 @@ TELEMETRY = "kafka:playback.telemetry.raw.v1"
 PLAYBACK, VIEWING = "urn:mesh:playback:events:v1", "urn:mesh:engagement:viewing:v1"
 TITLES, CUSTOMERS = "urn:mesh:content:titles:v1", "urn:mesh:subscriptions:customers:v1"
 RECOMMENDATIONS, KPIS = "urn:mesh:recommendations:next-title:v1", "urn:mesh:content-insights:kpis:v1"
+PROFILE = "urn:mesh:customers:customer-profile:v1"
 
 
 @cache
@@ -62,7 +63,7 @@ def test_every_product_and_every_external_source_is_a_node() -> None:
     }
     assert graph.nodes["cdc:legacy.public.customers"].kind == "cdc"
     picture = json.loads(json.dumps(graph.as_dict()))
-    assert len(picture["nodes"]) == 14 and len(picture["edges"]) == 15
+    assert len(picture["nodes"]) == 15 and len(picture["edges"]) == 18
 
 
 def test_upstream_and_downstream_follow_every_hop() -> None:
@@ -77,8 +78,8 @@ def test_upstream_and_downstream_follow_every_hop() -> None:
         "cdc:legacy.public.customers",
     }
     assert graph.upstream(RECOMMENDATIONS)[0].target == RECOMMENDATIONS  # nearest first
-    assert {e.target for e in graph.downstream(PLAYBACK)} == {VIEWING, RECOMMENDATIONS, KPIS}
-    assert graph.downstream(RECOMMENDATIONS) == []
+    assert {e.target for e in graph.downstream(PLAYBACK)} == {VIEWING, RECOMMENDATIONS, KPIS, PROFILE}
+    assert [e.target for e in graph.downstream(RECOMMENDATIONS)] == [PROFILE]
     with pytest.raises(UnknownNode, match="urn:mesh:nope:nope:v1"):
         graph.upstream("urn:mesh:nope:nope:v1")
 

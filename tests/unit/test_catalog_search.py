@@ -90,7 +90,7 @@ def test_filters_by_domain_and_type() -> None:
 def test_personas_skills_and_objectives_are_searched() -> None:
     hits = search(catalog(), "churn analyst")
     named = [h for h in hits if "persona churn analyst" in h.matches]
-    assert {h.entry.name for h in named} == {"customers", "subscriptions", "customer-360"}
+    assert {h.entry.name for h in named} == {"customers", "subscriptions", "customer-360", "customer-profile"}
     assert hits[: len(named)] == named  # a persona's role outranks prose that mentions churn
     (hit,) = search(catalog(), "renew")
     assert hit.entry.name == "kpis" and "business objective" in hit.matches
