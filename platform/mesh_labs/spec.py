@@ -25,7 +25,9 @@ class _Strict(BaseModel):
 class Profile(_Strict):
     """What must run for the lab: `mesh lab start` starts only these (the stack always)."""
 
-    sources: list[Literal["legacy", "content"]] = Field(default_factory=list, description="operational DBs captured")
+    sources: list[Literal["legacy", "content", "crm"]] = Field(
+        default_factory=list, description="operational DBs captured"
+    )
     audit: bool = False
     catalog: bool = True
     products: list[str] = Field(default_factory=list, description="product folders, started on their ports")

@@ -83,17 +83,39 @@ def _email() -> cl.CustomComparison:
     )
 
 
+# The blocking rules: a pair is compared only if both records share one of these keys.
+BLOCKS: tuple[tuple[str, ...], ...] = (
+    ("email",),
+    ("name_key",),
+    ("last", "substr(first, 1, 1)"),
+    ("first", "birth_year"),
+    ("email_letters",),
+    ("phone",),
+)
+
+
+def block_key(record: Comparable, columns: tuple[str, ...]) -> tuple[object, ...] | None:
+    """A record's key under one blocking rule, as the rule's SQL equality sees it (None never matches)."""
+    values: list[object] = []
+    for column in columns:
+        value = (record.first or "")[:1] or None if column == "substr(first, 1, 1)" else getattr(record, column)
+        if value is None:
+            return None
+        values.append(value)
+    return tuple(values)
+
+
+def sharing_a_block(changed: list[Comparable], others: list[Comparable]) -> list[Comparable]:
+    """The records of `others` that share a blocking key with one of `changed`: the only ones a blocking
+    rule could pair with them."""
+    wanted = [{k for c in changed if (k := block_key(c, cols)) is not None} for cols in BLOCKS]
+    return [o for o in others if any(block_key(o, cols) in keys for cols, keys in zip(BLOCKS, wanted, strict=True))]
+
+
 def settings() -> SettingsCreator:
     return SettingsCreator(
         link_type="link_only",
-        blocking_rules_to_generate_predictions=[
-            block_on("email"),
-            block_on("name_key"),
-            block_on("last", "substr(first, 1, 1)"),
-            block_on("first", "birth_year"),
-            block_on("email_letters"),
-            block_on("phone"),
-        ],
+        blocking_rules_to_generate_predictions=[block_on(*columns) for columns in BLOCKS],
         comparisons=[_name(), _email(), cl.ExactMatch("phone"), cl.ExactMatch("country"), cl.ExactMatch("birth_year")],
     )
 
@@ -115,6 +137,7 @@ class Matcher:
     ) -> None:
         for name in ("splink", "splink.internals"):
             logging.getLogger(name).setLevel(logging.WARNING)
+        self.left, self.right = left, right
         self._connection = duckdb.connect()
         # A cursor, and a schema of its own: Splink's work tables and views stay out of the caller's way.
         self._api = DuckDBAPI(connection=self._connection.cursor(), output_schema="splink_work")
@@ -127,7 +150,6 @@ class Matcher:
             training.estimate_u_using_random_sampling(max_pairs=2e6, seed=seed)
             training.estimate_parameters_using_expectation_maximisation(block_on("email"))
             training.estimate_parameters_using_expectation_maximisation(block_on("name_key"))
-        self._deltas = 0
 
     def save(self) -> dict[str, Any]:
         """The trained model (settings and match weights) as JSON-ready data."""
@@ -137,20 +159,6 @@ class Matcher:
     def pairs(self, floor: float = 0.01) -> list[Pair]:
         """Every pair the blocking rules produce with a probability of at least `floor`."""
         return self._oriented(self.linker.inference.predict(threshold_match_probability=floor))
-
-    def pairs_of(self, left: list[Comparable], right: list[Comparable], floor: float = 0.01) -> list[Pair]:
-        """The pairs of changed records, each against every record of the other system: `left` (first
-        system's records that changed) against all of the second's, `right` against all of the first's."""
-        found: list[Pair] = []
-        for changed, others, role in ((left, self._right, LEFT), (right, self._left, RIGHT)):
-            if not changed:
-                continue
-            self._deltas += 1
-            delta = self._api.register(as_table(changed), table_name=f"{role}_delta_{self._deltas}")
-            found += self._oriented(
-                self.linker.inference.predict_between(others, delta, threshold_match_probability=floor)
-            )
-        return found
 
     @staticmethod
     def _oriented(predicted: Any) -> list[Pair]:
@@ -178,3 +186,28 @@ class Matcher:
 
     def __exit__(self, *_: object) -> None:
         self.close()
+
+
+def pairs_of(
+    model: dict[str, Any],
+    left: list[Comparable],
+    right: list[Comparable],
+    changed_left: list[Comparable],
+    changed_right: list[Comparable],
+    floor: float = 0.01,
+) -> list[Pair]:
+    """The pairs of changed records, each against the other system's records, scored by a saved model:
+    the changed records of the first system against those of the second that share a blocking key with
+    them, and the other way round. The same pairs, with the same probabilities, as scoring everything
+    and keeping those of changed records (Splink's predict_between on whole tables gets there too, but
+    its memory grows with changed x all once there are three rules or more: 300 changed records against
+    11,000 took 1.9 GB)."""
+    found: dict[tuple[str, str], Pair] = {}
+    for ones, theirs in (
+        (changed_left, sharing_a_block(changed_left, right)),
+        (sharing_a_block(changed_right, left), changed_right),
+    ):
+        if ones and theirs:
+            with Matcher(ones, theirs, model=model) as matcher:
+                found |= {(p.left, p.right): p for p in matcher.pairs(floor)}
+    return list(found.values())
