@@ -477,6 +477,9 @@ def _print_tour(ports: dict[str, ProductPorts], catalog: str, key: str) -> None:
         f"curl {auth} '{url('engagement.viewing')}/sessions?customer_id=42'\n"
         f"  ML        curl {auth} '{url('recommendations.next-title')}/recommendations?customer_id=42&sort=rank'  ·  "
         f"curl {auth} {url('recommendations.next-title')}/models  ·  mesh retrain\n"
+        f"  MDM       curl {auth} '{url('customers.customer-360')}/golden?customer_id=42'  ·  "
+        f"curl {auth} '{url('customers.customer-360')}/xref?golden_id=...'  ·  mesh mdm review  ·  "
+        f"curl {auth} '{url('customers.customer-profile')}/profiles?customer_id=42'\n"
         f"  BI / SQL  PGPASSWORD=$MESH_API_KEY psql -h 127.0.0.1 -p {ports['content-insights.kpis'].sql} -U {ANALYST} "
         "-d content-insights -c 'SELECT * FROM content_insights.kpis_genre_daily_v1 ORDER BY watch_hours DESC'\n"
         "  access    mesh access whoami  ·  mesh access request subscriptions.customers --purpose '...' --pii  ·  "
@@ -484,7 +487,8 @@ def _print_tour(ports: dict[str, ProductPorts], catalog: str, key: str) -> None:
         f"  portal    open {catalog}/portal/  (products, lineage graph, policies, audit log)\n"
         f"  catalog   curl '{catalog}/search?q=watch_seconds'  ·  curl {catalog}/lineage/runs  ·  "
         "mesh catalog lineage urn:mesh:recommendations:next-title:v1/recommendations.title_id\n"
-        "  CDC       mesh cdc status  ·  mesh generate legacy --rate 50    audit  mesh audit verify\n"
+        "  CDC       mesh cdc status  ·  mesh generate legacy --rate 50  ·  mesh generate crm --rate 5    "
+        "audit  mesh audit verify\n"
         "  more      mesh generate playback --rate 200  ·  mesh status  ·  mesh down"
     )
 
