@@ -31,6 +31,7 @@ FLOOR = 0.05  # pairs less probable than this are not kept: they could never be 
 # the changed ones against the other system (measured: 1,000 changed of 21,000 took 4 s and 2 GB one
 # way, every pair 1.5 s and 0.3 GB).
 INCREMENTAL_UP_TO = 200
+RETRAIN_AT_GROWTH = 1.5  # records seen / records the model was trained on: train again past this
 ANCHOR = "anchor"  # the band of a first-system record: it founds a golden record of its own
 
 
@@ -147,7 +148,7 @@ class MasterData:
             return None
         candidates: dict[str, dict[str, float]] = self.state["candidates"]
         touched: set[str] | None = None
-        if rematch or self.state.get("model") is None:
+        if rematch or self.state.get("model") is None or self._outgrown(anchors, others):
             with Matcher(list(anchors.comparables), list(others.comparables)) as matcher:
                 self.state["model"] = matcher.save()
                 self.state["trained_on"] = {anchors.system: len(anchors.records), others.system: len(others.records)}
@@ -178,6 +179,12 @@ class MasterData:
         self.state["candidates"] = {k: v for k, v in candidates.items() if v}
         self.state["seen"] = prints
         return touched
+
+    def _outgrown(self, anchors: Records, others: Records) -> bool:
+        """Whether the records have grown well past those the model was trained on (a first refresh that
+        ran while the inputs were still loading): then it is trained again, on all of them."""
+        trained: int = sum((self.state.get("trained_on") or {}).values())
+        return trained > 0 and len(anchors.records) + len(others.records) >= RETRAIN_AT_GROWTH * trained
 
     # --- from scores to rows -----------------------------------------------------------------------
 

@@ -283,3 +283,16 @@ def test_scoring_only_the_changed_records_finds_the_pairs_scoring_everything_fin
     expected = {(p.left, p.right): p.probability for p in everything if p.left in wanted or p.right in wanted}
     assert {(p.left, p.right): p.probability for p in some} == pytest.approx(expected)
     assert len(expected) > len(wanted) / 2
+
+
+def test_a_model_trained_while_the_inputs_were_loading_is_trained_again_on_all_of_them() -> None:
+    people, contacts, _ = world()
+    state: dict[str, Any] = {}
+    hub = MasterData(state, RULES, anchor_id="customer_id")
+    hub.refresh(*records(people[:300], contacts[:300]), NOW)
+    assert state["trained_on"] == {"subscriptions": 300, "crm": 300}
+    hub.refresh(*records(people, contacts), LATER)
+    assert state["trained_on"] == {"subscriptions": len(people), "crm": len(contacts)}
+    model = state["model"]
+    hub.refresh(*records(people, contacts[:-5]), LATER)  # a few records fewer: the model stays
+    assert state["model"] is model
