@@ -39,4 +39,7 @@ def test_a_products_openapi_names_its_security_schemes_and_every_answer(running_
     assert set(sql["responses"]["200"]["content"]) == {"application/json", "application/vnd.apache.arrow.stream"}
     assert {"HTTPBearer", "APIKeyHeader"} <= {name for s in sql["security"] for name in s}
     assert operations[("PUT", "/control/policy")]["security"] == [{"PlatformToken": []}]
-    assert not [key for key, op in operations.items() if "422" in op["responses"] and key[1] != "/control/policy"]
+    refusing = {"/control/policy", "/control/commands/{name}"}  # a rule's refusal: a policy, a decision
+    assert not [key for key, op in operations.items() if "422" in op["responses"] and key[1] not in refusing]
+    command = operations[("POST", "/control/commands/{name}")]
+    assert set(command["responses"]) == {"200", "400", "401", "404", "409", "422"}

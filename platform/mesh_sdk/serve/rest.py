@@ -245,7 +245,7 @@ def controlling(rt: Served) -> APIRouter:
         summary="Derived products that take people's decisions (a data steward's match, say): take one now",
         description="The body is the command's arguments, a JSON object; the product commits the decision like a "
         "refresh and answers what it committed.",
-        responses=errors(401, 404, 409, 422),
+        responses=errors(400, 401, 404, 409, 422),
     )
     def command(name: str, arguments: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
         try:
