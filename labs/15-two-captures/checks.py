@@ -107,7 +107,7 @@ def content_renamed(mesh: LabMesh) -> Outcome:
 @lab.solve("content-rename")
 def ship_the_release(mesh: LabMesh) -> None:
     mesh.sql_in(mesh.settings.content_db, (HERE / "content-release.sql").read_text())
-    mesh.wait_for(lambda: content_renamed(mesh).passed, "content.titles showing the change", 60)
+    mesh.wait_for(lambda: content_renamed(mesh).passed, "content.titles showing the change", 120)
 
 
 @lab.reset

@@ -36,6 +36,8 @@ MAY_ANSWER_NOTHING = {
         "review_queue",
         "review_queue_side_by_side",
     },
+    # Customer 1 may be erased; a history of minutes (or the demo's three days) has nobody drifting away yet.
+    "customers.customer-profile": {"profile_of_a_customer", "lapsing_customers"},
 }
 
 
