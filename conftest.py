@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
@@ -92,44 +92,40 @@ def chromium() -> Iterator[object]:
         browser.close()
 
 
+@contextmanager
+def _captured(name: str, settings: MeshSettings) -> Iterator[MeshSettings]:
+    """An operational database seeded (as every command that starts capture seeds it) with its Debezium
+    connector running; at the end the connector, its replication slot and its publication are removed,
+    and that removal is checked."""
+    from mesh_sources.capture import SOURCES, remove_source, slot_active, start_source
+    from mesh_sources.installers import installers
+
+    source = next(s for s in SOURCES if s.name == name)
+    start_source(source, settings, installers(settings, customers=SEEDED_CUSTOMERS, titles=SEEDED_TITLES)[name])
+    yield settings
+    remove_source(source, settings)
+    assert slot_active(source, settings) is None, "the replication slot must not outlive the connector"
+
+
 @pytest.fixture(scope="session")
 def legacy_capture(embedded_stack: Stack) -> Iterator[MeshSettings]:
-    """The legacy monolith's database, seeded, with its Debezium connector running; at the end the
-    connector, its replication slot and its publication are removed (and that removal is checked)."""
-    from mesh_sources.capture import LEGACY, remove_source, slot_active, start_source
-    from mesh_sources.legacy import install_legacy
-
-    settings = embedded_stack.settings
-    start_source(LEGACY, settings, lambda dsn: install_legacy(dsn, customers=SEEDED_CUSTOMERS))
-    yield settings
-    remove_source(LEGACY, settings)
-    assert slot_active(LEGACY, settings) is None, "the replication slot must not outlive the connector"
+    """The legacy monolith's database, its tables captured as they are."""
+    with _captured("legacy", embedded_stack.settings) as settings:
+        yield settings
 
 
 @pytest.fixture(scope="session")
 def content_capture(embedded_stack: Stack) -> Iterator[MeshSettings]:
-    """The content database with its outbox relayed by Debezium's event router; removed at the end."""
-    from mesh_sources.capture import CONTENT, remove_source, slot_active, start_source
-    from mesh_sources.content import install_content
-
-    settings = embedded_stack.settings
-    start_source(CONTENT, settings, lambda dsn: install_content(dsn, titles=SEEDED_TITLES))
-    yield settings
-    remove_source(CONTENT, settings)
-    assert slot_active(CONTENT, settings) is None
+    """The content database with its outbox relayed by Debezium's event router."""
+    with _captured("content", embedded_stack.settings) as settings:
+        yield settings
 
 
 @pytest.fixture(scope="session")
 def crm_capture(legacy_capture: MeshSettings) -> Iterator[MeshSettings]:
-    """The customer-care CRM, seeded from the monolith's customers, captured by Debezium; removed at the end."""
-    from mesh_sources.capture import CRM, remove_source, slot_active, start_source
-    from mesh_sources.crm import install_crm
-
-    settings = legacy_capture
-    start_source(CRM, settings, lambda dsn: install_crm(dsn, settings.postgres_dsn(settings.legacy_db)))
-    yield settings
-    remove_source(CRM, settings)
-    assert slot_active(CRM, settings) is None
+    """The customer-care CRM, seeded from the monolith's customers."""
+    with _captured("crm", legacy_capture) as settings:
+        yield settings
 
 
 # The whole mesh runs its own instance of every product, on the session's tables: no other test may run

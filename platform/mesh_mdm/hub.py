@@ -1,28 +1,29 @@
 """A master data hub for people held by two systems: the records as received, matched, grouped and
 merged into golden records, incrementally, with the stewards' decisions on top.
 
-Each `refresh` takes both systems' current records. Only records whose comparable values changed are
-scored again, against every record of the other system, with the model trained on the first records
-seen (`rematch` trains a new one and scores everything again). Links, groups, golden ids and golden
-values are then recomputed from the kept scores (cheap), and only rows that changed are returned, as
-updates of four tables: the cross-reference (every source record, its golden id and why), the golden
-records, the review queue, and the decisions.
+Each `refresh` takes both systems' current records. Only records whose fingerprint changed are scored
+again, against the other system's records that share a blocking key with them, with the model trained
+on the first records seen (trained again when the records have grown by half; `rematch` trains a new
+one and scores everything again). Links, groups and golden ids are then recomputed from the kept scores
+(cheap), and rows are built only for the golden records a change could reach, as updates of four
+tables: the cross-reference (every source record, its golden id and why), the golden records, the
+review queue, and the decisions.
 
 Everything the hub keeps lives in `state`, a dict of plain values the platform saves with each
 refresh: the model, each record's fingerprint, the scored pairs, each record's golden id, each id's
-founder, the decisions and a digest of every row served."""
+founder, the decisions and a digest of each golden record and review served."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
 from mesh_mdm.linking import Action, Decision, Decisions, Link, assign_ids, groups, link
-from mesh_mdm.matching import REVIEW_AT, Band, Matcher, pairs_of
+from mesh_mdm.matching import Band, Matcher, pairs_of
 from mesh_mdm.normalise import Comparable
 from mesh_mdm.survivorship import SourceRecord, Survivorship
 
@@ -64,7 +65,6 @@ class Changes:
     deleted: dict[str, list[dict[str, Any]]]
 
 
-TABLES = ("xref", "golden", "reviews", "decisions")
 KEYS = {"xref": ("source", "source_id"), "golden": ("golden_id",), "reviews": ("anchor", "record")}
 
 
@@ -311,27 +311,12 @@ def _text(value: Any) -> str | None:
 
 
 def _plain_decision(d: Decision) -> dict[str, Any]:
-    return {
-        "action": d.action.value,
-        "anchor": d.anchor,
-        "record": d.record,
-        "steward": d.steward,
-        "reason": d.reason,
-        "at": d.at,
-        "number": d.number,
-    }
+    """A decision as the state keeps it: plain values, readable whatever becomes of the class."""
+    return asdict(d) | {"action": d.action.value}
 
 
 def _decision(plain: Mapping[str, Any]) -> Decision:
-    return Decision(
-        Action(plain["action"]),
-        plain["anchor"],
-        plain["record"],
-        plain["steward"],
-        plain["reason"],
-        plain["at"],
-        plain["number"],
-    )
+    return Decision(**{**plain, "action": Action(plain["action"])})
 
 
 def _decision_row(d: Decision) -> dict[str, Any]:
@@ -346,4 +331,4 @@ def _decision_row(d: Decision) -> dict[str, Any]:
     }
 
 
-__all__ = ["ANCHOR", "FLOOR", "REVIEW_AT", "TABLES", "Changes", "DecisionRefused", "MasterData", "Records"]
+__all__ = ["ANCHOR", "FLOOR", "Changes", "DecisionRefused", "MasterData", "Records"]

@@ -137,7 +137,6 @@ class Matcher:
     ) -> None:
         for name in ("splink", "splink.internals"):
             logging.getLogger(name).setLevel(logging.WARNING)
-        self.left, self.right = left, right
         self._connection = duckdb.connect()
         # A cursor, and a schema of its own: Splink's work tables and views stay out of the caller's way.
         self._api = DuckDBAPI(connection=self._connection.cursor(), output_schema="splink_work")

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from mesh_mdm import (
+    Changes,
     Comparable,
     DecisionRefused,
     MasterData,
@@ -103,5 +104,5 @@ class Derivation:
         )
 
     @staticmethod
-    def _updates(changes: Any) -> dict[str, Update]:
+    def _updates(changes: Changes) -> dict[str, Update]:
         return {table: Update.upsert(rows, changes.deleted[table]) for table, rows in changes.rows.items()}
