@@ -1,5 +1,7 @@
 """Product-level lineage, from the input ports products declare: which products and external sources
-(Kafka topics, tables of an operational database captured by CDC) each product is made from.
+(Kafka topics, tables of an operational database captured by CDC) each product is made from. An input
+port a running product says it reads no more (retired: its source handed everything over, as the
+monolith does at the end of a strangler-fig migration) is no longer part of it.
 
 The OpenLineage run events products send confirm it: an edge is `observed` when the downstream
 product's latest run read that upstream; a dependency a run shows but no input port declares is added
@@ -57,11 +59,14 @@ class LineageGraph:
         for entry in entries:
             run = (runs or {}).get(entry.id)
             read = {d.node_id: d for d in run.inputs} if run is not None else {}
+            retired = {_source(port).id for port in entry.input_ports if port.retired}
             for port in entry.input_ports:
+                if port.retired:  # read no more (a system that handed everything over): no longer its lineage
+                    continue
                 source = _source(port)
                 nodes.setdefault(source.id, source)
                 edges.append(Edge(source.id, entry.id, port.port or port.source, port.name, True, source.id in read))
-            declared = {e.source for e in edges if e.target == entry.id}
+            declared = {e.source for e in edges if e.target == entry.id} | retired
             for node_id, dataset in read.items():
                 if node_id in declared:
                     continue

@@ -6,7 +6,7 @@ leaves completeness (an owner, a contract, an SLO) to governance, whose refusal 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, TypeVar
@@ -69,6 +69,7 @@ class InputPort:
     kind: str  # product | kafka | cdc
     source: str  # the upstream product's id, or the Kafka / CDC topic
     port: str | None = None  # the upstream product's output port
+    retired: bool = False  # its source said its last word: the product reads it no more
 
     @property
     def external(self) -> bool:
@@ -159,6 +160,7 @@ def _entry(doc: Any, url: str, now: datetime) -> CatalogEntry:
     d = _required(doc, "descriptor", "", dict)
     contract = _optional(doc, "contract", "", dict) or {}
     slos = _optional(d, "slos", "descriptor", dict) or {}
+    states = _optional(doc, "inputs", "", dict) or {}  # what the running product reads now
     return CatalogEntry(
         id=_required(d, "id", "descriptor", str),
         domain=_required(d, "domain", "descriptor", str),
@@ -167,7 +169,11 @@ def _entry(doc: Any, url: str, now: datetime) -> CatalogEntry:
         description=_optional(d, "description", "descriptor", str) or "",
         owner=_owner(d),
         tags=tuple(dict.fromkeys([*_strings(d, "tags", "descriptor"), *_strings(contract, "tags", "contract")])),
-        input_ports=tuple(_input_port(p, where) for where, p in _objects(d, "inputPorts", "descriptor")),
+        input_ports=tuple(
+            replace(port, retired=states.get(port.name) == "retired")
+            for where, p in _objects(d, "inputPorts", "descriptor")
+            for port in [_input_port(p, where)]
+        ),
         output_ports=tuple(
             OutputPort(_required(p, "name", where, str), _required(p, "kind", where, str), _description(p, where))
             for where, p in _objects(d, "outputPorts", "descriptor")

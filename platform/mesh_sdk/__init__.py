@@ -16,24 +16,30 @@ The parts, by the product's anatomy (docs/architecture.md has the map):
 
 from mesh_sdk.ingest.changes import parse_date, parse_timestamp
 from mesh_sdk.spec.logic import (
+    END_OF_INPUT,
+    SKIP,
     ArtifactStore,
     BatchContext,
     CommandRefused,
     Context,
     Inputs,
     Rows,
+    Skip,
     Transform,
     UnknownCommand,
     Update,
 )
 
 __all__ = [
+    "END_OF_INPUT",
+    "SKIP",
     "ArtifactStore",
     "BatchContext",
     "CommandRefused",
     "Context",
     "Inputs",
     "Rows",
+    "Skip",
     "Transform",
     "UnknownCommand",
     "Update",

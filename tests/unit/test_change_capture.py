@@ -103,3 +103,41 @@ def test_a_cdc_product_needs_a_change_history_that_can_rebuild_its_state(tmp_pat
     (broken / "contract.yaml").write_text(contract.replace("      - name: op\n", "      - name: operation\n"))
     with pytest.raises(SpecError, match="no 'op' column"):
         load_product(broken)
+
+
+def test_a_state_following_versions_keeps_a_later_owners_change_against_an_older_one_read_late(
+    tmp_path: Path,
+) -> None:
+    """Two inputs of one entity read side by side: a change read after a newer one must not win."""
+    import pyarrow as pa
+    from pyiceberg.catalog.sql import SqlCatalog
+    from pyiceberg.schema import Schema
+    from pyiceberg.types import LongType, NestedField, StringType
+
+    from mesh_sdk.storage.current_state import CurrentState
+
+    catalog = SqlCatalog("t", uri=f"sqlite:///{tmp_path}/catalog.db", warehouse=f"file://{tmp_path}/warehouse")
+    catalog.create_namespace("s")
+    fields = (NestedField(1, "id", LongType(), required=True), NestedField(2, "status", StringType(), required=False))
+    history = catalog.create_table(
+        "s.changes_v1",
+        schema=Schema(*fields, NestedField(3, "op", StringType()), NestedField(4, "position", LongType())),
+    )
+    state_table = catalog.create_table("s.state_v1", schema=Schema(*fields))
+    arrow = state_table.schema().as_arrow()
+
+    def change(op: str, status: str, position: int) -> dict[str, Any]:
+        return {"id": 1, "status": status, "op": op, "position": position}
+
+    history.append(pa.Table.from_pylist([change("c", "trial", 10)], schema=history.schema().as_arrow()))
+    state = CurrentState(state_table, ["id"], arrow)
+    state.follow_versions(history)
+    assert state.versions == {(1,): 10}
+    state.apply([change("u", "cancelled", (1 << 48) + 2)], 1)  # the new owner's change
+    assert state.apply([change("u", "active", 40)], 2) is None, "the old owner's change, read late, loses"
+    assert state.table.scan().to_arrow().to_pylist() == [{"id": 1, "status": "cancelled"}]
+    state.apply([change("d", "cancelled", (1 << 48) + 3)], 3)
+    assert state.apply([change("u", "paused", 50)], 4) is None, "a deleted row does not come back"
+    assert state.table.scan().to_arrow().num_rows == 0
+    plain = CurrentState(state_table, ["id"], arrow)
+    assert plain.apply([change("u", "paused", 50)], 5) is not None, "without versions, the arrival order decides"

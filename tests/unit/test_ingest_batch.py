@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from mesh_adapters.avro import RegistryUnavailable, WireFormatError
-from mesh_sdk import BatchContext
+from mesh_sdk import END_OF_INPUT, SKIP, BatchContext, Skip
 from mesh_sdk.ingest.batch import RecentKeys, accept, advance, sort_batch
 from mesh_sdk.ingest.changes import UnexpectedChange
 from mesh_sdk.ingest.platform_columns import with_platform_columns
@@ -41,9 +41,13 @@ def decode(msg: Msg) -> Mapping[str, Any]:
     return record
 
 
-def transform(record: Mapping[str, Any], batch: BatchContext) -> Mapping[str, Any] | None:
+def transform(record: Mapping[str, Any], batch: BatchContext) -> Mapping[str, Any] | Skip | None:
     if record.get("drop"):
         return None
+    if record.get("handover"):
+        return SKIP
+    if record.get("last"):
+        return END_OF_INPUT
     if record.get("reject"):
         raise ValueError("no such title")
     return {**record, "ingested_at": batch.ingested_at}
@@ -107,6 +111,21 @@ def test_a_batch_is_sorted_into_rows_dead_letters_and_duplicates() -> None:
     assert batch.count_dead() == {**dict.fromkeys(Defect, 0), Defect.CONTRACT: 1}
     # every message read moves its partition on, dead letters and duplicates too
     assert batch.offsets == {"in": {0: 15, 1: 6}}
+
+
+def test_a_record_passed_by_is_neither_a_row_nor_a_dead_letter_and_a_last_word_ends_its_input() -> None:
+    other = Msg("other", 0, 0, b"k", WIRE, record={"id": 9})
+    messages = [
+        msg({"id": 1}, offset=0),
+        msg({"id": 2, "handover": True}, offset=1),
+        msg({"id": 3, "last": True}, offset=2),
+        msg({"id": 4}, offset=3),  # after the last word: it does not count
+        other,
+    ]
+    batch = sort_batch(messages, _accept, lambda row: row_key(row, ["id"]), written=set())
+    assert [r["id"] for r in batch.rows] == [1, 9], "another input goes on"
+    assert batch.skipped == 3 and not batch.dead and batch.ended == {"in"}
+    assert batch.offsets == {"in": {0: 4}, "other": {0: 1}}, "what was passed by is read, not read again"
 
 
 def test_the_offsets_move_on_only_for_the_partitions_a_batch_read() -> None:

@@ -15,7 +15,7 @@ from mesh_adapters.avro import RegistryUnavailable, WireFormatError
 from mesh_sdk.ingest.changes import UnexpectedChange
 from mesh_sdk.ingest.deadletter import DeadLetter
 from mesh_sdk.observe.outcome import Defect
-from mesh_sdk.spec.logic import BatchContext, Transform
+from mesh_sdk.spec.logic import BatchContext, EndOfInput, Skip, Transform
 
 Offsets = dict[str, dict[int, int]]  # topic -> partition -> the next offset to read
 
@@ -37,7 +37,7 @@ class Incoming(Protocol):
 M = TypeVar("M", bound=Incoming)
 Decode = Callable[[Any], Mapping[str, Any]]  # an input message -> the record the product's logic receives
 Check = Callable[[Mapping[str, Any]], list[str]]  # a row -> the contract's rules it breaks
-Accepted = tuple[dict[str, Any], None] | tuple[None, DeadLetter]
+Accepted = tuple[dict[str, Any] | Skip, None] | tuple[None, DeadLetter]
 
 
 def accept(msg: Incoming, decode: Decode, transform: Transform, check: Check, context: BatchContext) -> Accepted:
@@ -68,6 +68,8 @@ def accept(msg: Incoming, decode: Decode, transform: Transform, check: Check, co
         return letter(Defect.CONTRACT, f"the product's logic rejected it: {exc}")
     if row is None:
         return letter(Defect.CONTRACT, "the product's logic dropped it")
+    if isinstance(row, Skip):
+        return row, None
     broken = check(row)
     if broken:
         return letter(Defect.CONTRACT, "; ".join(broken))
@@ -101,6 +103,8 @@ class SortedBatch:
     rows: list[dict[str, Any]] = field(default_factory=list)
     dead: list[DeadLetter] = field(default_factory=list)
     duplicates: int = 0
+    skipped: int = 0  # read and passed by on purpose (the logic returned SKIP)
+    ended: set[str] = field(default_factory=set)  # input topics whose source said its last word
     keys: set[str] = field(default_factory=set)  # the rows' keys: remembered once the snapshot commits
     offsets: Offsets = field(default_factory=dict)  # per partition read: the offset after its last message
     consumed: int = 0
@@ -124,10 +128,19 @@ def sort_batch(
     batch = SortedBatch()
     for msg in messages:
         batch.consumed += 1
-        batch.offsets.setdefault(msg.topic() or "", {})[msg.partition() or 0] = (msg.offset() or 0) + 1
+        topic = msg.topic() or ""
+        batch.offsets.setdefault(topic, {})[msg.partition() or 0] = (msg.offset() or 0) + 1
+        if topic in batch.ended:  # after its source's last word: nothing it says counts any more
+            batch.skipped += 1
+            continue
         row, letter = accept_one(msg)
         if letter is not None:
             batch.dead.append(letter)
+            continue
+        if isinstance(row, Skip):
+            batch.skipped += 1
+            if isinstance(row, EndOfInput):
+                batch.ended.add(topic)
             continue
         assert row is not None
         key = key_of(row)

@@ -29,7 +29,14 @@ from mesh_sdk.observe.quality import RecordRule, compile_rules
 from mesh_sdk.spec.keys import row_key
 from mesh_sdk.spec.logic import BatchContext
 from mesh_sdk.spec.product import DataProduct
-from mesh_sdk.storage.history import BATCH_AT, Offsets, append_with_offsets, committed_offsets, recent_batches
+from mesh_sdk.storage.history import (
+    BATCH_AT,
+    Offsets,
+    append_with_offsets,
+    committed_offsets,
+    recent_batches,
+    retire_inputs,
+)
 from mesh_sdk.storage.maintenance import Upkeep, default_upkeep
 
 log = logging.getLogger(__name__)
@@ -261,16 +268,29 @@ class Ingestor:
         for topic, partitions in batch.offsets.items():
             for partition in partitions:
                 self.stalls.yielded((topic, partition), read_at)
-        outcome = BatchOutcome(consumed=batch.consumed, duplicates=batch.duplicates, dead=batch.count_dead())
+        outcome = BatchOutcome(
+            consumed=batch.consumed, duplicates=batch.duplicates, skipped=batch.skipped, dead=batch.count_dead()
+        )
         if batch.dead:
             self._send_dead_letters(batch.dead)
         if batch.rows:
             outcome.snapshot_id, outcome.rows = self._commit(batch.rows, now, batch.keys)
             outcome.written = len(batch.rows)
+        if batch.ended:
+            self._retire(batch.ended)  # after the rows read before the last word: they are committed
         if outcome.consumed:
             self._commit_group_offsets()
         self.on_batch(outcome)
         return outcome
+
+    def _retire(self, topics: set[str]) -> None:
+        """Read these inputs no more: recorded in the table (a crash before that reads the last word
+        again, and retires them then), then the partitions are assigned without them."""
+        retire_inputs(self.table, topics)
+        for topic in topics:
+            self.partitions.pop(topic, None)
+        log.warning("input %s said its last word: %s reads it no more", ", ".join(sorted(topics)), self.product.id)
+        self._assign_at_committed()
 
     def _send_dead_letters(self, dead: list[DeadLetter]) -> None:
         for d in dead:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from mesh_sdk.spec.logic import BatchContext, Transform
+from mesh_sdk.spec.logic import BatchContext, Skip, Transform
 
 # history column -> the field of a captured change (mesh_sdk.ingest.changes) it comes from
 FROM_CHANGE = {
@@ -45,10 +45,10 @@ def with_platform_columns(transform: Transform, columns: Collection[str], captur
     if not declared & {INGESTED_AT, *FROM_CHANGE}:
         return transform
 
-    def completed(record: Mapping[str, Any], context: BatchContext) -> Mapping[str, Any] | None:
+    def completed(record: Mapping[str, Any], context: BatchContext) -> Mapping[str, Any] | Skip | None:
         row = transform(record, context)
-        if row is None:
-            return None
+        if row is None or isinstance(row, Skip):
+            return row
         return platform_values(record, context, declared, captured) | dict(row)
 
     return completed

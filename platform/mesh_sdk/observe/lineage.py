@@ -84,8 +84,10 @@ class RunReporter:
         *,
         every_s: float | None = None,
         undeclared: Callable[[], Mapping[str, str | None]] | None = None,
+        retired: Callable[[], set[str]] = set,
     ) -> None:
         self.product, self.settings = product, settings
+        self._retired = retired  # input ports read no more: a run does not name them
         # Lakehouse tables read by name, not through an input port (table -> `<product id>/<port>`).
         self._undeclared = undeclared or dict
         self.url = settings.lineage_endpoint
@@ -180,6 +182,7 @@ class RunReporter:
             inputs=[
                 InputDataset(n.namespace, n.name, facets=self._facets(n, versions.get(port)))
                 for port, n in self._inputs.items()
+                if port not in self._retired()
             ]
             + [
                 InputDataset(n.namespace, n.name, facets=self._facets(n, None))

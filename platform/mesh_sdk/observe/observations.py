@@ -64,6 +64,9 @@ class Observer:
         self.duplicates = Counter(
             "mesh_duplicates_dropped", "events dropped as duplicates", ["product"], registry=self.registry
         )
+        self.skipped = Counter(
+            "mesh_events_skipped", "input events read and passed by on purpose", ["product"], registry=self.registry
+        )
         self.dead = Counter(
             "mesh_dead_letters",
             "events sent to the dead-letter topic",
@@ -82,7 +85,7 @@ class Observer:
         self.slo_gauge = Gauge("mesh_slo_met", "1 when the SLO is met", ["product", "slo"], registry=self.registry)
         for defect in Defect:
             self.dead.labels(product.id, defect.value)
-        self.totals: dict[str, int] = {"consumed": 0, "written": 0, "duplicates": 0}
+        self.totals: dict[str, int] = {"consumed": 0, "written": 0, "duplicates": 0, "skipped": 0}
         self.dead_totals: dict[str, int] = {d.value: 0 for d in Defect}
         self.last_commit: datetime | None = None
         self.lag_by_partition: dict[str, int] = {}
@@ -97,6 +100,8 @@ class Observer:
         self.totals["consumed"] += outcome.consumed
         self.totals["written"] += outcome.written
         self.totals["duplicates"] += outcome.duplicates
+        self.skipped.labels(pid).inc(outcome.skipped)
+        self.totals["skipped"] += outcome.skipped
         for defect, n in outcome.dead.items():
             if n:
                 self.dead.labels(pid, defect.value).inc(n)

@@ -1,5 +1,5 @@
 """What one batch or refresh did, as the observation port counts it: records consumed and written,
-duplicates dropped, and dead letters by defect."""
+duplicates dropped, records passed by on purpose, and dead letters by defect."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ class BatchOutcome:
     consumed: int = 0
     written: int = 0
     duplicates: int = 0
+    skipped: int = 0  # read and passed by on purpose (the product's logic said SKIP)
     dead: dict[Defect, int] = field(default_factory=lambda: dict.fromkeys(Defect, 0))
     snapshot_id: int | None = None
     rows: pa.Table | None = None  # what the snapshot added

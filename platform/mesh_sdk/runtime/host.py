@@ -88,6 +88,7 @@ class ProductHost:
             self._versions,
             self.policy,
             undeclared=undeclared,
+            retired=self.retired_inputs,
             sql="sql" in self.query_ports,
         )
         self.app = build_app(self)
@@ -104,6 +105,10 @@ class ProductHost:
 
     def discovery_extras(self) -> dict[str, Any]:
         return {}
+
+    def retired_inputs(self) -> set[str]:
+        """The input ports the product reads no more (their sources said their last word)."""
+        return set()
 
     def refresh_now(self) -> dict[str, Any] | None:
         return None

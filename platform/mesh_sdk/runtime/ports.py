@@ -50,6 +50,7 @@ class PortServers:
         versions: Versions,
         policy: PolicyState,
         undeclared: Callable[[], Mapping[str, str | None]] | None = None,
+        retired: Callable[[], set[str]] = set,
         sql: bool = True,
     ) -> None:
         self.host = settings.host
@@ -61,7 +62,7 @@ class PortServers:
         self.access = AccessGate(product.id, policy.columns_of("pii"), self.access_log, observer.registry)
         self.control = ControlListener(kafka_clients, settings.control_topic, policy, product.id, self.access)
         self.lineage = RunReporter(
-            observer.product, settings, versions, lambda: observer.last_commit, undeclared=undeclared
+            observer.product, settings, versions, lambda: observer.last_commit, undeclared=undeclared, retired=retired
         )
         self.stopping = threading.Event()
         self._connect = connect

@@ -30,9 +30,11 @@ from mesh_sdk.serve.masked_stream import masked_stream
 from mesh_sdk.serve.masked_table import MaskedTable, follow
 from mesh_sdk.serve.reader import HotCopy, TableReader
 from mesh_sdk.spec.column_types import arrow_schema, avro_schema, iceberg_schema
+from mesh_sdk.spec.descriptor import CdcInput
 from mesh_sdk.spec.product import DataProduct
 from mesh_sdk.storage.current_state import CurrentState
 from mesh_sdk.storage.history import ensure_table
+from mesh_sdk.storage.history import retired_inputs as retired_topics
 from mesh_sdk.storage.maintenance import same_data
 
 log = logging.getLogger(__name__)
@@ -74,6 +76,8 @@ class SourceAlignedRuntime(ProductHost):
                 catalog, d.table(served), iceberg_schema(self.props), d.description, f"{d.id}/{served}"
             )
             self.state = CurrentState(state_table, self.key_columns, rows_schema, self.upkeep)
+            if len(product.cdc_inputs()) > 1:
+                self.state.follow_versions(table)
         reader = TableReader(self.current_table, self._duck, self.props, self.key_columns, hot=self.hot)
         # A captured table's change history is served beside its current state.
         self.history_reader = (
@@ -122,19 +126,10 @@ class SourceAlignedRuntime(ProductHost):
 
     def _input_decoders(self) -> dict[str, Decode]:
         """How each input topic's messages become the records the product's logic receives."""
-        cdc = self.product.cdc_input()
-        if cdc is not None:
-            writer_schema = AvroWireReader(self.registry)
-            captured = captured_table(cdc.topic)
-            if cdc.style == "outbox":
-
-                def outbox_event(m: Message) -> dict[str, Any]:
-                    payload = writer_schema(m.value() or b"")
-                    return from_outbox(payload, m.headers(), captured, m.offset() or 0, m.timestamp()[1])
-
-                return {cdc.topic: outbox_event}
-            return {cdc.topic: lambda m: from_debezium(writer_schema(m.value() or b""), captured)}
         decoders: dict[str, Decode] = {}
+        writer_schema = AvroWireReader(self.registry)
+        for cdc in self.product.cdc_inputs():
+            decoders[cdc.topic] = _captured_change(cdc, writer_schema)
         for port in self.product.kafka_inputs():
             decode = AvroWireDecoder(self.registry, self.product.input_schemas[port.name])
             decoders[port.topic] = lambda m, decode=decode: decode(m.value() or b"")  # type: ignore[misc]
@@ -226,10 +221,24 @@ class SourceAlignedRuntime(ProductHost):
 
     # --- life cycle ------------------------------------------------------------------------------------
 
+    def retired_inputs(self) -> set[str]:
+        retired = retired_topics(self.ingestor.table)
+        return {p.name for p in self.product.cdc_inputs() if p.topic in retired}
+
+    def discovery_extras(self) -> dict[str, Any]:
+        retired = self.retired_inputs()
+        return {
+            "inputs": {
+                p.name: "retired" if p.name in retired else "reading" for p in self.product.descriptor.input_ports
+            }
+        }
+
     def recover(self) -> None:
-        """Back to what the tables committed: the inputs from the offsets the history holds, the current
-        state caught up, the output stream's last batch republished if it lost it."""
-        self.ingestor.resume(self.partitions)
+        """Back to what the tables committed: the inputs from the offsets the history holds (but those
+        whose sources said their last word), the current state caught up, the output stream's last batch
+        republished if it lost it."""
+        retired = retired_topics(self.ingestor.table)
+        self.ingestor.resume({topic: n for topic, n in self.partitions.items() if topic not in retired})
         if self.state is not None:
             self.state.catch_up(self.ingestor.table)
         self.hot.load(self.current_table())
@@ -276,3 +285,16 @@ class SourceAlignedRuntime(ProductHost):
 
 def _record_name(port: str) -> str:
     return "".join(part.title() for part in port.split("_"))
+
+
+def _captured_change(cdc: CdcInput, writer_schema: AvroWireReader) -> Decode:
+    """A captured table's row changes, or the events its outbox published, as one change shape."""
+    captured = captured_table(cdc.topic)
+    if cdc.style == "outbox":
+
+        def outbox_event(m: Message) -> dict[str, Any]:
+            payload = writer_schema(m.value() or b"")
+            return from_outbox(payload, m.headers(), captured, m.offset() or 0, m.timestamp()[1])
+
+        return outbox_event
+    return lambda m: from_debezium(writer_schema(m.value() or b""), captured)

@@ -62,8 +62,33 @@ class BatchContext:
     ingested_at: datetime
 
 
-# A source-aligned product's `transform`: one accepted input record to one history row (None drops it).
-Transform = Callable[[Mapping[str, Any], BatchContext], Mapping[str, Any] | None]
+class Skip:
+    """What `transform` returns for a record that is read and is, on purpose, no row of the product:
+    not a defect (that is None, a dead letter) but, say, a change of hands between two systems that
+    record the same entity, which changes nothing about it."""
+
+    def __repr__(self) -> str:
+        return "SKIP"
+
+
+SKIP = Skip()
+
+
+class EndOfInput(Skip):
+    """What `transform` returns for a record by which its source says it has said its last word (a
+    system that has handed everything over to another): no row either, and the platform stops reading
+    the input port it came from, for good, once the batch that holds it has committed. Read in order
+    with the input's other records, it retires the port exactly after the last of them."""
+
+    def __repr__(self) -> str:
+        return "END_OF_INPUT"
+
+
+END_OF_INPUT = EndOfInput()
+
+# A source-aligned product's `transform`: one accepted input record to one history row (None makes it
+# a dead letter, SKIP passes it by).
+Transform = Callable[[Mapping[str, Any], BatchContext], Mapping[str, Any] | Skip | None]
 
 
 class ArtifactStore(Protocol):

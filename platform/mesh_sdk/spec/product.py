@@ -67,7 +67,12 @@ class DataProduct:
         return [p for p in self.descriptor.input_ports if isinstance(p, ProductInput)]
 
     def cdc_input(self) -> CdcInput | None:
-        return next((p for p in self.descriptor.input_ports if isinstance(p, CdcInput)), None)
+        return next(iter(self.cdc_inputs()), None)
+
+    def cdc_inputs(self) -> list[CdcInput]:
+        """Usually one captured table; two or more while the entity moves from one system to another
+        (the strangler fig), each change owned by exactly one of them."""
+        return [p for p in self.descriptor.input_ports if isinstance(p, CdcInput)]
 
     @property
     def history_port(self) -> str:
@@ -306,12 +311,13 @@ def _cdc_problems(
     if not cdc:
         return []
     problems: list[SpecProblem] = []
-    if len(cdc) > 1 or len(descriptor.input_ports) > 1:
+    if len(cdc) < len(descriptor.input_ports) or len({p.state for p in cdc}) > 1:
         problems.append(
             SpecProblem(
                 descriptor_path(folder),
                 "inputPorts",
-                "a product fed by change data capture has exactly one input port",
+                "a product fed by change data capture reads captured changes of one entity only "
+                "(several input ports only while that entity moves between systems, all into one state)",
                 "make one product per captured table",
             )
         )

@@ -50,6 +50,41 @@ def _matching(keys: Sequence[tuple[Any, ...]], key_columns: Sequence[str]) -> Bo
 
 
 class CurrentState(KeyedRows):
+    """With `follow_versions`, a change older than what the state already holds for its key (a lower
+    position) leaves the state alone, whenever it arrives. Needed when changes of one key come from two
+    inputs that are read side by side (an entity moving between systems): the order in which they are
+    read is then not the order in which they happened. The newest position of every key the history
+    holds, deleted ones too, is kept in memory from `follow_versions` on."""
+
+    versions: dict[tuple[Any, ...], int] | None = None
+
+    def follow_versions(self, history: Table) -> None:
+        versions: dict[tuple[Any, ...], int] = {}
+        columns = (*self.key_columns, "position")
+        if history.current_snapshot() is not None:
+            for batch in history.scan(selected_fields=columns).to_arrow_batch_reader():
+                for row in batch.to_pylist():
+                    key = tuple(row[c] for c in self.key_columns)
+                    position = row["position"] or 0
+                    if position > versions.get(key, -1):
+                        versions[key] = position
+        self.versions = versions
+
+    def _not_older(self, newest: dict[tuple[Any, ...], dict[str, Any]]) -> dict[tuple[Any, ...], dict[str, Any]]:
+        """The changes at or past what the state has seen for their key (the same position again is
+        the same change: applying it twice changes nothing)."""
+        if self.versions is None:
+            return newest
+        kept = {k: c for k, c in newest.items() if (c["position"] or 0) >= self.versions.get(k, -1)}
+        if len(kept) < len(newest):
+            log.info(
+                "%d changes older than the state's rows of their keys: kept in the history only",
+                len(newest) - len(kept),
+            )
+        for key, change in kept.items():
+            self.versions[key] = change["position"] or 0
+        return kept
+
     def applied(self) -> int | None:
         """The history snapshot whose changes the state includes, as recorded by the newest state snapshot."""
         for summary in lineage(self.table):
@@ -61,7 +96,7 @@ class CurrentState(KeyedRows):
     def apply(self, changes: pa.Table | Sequence[dict[str, Any]], history_snapshot: int) -> Delta | None:
         """Apply a batch of changes; returns what changed (None when nothing did)."""
         rows = changes.to_pylist() if isinstance(changes, pa.Table) else list(changes)
-        newest = fold(rows, self.key_columns)
+        newest = self._not_older(fold(rows, self.key_columns))
         if not newest:
             return None
         before = self.snapshot_id()

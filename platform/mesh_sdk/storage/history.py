@@ -15,6 +15,7 @@ from pyiceberg.table.snapshots import Summary
 
 OFFSETS = "mesh.offsets"  # snapshot summary key: {"topic": {"partition": next offset to read}}
 BATCH_AT = "mesh.ingested-at"
+RETIRED = "mesh.retired-inputs"  # table property: input topics read no more, comma-separated
 # Marks a snapshot in the middle of a commit made of several (a delete, then an append): it never
 # shows a state anyone wrote, so time travel skips it.
 PARTIAL = "mesh.partial"
@@ -97,6 +98,18 @@ def append_with_offsets(table: Table, rows: pa.Table, offsets: Offsets, batch_at
     snapshot = table.current_snapshot()
     assert snapshot is not None
     return Commit(snapshot.snapshot_id, rows.num_rows)
+
+
+def retired_inputs(table: Table) -> set[str]:
+    """The input topics the product reads no more: their sources said their last word (EndOfInput)."""
+    return {t for t in table.properties.get(RETIRED, "").split(",") if t}
+
+
+def retire_inputs(table: Table, topics: set[str]) -> None:
+    """Record, for good, that the product reads these input topics no more (a table property, so a
+    restart knows it before it assigns a partition)."""
+    with table.transaction() as tx:
+        tx.set_properties({RETIRED: ",".join(sorted(retired_inputs(table) | topics))})
 
 
 def recent_batches(table: Table, rows_wanted: int) -> str | None:
