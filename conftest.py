@@ -128,6 +128,13 @@ def crm_capture(legacy_capture: MeshSettings) -> Iterator[MeshSettings]:
         yield settings
 
 
+@pytest.fixture(scope="session")
+def subscriptions_service_capture(legacy_capture: MeshSettings) -> Iterator[MeshSettings]:
+    """The subscriptions service that takes subscriptions over from the monolith, its outbox relayed."""
+    with _captured("subscriptions", legacy_capture) as settings:
+        yield settings
+
+
 # The whole mesh runs its own instance of every product, on the session's tables: no other test may run
 # a product beside it. Its tests run one after another, and it stops as soon as they are done.
 _whole_mesh = ExitStack()

@@ -193,8 +193,11 @@ def end_offsets(settings: MeshSettings, topic: str) -> dict[int, int]:
         reader.close()
 
 
-def read_since(settings: MeshSettings, topic: str, offsets: dict[int, int], timeout_s: float = 30) -> list[Any]:
-    """The records of `topic` from `offsets` (as end_offsets gave them) to its end now, committed or not."""
+def read_since(
+    settings: MeshSettings, topic: str, offsets: dict[int, int], timeout_s: float = 30, *, committed: bool = False
+) -> list[Any]:
+    """The records of `topic` from `offsets` (as end_offsets gave them) to its end now: committed or
+    not, or (`committed`) only those of committed transactions, as a product's consumers read them."""
     import uuid
 
     from confluent_kafka import TopicPartition
@@ -203,18 +206,21 @@ def read_since(settings: MeshSettings, topic: str, offsets: dict[int, int], time
     if not todo:
         return []
     group = f"mesh-read-{uuid.uuid4().hex[:8]}"
-    reader = Consumer({**settings.kafka_client(), "group.id": group, "enable.auto.commit": False, "log_level": 0})
+    isolation = "read_committed" if committed else "read_uncommitted"
+    config = {"group.id": group, "enable.auto.commit": False, "log_level": 0, "isolation.level": isolation}
+    reader = Consumer({**settings.kafka_client(), **config})
     found: list[Any] = []
     try:
         reader.assign([TopicPartition(topic, p, offsets.get(p, 0)) for p in todo])
         deadline = time.monotonic() + timeout_s
         while todo and time.monotonic() < deadline:
             message = reader.poll(0.5)
-            if message is None or message.error() is not None:
-                continue
-            found.append(message)
-            if message.offset() + 1 >= todo.get(message.partition(), 0):
-                todo.pop(message.partition(), None)
+            if message is not None and message.error() is None:
+                found.append(message)
+            # The position passes transaction markers and aborted records, which are never delivered.
+            for position in reader.position([TopicPartition(topic, p) for p in list(todo)]):
+                if position.offset >= todo[position.partition]:
+                    todo.pop(position.partition, None)
     finally:
         reader.close()
     return found

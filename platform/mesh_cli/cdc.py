@@ -40,7 +40,7 @@ def start_capture(settings: MeshSettings, sources: list[CaptureSource], customer
 
 @cdc_app.command("start")
 def start(
-    source: Annotated[str, typer.Argument(help="legacy, content, crm or all")] = "all",
+    source: Annotated[str, typer.Argument(help="legacy, content, crm, subscriptions or all")] = "all",
     customers: Annotated[int, typer.Option(help="customers seeded in a new legacy database")] = 10_000,
     titles: Annotated[int, typer.Option(help="titles seeded in a new content database")] = 500,
 ) -> None:
@@ -76,7 +76,7 @@ def status() -> None:
 
 
 @cdc_app.command("restart")
-def restart(source: Annotated[str, typer.Argument(help="legacy, content, crm or all")] = "all") -> None:
+def restart(source: Annotated[str, typer.Argument(help="legacy, content, crm, subscriptions or all")] = "all") -> None:
     """Restart connectors and their tasks (no change is lost: they resume from their offsets)."""
     settings = load_settings()
     with ConnectClient(settings.kafka_connect_url) as connect:
@@ -87,7 +87,7 @@ def restart(source: Annotated[str, typer.Argument(help="legacy, content, crm or 
 
 
 @cdc_app.command("remove")
-def remove(source: Annotated[str, typer.Argument(help="legacy, content, crm or all")]) -> None:
+def remove(source: Annotated[str, typer.Argument(help="legacy, content, crm, subscriptions or all")]) -> None:
     """Stop capturing: delete the connector, drop its replication slot and publication (topics stay)."""
     settings = load_settings()
     for s in _sources(source):

@@ -284,7 +284,7 @@ def legacy(
     settings = load_settings()
     dsn = settings.postgres_dsn(settings.legacy_db)
     _run_source(
-        lambda: (install_legacy(dsn, customers), LegacyWorkload.connect(dsn, seed=seed)),
+        lambda: (install_legacy(dsn, customers), LegacyWorkload.for_mesh(settings, seed=seed)),
         Pace(rate, count, duration, seed),
         source_progress.LEGACY,
         dsn,

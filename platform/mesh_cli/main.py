@@ -23,6 +23,7 @@ from mesh_cli.chaos import chaos_app
 from mesh_cli.generate import generate_app
 from mesh_cli.lab import lab_app
 from mesh_cli.mdm import mdm_app
+from mesh_cli.migrate import migrate_app
 from mesh_cli.ml import ml_app
 from mesh_cli.ports import consume, query
 from mesh_cli.run import run as run_product
@@ -46,6 +47,7 @@ app.add_typer(chaos_app, name="chaos", help="The fault catalogue: inject a fault
 app.add_typer(bundle_app, name="bundle", help="The offline bundle: export once, install a room from it.")
 app.add_typer(ml_app, name="ml", help="The models of an ML product: reproduce one from its pinned data.")
 app.add_typer(mdm_app, name="mdm", help="Data stewardship of customer-360: the review queue, match, split.")
+app.add_typer(migrate_app, name="migrate", help="The strangler fig: move subscriptions off the monolith, step by step.")
 app.command()(query)
 app.command()(consume)
 console = Console()
@@ -104,7 +106,13 @@ def _print_where(settings: MeshSettings, report: StartReport) -> None:
     table.add_column("what")
     table.add_column("where")
     table.add_row("PostgreSQL", settings.postgres_dsn("<db>").replace(f":{settings.postgres_password}@", "@"))
-    databases = [settings.legacy_db, settings.content_db, settings.crm_db, settings.catalog_db]
+    databases = [
+        settings.legacy_db,
+        settings.content_db,
+        settings.crm_db,
+        settings.subscriptions_db,
+        settings.catalog_db,
+    ]
     table.add_row("  databases", ", ".join(databases))
     table.add_row(
         "S3 (SeaweedFS)",

@@ -155,6 +155,7 @@ class MeshSettings(BaseSettings):
     legacy_db: str = "legacy"
     content_db: str = "content"
     crm_db: str = "crm"
+    subscriptions_db: str = "subscriptions"  # the subscriptions service peeled off the monolith
     catalog_db: str = "iceberg_catalog"
     registry_db: str = "registry"
 

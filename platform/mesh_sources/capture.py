@@ -6,7 +6,8 @@ Two styles side by side, so learners can compare them:
   the customer-care CRM's contacts likewise, on `cdc.crm.public.contacts`;
 - the content team publishes *events* through a transactional outbox: only the outbox table is
   captured, and Debezium's outbox event router turns each row into an event on
-  `cdc.content.outbox.<aggregate type>`, keyed by the aggregate id.
+  `cdc.content.outbox.<aggregate type>`, keyed by the aggregate id; so does the subscriptions service
+  that takes subscriptions over from the monolith (`cdc.subscriptions.outbox.subscription`).
 
 Keys and values are Avro with their schemas in the registry, in the Confluent wire format."""
 
@@ -74,6 +75,21 @@ LEGACY = CaptureSource(
     ("public.plans", "public.customers", "public.subscriptions", "public.payments"),
     snapshot_mode="initial",
 )
+
+
+def _outbox_router(database: str) -> dict[str, str]:
+    """Debezium's outbox event router: each outbox row becomes an event on
+    `cdc.<database>.outbox.<aggregate type>`, keyed by the aggregate id, its type in a header."""
+    return {
+        "transforms": "outbox",
+        "transforms.outbox.type": "io.debezium.transforms.outbox.EventRouter",
+        "transforms.outbox.route.by.field": "aggregatetype",
+        "transforms.outbox.route.topic.replacement": f"cdc.{database}.outbox.${{routedByValue}}",
+        "transforms.outbox.table.field.event.key": "aggregateid",
+        "transforms.outbox.table.fields.additional.placement": "type:header:type",
+    }
+
+
 CONTENT = CaptureSource(
     "content",
     "content",
@@ -83,14 +99,7 @@ CONTENT = CaptureSource(
     # The outbox is emptied as it is written; its events exist only in the WAL from the slot on.
     snapshot_mode="no_data",
     outbox_aggregates=("title",),
-    extra={
-        "transforms": "outbox",
-        "transforms.outbox.type": "io.debezium.transforms.outbox.EventRouter",
-        "transforms.outbox.route.by.field": "aggregatetype",
-        "transforms.outbox.route.topic.replacement": "cdc.content.outbox.${routedByValue}",
-        "transforms.outbox.table.field.event.key": "aggregateid",
-        "transforms.outbox.table.fields.additional.placement": "type:header:type",
-    },
+    extra=_outbox_router("content"),
 )
 CRM = CaptureSource(
     "crm",
@@ -100,8 +109,21 @@ CRM = CaptureSource(
     ("public.contacts",),  # never evaluation.contact_truth: the generator's truth stays out of the mesh
     snapshot_mode="initial",
 )
-# In the order they are installed: the CRM's contacts are typed from the monolith's customers.
-SOURCES = (LEGACY, CONTENT, CRM)
+# The subscriptions service, which takes subscriptions over from the monolith (mesh_sources.strangler):
+# greenfield, it publishes events through its outbox.
+SUBSCRIPTIONS = CaptureSource(
+    "subscriptions",
+    "subscriptions",
+    "subscriptions_db",
+    "subscriptions_service.sql",
+    ("public.outbox",),
+    snapshot_mode="no_data",
+    outbox_aggregates=("subscription",),
+    extra=_outbox_router("subscriptions"),
+)
+# In the order they are installed: the CRM's contacts are typed from the monolith's customers, the
+# service copies the monolith's plans.
+SOURCES = (LEGACY, CONTENT, CRM, SUBSCRIPTIONS)
 
 
 def _converter(settings: MeshSettings, side: str) -> dict[str, str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from mesh_config import MeshSettings
 from mesh_generate.playback_sessions import WORLD_SEED
 from mesh_sources import db
 from mesh_sources.db import Closing, SeedReport, copy_rows
@@ -83,7 +84,20 @@ class LegacyWorkload(Closing):
     @classmethod
     def connect(cls, dsn: str, *, seed: int, refresh_every: int = REFRESH_EVERY) -> LegacyWorkload:
         """A workload on the installed database at `dsn` (see `install_legacy`)."""
-        store = PostgresLegacyStore.open(dsn)
+        return cls._on(PostgresLegacyStore.open(dsn), seed, refresh_every)
+
+    @classmethod
+    def for_mesh(cls, settings: MeshSettings, *, seed: int, refresh_every: int = REFRESH_EVERY) -> LegacyWorkload:
+        """The monolith's users as the mesh has them: straight to the monolith, or through the routing
+        facade once its subscriptions have started moving to the subscriptions service."""
+        from mesh_sources.strangler import RoutingFacade, migration_started
+
+        if not migration_started(settings):
+            return cls.connect(settings.postgres_dsn(settings.legacy_db), seed=seed, refresh_every=refresh_every)
+        return cls._on(RoutingFacade.open(settings), seed, refresh_every)
+
+    @classmethod
+    def _on(cls, store: LegacyStore, seed: int, refresh_every: int) -> LegacyWorkload:
         try:
             return cls(store, seed=seed, refresh_every=refresh_every)
         except BaseException:

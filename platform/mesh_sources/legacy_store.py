@@ -4,8 +4,9 @@ is about to delete, counted under lock), so they match the change events CDC cap
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import LiteralString
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from typing import LiteralString, TypeVar
 
 import psycopg
 from psycopg.rows import TupleRow
@@ -66,7 +67,10 @@ ORDER BY c.customer_id, s.started_at DESC, s.subscription_id DESC
 """
 
 
-class _NotApplicable(Exception):
+T = TypeVar("T")
+
+
+class NotApplicable(Exception):
     """The action's precondition no longer holds: roll the transaction back."""
 
 
@@ -89,14 +93,39 @@ class PostgresLegacyStore:
     def roster(self) -> Roster:
         return Roster(Subscriber(*row) for row in self._conn.execute(_ROSTER))
 
+    def names_of(self, buckets: Sequence[int]) -> dict[int, tuple[str, str]]:
+        """customer id -> (full name, country) of the customers in the buckets (customer_id % 100)."""
+        rows = self._conn.execute(
+            "SELECT customer_id, full_name, country FROM customers WHERE customer_id %% 100 = ANY(%s)", (list(buckets),)
+        )
+        return {int(c): (str(n), str(k)) for c, n, k in rows}
+
     def execute(self, action: Action) -> Outcome | None:
+        return self.attempt(lambda: self._run(action))
+
+    def attempt(self, work: Callable[[], T]) -> T | None:
+        """Run `work` in one transaction; None (and nothing written) when it no longer applies."""
         try:
             with self._conn.transaction():
-                return self._run(action)
-        except (_NotApplicable, psycopg.errors.IntegrityError, psycopg.errors.TransactionRollback):
+                return work()
+        except (
+            NotApplicable,
+            psycopg.errors.IntegrityError,
+            psycopg.errors.TransactionRollback,
+            psycopg.errors.LockNotAvailable,
+        ):
             # Rolled back, nothing written. Integrity errors and deadlocks come from writers racing
-            # this one (another workload on the same database): the action simply did not happen.
+            # this one (another workload on the same database, a subscription that moved to the
+            # service, a customer being moved right now): the action simply did not happen.
             return None
+
+    def new_ids(self) -> tuple[int, int]:
+        """A new customer id and subscription id: the monolith numbers customers, wherever they subscribe."""
+        row = self._conn.execute(
+            "SELECT nextval('customers_customer_id_seq'), nextval('subscriptions_subscription_id_seq')"
+        ).fetchone()
+        assert row is not None
+        return int(row[0]), int(row[1])
 
     def _run(self, action: Action) -> Outcome:
         match action:
@@ -110,19 +139,19 @@ class PostgresLegacyStore:
                 return Outcome(self._on_subscription(action))
         raise TypeError(f"not an action: {action!r}")
 
-    def _rowcount(self, query: LiteralString, params: Sequence[object] | Mapping[str, object]) -> int:
+    def rowcount(self, query: LiteralString, params: Sequence[object] | Mapping[str, object]) -> int:
         """Run one statement; none of its rows matched means the action no longer applies."""
         cursor = self._conn.execute(query, params)
         if cursor.rowcount < 1:
-            raise _NotApplicable
+            raise NotApplicable
         return cursor.rowcount
 
     def _charge(self, subscription_id: int, outcome: str = "succeeded", status: str = "active") -> int:
         params = {"subscription_id": subscription_id, "outcome": outcome, "status": status}
-        return self._rowcount(_CHARGE, params)
+        return self.rowcount(_CHARGE, params)
 
     def _set_status(self, subscription_id: int, to: str, *from_: str) -> int:
-        return self._rowcount(_SET_STATUS, {"subscription_id": subscription_id, "to": to, "from": list(from_)})
+        return self.rowcount(_SET_STATUS, {"subscription_id": subscription_id, "to": to, "from": list(from_)})
 
     def _on_subscription(self, action: OnSubscription) -> dict[RowKey, int]:
         sid = action.subscription_id
@@ -132,7 +161,7 @@ class PostgresLegacyStore:
                 updated = self._set_status(sid, "active", "trial")
                 inserted = self._charge(sid)
             case ChangePlan():
-                updated = self._rowcount(
+                updated = self.rowcount(
                     "UPDATE subscriptions SET plan_id = %s, updated_at = now() "
                     "WHERE subscription_id = %s AND status = 'active' AND plan_id <> %s",
                     (action.plan_id, sid, action.plan_id),
@@ -150,18 +179,22 @@ class PostgresLegacyStore:
             case FailedPayment():
                 inserted = self._charge(sid, outcome="failed")
             case Refund():
-                return {("payments", "update"): self._rowcount(_REFUND, (sid,))}
+                return {("payments", "update"): self.rowcount(_REFUND, (sid,))}
             case _:
                 raise TypeError(f"unknown subscription action: {action!r}")
         return {("subscriptions", "update"): updated, ("payments", "insert"): inserted}
 
-    def _sign_up(self, action: SignUp) -> Outcome:
-        row = self._conn.execute(
-            "SELECT nextval('customers_customer_id_seq'), nextval('subscriptions_subscription_id_seq')"
-        ).fetchone()
-        assert row is not None
-        customer_id, subscription_id = int(row[0]), int(row[1])
-        self._rowcount(
+    def _sign_up(self, action: SignUp, ids: tuple[int, int] | None = None) -> Outcome:
+        customer_id, subscription_id = ids or self.new_ids()
+        self.add_customer(action, customer_id)
+        subscribed = self.subscribe(action, customer_id, subscription_id)
+        return replace(subscribed, rows={("customers", "insert"): 1, **subscribed.rows})
+
+    def sign_up(self, action: SignUp, ids: tuple[int, int]) -> Outcome | None:
+        return self.attempt(lambda: self._sign_up(action, ids))
+
+    def add_customer(self, action: SignUp, customer_id: int) -> int:
+        return self.rowcount(
             "INSERT INTO customers (customer_id, email, phone, full_name, country, birth_year, marketing_opt_in) "
             "VALUES (%s, %s, %s, %s, %s, %s, %s)",
             (
@@ -174,24 +207,27 @@ class PostgresLegacyStore:
                 action.marketing_opt_in,
             ),
         )
-        self._rowcount(
+
+    def subscribe(self, action: SignUp, customer_id: int, subscription_id: int) -> Outcome:
+        """The sign-up's subscription and its first payment."""
+        self.rowcount(
             "INSERT INTO subscriptions (subscription_id, customer_id, plan_id, status, started_at) "
             "VALUES (%s, %s, %s, %s, now())",
             (subscription_id, customer_id, action.plan_id, "trial" if action.trial else "active"),
         )
         # The first payment: the first month, or a zero-amount check of the card for a trial.
-        self._rowcount(
+        self.rowcount(
             "INSERT INTO payments (payment_id, subscription_id, amount_cents, currency, status, paid_at) "
             "SELECT nextval('payments_payment_id_seq'), %s::bigint, "
             "CASE WHEN %s::boolean THEN 0 ELSE monthly_cents END, currency, 'succeeded', now() "
             "FROM plans WHERE plan_id = %s",
             (subscription_id, action.trial, action.plan_id),
         )
-        rows = {("customers", "insert"): 1, ("subscriptions", "insert"): 1, ("payments", "insert"): 1}
+        rows = {("subscriptions", "insert"): 1, ("payments", "insert"): 1}
         return Outcome(rows, customer_id=customer_id, subscription_id=subscription_id)
 
     def _edit_profile(self, action: EditProfile) -> Outcome:
-        updated = self._rowcount(
+        updated = self.rowcount(
             "UPDATE customers SET email = coalesce(%s, email), full_name = coalesce(%s, full_name), "
             "phone = coalesce(%s, phone), marketing_opt_in = (marketing_opt_in <> %s), updated_at = now() "
             "WHERE customer_id = %s",
@@ -204,7 +240,7 @@ class PostgresLegacyStore:
         for them until the delete commits, so the rows counted are exactly the rows the cascade deletes."""
         conn = self._conn
         if conn.execute("SELECT 1 FROM customers WHERE customer_id = %s FOR UPDATE", (customer_id,)).fetchone() is None:
-            raise _NotApplicable
+            raise NotApplicable
         subscriptions = [
             row[0]
             for row in conn.execute(
@@ -215,7 +251,7 @@ class PostgresLegacyStore:
             "SELECT count(*) FROM payments WHERE subscription_id = ANY(%s)", (subscriptions,)
         ).fetchone()
         assert counted is not None
-        deleted = self._rowcount("DELETE FROM customers WHERE customer_id = %s", (customer_id,))
+        deleted = self.rowcount("DELETE FROM customers WHERE customer_id = %s", (customer_id,))
         rows = {
             ("customers", "delete"): deleted,
             ("subscriptions", "delete"): len(subscriptions),

@@ -60,10 +60,28 @@ def test_every_product_and_every_external_source_is_a_node() -> None:
         "legacy.public.customers",
         "legacy.public.subscriptions",
         "crm.public.contacts",
+        "subscriptions.outbox.subscription",
     }
     assert graph.nodes["cdc:legacy.public.customers"].kind == "cdc"
     picture = json.loads(json.dumps(graph.as_dict()))
-    assert len(picture["nodes"]) == 15 and len(picture["edges"]) == 18
+    assert len(picture["nodes"]) == 16 and len(picture["edges"]) == 19
+
+
+def test_an_input_port_a_product_reads_no_more_leaves_its_lineage() -> None:
+    """subscriptions.subscriptions during a strangler-fig migration reads the monolith and the service;
+    once the monolith said its last word, only the service."""
+    monolith, service = "cdc:legacy.public.subscriptions", "cdc:subscriptions.outbox.subscription"
+    subscriptions = "urn:mesh:subscriptions:subscriptions:v1"
+    during = LineageGraph.build(mesh().all())
+    assert {e.source for e in during.upstream(subscriptions)} == {monolith, service}
+    catalog = Catalog()
+    for name, doc in _documents().items():
+        if name == "subscriptions.subscriptions":
+            doc = doc | {"inputs": {"subscriptions-cdc": "retired", "subscriptions-service": "reading"}}
+        catalog.register(doc, f"http://{name}", NOW)
+    after = LineageGraph.build(catalog.all())
+    assert {e.source for e in after.upstream(subscriptions)} == {service}
+    assert monolith not in after.nodes, "nothing else reads the monolith's subscriptions"
 
 
 def test_upstream_and_downstream_follow_every_hop() -> None:

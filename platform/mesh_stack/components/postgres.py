@@ -142,6 +142,8 @@ class Postgres(Component):
             "max_wal_senders": "10",
             "max_replication_slots": "10",
             "max_connections": "200",
+            # The strangler fig moves a customer across two databases in one two-phase commit.
+            "max_prepared_transactions": "20",
             "shared_buffers": "128MB",
             "logging_collector": "off",
         }
@@ -163,7 +165,7 @@ class Postgres(Component):
 
     def databases(self) -> list[str]:
         s = self.settings
-        return [s.legacy_db, s.content_db, s.crm_db, s.catalog_db, s.registry_db]
+        return [s.legacy_db, s.content_db, s.crm_db, s.subscriptions_db, s.catalog_db, s.registry_db]
 
     def provision(self) -> None:
         with self.connect() as conn:
