@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -419,12 +420,20 @@ def poison_set_aside(at_least: int, configuration: Configuration) -> bool:
 
 def customers_match(within_s: float, configuration: Configuration) -> bool:
     """subscriptions.customers holds every customer of the monolith as the monolith has them now."""
+    return comes_to_agree(configuration, "customers", evidence.customers_compared, within_s)
+
+
+def comes_to_agree(
+    configuration: Configuration, noted_as: str, compare: Callable[[MeshSettings], Any], within_s: float
+) -> bool:
+    """Until `compare` (a product against its sources) finds them the same, within the bound; the last
+    comparison is noted in the run's state."""
     settings = settings_of(configuration)
 
     def same() -> bool:
-        compared = evidence.customers_compared(settings)
-        _remember(configuration, customers=str(compared))
-        return compared.same
+        compared = compare(settings)
+        _remember(configuration, **{noted_as: str(compared)})
+        return bool(compared.same)
 
     return _until(same, within_s, pause_s=3.0)
 

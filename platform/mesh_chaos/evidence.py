@@ -121,3 +121,101 @@ def customers_compared(settings: MeshSettings) -> CustomersCompared:
     served = {tuple(str(r[c]).strip() for c in CUSTOMER_COLUMNS) for r in rows.to_pylist()}
     differ = {row[0] for row in legacy ^ served}
     return CustomersCompared(len(legacy), len(served), len(differ))
+
+
+# --- the strangler fig: subscriptions.subscriptions while subscriptions leave the monolith ---------------
+
+SUBSCRIPTIONS = "subscriptions.subscriptions_subscriptions_v1"
+SUBSCRIPTION_CHANGES = "subscriptions.subscriptions_changes_v1"
+SUBSCRIPTION_STREAM = "subscriptions.subscriptions.stream.v1"
+
+
+def _plain(value: Any) -> str:
+    from datetime import UTC, datetime
+
+    return value.astimezone(UTC).isoformat() if isinstance(value, datetime) else str(value)
+
+
+@dataclass(frozen=True)
+class SubscriptionsCompared:
+    owned: int  # subscriptions the monolith and the service own now, each by the route of its customer
+    served: int
+    differ: int
+
+    @property
+    def same(self) -> bool:
+        return self.differ == 0
+
+    def __str__(self) -> str:
+        owned = f"{self.owned} subscriptions owned by the monolith or the service"
+        return f"{owned}, {self.served} served, {self.differ} differ"
+
+
+def subscriptions_compared(settings: MeshSettings) -> SubscriptionsCompared:
+    """subscriptions.subscriptions against the subscriptions as their owners have them now."""
+    from mesh_adapters.lakehouse import iceberg_catalog
+    from mesh_sources.strangler import subscriptions_now
+    from mesh_sources.subscriptions_service import SUBSCRIPTION_COLUMNS
+
+    owned = {tuple(_plain(r[c]) for c in SUBSCRIPTION_COLUMNS) for r in subscriptions_now(settings).values()}
+    table = iceberg_catalog(settings).load_table(SUBSCRIPTIONS)
+    rows = table.scan(selected_fields=SUBSCRIPTION_COLUMNS).to_arrow().to_pylist()
+    served = {tuple(_plain(r[c]) for c in SUBSCRIPTION_COLUMNS) for r in rows}
+    return SubscriptionsCompared(len(owned), len(rows), len({row[0] for row in owned ^ served}))
+
+
+@dataclass(frozen=True)
+class ChangesAccounted:
+    made: dict[str, int]  # changes the business made, by operation (c, u, d)
+    kept: dict[str, int]  # in the product's change history since it began
+    doubled: int  # (subscription, position) kept more than once
+    streamed: int  # of the kept, on the product's stream (committed)
+    streamed_twice: int
+
+    @property
+    def exact(self) -> bool:
+        return (
+            self.made == self.kept
+            and not self.doubled
+            and self.streamed == sum(self.kept.values())
+            and not (self.streamed_twice)
+        )
+
+    def __str__(self) -> str:
+        return (
+            f"made {self.made}, kept {self.kept} ({self.doubled} twice), "
+            f"{self.streamed} on the stream ({self.streamed_twice} twice)"
+        )
+
+
+def subscription_changes_accounted(settings: MeshSettings, made: dict[str, int], began: str) -> ChangesAccounted:
+    """Every change the business made since `began` is in the history once and on the stream once."""
+    from collections import Counter
+    from datetime import datetime
+
+    from confluent_kafka.schema_registry import SchemaRegistryClient
+    from confluent_kafka.schema_registry.avro import AvroDeserializer
+    from confluent_kafka.serialization import MessageField, SerializationContext
+
+    from mesh_adapters.lakehouse import iceberg_catalog
+
+    since = datetime.fromisoformat(began)
+    history = iceberg_catalog(settings).load_table(SUBSCRIPTION_CHANGES)
+    rows = history.scan(selected_fields=("subscription_id", "position", "op", "changed_at")).to_arrow().to_pylist()
+    window = [r for r in rows if r["changed_at"] >= since and r["op"] != "r"]
+    keys = Counter((r["subscription_id"], r["position"]) for r in window)
+    kept = {op: sum(1 for r in window if r["op"] == op) for op in made}
+    avro = AvroDeserializer(SchemaRegistryClient({"url": settings.schema_registry_url}))
+    on_stream: Counter[tuple[Any, Any]] = Counter()
+    for message in kafka.read_since(settings, SUBSCRIPTION_STREAM, {}, timeout_s=60, committed=True):
+        record = avro(message.value(), SerializationContext(SUBSCRIPTION_STREAM, MessageField.VALUE))
+        key = (record["subscription_id"], record["position"])
+        if key in keys:
+            on_stream[key] += 1
+    return ChangesAccounted(
+        made,
+        kept,
+        sum(1 for n in keys.values() if n > 1),
+        len(on_stream),
+        sum(1 for n in on_stream.values() if n > 1),
+    )

@@ -25,7 +25,7 @@ class _Strict(BaseModel):
 class Profile(_Strict):
     """What must run for the lab: `mesh lab start` starts only these (the stack always)."""
 
-    sources: list[Literal["legacy", "content", "crm"]] = Field(
+    sources: list[Literal["legacy", "content", "crm", "subscriptions"]] = Field(
         default_factory=list, description="operational DBs captured"
     )
     audit: bool = False
