@@ -190,13 +190,23 @@ def decided_a_pair(mesh: LabMesh) -> Outcome:
 
 
 @lab.solve("review")
-def decide_one(mesh: LabMesh) -> None:
-    steward = Steward(mesh.learner)
+def decide_one_on_the_portal(mesh: LabMesh) -> None:
+    """As a steward on customer-360's page of the portal: sign in with the key, decide a pair there."""
+    import httpx
+
     _, contact = _mine(mesh)
     own = {f"crm:{contact['id']}"} if contact else set()
-    pair = next(p for p in steward.queue(10) if p["record"] not in own)
-    same = pair["p"] >= 0.75
-    steward.decide("match" if same else "split", pair["anchor"], pair["record"], "compared by the lab's solve")
+    pair = next(p for p in Steward(mesh.learner).queue(10) if p["record"] not in own)
+    page = f"{mesh.settings.product_catalog_endpoint}/portal/products/{PRODUCT_ID}/stewardship"
+    with httpx.Client(timeout=300) as portal:
+        portal.post(f"{page}/key", data={"key": mesh.learner.key})
+        action = "match" if pair["p"] >= 0.75 else "split"
+        reason = "compared on the portal by the lab's solve"
+        form = {"action": action, "anchor": pair["anchor"], "record": pair["record"], "reason": reason}
+        decided = portal.post(f"{page}/decide", data=form)
+    if decided.status_code != 303 or "decided=" not in decided.headers.get("location", ""):
+        said = decided.text[-500:]
+        raise AssertionError(f"the portal did not take the decision (HTTP {decided.status_code}): {said}")
 
 
 # --- survivorship ------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from mesh_catalog.access_api import mount_access
 from mesh_catalog.audit_browser import AuditLog
 from mesh_catalog.lineage import UnknownNode
 from mesh_catalog.portal import LabsBoard
+from mesh_catalog.portal.stewardship import Stewards
 from mesh_catalog.registry import UnknownProduct
 from mesh_catalog.routes import BadRequest, NotThePlatform, browsing, governing, registering, scoring, tracing
 from mesh_catalog.runs import MalformedEvent
@@ -64,6 +65,7 @@ def build_app(
     access: AccessService | None = None,
     platform_token: str | None = None,
     labs: LabsBoard | None = None,
+    stewards: Stewards | None = None,
 ) -> FastAPI:
     """The REST API, the GraphQL API at /graphql, the access API at /access (given an access service
     and the platform token) and the web portal at /portal (which shows the audit log and access when
@@ -86,7 +88,7 @@ def build_app(
     graphql_api.mount(app, service)  # the same service over GraphQL, at /graphql (GraphiQL in a browser)
     if access is not None and platform_token is not None:
         mount_access(app, access, platform_token)
-    portal.mount(app, service, audit, registry_url, access, labs)  # and for people, at /portal
+    portal.mount(app, service, audit, registry_url, access, labs, stewards)  # and for people, at /portal
     serve_pages(app)
     invalid_requests_are_400(app)
     return app

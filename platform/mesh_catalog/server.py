@@ -37,6 +37,7 @@ from mesh_catalog.audit_browser import IcebergAuditLog
 from mesh_catalog.portal import LabsBoard
 from mesh_catalog.s3_request_log import RequestLogReceiver, RequestSpool
 from mesh_catalog.service import CatalogService
+from mesh_catalog.stewards import CatalogStewards
 from mesh_config import MeshSettings
 from mesh_config.naming import ProductName
 from mesh_governance import PolicyError, PolicySet, git_blob_id, load_policies
@@ -136,6 +137,7 @@ class CatalogServer:
                 self.access,
                 self.platform_token,
                 self.labs,
+                CatalogStewards(self.settings, self.service, self.access),
             ),
             host=self.host,
             port=self.port,

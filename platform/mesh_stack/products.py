@@ -7,6 +7,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -37,6 +38,29 @@ def control_token(settings: MeshSettings, name: str) -> str:
     if not path.exists():
         raise FileNotFoundError(f"product {name} was not started by this mesh (`mesh start products/{name}`)")
     return path.read_text().strip()
+
+
+class ControlRefused(RuntimeError):
+    """A product's control port refused a command, or did not answer; the message says which and why."""
+
+
+def control_command(base: str, token: str, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    """POST /control/commands/NAME on the product at `base` (a derived product's decision taken by
+    people: a data steward's match, say) and its answer."""
+    try:
+        answer = httpx.post(
+            f"{base}/control/commands/{name}", json=arguments, headers={"Authorization": f"Bearer {token}"}, timeout=300
+        )
+    except httpx.HTTPError as exc:
+        raise ControlRefused(f"no answer at {base} ({exc}): is the product running (`mesh status`)?") from None
+    if answer.status_code >= 400:
+        try:
+            detail = answer.json().get("detail", answer.text)
+        except ValueError:
+            detail = answer.text
+        raise ControlRefused(f"the product refused {name}: {detail}")
+    done: dict[str, Any] = answer.json()
+    return done
 
 
 def start_product(settings: MeshSettings, folder: Path, ports: ProductPorts, timeout_s: float = 120) -> str:

@@ -211,3 +211,78 @@ def test_the_labs_page_shows_each_step_as_the_learner_left_it(service: CatalogSe
     assert "playback.events holds position_ms" in text and "solved" in text
     assert "is not the team the descriptor names" in text
     assert "not started: <code>mesh lab start 02</code>" in text
+
+
+# --- customer-360's stewards' desk ----------------------------------------------------------------------
+
+PROFILE_360 = "urn:mesh:customers:customer-360:v1"
+
+
+class FakeProduct:
+    """customer-360's SQL and control ports as a steward's desk reaches them: a queue of one pair, the
+    records as a steward with (or without) PII reads them, and the commands it was sent."""
+
+    def __init__(self) -> None:
+        self.commands: list[tuple[str, dict[str, Any]]] = []
+        self.pii = {"ada": True, "bob": False}
+
+    def desk(self, key: str) -> Any:
+        from mesh_mdm.stewardship import StewardDesk, StewardshipRefused
+
+        if key not in self.pii:
+            raise StewardshipRefused("that key proves no one")
+        name = "Ada Lovelace" if self.pii[key] else "***"
+
+        def sql(query: str) -> tuple[list[str], list[list[Any]]]:
+            if "reviews" in query:
+                columns = ["anchor", "record", "p"] + [
+                    f"{w}_{f}" for f in ("name", "email", "phone", "birth") for w in ("customer", "contact")
+                ]
+                return columns, [["subscriptions:7", "crm:70", 0.81, name, name, None, None, None, None, None, None]]
+            return ["full_name", "golden_id", "band"], [[name, "g-7", "match" if self.commands else "review"]]
+
+        def command(action: str, arguments: dict[str, Any]) -> dict[str, Any]:
+            self.commands.append((action, arguments))
+            return {"committed": True}
+
+        return StewardDesk(key, sql, command)
+
+
+def test_a_steward_signs_in_on_the_portal_sees_the_queue_and_decides_under_their_name(service: CatalogService) -> None:
+    from mesh_catalog.portal.stewardship import COOKIE
+
+    product = FakeProduct()
+    client = TestClient(build_app(service, stewards=product.desk))
+    page = f"/portal/products/{PROFILE_360}/stewardship"
+    assert "Stewardship: the review queue" in client.get(f"/portal/products/{PROFILE_360}").text
+    assert "Sign in as a steward" in client.get(page).text
+    assert client.get(f"/portal/products/{CUSTOMERS}/stewardship").status_code == 404, "only customer-360 takes them"
+
+    refused = client.post(f"{page}/key", data={"key": "mallory"}, follow_redirects=True)
+    assert "that key proves no one" in refused.text
+    client.cookies.clear()
+
+    masked = client.post(f"{page}/key", data={"key": "bob"}, follow_redirects=True)
+    assert "does not include PII" in masked.text
+    denied = client.post(
+        f"{page}/decide", data={"action": "match", "anchor": "subscriptions:7", "record": "crm:70", "reason": "same"}
+    )
+    assert denied.status_code == 422 and "reads masked to you" in denied.text and not product.commands
+    client.cookies.clear()
+
+    signed_in = client.post(f"{page}/key", data={"key": "ada"}, follow_redirects=False)
+    assert signed_in.status_code == 303 and COOKIE in signed_in.headers["set-cookie"]
+    assert "HttpOnly" in signed_in.headers["set-cookie"] and "SameSite=strict" in signed_in.headers["set-cookie"]
+    queue = client.get(page).text
+    assert "subscriptions:7" in queue and "Ada Lovelace" in queue and "Signed in as <b>ada</b>" in queue
+    half = client.post(f"{page}/decide", data={"action": "match", "anchor": "subscriptions:7", "record": "crm:70"})
+    assert half.status_code == 400 and "needs reason" in half.text
+    done = client.post(
+        f"{page}/decide",
+        data={"action": "match", "anchor": "7", "record": "70", "reason": "same person"},
+        follow_redirects=True,
+    )
+    assert "Decided: match 7 70: now g-7 (match)" in done.text
+    assert product.commands == [
+        ("match", {"anchor": "subscriptions:7", "record": "crm:70", "steward": "ada", "reason": "same person"})
+    ]

@@ -7,7 +7,7 @@ Pages: home (domains, products, health at a glance), a product (descriptor, cont
 and column lineage, schemas, ports with copy-paste examples, example queries, observation charts,
 snapshots, scorecard, latest run), lineage (the whole mesh as a graph, and one column's chain),
 policies and their violations, access (consumers, requests awaiting their owners, grants), the audit
-log, the labs with the learner's progress, and search."""
+log, the labs with the learner's progress, search, and customer-360's stewards' desk (`stewardship`)."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from mesh_catalog.lineage import UnknownNode
 from mesh_catalog.portal import charts
 from mesh_catalog.portal.examples import examples
 from mesh_catalog.portal.layout import BOX_H, BOX_W, layout
+from mesh_catalog.portal.stewardship import Stewards, mount_stewardship, takes_stewards
 from mesh_catalog.registry import UnknownProduct
 from mesh_catalog.service import CatalogService
 from mesh_discovery.entries import CatalogEntry, Status
@@ -58,6 +59,7 @@ def mount(
     registry_url: str | None = None,
     access: AccessService | None = None,
     labs: LabsBoard | None = None,
+    stewards: Stewards | None = None,
 ) -> None:
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.globals.update(prefix=PREFIX, box_w=BOX_W, box_h=BOX_H, type_meanings=TYPE_MEANINGS)
@@ -128,7 +130,10 @@ def mount(
             sources=sources,
             run=run.as_dict() if run else None,
             lineage=service.lineage_of(entry.id),
+            stewardship=stewards is not None and takes_stewards(entry.domain, entry.name),
         )
+
+    mount_stewardship(app, service, stewards, page, PREFIX)
 
     @app.get(f"{PREFIX}/lineage", response_class=HTMLResponse, include_in_schema=False)
     def lineage(request: Request, column: str | None = None) -> HTMLResponse:
