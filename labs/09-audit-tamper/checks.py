@@ -47,7 +47,8 @@ def _end_fault(mesh: LabMesh) -> None:
     if pid is not None:
         try:
             os.kill(int(pid), signal.SIGINT)
-            mesh.wait_ended(int(pid), "the fault's run to end", 60)
+            # It restores the record and checks the chain before it ends: minutes on a loaded machine.
+            mesh.wait_ended(int(pid), "the fault's run to end", 180)
         except ProcessLookupError:
             pass
     if (mesh.settings.home / "chaos" / "in-progress").exists() or _forged(mesh):

@@ -52,4 +52,4 @@ def test_start_again_changes_nothing_and_restart_resumes(cli: CliRunner, legacy_
 def test_an_unknown_source_is_refused_with_the_choices(cli: CliRunner) -> None:
     result = cli.invoke(cdc_app, ["restart", "billing"])
     assert result.exit_code != 0
-    assert "legacy, content, crm or all" in " ".join(result.output.split())
+    assert "legacy, content, crm, subscriptions or all" in " ".join(result.output.split())
