@@ -69,7 +69,12 @@ def _stale_seen(mesh: LabMesh) -> float | None:
         and datetime.fromisoformat(point["at"]) >= began
         and (ended is None or datetime.fromisoformat(point["at"]) <= ended)
     ]
-    return max(worst) if worst and max(worst) > _slo(mesh) else None
+    if worst and max(worst) > _slo(mesh):
+        # Noted once seen: the catalog keeps its observation history in memory only, and a catalog
+        # started again since would no longer show what the learner saw.
+        mesh.baseline["stale_seen"] = max(worst)
+    seen = mesh.baseline.get("stale_seen")
+    return float(seen) if seen is not None else None
 
 
 @lab.check("red")

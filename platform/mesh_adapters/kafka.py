@@ -193,11 +193,9 @@ def end_offsets(settings: MeshSettings, topic: str) -> dict[int, int]:
         reader.close()
 
 
-def read_since(
-    settings: MeshSettings, topic: str, offsets: dict[int, int], timeout_s: float = 30, *, committed: bool = False
-) -> list[Any]:
-    """The records of `topic` from `offsets` (as end_offsets gave them) to its end now: committed or
-    not, or (`committed`) only those of committed transactions, as a product's consumers read them."""
+def read_since(settings: MeshSettings, topic: str, offsets: dict[int, int], timeout_s: float = 30) -> list[Any]:
+    """The records of `topic` from `offsets` (as end_offsets gave them) to its end now, as a product's
+    consumers read them: of a transactional producer, only what it committed (the client's default)."""
     import uuid
 
     from confluent_kafka import TopicPartition
@@ -206,9 +204,7 @@ def read_since(
     if not todo:
         return []
     group = f"mesh-read-{uuid.uuid4().hex[:8]}"
-    isolation = "read_committed" if committed else "read_uncommitted"
-    config = {"group.id": group, "enable.auto.commit": False, "log_level": 0, "isolation.level": isolation}
-    reader = Consumer({**settings.kafka_client(), **config})
+    reader = Consumer({**settings.kafka_client(), "group.id": group, "enable.auto.commit": False, "log_level": 0})
     found: list[Any] = []
     try:
         reader.assign([TopicPartition(topic, p, offsets.get(p, 0)) for p in todo])

@@ -207,7 +207,7 @@ def subscription_changes_accounted(settings: MeshSettings, made: dict[str, int],
     kept = {op: sum(1 for r in window if r["op"] == op) for op in made}
     avro = AvroDeserializer(SchemaRegistryClient({"url": settings.schema_registry_url}))
     on_stream: Counter[tuple[Any, Any]] = Counter()
-    for message in kafka.read_since(settings, SUBSCRIPTION_STREAM, {}, timeout_s=60, committed=True):
+    for message in kafka.read_since(settings, SUBSCRIPTION_STREAM, {}, timeout_s=60):
         record = avro(message.value(), SerializationContext(SUBSCRIPTION_STREAM, MessageField.VALUE))
         key = (record["subscription_id"], record["position"])
         if key in keys:
