@@ -52,6 +52,8 @@ from mesh_sources.strangler_routes import (
     transaction_id,
 )
 from mesh_sources.subscriptions_service import (
+    HELD,
+    HELD_COLUMNS,
     MIGRATED,
     PAYMENT_COLUMNS,
     SUBSCRIPTION_COLUMNS,
@@ -65,9 +67,7 @@ MONOLITH_DDL = "strangler.sql"
 MOVED_TO_SERVICE = "subscriptions-service"
 RETIRED = "subscriptions-service; monolith retired"  # the monolith's last word (`Migration.finish`)
 LOCK_TIMEOUT = "5s"  # a write waits this long for a bucket being moved, then does not happen
-PHASES = ("none", "running", "finished", "rolled back")
 
-_SUBSCRIPTION = sql.SQL(", ").join(map(sql.Identifier, (*SUBSCRIPTION_COLUMNS, "handover")))
 _PAYMENT = sql.SQL(", ").join(map(sql.Identifier, PAYMENT_COLUMNS))
 
 
@@ -86,7 +86,7 @@ def _upsert(table: str, columns: tuple[str, ...], key: str, extra: str = "") -> 
     )
 
 
-_COPY_SUBSCRIPTION = _upsert("subscriptions", (*SUBSCRIPTION_COLUMNS, "handover"), "subscription_id", "moved_to = NULL")
+_COPY_SUBSCRIPTION = _upsert("subscriptions", HELD_COLUMNS, "subscription_id", "moved_to = NULL")
 _COPY_PAYMENT = _upsert("payments", PAYMENT_COLUMNS, "payment_id")
 
 
@@ -390,7 +390,7 @@ class Migration(Closing):
             sql.SQL(
                 "UPDATE subscriptions SET moved_to = %s, handover = coalesce(handover, 0) + 1 "
                 "WHERE customer_id %% 100 = %s AND moved_to IS NULL RETURNING {}"
-            ).format(_SUBSCRIPTION),
+            ).format(HELD),
             (MOVED_TO_SERVICE, bucket),
         ).fetchall()
         ids = [row[0] for row in rows]
@@ -411,7 +411,7 @@ class Migration(Closing):
             sql.SQL(
                 "UPDATE subscriptions SET moved_to = 'monolith', handover = handover + 1 "
                 "WHERE customer_id %% 100 = %s AND moved_to IS NULL RETURNING {}"
-            ).format(_SUBSCRIPTION),
+            ).format(HELD),
             (bucket,),
         ).fetchall()
         ids = [row[0] for row in rows]

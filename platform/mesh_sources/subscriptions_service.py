@@ -21,14 +21,15 @@ from mesh_sources.legacy_seed import PAYMENT_COLUMNS, PLAN_COLUMNS, SUBSCRIPTION
 from mesh_sources.legacy_store import NotApplicable, PostgresLegacyStore
 
 SCHEMA_FILE = "subscriptions_service.sql"
-AGGREGATE = "subscription"
 STARTED, CHANGED, ENDED, MIGRATED = (
     "SubscriptionStarted",
     "SubscriptionChanged",
     "SubscriptionEnded",
     "SubscriptionMigrated",
 )
-EVENT_TYPES = (STARTED, CHANGED, ENDED, MIGRATED)
+# A subscription as the service keeps it: the monolith's columns and how often it changed hands.
+HELD_COLUMNS = (*SUBSCRIPTION_COLUMNS, "handover")
+HELD = sql.SQL(", ").join(map(sql.Identifier, HELD_COLUMNS))
 _SEED_LOCK = 0x73756273  # advisory lock: two installs at once copy the plans once
 
 # One event per row. Each is deleted again in its transaction: the INSERT stays in the WAL for the
@@ -91,17 +92,13 @@ class PostgresServiceStore(PostgresLegacyStore):
 
     def end_all(self, customer_id: int) -> Outcome:
         """An erasure: the customer's subscriptions (and their payments) go, each with its event."""
-        columns = sql.SQL(", ").join(map(sql.Identifier, (*SUBSCRIPTION_COLUMNS, "handover")))
         gone = self._conn.execute(
-            sql.SQL("DELETE FROM subscriptions WHERE customer_id = %s AND moved_to IS NULL RETURNING {}").format(
-                columns
-            ),
+            sql.SQL("DELETE FROM subscriptions WHERE customer_id = %s AND moved_to IS NULL RETURNING {}").format(HELD),
             (customer_id,),
         ).fetchall()
-        names = (*SUBSCRIPTION_COLUMNS, "handover")
         events = []
         for row in gone:
-            payload = dict(zip(names, row, strict=True))
+            payload = dict(zip(HELD_COLUMNS, row, strict=True))
             published = self._conn.execute(_PUBLISH_GONE, (str(payload["subscription_id"]), _json(payload)))
             events += [r[0] for r in published]
         self._conn.execute(_CLEAR, (events,))
@@ -121,8 +118,8 @@ def _json(row: Mapping[str, Any]) -> str:
 
 
 __all__ = [
-    "AGGREGATE",
-    "EVENT_TYPES",
+    "HELD",
+    "HELD_COLUMNS",
     "PAYMENT_COLUMNS",
     "SUBSCRIPTION_COLUMNS",
     "PostgresServiceStore",
